@@ -1,0 +1,13 @@
+/* Every PetscLogEvent of stochmorph, registered in one place so -log_view answers "where did the time go?". */
+#ifndef STOCHMORPH_LOG_H
+#define STOCHMORPH_LOG_H
+
+#include <stochmorph/sys.h>
+
+extern PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write,
+  SM_EVENT_H5Read, SM_EVENT_Surface, SM_EVENT_TwoPoint;
+
+/* Register the events (idempotent). Called by sm_initialize. */
+PetscErrorCode sm_log_register(void);
+
+#endif

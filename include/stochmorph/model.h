@@ -1,0 +1,56 @@
+/* Excursion-set models (SPEC 3): gauss, chi2 (k dof) and pluri (three phases), given by volume fractions or
+ * thresholds, and the realisation of a model on a grid as a labelled volume. */
+#ifndef STOCHMORPH_MODEL_H
+#define STOCHMORPH_MODEL_H
+
+#include <stochmorph/field.h>
+#include <stochmorph/volume.h>
+#include <stochmorph/io.h>
+
+typedef enum { SM_MODEL_GAUSS = 0, SM_MODEL_CHI2 = 1, SM_MODEL_PLURI = 2, SM_MODEL_NUM } SMModelType;
+extern const char *const sm_model_names[];
+
+typedef struct _p_SMModel *SMModel;
+
+/* Public parameters of a model, all derived quantities filled in (thresholds <-> volume fractions). */
+typedef struct {
+  SMModelType      type;
+  SMCovarianceType covariance;
+  int              dof;              /* chi2 */
+  double           alpha;            /* gauss, chi2 [1/um] */
+  double           alpha_x, alpha_y; /* pluri [1/um] */
+  double           m;                /* pluri */
+  double           threshold;        /* gauss, chi2: lambda; pluri: lambda_X */
+  double           threshold_z;      /* pluri */
+  int              nphases;
+  const char      *phase_names[3];
+  double           volume_fraction[3]; /* target fraction of each phase (label order) */
+} SMModelParams;
+
+/* Read -model, -model_covariance, -model_alpha, -model_volume_fraction | -model_threshold, -model_dof and the pluri
+   keys (SPEC 9). Defaults: the F850 NMC model (chi2, k = 2, gauss covariance, p = 0.46, alpha = 7.28 1/um).
+   Every value is checked, with a message naming the option. Collective. */
+PetscErrorCode sm_model_create_from_options(MPI_Comm comm, SMModel *model);
+PetscErrorCode sm_model_destroy(SMModel *model);
+PetscErrorCode sm_model_get_params(SMModel model, SMModelParams *params);
+
+/* Peak bytes per voxel generate needs (all ranks together), for the memory check before allocation. */
+PetscErrorCode sm_model_bytes_per_voxel(SMModel model, double *bytes);
+
+/* Theoretical specific surface area of each phase [1/um] (Rice; gauss covariance only; NAN when not known). */
+PetscErrorCode sm_model_surface_area(SMModel model, double S[3]);
+/* Theoretical two-point coverage C_ij at lag length h [um] for label pair (i, j). */
+PetscErrorCode sm_model_coverage(SMModel model, int i, int j, double h, double *C);
+
+/* Draw realisation (seed, realization) on grid into a new volume (periodic; provenance attributes set). If fields is
+   not NULL, the Gaussian fields are written to it (/fields/X1, ...). Collective. */
+PetscErrorCode sm_model_generate(SMModel model, SMGrid grid, uint64_t seed, uint64_t realization, unsigned fft_flags,
+                                 SMH5Writer fields, SMVolume *vol);
+
+/* Print progress lines of sm_model_generate on rank 0 (default: off, PetscInfo only). */
+void sm_model_set_verbose(PetscBool verbose);
+
+/* Write the model section as options (valid input for generate) to an open FILE or viewer. */
+PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer);
+
+#endif

@@ -1,0 +1,40 @@
+/* Common definitions shared by every stochmorph module: PETSc, MPI, checked integer
+ * conversions and the HDF5 error wrapper. */
+#ifndef STOCHMORPH_SYS_H
+#define STOCHMORPH_SYS_H
+
+#include <petscsys.h>
+#include <stdint.h>
+
+#ifndef PETSC_SUCCESS
+  #define PETSC_SUCCESS 0
+#endif
+
+#define SM_VERSION_STRING "0.1.0"
+
+/* HDF5 signals failure with a negative return value. */
+#define SM_CALL_HDF5(call) \
+  do { \
+    if ((call) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5 call failed: %s", #call); \
+  } while (0)
+
+/* Checked conversion of a 64-bit count to a C int (MPI counts). */
+static inline PetscErrorCode sm_int64_to_int(int64_t v, int *out)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(v >= 0 && v <= INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Count %lld does not fit in a 32-bit int",
+             (long long)v);
+  *out = (int)v;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Memory the machine has, in bytes (physical RAM of this node); used to refuse runs that cannot fit. */
+PetscErrorCode sm_sys_physical_memory(double *bytes);
+
+/* Format a byte count as "1.23 GiB". */
+void sm_sys_format_bytes(double bytes, char *buf, size_t len);
+
+/* Wall-clock seconds. */
+double sm_sys_wtime(void);
+
+#endif

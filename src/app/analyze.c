@@ -1,0 +1,254 @@
+/* stochmorph analyze: descriptors of a labelled volume -> JSON (+ CSV tables). */
+#include "app.h"
+#include <stochmorph/io.h>
+#include <stochmorph/fft.h>
+#include <stochmorph/morph.h>
+#include <stochmorph/report.h>
+#include <stochmorph/log.h>
+#include <string.h>
+
+enum { SM_DESC_VOLUME_FRACTION, SM_DESC_SURFACE_AREA, SM_DESC_TWO_POINT, SM_DESC_NUM };
+static const char *const sm_desc_names[SM_DESC_NUM] = {"volume_fraction", "surface_area", "two_point"};
+
+/* -descriptors: names, "basic" (volume fraction, surface area, two-point functions) or "all" (everything). */
+static PetscErrorCode sm_read_descriptors(MPI_Comm comm, PetscBool want[SM_DESC_NUM])
+{
+  char     *items[16];
+  PetscInt  n = 16;
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic, or a list of "
+                                    "volume_fraction,surface_area,two_point", "analyze", items, &n, &set));
+  for (int d = 0; d < SM_DESC_NUM; d++) want[d] = !set;
+  if (set) {
+    for (PetscInt i = 0; i < n; i++) {
+      PetscBool found = PETSC_FALSE;
+      if (!strcmp(items[i], "all") || !strcmp(items[i], "basic")) {
+        for (int d = 0; d < SM_DESC_NUM; d++) want[d] = PETSC_TRUE;
+        found = PETSC_TRUE;
+      }
+      for (int d = 0; d < SM_DESC_NUM; d++)
+        if (!strcmp(items[i], sm_desc_names[d])) want[d] = found = PETSC_TRUE;
+      PetscCheck(found, comm, PETSC_ERR_ARG_WRONG,
+                 "-descriptors: unknown descriptor '%s'; known: all, basic, volume_fraction, surface_area, two_point",
+                 items[i]);
+    }
+    for (PetscInt i = 0; i < n; i++) PetscCall(PetscFree(items[i]));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN], dataset[PETSC_MAX_PATH_LEN];
+  PetscBool want[SM_DESC_NUM];
+  PetscBool periodic, periodic_set;
+  double    max_lag;
+  unsigned  fft_flags;
+} SMAnalyzeOptions;
+
+static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o, SMVolume vol, const int64_t *counts,
+                                       const double *S, const SMTwoPoint *tp, PetscBool periodic)
+{
+  SMJson              js = NULL;
+  FILE               *csv = NULL;
+  char                csvpath[PETSC_MAX_PATH_LEN], tppath[PETSC_MAX_PATH_LEN], key[2 * SM_NAME_LEN + 2];
+  SMGrid              grid;
+  SMGridInfo          g;
+  int                 np, nattrs;
+  const char *const  *names, *const *keys, *const *values;
+  const char          axes[3] = {'x', 'y', 'z'};
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_get_phases(vol, &np, &names));
+  PetscCall(sm_volume_get_attrs(vol, &nattrs, &keys, &values));
+  PetscCall(sm_path_replace_ext(o->out, ".csv", csvpath, sizeof(csvpath)));
+  PetscCall(sm_path_replace_ext(o->out, "_two_point.csv", tppath, sizeof(tppath)));
+
+  PetscCall(sm_json_open(comm, o->out, &js));
+  PetscCall(sm_json_string(js, "command", "analyze"));
+  PetscCall(sm_json_string(js, "input", o->in));
+  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_begin_object(js, "units"));
+  PetscCall(sm_json_string(js, "volume_fraction", "1"));
+  PetscCall(sm_json_string(js, "specific_surface_area", "1/um (interface area per unit total volume)"));
+  PetscCall(sm_json_string(js, "voxel_size", "um"));
+  PetscCall(sm_json_string(js, "two_point.h", "um"));
+  PetscCall(sm_json_string(js, "two_point.C", "1 (probability)"));
+  PetscCall(sm_json_end_object(js));
+  PetscCall(sm_json_begin_object(js, "grid"));
+  PetscCall(sm_json_int_array(js, "size", g.n, 3));
+  PetscCall(sm_json_real_array(js, "voxel_size", g.h, 3));
+  PetscCall(sm_json_bool(js, "periodic", periodic));
+  PetscCall(sm_json_end_object(js));
+  PetscCall(sm_json_begin_object(js, "provenance"));
+  for (int i = 0; i < nattrs; i++) PetscCall(sm_json_string(js, keys[i], values[i]));
+  PetscCall(sm_json_end_object(js));
+  PetscCall(sm_json_begin_object(js, "phases"));
+  for (int i = 0; i < np; i++) {
+    PetscCall(sm_json_begin_object(js, names[i]));
+    PetscCall(sm_json_int(js, "label", i));
+    PetscCall(sm_json_int(js, "voxels", counts[i]));
+    if (o->want[SM_DESC_VOLUME_FRACTION]) PetscCall(sm_json_real(js, "volume_fraction", (double)counts[i] / (double)g.n_total));
+    if (o->want[SM_DESC_SURFACE_AREA]) PetscCall(sm_json_real(js, "specific_surface_area", S[i]));
+    PetscCall(sm_json_end_object(js));
+  }
+  PetscCall(sm_json_end_object(js));
+  if (o->want[SM_DESC_SURFACE_AREA] && np >= 3) {
+    /* pairwise interfaces S_ij = (S_i + S_j - S_k) / 2, exact when every boundary separates two phases */
+    PetscCall(sm_json_begin_object(js, "interfaces"));
+    for (int i = 0; i < np; i++)
+      for (int j = i + 1; j < np; j++) {
+        double rest = 0;
+        for (int k = 0; k < np; k++)
+          if (k != i && k != j) rest += S[k];
+        PetscCall(PetscSNPrintf(key, sizeof(key), "%s_%s", names[i], names[j]));
+        PetscCall(sm_json_begin_object(js, key));
+        PetscCall(sm_json_real(js, "specific_surface_area", 0.5 * (S[i] + S[j] - rest)));
+        PetscCall(sm_json_end_object(js));
+      }
+    PetscCall(sm_json_end_object(js));
+  }
+  if (o->want[SM_DESC_TWO_POINT]) {
+    PetscCall(sm_json_begin_object(js, "two_point"));
+    PetscCall(sm_json_string(js, "estimator", tp->periodic ? "periodic" : "minus-sampling"));
+    PetscCall(sm_json_real_array(js, "h", tp->h, tp->nbins));
+    PetscCall(sm_json_begin_object(js, "C"));
+    for (int p = 0; p < tp->npairs; p++) {
+      PetscCall(PetscSNPrintf(key, sizeof(key), "%s_%s", names[tp->pair_i[p]], names[tp->pair_j[p]]));
+      PetscCall(sm_json_real_array(js, key, tp->C + (size_t)p * tp->nbins, tp->nbins));
+    }
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_begin_object(js, "axis"));
+    for (int d = 0; d < 3; d++) {
+      char ax[2] = {axes[d], 0};
+      PetscCall(sm_json_begin_object(js, ax));
+      PetscCall(sm_json_real_array(js, "h", tp->h_axis[d], tp->naxis[d]));
+      PetscCall(sm_json_begin_object(js, "C"));
+      for (int p = 0; p < tp->npairs; p++) {
+        PetscCall(PetscSNPrintf(key, sizeof(key), "%s_%s", names[tp->pair_i[p]], names[tp->pair_j[p]]));
+        PetscCall(sm_json_real_array(js, key, tp->C_axis[d] + (size_t)p * tp->naxis[d], tp->naxis[d]));
+      }
+      PetscCall(sm_json_end_object(js));
+      PetscCall(sm_json_end_object(js));
+    }
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_end_object(js));
+  }
+
+  PetscCall(sm_text_open(comm, csvpath, &csv));
+  if (csv) {
+    fprintf(csv, "phase,label,voxels,volume_fraction,specific_surface_area_per_um\n");
+    for (int i = 0; i < np; i++)
+      fprintf(csv, "%s,%d,%lld,%.17g,%.17g\n", names[i], i, (long long)counts[i], (double)counts[i] / (double)g.n_total,
+              o->want[SM_DESC_SURFACE_AREA] ? S[i] : NAN);
+  }
+  PetscCall(sm_text_close(comm, csvpath, &csv, PETSC_TRUE));
+  if (o->want[SM_DESC_TWO_POINT]) {
+    PetscCall(sm_text_open(comm, tppath, &csv));
+    if (csv) {
+      fprintf(csv, "curve,h_um");
+      for (int p = 0; p < tp->npairs; p++) fprintf(csv, ",C_%s_%s", names[tp->pair_i[p]], names[tp->pair_j[p]]);
+      fprintf(csv, "\n");
+      for (int b = 0; b < tp->nbins; b++) {
+        fprintf(csv, "radial,%.10g", tp->h[b]);
+        for (int p = 0; p < tp->npairs; p++) fprintf(csv, ",%.17g", tp->C[(size_t)p * tp->nbins + b]);
+        fprintf(csv, "\n");
+      }
+      for (int d = 0; d < 3; d++)
+        for (int k = 0; k < tp->naxis[d]; k++) {
+          fprintf(csv, "%c,%.10g", axes[d], tp->h_axis[d][k]);
+          for (int p = 0; p < tp->npairs; p++) fprintf(csv, ",%.17g", tp->C_axis[d][(size_t)p * tp->naxis[d] + k]);
+          fprintf(csv, "\n");
+        }
+    }
+    PetscCall(sm_text_close(comm, tppath, &csv, PETSC_TRUE));
+  }
+  /* the JSON is renamed into place last: its presence means the whole analysis finished */
+  PetscCall(sm_json_close(&js, PETSC_TRUE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
+{
+  SMAnalyzeOptions o;
+  SMVolume         vol = NULL;
+  SMGrid           grid;
+  SMGridInfo       g;
+  SMTwoPoint       tp;
+  PetscBool        periodic, set_in;
+  PetscReal        h_default = 0;
+  int64_t          counts[SM_MAX_PHASES];
+  double           S[SM_MAX_PHASES], t0 = sm_sys_wtime();
+  int              np;
+  const char *const *names;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&o, sizeof(o)));
+  PetscCall(PetscStrncpy(o.out, "analysis.json", sizeof(o.out)));
+  PetscCall(PetscStrncpy(o.dataset, "/labels", sizeof(o.dataset)));
+  PetscOptionsBegin(comm, NULL, "stochmorph analyze: descriptors of a labelled volume", "stochmorph");
+  PetscCall(PetscOptionsString("-i", "Input HDF5 volume (written by generate, or any 3D integer dataset)", "analyze", o.in, o.in,
+                               sizeof(o.in), &set_in));
+  PetscCall(PetscOptionsString("-o", "Output JSON; tables go beside it as <stem>.csv and <stem>_two_point.csv", "analyze",
+                               o.out, o.out, sizeof(o.out), NULL));
+  PetscCall(PetscOptionsString("-image_dataset", "Dataset holding the labels", "analyze", o.dataset, o.dataset,
+                               sizeof(o.dataset), NULL));
+  PetscCall(PetscOptionsReal("-voxel_size", "Voxel size [um] for files that do not record one", "analyze", h_default,
+                             &h_default, NULL));
+  PetscCall(PetscOptionsBool("-analyze_periodic", "Treat the volume as periodic (default: the file's `periodic` attribute; "
+                             "twins are periodic, images are not)", "analyze", o.periodic, &o.periodic, &o.periodic_set));
+  PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "
+                             "box side for periodic volumes, a quarter for images)", "analyze", o.max_lag, &o.max_lag, NULL));
+  PetscCall(sm_read_descriptors(comm, o.want));
+  PetscOptionsEnd();
+  PetscCall(sm_fft_flags_from_options(comm, &o.fft_flags));
+  if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(sm_app_check_unused_options(comm, "analyze"));
+  PetscCheck(set_in && o.in[0], comm, PETSC_ERR_ARG_WRONG, "analyze needs an input volume: -i FILE.h5");
+  PetscCheck(o.max_lag >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-two_point_max_lag must be positive (got %g um)", o.max_lag);
+  {
+    /* fail on an unwritable output before reading anything large */
+    FILE *probe = NULL;
+    PetscCall(sm_text_open(comm, o.out, &probe));
+    PetscCall(sm_text_close(comm, o.out, &probe, PETSC_FALSE));
+  }
+
+  PetscCall(PetscLogEventBegin(SM_EVENT_H5Read, 0, 0, 0, 0));
+  PetscCall(sm_h5_read_volume(comm, o.in, o.dataset, h_default, &vol));
+  PetscCall(PetscLogEventEnd(SM_EVENT_H5Read, 0, 0, 0, 0));
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_get_phases(vol, &np, &names));
+  PetscCall(sm_volume_get_periodic(vol, &periodic));
+  if (o.periodic_set) periodic = o.periodic;
+  PetscCall(PetscPrintf(comm, "stochmorph analyze: %s, %lld x %lld x %lld voxels of %g x %g x %g um, %d phases, %s\n", o.in,
+                        (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
+                        (double)g.h[2], np, periodic ? "periodic" : "non-periodic"));
+  if (o.want[SM_DESC_TWO_POINT]) {
+    /* FFT buffer plus one stored spectrum per transformed phase; minus-sampling pads by up to half the box per axis */
+    double pad = periodic ? 1.0 : 3.4, per = 8.0 * (1 + (np > 2 ? np : 0)) + 2;
+    PetscCall(sm_app_check_memory(comm, per * pad * (double)g.n_total, "The two-point functions of this volume"));
+  }
+  PetscCall(sm_morph_label_counts(vol, counts));
+  for (int i = 0; i < np; i++) S[i] = NAN;
+  if (o.want[SM_DESC_SURFACE_AREA]) {
+    PetscCall(PetscLogEventBegin(SM_EVENT_Surface, 0, 0, 0, 0));
+    for (int i = 0; i < np; i++) PetscCall(sm_morph_specific_surface_area(vol, i, periodic, &S[i]));
+    PetscCall(PetscLogEventEnd(SM_EVENT_Surface, 0, 0, 0, 0));
+  }
+  PetscCall(PetscMemzero(&tp, sizeof(tp)));
+  if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point(vol, periodic, o.max_lag, o.fft_flags, &tp));
+  PetscCall(sm_write_results(comm, &o, vol, counts, S, &tp, periodic));
+
+  PetscCall(PetscPrintf(comm, "  phase      label  volume_fraction  specific_surface_area [1/um]\n"));
+  for (int i = 0; i < np; i++)
+    PetscCall(PetscPrintf(comm, "  %-10s %5d  %15.5f  %12.4f\n", names[i], i, (double)counts[i] / (double)g.n_total, S[i]));
+  PetscCall(PetscPrintf(comm, "  analysed in %.2f s; wrote %s\n", sm_sys_wtime() - t0, o.out));
+  if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point_free(&tp));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_volume_destroy(&vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,24 @@
+#include <stochmorph/log.h>
+
+PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
+  SM_EVENT_Surface, SM_EVENT_TwoPoint;
+
+PetscErrorCode sm_log_register(void)
+{
+  static PetscBool  done = PETSC_FALSE;
+  PetscClassId      cid;
+
+  PetscFunctionBeginUser;
+  if (done) PetscFunctionReturn(PETSC_SUCCESS);
+  done = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("stochmorph", &cid));
+  PetscCall(PetscLogEventRegister("SMCovariance", cid, &SM_EVENT_Covariance));
+  PetscCall(PetscLogEventRegister("SMFFT", cid, &SM_EVENT_FFT));
+  PetscCall(PetscLogEventRegister("SMNoise", cid, &SM_EVENT_Noise));
+  PetscCall(PetscLogEventRegister("SMThreshold", cid, &SM_EVENT_Threshold));
+  PetscCall(PetscLogEventRegister("SMH5Write", cid, &SM_EVENT_H5Write));
+  PetscCall(PetscLogEventRegister("SMH5Read", cid, &SM_EVENT_H5Read));
+  PetscCall(PetscLogEventRegister("SMSurface", cid, &SM_EVENT_Surface));
+  PetscCall(PetscLogEventRegister("SMTwoPoint", cid, &SM_EVENT_TwoPoint));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
