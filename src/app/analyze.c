@@ -11,15 +11,9 @@ enum { SM_DESC_VOLUME_FRACTION, SM_DESC_SURFACE_AREA, SM_DESC_TWO_POINT, SM_DESC
 static const char *const sm_desc_names[SM_DESC_NUM] = {"volume_fraction", "surface_area", "two_point"};
 
 /* -descriptors: names, "basic" (volume fraction, surface area, two-point functions) or "all" (everything). */
-static PetscErrorCode sm_read_descriptors(MPI_Comm comm, PetscBool want[SM_DESC_NUM])
+static PetscErrorCode sm_parse_descriptors(MPI_Comm comm, char *items[], PetscInt n, PetscBool set, PetscBool want[SM_DESC_NUM])
 {
-  char     *items[16];
-  PetscInt  n = 16;
-  PetscBool set;
-
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic, or a list of "
-                                    "volume_fraction,surface_area,two_point", "analyze", items, &n, &set));
   for (int d = 0; d < SM_DESC_NUM; d++) want[d] = !set;
   if (set) {
     for (PetscInt i = 0; i < n; i++) {
@@ -178,7 +172,9 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   SMGrid           grid;
   SMGridInfo       g;
   SMTwoPoint       tp;
-  PetscBool        periodic, set_in;
+  PetscBool        periodic, set_in, set_desc;
+  char            *items[16];
+  PetscInt         nitems = 16;
   PetscReal        h_default = 0;
   int64_t          counts[SM_MAX_PHASES];
   double           S[SM_MAX_PHASES], t0 = sm_sys_wtime();
@@ -202,8 +198,10 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
                              "twins are periodic, images are not)", "analyze", o.periodic, &o.periodic, &o.periodic_set));
   PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "
                              "box side for periodic volumes, a quarter for images)", "analyze", o.max_lag, &o.max_lag, NULL));
-  PetscCall(sm_read_descriptors(comm, o.want));
+  PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic, or a list of "
+                                    "volume_fraction,surface_area,two_point", "analyze", items, &nitems, &set_desc));
   PetscOptionsEnd();
+  PetscCall(sm_parse_descriptors(comm, items, nitems, set_desc, o.want));
   PetscCall(sm_fft_flags_from_options(comm, &o.fft_flags));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(sm_app_check_unused_options(comm, "analyze"));

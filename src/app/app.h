@@ -13,6 +13,8 @@ PetscErrorCode sm_app_check_unused_options(MPI_Comm comm, const char *command);
 PetscErrorCode sm_app_check_memory(MPI_Comm comm, double bytes, const char *what);
 /* Is -help on the command line? */
 PetscBool sm_app_help(void);
+/* Print the peak resident memory (sum and largest rank) and bytes per voxel. Collective. */
+PetscErrorCode sm_app_report_peak_memory(MPI_Comm comm, int64_t n_voxels);
 /* -seed and -realization (64-bit). Collective. */
 PetscErrorCode sm_app_read_seed(MPI_Comm comm, uint64_t *seed, uint64_t *realization);
 

@@ -1,6 +1,7 @@
 /* Helpers shared by the command drivers: option hygiene, memory checks, error reporting. */
 #include "app.h"
 #include <string.h>
+#include <sys/resource.h>
 
 PetscBool sm_app_help(void)
 {
@@ -67,5 +68,23 @@ PetscErrorCode sm_app_check_memory(MPI_Comm comm, double bytes, const char *what
              "%s needs about %s but the nodes of this job have %s (90 %% usable); use a smaller -grid_size or more nodes "
              "(-memory_limit GiB overrides the limit)",
              what, need, have);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_app_report_peak_memory(MPI_Comm comm, int64_t n_voxels)
+{
+  struct rusage ru;
+  double        rss, total, vmax;
+  char          buf[32];
+
+  PetscFunctionBeginUser;
+  getrusage(RUSAGE_SELF, &ru);
+  rss = (double)ru.ru_maxrss * 1024.0;
+  PetscCallMPI(MPI_Allreduce(&rss, &total, 1, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(&rss, &vmax, 1, MPI_DOUBLE, MPI_MAX, comm));
+  sm_sys_format_bytes(total, buf, sizeof(buf));
+  PetscCall(PetscPrintf(comm, "  peak memory %s over all ranks (%.1f bytes per voxel", buf, total / (double)n_voxels));
+  sm_sys_format_bytes(vmax, buf, sizeof(buf));
+  PetscCall(PetscPrintf(comm, "; largest rank %s)\n", buf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -117,6 +117,7 @@ PetscErrorCode sm_cmd_generate(MPI_Comm comm)
   PetscCall(sm_h5_writer_close(&w, PETSC_TRUE));
   PetscCall(sm_fft_save_wisdom(comm));
   PetscCall(PetscPrintf(comm, "  wrote %s (and its .xmf sidecar for ParaView)\n", out));
+  PetscCall(sm_app_report_peak_memory(comm, g.n_total));
   PetscCall(sm_grid_destroy(&grid));
   PetscCall(sm_model_destroy(&model));
   PetscFunctionReturn(PETSC_SUCCESS);

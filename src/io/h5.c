@@ -137,7 +137,8 @@ static PetscErrorCode sm_h5_attr_write_impl(hid_t loc, const char *name, hid_t f
 }
 
 /* n = 0: a scalar attribute; otherwise a 1D array of n values. */
-static PetscErrorCode sm_h5_attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n, const void *buf)
+static PetscErrorCode sm_h5_attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                                       const void *buf)
 {
   SMH5Ids        ids = {.n = 0};
   PetscErrorCode ierr;
@@ -169,7 +170,8 @@ static PetscErrorCode sm_h5_attr_write_strings_impl(hid_t loc, const char *name,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_h5_attr_write_strings(hid_t loc, const char *name, int n, const char *const s[], PetscBool scalar)
+static PetscErrorCode sm_h5_attr_write_strings(hid_t loc, const char *name, int n, const char *const s[],
+                                               PetscBool scalar)
 {
   SMH5Ids        ids = {.n = 0};
   char          *buf = NULL;
@@ -202,8 +204,8 @@ static PetscErrorCode sm_h5_attr_write_int(hid_t loc, const char *name, int valu
 /* Write this rank's slab [z_local][ny][nx] of a [nz][ny][nx] dataset collectively. The memory rows are row_stride
    elements apart; the memory dataspace is declared with that width and only the first nx of each row selected, so
    padded rows go to the file without a copy. */
-static PetscErrorCode sm_h5_write_slab_impl(hid_t dset, const SMGridInfo *g, hid_t mtype, const void *buf, int64_t row_stride,
-                                            SMH5Ids *ids)
+static PetscErrorCode sm_h5_write_slab_impl(hid_t dset, const SMGridInfo *g, hid_t mtype, const void *buf,
+                                            int64_t row_stride, SMH5Ids *ids)
 {
   hsize_t start[3] = {(hsize_t)g->z_start, 0, 0}, count[3] = {(hsize_t)g->z_local, (hsize_t)g->n[1], (hsize_t)g->n[0]};
   hsize_t mdims[3] = {(hsize_t)g->z_local, (hsize_t)g->n[1], (hsize_t)row_stride}, mstart[3] = {0, 0, 0};
@@ -220,9 +222,10 @@ static PetscErrorCode sm_h5_write_slab_impl(hid_t dset, const SMGridInfo *g, hid
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Create dataset name in loc ([nz][ny][nx] of ftype, contiguous, no fill: every voxel is written) and write the slab. */
-static PetscErrorCode sm_h5_write_dataset_impl(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const SMGridInfo *g,
-                                               const void *buf, int64_t row_stride, SMH5Ids *ids, hid_t *dset)
+/* Create dataset name in loc ([nz][ny][nx] of ftype, contiguous, no fill as every voxel is written); write the slab. */
+static PetscErrorCode sm_h5_write_dataset_impl(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                                               const SMGridInfo *g, const void *buf, int64_t row_stride, SMH5Ids *ids,
+                                               hid_t *dset)
 {
   hsize_t dims[3] = {(hsize_t)g->n[2], (hsize_t)g->n[1], (hsize_t)g->n[0]};
   hid_t   space, dcpl;
@@ -277,16 +280,16 @@ static PetscErrorCode sm_h5_writer_open_impl(SMH5Writer w)
   }
   PetscCall(sm_h5_bcast_errno(w->comm, &err));
   PetscCheck(!err, w->comm, PETSC_ERR_FILE_OPEN,
-             "-o: cannot create the output file '%s' (creating '%s' failed: %s); check that the directory exists and is "
-             "writable, or choose another path with -o",
+             "-o: cannot create the output file '%s' (creating '%s' failed: %s); check that the directory exists "
+             "and is writable, or choose another path with -o",
              w->path, w->partial, strerror(err));
   ierr = sm_h5_fapl(w->comm, &ids, &fapl);
   if (!ierr) w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   sm_h5_ids_close(&ids);
   PetscCall(ierr);
   PetscCheck(w->file >= 0, w->comm, PETSC_ERR_FILE_OPEN,
-             "-o: HDF5 cannot create the output file '%s' (as '%s'); check that the directory is writable and on a file "
-             "system that supports MPI-IO, or choose another path with -o",
+             "-o: HDF5 cannot create the output file '%s' (as '%s'); check that the directory is writable and on "
+             "a file system that supports MPI-IO, or choose another path with -o",
              w->path, w->partial);
   /* Written at once, so an interrupted run leaves a file that readers recognise as ours and refuse as incomplete. */
   PetscCall(sm_h5_attr_write_string(w->file, "format", SM_H5_FORMAT));
@@ -343,7 +346,8 @@ static PetscErrorCode sm_h5_writer_set_dims(SMH5Writer w, const SMGridInfo *g, c
   }
   for (int d = 0; d < 3; d++)
     PetscCheck(w->n[d] == g->n[d], w->comm, PETSC_ERR_ARG_INCOMP,
-               "Cannot write %s of %lld x %lld x %lld voxels to '%s', which already holds data of %lld x %lld x %lld voxels",
+               "Cannot write %s of %lld x %lld x %lld voxels to '%s', which already holds data of "
+               "%lld x %lld x %lld voxels",
                what, (long long)g->n[0], (long long)g->n[1], (long long)g->n[2], w->path, (long long)w->n[0],
                (long long)w->n[1], (long long)w->n[2]);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -356,10 +360,10 @@ static PetscErrorCode sm_h5_write_volume_impl(SMH5Writer w, SMVolume vol, SMH5Id
   uint8_t           *labels;
   int                nphases, nattrs, periodic_int;
   const char *const *names, *const *keys, *const *values;
-  PetscBool          periodic;
-  hid_t              dset;
-  double             h[3];
-  int64_t            n[3];
+  PetscBool periodic;
+  hid_t     dset;
+  double    h[3];
+  int64_t   n[3];
 
   PetscFunctionBeginUser;
   PetscCall(sm_volume_get_grid(vol, &grid));
@@ -371,7 +375,8 @@ static PetscErrorCode sm_h5_write_volume_impl(SMH5Writer w, SMVolume vol, SMH5Id
   for (int i = 0; i < nattrs; i++)
     PetscCheck(keys[i][0] && !sm_h5_is_reserved(keys[i]), w->comm, PETSC_ERR_ARG_WRONG,
                "Provenance key '%s' is empty or clashes with an attribute the writer sets itself", keys[i]);
-  PetscCall(sm_h5_write_dataset_impl(w->file, "/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, &g, labels, g.n[0], ids, &dset));
+  PetscCall(
+    sm_h5_write_dataset_impl(w->file, "/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, &g, labels, g.n[0], ids, &dset));
   for (int d = 0; d < 3; d++) {
     h[d] = (double)g.h[d];
     n[d] = g.n[d];
@@ -406,7 +411,8 @@ PetscErrorCode sm_h5_writer_write_volume(SMH5Writer w, SMVolume vol)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *name, const double *slab, int64_t row_stride)
+PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *name, const double *slab,
+                                        int64_t row_stride)
 {
   SMH5Ids        ids = {.n = 0};
   SMGridInfo     g;
@@ -421,17 +427,19 @@ PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *n
   for (const char *c = name; *c; c++)
     PetscCheck((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
                  *c == '-' || *c == '.',
-               w->comm, PETSC_ERR_ARG_WRONG, "Field name '%s' may only contain letters, digits, '_', '-' and '.'", name);
-  for (int i = 0; i < w->nfields; i++)
-    PetscCheck(strcmp(w->fields[i], name), w->comm, PETSC_ERR_ARG_WRONG, "'%s' already holds a field /fields/%s", w->path,
+               w->comm, PETSC_ERR_ARG_WRONG, "Field name '%s' may only contain letters, digits, '_', '-' and '.'",
                name);
+  for (int i = 0; i < w->nfields; i++)
+    PetscCheck(strcmp(w->fields[i], name), w->comm, PETSC_ERR_ARG_WRONG, "'%s' already holds a field /fields/%s",
+               w->path, name);
   PetscCheck(w->nfields < SM_H5_MAX_FIELDS, w->comm, PETSC_ERR_SUP, "At most %d fields can be written to one file",
              SM_H5_MAX_FIELDS);
   PetscCall(sm_grid_get_info(grid, &g));
-  PetscCheck(row_stride >= g.n[0], w->comm, PETSC_ERR_ARG_OUTOFRANGE, "Field %s: row stride %lld is less than nx = %lld",
-             name, (long long)row_stride, (long long)g.n[0]);
+  PetscCheck(row_stride >= g.n[0], w->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "Field %s: row stride %lld is less than nx = %lld", name, (long long)row_stride, (long long)g.n[0]);
   PetscCall(sm_h5_writer_set_dims(w, &g, "a field"));
-  if (w->fields_group < 0) SM_CALL_HDF5(w->fields_group = H5Gcreate2(w->file, "/fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (w->fields_group < 0)
+    SM_CALL_HDF5(w->fields_group = H5Gcreate2(w->file, "/fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   ierr = sm_h5_write_dataset_impl(w->fields_group, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &g, slab, row_stride, &ids,
                                   &dset);
   sm_h5_ids_close(&ids);
@@ -456,7 +464,8 @@ static PetscErrorCode sm_h5_writer_finish_h5(SMH5Writer w)
   {
     herr_t e = H5Fclose(w->file);
     w->file  = -1;
-    PetscCheck(e >= 0, w->comm, PETSC_ERR_FILE_WRITE, "HDF5 could not finish writing '%s' (is the disk full?)", w->partial);
+    PetscCheck(e >= 0, w->comm, PETSC_ERR_FILE_WRITE, "HDF5 could not finish writing '%s' (is the disk full?)",
+               w->partial);
   }
   if (w->rank == 0 && rename(w->partial, w->path)) err = errno;
   PetscCall(sm_h5_bcast_errno(w->comm, &err));
@@ -505,21 +514,23 @@ PetscErrorCode sm_h5_writer_close(SMH5Writer *wp, PetscBool complete)
 /* ---- reading ---- */
 
 /* Read a string attribute (scalar or 1D array, fixed or variable length) into up to max PetscMalloc'd strings. */
-static PetscErrorCode sm_h5_attr_read_strings_impl(hid_t loc, const char *name, int max, int *n, char **out, SMH5Ids *ids)
+static PetscErrorCode sm_h5_attr_read_strings_impl(hid_t loc, const char *name, int max, int *n, char **out,
+                                                   SMH5Ids *ids)
 {
-  hid_t         attr, ftype, mtype, space;
-  hssize_t      npts;
-  H5T_cset_t    cset;
-  MPI_Comm      comm = PETSC_COMM_SELF;
+  hid_t      attr, ftype, mtype, space;
+  hssize_t   npts;
+  H5T_cset_t cset;
+  MPI_Comm   comm = PETSC_COMM_SELF;
 
   PetscFunctionBeginUser;
   SM_H5_OPEN(ids, attr, H5Aopen(loc, name, H5P_DEFAULT));
   SM_H5_OPEN(ids, ftype, H5Aget_type(attr));
-  PetscCheck(H5Tget_class(ftype) == H5T_STRING, comm, PETSC_ERR_FILE_UNEXPECTED, "Attribute %s does not hold strings", name);
+  PetscCheck(H5Tget_class(ftype) == H5T_STRING, comm, PETSC_ERR_FILE_UNEXPECTED, "Attribute %s does not hold strings",
+             name);
   SM_H5_OPEN(ids, space, H5Aget_space(attr));
   SM_CALL_HDF5(npts = H5Sget_simple_extent_npoints(space));
-  PetscCheck(npts >= 1 && npts <= max, comm, PETSC_ERR_FILE_UNEXPECTED, "Attribute %s holds %lld strings; expected 1 to %d",
-             name, (long long)npts, max);
+  PetscCheck(npts >= 1 && npts <= max, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "Attribute %s holds %lld strings; expected 1 to %d", name, (long long)npts, max);
   SM_CALL_HDF5(cset = H5Tget_cset(ftype));
   SM_H5_OPEN(ids, mtype, H5Tcopy(H5T_C_S1));
   SM_CALL_HDF5(H5Tset_cset(mtype, cset)); /* HDF5 does not convert between character sets */
@@ -580,8 +591,8 @@ static PetscErrorCode sm_h5_attr_read_numbers_impl(hid_t loc, const char *name, 
              "Attribute %s is not numeric", name);
   SM_H5_OPEN(ids, space, H5Aget_space(attr));
   SM_CALL_HDF5(npts = H5Sget_simple_extent_npoints(space));
-  PetscCheck(npts == n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute %s holds %lld values; expected %lld", name,
-             (long long)npts, (long long)n);
+  PetscCheck(npts == n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute %s holds %lld values; expected %lld",
+             name, (long long)npts, (long long)n);
   SM_CALL_HDF5(H5Aread(attr, mtype, buf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -631,7 +642,8 @@ typedef struct {
 /* Read this rank's slab of labels into out (uint8 [z_local][ny][nx]) collectively. uint8 data is read in place; wider
    or signed integers go through a small buffer a few planes at a time and are range-checked, because HDF5's own
    conversion would silently clip 300 to 255. */
-static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const SMGridInfo *g, uint8_t *out, SMH5Ids *ids)
+static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const SMGridInfo *g, uint8_t *out,
+                                             SMH5Ids *ids)
 {
   hsize_t start[3] = {(hsize_t)g->z_start, 0, 0}, count[3] = {(hsize_t)g->z_local, (hsize_t)g->n[1], (hsize_t)g->n[0]};
   hid_t   fspace, mspace, dxpl;
@@ -645,8 +657,8 @@ static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const S
     SM_H5_OPEN(ids, mspace, H5Screate_simple(3, count, NULL));
     SM_CALL_HDF5(H5Dread(src->dset, src->mtype, mspace, fspace, dxpl, out));
   } else {
-    int64_t batch = PetscMax((int64_t)1, (int64_t)(SM_H5_READ_BATCH_BYTES / src->size) / g->n_plane), zmax, lo = INT64_MAX,
-            hi = INT64_MIN, lohi[2];
+    int64_t batch = PetscMax((int64_t)1, (int64_t)(SM_H5_READ_BATCH_BYTES / src->size) / g->n_plane), zmax,
+            lo = INT64_MAX, hi = INT64_MIN, lohi[2];
     char   *buf;
     hsize_t one = 1;
 
@@ -655,9 +667,10 @@ static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const S
     PetscCall(PetscMalloc1(src->size * (size_t)(batch * g->n_plane), &buf));
     /* Collective reads: every rank makes the same number of calls, with an empty selection once its slab is done. */
     for (int64_t z0 = 0; z0 < zmax; z0 += batch) {
-      int64_t nz = PetscMin(batch, g->z_local - z0);
-      hsize_t bstart[3] = {(hsize_t)(g->z_start + z0), 0, 0}, bcount[3] = {(hsize_t)PetscMax(nz, 0), count[1], count[2]};
-      hsize_t nmem = (hsize_t)(PetscMax(nz, 0) * g->n_plane);
+      int64_t nz        = PetscMin(batch, g->z_local - z0);
+      hsize_t bstart[3] = {(hsize_t)(g->z_start + z0), 0, 0},
+              bcount[3] = {(hsize_t)PetscMax(nz, 0), count[1], count[2]};
+      hsize_t nmem      = (hsize_t)(PetscMax(nz, 0) * g->n_plane);
       herr_t  e;
 
       if (nz > 0) {
@@ -672,12 +685,13 @@ static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const S
       if (mspace >= 0) (void)H5Sclose(mspace);
       if (e < 0 || mspace < 0) {
         PetscCall(PetscFree(buf));
-        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "HDF5 could not read dataset '%s' of '%s'", src->dataset, src->path);
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "HDF5 could not read dataset '%s' of '%s'", src->dataset,
+                src->path);
       }
       for (int64_t i = 0; i < (int64_t)nmem; i++) {
-        int64_t v = sm_h5_load_int(buf, i, src->size, src->is_signed);
-        lo        = PetscMin(lo, v);
-        hi        = PetscMax(hi, v);
+        int64_t v                = sm_h5_load_int(buf, i, src->size, src->is_signed);
+        lo                       = PetscMin(lo, v);
+        hi                       = PetscMax(hi, v);
         out[z0 * g->n_plane + i] = (uint8_t)v;
       }
     }
@@ -686,8 +700,8 @@ static PetscErrorCode sm_h5_read_labels_impl(const SMH5LabelSource *src, const S
     lohi[1] = hi;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, lohi, 2, MPI_INT64_T, MPI_MAX, src->comm));
     PetscCheck(lohi[0] <= 0 && lohi[1] <= 255, src->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "-i: dataset '%s' of '%s' holds values from %lld to %lld; labels must lie in 0..255", src->dataset, src->path,
-               (long long)-lohi[0], (long long)lohi[1]);
+               "-i: dataset '%s' of '%s' holds values from %lld to %lld; labels must lie in 0..255", src->dataset,
+               src->path, (long long)-lohi[0], (long long)lohi[1]);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -696,7 +710,7 @@ static PetscErrorCode sm_h5_read_labels(const SMH5LabelSource *src, const SMGrid
 {
   SMH5Ids        ids = {.n = 0};
   PetscErrorCode ierr;
-  int            mx  = 0;
+  int            mx = 0;
 
   PetscFunctionBeginUser;
   ierr = sm_h5_read_labels_impl(src, g, out, &ids);
@@ -751,11 +765,11 @@ static PetscErrorCode sm_h5_read_provenance(hid_t dset, SMVolume vol)
   PetscFunctionBeginUser;
   SM_CALL_HDF5(H5Aiterate2(dset, H5_INDEX_NAME, H5_ITER_INC, &idx, sm_h5_collect_attr_name, &list));
   for (int i = 0; i < list.n; i++) {
-    int          nattrs, n = 0;
-    const char  *const *keys, *const *values;
-    char        *value[1] = {NULL};
-    hid_t        attr, type;
-    H5T_class_t  cls = H5T_NO_CLASS;
+    int                nattrs, n = 0;
+    const char *const *keys, *const *values;
+    char       *value[1] = {NULL};
+    hid_t       attr, type;
+    H5T_class_t cls = H5T_NO_CLASS;
 
     if (sm_h5_is_reserved(list.names[i])) continue;
     PetscCall(sm_volume_get_attrs(vol, &nattrs, &keys, &values));
@@ -879,8 +893,8 @@ static PetscErrorCode sm_h5_read_impl(MPI_Comm comm, const char *path, const cha
   PetscCall(sm_h5_attr_read_numbers(src.dset, "voxel_size", H5T_NATIVE_DOUBLE, 3, h, &found));
   if (!found) {
     PetscCheck(h_default > 0, comm, PETSC_ERR_ARG_WRONG,
-               "-i: dataset '%s' of '%s' has no voxel_size attribute; give the voxel size with -voxel_size H (um)", dataset,
-               path);
+               "-i: dataset '%s' of '%s' has no voxel_size attribute; give the voxel size with -voxel_size H (um)",
+               dataset, path);
     h[0] = h[1] = h[2] = (double)h_default;
   }
   for (int d = 0; d < 3; d++) hr[d] = (PetscReal)h[d];
@@ -895,8 +909,8 @@ static PetscErrorCode sm_h5_read_impl(MPI_Comm comm, const char *path, const cha
     PetscCall(sm_volume_get_labels(st->vol, &labels));
     PetscCall(sm_h5_read_labels(&src, &g, labels, &max_label));
     PetscCheck(max_label < st->nnames, comm, PETSC_ERR_FILE_UNEXPECTED,
-               "-i: dataset '%s' of '%s' holds label %d but its phase_names attribute names only %d phases", dataset, path,
-               max_label, st->nnames);
+               "-i: dataset '%s' of '%s' holds label %d but its phase_names attribute names only %d phases", dataset,
+               path, max_label, st->nnames);
   } else {
     /* Without names the phase count is known only after reading: read into a buffer, then build the volume. */
     PetscCall(PetscMalloc1((size_t)g.n_local, &st->tmp));
@@ -921,7 +935,8 @@ static PetscErrorCode sm_h5_read_impl(MPI_Comm comm, const char *path, const cha
 }
 
 /* The grid is created here and not owned by the volume: callers destroy the volume, then its grid. */
-PetscErrorCode sm_h5_read_volume(MPI_Comm comm, const char *path, const char *dataset, PetscReal h_default, SMVolume *vol)
+PetscErrorCode sm_h5_read_volume(MPI_Comm comm, const char *path, const char *dataset, PetscReal h_default,
+                                 SMVolume *vol)
 {
   SMH5ReadState  st  = {.grid = NULL, .vol = NULL, .tmp = NULL, .nnames = 0};
   SMH5Ids        ids = {.n = 0};

@@ -53,10 +53,12 @@ static int sm_xdmf_write_file(const char *xmf_path, const char *h5_name, const i
   fprintf(f, "      <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"%lld %lld %lld\"/>\n", (long long)n[2] + 1,
           (long long)n[1] + 1, (long long)n[0] + 1);
   fprintf(f, "      <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n");
-  fprintf(f, "        <DataItem Name=\"Origin\" Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
-             "0 0 0</DataItem>\n");
-  fprintf(f, "        <DataItem Name=\"Spacing\" Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
-             "%.17g %.17g %.17g</DataItem>\n",
+  fprintf(f,
+          "        <DataItem Name=\"Origin\" Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
+          "0 0 0</DataItem>\n");
+  fprintf(f,
+          "        <DataItem Name=\"Spacing\" Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
+          "%.17g %.17g %.17g</DataItem>\n",
           (double)h[2], (double)h[1], (double)h[0]);
   fprintf(f, "      </Geometry>\n");
   if (has_labels) sm_xdmf_put_attribute(f, "labels", n, "UChar", 1, h5_name, "/labels");
@@ -83,7 +85,7 @@ PetscErrorCode sm_io_xdmf_write(MPI_Comm comm, const char *xmf_path, const char 
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) err = sm_xdmf_write_file(xmf_path, h5_name, n, h, has_labels, nfields, fields);
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  PetscCheck(!err, comm, PETSC_ERR_FILE_WRITE, "Cannot write the XDMF sidecar '%s': %s (the HDF5 file itself is complete)",
-             xmf_path, strerror(err));
+  PetscCheck(!err, comm, PETSC_ERR_FILE_WRITE,
+             "Cannot write the XDMF sidecar '%s': %s (the HDF5 file itself is complete)", xmf_path, strerror(err));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

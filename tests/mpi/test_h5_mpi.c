@@ -12,7 +12,10 @@
 #define PY "/usr/bin/python3"
 
 static uint8_t label_of(int64_t x, int64_t y, int64_t z) { return (uint8_t)((x + 3 * y + 7 * z) % 3); }
-static double  field_of(int64_t x, int64_t y, int64_t z) { return (double)x + 100.0 * (double)y + 1.0e4 * (double)z + 0.25; }
+static double  field_of(int64_t x, int64_t y, int64_t z)
+{
+  return (double)x + 100.0 * (double)y + 1.0e4 * (double)z + 0.25;
+}
 
 static PetscBool file_exists(const char *p) { return access(p, F_OK) == 0 ? PETSC_TRUE : PETSC_FALSE; }
 
@@ -20,16 +23,16 @@ static PetscBool file_exists(const char *p) { return access(p, F_OK) == 0 ? PETS
 static int run_on_rank0(MPI_Comm comm, const char *cmd)
 {
   int rank, rc = 0;
-  MPI_Comm_rank(comm, &rank);
+  if (MPI_Comm_rank(comm, &rank)) return -1;
   if (!rank) rc = system(cmd);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm)) return -1;
   return rc;
 }
 
 /* A file another tool might have written (serial HDF5 on rank 0): dataset name of the given type, rank and shape,
    filled with values[i % nvalues]; optionally the root attribute format (a stochmorph file that was never finished). */
-static PetscErrorCode write_foreign(MPI_Comm comm, const char *path, const char *name, hid_t type, int rank_, const hsize_t *dims,
-                                    const int *values, int nvalues, PetscBool format_attr)
+static PetscErrorCode write_foreign(MPI_Comm comm, const char *path, const char *name, hid_t type, int rank_,
+                                    const hsize_t *dims, const int *values, int nvalues, PetscBool format_attr)
 {
   PetscMPIInt rank;
 
@@ -59,7 +62,7 @@ static PetscErrorCode write_foreign(MPI_Comm comm, const char *path, const char 
     } else {
       /* variable-length string attributes, as h5py writes them */
       const char *names[3] = {"pore", "solid", "binder"}, *src[1] = {"CT scan 42"};
-      hsize_t     three    = 3;
+      hsize_t     three = 3;
       hid_t       vs, as, at, a;
       SM_CALL_HDF5(at = H5Tcopy(H5T_C_S1));
       SM_CALL_HDF5(H5Tset_size(at, H5T_VARIABLE));
@@ -168,7 +171,8 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   SM_TEST_TRUE(bad == 0, "%d voxels differ from the formula after the round trip", bad);
   PetscCall(sm_volume_get_phases(rvol, &np, &rnames));
   SM_TEST_TRUE(np == 3, "3 phases expected, got %d", np);
-  for (int i = 0; i < 3 && i < np; i++) SM_TEST_TRUE(!strcmp(rnames[i], names[i]), "phase %d: %s vs %s", i, rnames[i], names[i]);
+  for (int i = 0; i < 3 && i < np; i++)
+    SM_TEST_TRUE(!strcmp(rnames[i], names[i]), "phase %d: %s vs %s", i, rnames[i], names[i]);
   PetscCall(sm_volume_get_periodic(rvol, &periodic));
   SM_TEST_TRUE(periodic, "periodic flag lost");
   PetscCall(sm_volume_get_attr(rvol, "seed", &value, &found));
@@ -182,47 +186,48 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
 
   /* An independent reader: h5py sees the declared layout, and the formula holds in C order [z][y][x]. */
   if (run_on_rank0(comm, PY " -c 'import h5py, numpy' 2>/dev/null") == 0) {
-    PetscCall(PetscSNPrintf(
-      cmd, sizeof(cmd),
-      PY " - '%s' <<'EOF'\n"
-         "import sys, h5py, numpy as np\n"
-         "f = h5py.File(sys.argv[1], 'r')\n"
-         "d = f['labels']\n"
-         "assert d.dtype == np.uint8, d.dtype\n"
-         "assert d.shape == (9, 7, 10), d.shape\n"
-         "z, y, x = np.meshgrid(np.arange(9), np.arange(7), np.arange(10), indexing='ij')\n"
-         "assert (d[...] == (x + 3 * y + 7 * z) %% 3).all()\n"
-         "assert np.array_equal(d.attrs['voxel_size'], [0.01, 0.012, 0.02])\n"
-         "assert list(d.attrs['grid_size']) == [10, 7, 9]\n"
-         "assert [s.decode() for s in d.attrs['phase_names']] == ['pore', 'active', 'carbon']\n"
-         "assert int(d.attrs['periodic']) == 1\n"
-         "assert d.attrs['model'].decode() == 'pluri' and d.attrs['realization'].decode() == '3'\n"
-         "assert int(f.attrs['complete']) == 1 and f.attrs['format'].decode() == 'stochmorph-volume-1'\n"
-         "X = f['fields/X1']\n"
-         "assert X.dtype == np.float64 and X.shape == (9, 7, 10)\n"
-         "assert np.array_equal(X[...], x + 100.0 * y + 1.0e4 * z + 0.25)\n"
-         "EOF",
-      path));
+    PetscCall(
+      PetscSNPrintf(cmd, sizeof(cmd),
+                    PY " - '%s' <<'EOF'\n"
+                       "import sys, h5py, numpy as np\n"
+                       "f = h5py.File(sys.argv[1], 'r')\n"
+                       "d = f['labels']\n"
+                       "assert d.dtype == np.uint8, d.dtype\n"
+                       "assert d.shape == (9, 7, 10), d.shape\n"
+                       "z, y, x = np.meshgrid(np.arange(9), np.arange(7), np.arange(10), indexing='ij')\n"
+                       "assert (d[...] == (x + 3 * y + 7 * z) %% 3).all()\n"
+                       "assert np.array_equal(d.attrs['voxel_size'], [0.01, 0.012, 0.02])\n"
+                       "assert list(d.attrs['grid_size']) == [10, 7, 9]\n"
+                       "assert [s.decode() for s in d.attrs['phase_names']] == ['pore', 'active', 'carbon']\n"
+                       "assert int(d.attrs['periodic']) == 1\n"
+                       "assert d.attrs['model'].decode() == 'pluri' and d.attrs['realization'].decode() == '3'\n"
+                       "assert int(f.attrs['complete']) == 1 and f.attrs['format'].decode() == 'stochmorph-volume-1'\n"
+                       "X = f['fields/X1']\n"
+                       "assert X.dtype == np.float64 and X.shape == (9, 7, 10)\n"
+                       "assert np.array_equal(X[...], x + 100.0 * y + 1.0e4 * z + 0.25)\n"
+                       "EOF",
+                    path));
     SM_TEST_TRUE(run_on_rank0(comm, cmd) == 0, "h5py check of %s failed", path);
-    PetscCall(PetscSNPrintf(
-      cmd, sizeof(cmd),
-      PY " - '%s' '%s' <<'EOF'\n"
-         "import sys, os, h5py, xml.etree.ElementTree as E\n"
-         "r = E.parse(sys.argv[1]).getroot()\n"
-         "assert r.tag == 'Xdmf'\n"
-         "t = r.find('.//Topology')\n"
-         "assert t.get('TopologyType') == '3DCoRectMesh' and t.get('Dimensions').split() == ['10', '8', '11']\n"
-         "sp = [i for i in r.iter('DataItem') if i.get('Name') == 'Spacing'][0]\n"
-         "assert [float(v) for v in sp.text.split()] == [0.02, 0.012, 0.01]\n"
-         "a = {e.get('Name'): e.find('DataItem') for e in r.iter('Attribute')}\n"
-         "assert set(a) == {'labels', 'X1'}, a\n"
-         "assert a['labels'].text == 'vol.h5:/labels' and a['labels'].get('NumberType') == 'UChar'\n"
-         "assert a['X1'].text == 'vol.h5:/fields/X1' and a['X1'].get('Precision') == '8'\n"
-         "assert all(e.get('Center') == 'Cell' for e in r.iter('Attribute'))\n"
-         "f = h5py.File(os.path.join(os.path.dirname(sys.argv[1]), 'vol.h5'), 'r')\n"
-         "assert all(i.text.split(':')[1] in f for i in a.values())\n"
-         "EOF",
-      xmf, path));
+    PetscCall(PetscSNPrintf(cmd, sizeof(cmd),
+                            PY
+                            " - '%s' '%s' <<'EOF'\n"
+                            "import sys, os, h5py, xml.etree.ElementTree as E\n"
+                            "r = E.parse(sys.argv[1]).getroot()\n"
+                            "assert r.tag == 'Xdmf'\n"
+                            "t = r.find('.//Topology')\n"
+                            "assert t.get('TopologyType') == '3DCoRectMesh' and t.get('Dimensions').split() == ['10', "
+                            "'8', '11']\n"
+                            "sp = [i for i in r.iter('DataItem') if i.get('Name') == 'Spacing'][0]\n"
+                            "assert [float(v) for v in sp.text.split()] == [0.02, 0.012, 0.01]\n"
+                            "a = {e.get('Name'): e.find('DataItem') for e in r.iter('Attribute')}\n"
+                            "assert set(a) == {'labels', 'X1'}, a\n"
+                            "assert a['labels'].text == 'vol.h5:/labels' and a['labels'].get('NumberType') == 'UChar'\n"
+                            "assert a['X1'].text == 'vol.h5:/fields/X1' and a['X1'].get('Precision') == '8'\n"
+                            "assert all(e.get('Center') == 'Cell' for e in r.iter('Attribute'))\n"
+                            "f = h5py.File(os.path.join(os.path.dirname(sys.argv[1]), 'vol.h5'), 'r')\n"
+                            "assert all(i.text.split(':')[1] in f for i in a.values())\n"
+                            "EOF",
+                            xmf, path));
     SM_TEST_TRUE(run_on_rank0(comm, cmd) == 0, "XDMF check of %s failed", xmf);
   } else {
     PetscCall(PetscPrintf(comm, "note: " PY " has no h5py/numpy; skipped the independent checks\n"));
@@ -294,15 +299,15 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
 
   /* foreign files: int16 labels with vlen phase names, no voxel size */
   {
-    const hsize_t dims3[3] = {6, 4, 5}, dims2[2] = {4, 5};
-    const int     ok[3]    = {0, 2, 1}, big[2] = {0, 300}, neg[2] = {1, -1};
-    SMVolume      vol;
-    SMGrid        grid;
-    SMGridInfo    g;
-    uint8_t      *lab;
-    int           np, bad = 0;
-    const char   *const *names, *value;
-    PetscBool     found;
+    const hsize_t      dims3[3] = {6, 4, 5}, dims2[2] = {4, 5};
+    const int          ok[3] = {0, 2, 1}, big[2] = {0, 300}, neg[2] = {1, -1};
+    SMVolume           vol;
+    SMGrid             grid;
+    SMGridInfo         g;
+    uint8_t           *lab;
+    int                np, bad = 0;
+    const char *const *names, *value;
+    PetscBool          found;
 
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/foreign.h5", dir));
     PetscCall(write_foreign(comm, path, "seg", H5T_STD_I16BE, 3, dims3, ok, 3, PETSC_FALSE));
@@ -367,7 +372,7 @@ int main(int argc, char **argv)
   PetscMPIInt rank;
   int         rc;
 
-  double      t0;
+  double t0;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   t0 = MPI_Wtime();
@@ -375,7 +380,8 @@ int main(int argc, char **argv)
   /* a fresh directory in the working directory (shared between ranks, unlike /tmp on a cluster) */
   if (!rank && !mkdtemp(dir)) dir[0] = 0;
   PetscCallMPI(MPI_Bcast(dir, sizeof(dir), MPI_CHAR, 0, PETSC_COMM_WORLD));
-  PetscCheck(dir[0], PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "Cannot create a scratch directory in the working directory");
+  PetscCheck(dir[0], PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN,
+             "Cannot create a scratch directory in the working directory");
   PetscCall(test_roundtrip(PETSC_COMM_WORLD, dir));
   PetscCall(test_errors(PETSC_COMM_WORLD, dir));
   {
