@@ -13,7 +13,7 @@ typedef struct _p_SMH5Writer *SMH5Writer;
 
 /* Open a writer for path on comm. Collective. Errors name the path if it cannot be created. */
 PetscErrorCode sm_h5_writer_open(MPI_Comm comm, const char *path, SMH5Writer *w);
-/* /labels (uint8, [z][y][x], chunked per slab) with attributes voxel_size (um; x, y, z), grid_size (x, y, z),
+/* /labels (uint8, [z][y][x], contiguous) with attributes voxel_size (um; x, y, z), grid_size (x, y, z),
    phase_names, periodic and every provenance attribute of vol. Collective. */
 PetscErrorCode sm_h5_writer_write_volume(SMH5Writer w, SMVolume vol);
 /* /fields/<name> (float64, [z][y][x]) from this rank's slab, whose x rows are row_stride doubles apart

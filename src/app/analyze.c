@@ -246,7 +246,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
     PetscCall(PetscPrintf(comm, "  %-10s %5d  %15.5f  %12.4f\n", names[i], i, (double)counts[i] / (double)g.n_total, S[i]));
   PetscCall(PetscPrintf(comm, "  analysed in %.2f s; wrote %s\n", sm_sys_wtime() - t0, o.out));
   if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point_free(&tp));
-  PetscCall(sm_grid_destroy(&grid));
   PetscCall(sm_volume_destroy(&vol));
+  PetscCall(sm_grid_destroy(&grid)); /* the reader created the grid; the volume only borrows it */
   PetscFunctionReturn(PETSC_SUCCESS);
 }

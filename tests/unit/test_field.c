@@ -63,9 +63,9 @@ int main(int argc, char **argv)
     PetscCall(sm_fft_get_info(fft, &fi));
     PetscCall(sm_spectrum_create(fft, SM_COV_GAUSS, alpha, &spec));
     PetscCall(sm_spectrum_get_stats(spec, &st));
-    /* the periodised Gaussian covariance has a positive DFT (a product of 1D theta series): nothing to clip, and its
-       (1/N) sum equals c[0] = rho(0) = 1 up to rounding */
-    SM_TEST_TRUE(st.clipped_fraction == 0, "gauss covariance spectrum clipped %g", st.clipped_fraction);
+    /* the minimum-image Gaussian covariance is cut at half the box, where it is ~1e-10 here (exp(-(alpha L/2)^2)):
+       its DFT may dip below zero by that order, which must cost no measurable variance */
+    SM_TEST_TRUE(st.clipped_weight < 1e-9, "gauss covariance spectrum clipped weight %g", st.clipped_weight);
     SM_TEST_CLOSE(st.variance, 1.0, 1e-10, "spectrum variance (1/N) sum c^");
 
     /* Hermitian consistency: what c2r saw is what r2c returns (times N), so no coefficient was silently dropped */
@@ -81,7 +81,10 @@ int main(int argc, char **argv)
         err   = PetscMax(err, fabs(sm_fft_real(fft)[q] / (double)g.n_total - save[q]));
         scale = PetscMax(scale, fabs(save[q]));
       }
-      SM_TEST_CLOSE(err / scale, 0.0, 1e-12, "r2c(c2r(F)) = N F: the Fourier noise is Hermitian");
+      /* A wrong pairing (no conjugate, or an unpaired draw) breaks this at order 1. What remains is rounding of the
+         spectrum: c^(k) and c^(-k) differ by ~1e-17 c^(0), and the square root turns that into ~1e-9 on modes whose
+         variance is ~1e-18: a tolerance of 1e-8 separates the two. */
+      SM_TEST_CLOSE(err / scale, 0.0, 1e-8, "r2c(c2r(F)) = N F: the Fourier noise is Hermitian");
       PetscCall(PetscFree(save));
     }
 
