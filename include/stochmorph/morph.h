@@ -11,7 +11,10 @@ PetscErrorCode sm_morph_label_counts(SMVolume vol, int64_t counts[SM_MAX_PHASES]
    the 2x2x2 neighbourhood, Voronoi direction weights for the possibly anisotropic lattice). ---- */
 
 /* Direction weights (fractions of the unit sphere, summing to 1) of the 13 directions
-   (1,0,0),(0,1,0),(0,0,1), the 6 face diagonals, the 4 body diagonals, for voxel sizes h = {hx, hy, hz}. */
+   (1,0,0),(0,1,0),(0,0,1), the 6 face diagonals, the 4 body diagonals, for voxel sizes h = {hx, hy, hz}.
+   Order (MorphoLibJ's): (1,0,0) (0,1,0) (0,0,1) (1,1,0) (-1,1,0) (1,0,1) (-1,0,1) (0,1,1) (0,-1,1) (1,1,1) (-1,1,1)
+   (1,-1,1) (-1,-1,1). w_i is the area of the spherical Voronoi cells of +-u_i among the 26 unit vectors u along the
+   physical lattice vectors (d_x hx, d_y hy, d_z hz), over 4 pi; computed exactly. Not collective. */
 PetscErrorCode sm_morph_direction_weights(const PetscReal h[3], double w[13]);
 /* Surface-area contribution [um^2] of each of the 256 2x2x2 configurations (bit b = voxel (x,y,z) with
    b = x + 2 y + 4 z set when the voxel is in the phase), for voxel sizes h. */

@@ -11,13 +11,20 @@ static const char help[] =
   "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n";
 
 /* One clean line per error on rank 0 of the failing communicator (-sm_error_traceback: PETSc's full traceback). */
+static int sm_error_collective = 0; /* the first error was raised on a communicator spanning every rank */
+
 static PetscErrorCode sm_error_handler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n,
                                        PetscErrorType p, const char *mess, void *ctx)
 {
-  PetscMPIInt rank = 0;
+  PetscMPIInt rank = 0, size = 1, wsize = 1;
   (void)ctx;
   if (p != PETSC_ERROR_INITIAL) return n;
-  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
+  if (comm != MPI_COMM_NULL) {
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+  }
+  MPI_Comm_size(MPI_COMM_WORLD, &wsize);
+  sm_error_collective = size == wsize;
   if (!rank) fprintf(stderr, "stochmorph error: %s\n", mess && mess[0] ? mess : "(no message)");
   (void)line;
   (void)fun;
@@ -44,18 +51,35 @@ int main(int argc, char **argv)
     PetscCall(PetscFinalize());
     return (command && (!strcmp(command, "-help") || !strcmp(command, "--help"))) ? 0 : 2;
   }
-  if (!strcmp(command, "generate")) {
-    PetscCall(PetscLogStageRegister("generate", &stage));
-    PetscCall(PetscLogStagePush(stage));
-    PetscCall(sm_cmd_generate(PETSC_COMM_WORLD));
-    PetscCall(PetscLogStagePop());
-  } else if (!strcmp(command, "analyze")) {
-    PetscCall(PetscLogStageRegister("analyze", &stage));
-    PetscCall(PetscLogStagePush(stage));
-    PetscCall(sm_cmd_analyze(PETSC_COMM_WORLD));
-    PetscCall(PetscLogStagePop());
-  } else {
-    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "Unknown command '%s'; commands: generate, analyze (try -help)", command);
+  {
+    static const struct {
+      const char *name;
+      PetscErrorCode (*run)(MPI_Comm);
+    } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}};
+    PetscErrorCode ierr = PETSC_ERR_ARG_WRONG;
+    int            found = 0;
+    for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+      if (!strcmp(command, commands[c].name)) {
+        found = 1;
+        PetscCall(PetscLogStageRegister(commands[c].name, &stage));
+        PetscCall(PetscLogStagePush(stage));
+        ierr = commands[c].run(PETSC_COMM_WORLD);
+        if (!ierr) PetscCall(PetscLogStagePop());
+      }
+    if (!found) {
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "stochmorph error: unknown command '%s'; commands: generate, analyze (try -help)\n",
+                            command));
+      sm_error_collective = 1;
+    }
+    if (ierr) {
+      /* An error every rank saw (input checks are collective) ends cleanly with exit status 1; an error on some
+         ranks only would leave the others waiting in a collective call, so it aborts the job. */
+      fflush(stdout);
+      fflush(stderr);
+      if (!sm_error_collective) MPI_Abort(MPI_COMM_WORLD, 1);
+      (void)PetscFinalize();
+      return 1;
+    }
   }
   PetscCall(PetscFinalize());
   return 0;

@@ -54,12 +54,13 @@ PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal
   }
   for (int r = 0; r < g->size; r++) {
     if (g->counts[r] < 1) {
-      int64_t block = (n[2] + g->size - 1) / g->size;
+      int size = g->size;
+      int64_t block = (n[2] + size - 1) / size;
       PetscCall(sm_grid_destroy(&g));
       SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE,
               "-grid_size: %lld z-slices cannot be split over %d ranks (FFTW gives slabs of %lld planes, leaving rank %d "
               "empty); use fewer ranks (every rank needs at least one z plane) or a larger z size",
-              (long long)n[2], (int)g->size, (long long)block, r);
+              (long long)n[2], size, (long long)block, r);
     }
   }
   *grid = g;

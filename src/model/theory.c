@@ -351,25 +351,33 @@ static double c22_integrand(double v, void *ctx)
   return (P->rX * g12 - 2 * c * P->rX * G14 + rZ * g34) * 2 * omv;
 }
 
-/* C12 integrand in v: the rho-dependent part c phi2(lX, lZ; c rho) P(X(t) < lX | X(s) = lX, Z(t) = lZ). */
-static double c12_integrand(double v, void *ctx)
+/* C12 integrand in t = sqrt(1 - rho): the rho-dependent part c phi2(lX, lZ; c rho) P(X(t) < lX | X(s) = lX,
+   Z(t) = lZ) times |d rho / d t| = 2 t. The conditional argument is sqrt(1 - rho) times a smooth function of rho, so
+   the integrand is smooth in t for every rX, including rX -> 1. */
+static double c12_integrand(double t, void *ctx)
 {
   const PluriPath *P   = (const PluriPath *)ctx;
-  double           omv = 1 - v, omt = omv * omv, tau = 1 - omt;
-  double           m = P->m, c = P->c, dm = P->dm, lX = P->lX, lZ = P->lZ;
-  double           rho = tau * P->rX, omrho = (1 - P->rX) + P->rX * omt, oprho = 1 + rho;
-  double           u = sqrt(omrho / oprho) * (lX * (1 + m * rho) - c * oprho * lZ) / sqrt(dm * (1 - m * rho * rho));
-  return c * P->rX * phi2(lX, lZ, c * rho) * sm_normal_cdf(u) * 2 * omv;
+  double           m = P->m, c = P->c, lX = P->lX, lZ = P->lZ;
+  double           omrho = t * t, rho = 1 - omrho, oprho = 2 - omrho;
+  double           u = t / sqrt(oprho) * (lX * (1 + m * rho) - c * oprho * lZ) / sqrt(P->dm * (1 - m * rho * rho));
+  return c * phi2(lX, lZ, c * rho) * sm_normal_cdf(u) * 2 * t;
 }
 
-static double integrate01(double (*f)(double, void *), PluriPath *ctx)
+/* Adaptive Gauss-Kronrod on [a, b] with optional interior break points (sorted, inside (a, b)). */
+static double integrate(double (*f)(double, void *), PluriPath *ctx, double a, double b, const double *brk, int nbrk)
 {
-  gsl_integration_workspace *ws = gsl_integration_workspace_alloc(100);
+  gsl_integration_workspace *ws = gsl_integration_workspace_alloc(200);
   gsl_function               F  = {f, ctx};
-  double                     result = NAN, abserr;
+  double                     pts[8], result = NAN, abserr;
+  int                        n = 0;
   if (!ws) return NAN;
+  pts[n++] = a;
+  for (int i = 0; i < nbrk && n < 7; i++) {
+    if (brk[i] > pts[n - 1] && brk[i] < b) pts[n++] = brk[i];
+  }
+  pts[n++] = b;
   gsl_error_handler_t *old = quiet_gsl();
-  (void)gsl_integration_qag(&F, 0.0, 1.0, 1e-13, 1e-11, 100, GSL_INTEG_GAUSS21, ws, &result, &abserr);
+  (void)gsl_integration_qagp(&F, pts, (size_t)n, 1e-13, 1e-11, 200, ws, &result, &abserr);
   restore_gsl(old);
   gsl_integration_workspace_free(ws);
   return result;
@@ -400,7 +408,20 @@ double sm_pluri_C22(double lX, double lZ, double m, double rX, double rY)
   PluriPath P;
   pluri_path_init(&P, lX, lZ, m, rX, rY);
   if (rX == 0 && rY == 0) return eps2 * eps2;
-  double C = eps2 * eps2 + integrate01(c22_integrand, &P);
+  /* In v the integrand varies on the scales 1 - v ~ sqrt(1 - r) of the correlations that approach 1 along the path
+     (rX, rY and rZ = m rX + (1 - m) rY); break points there let the adaptive rule resolve each layer. */
+  double eps[3] = {1 - P.rX, 1 - P.rY, 1 - (m * P.rX + (1 - m) * P.rY)}, brk[3];
+  int    nbrk   = 0;
+  for (int i = 0; i < 3; i++) {
+    if (eps[i] > 0 && eps[i] < 0.25) brk[nbrk++] = 1 - sqrt(eps[i]);
+  }
+  for (int i = 1; i < nbrk; i++) { /* sort */
+    for (int j = i; j > 0 && brk[j] < brk[j - 1]; j--) {
+      double tmp = brk[j];
+      brk[j] = brk[j - 1], brk[j - 1] = tmp;
+    }
+  }
+  double C = eps2 * eps2 + integrate(c22_integrand, &P, 0.0, 1.0, brk, nbrk);
   return fmin(eps2, fmax(0.0, C));
 }
 
@@ -422,6 +443,10 @@ double sm_pluri_C12(double lX, double lZ, double m, double rX, double rY)
   pluri_path_init(&P, lX, lZ, m, rX, 0.0);
   double Phi = sm_normal_cdf(lX);
   double C   = eps1 * eps2 - sm_normal_cdf(-P.aX) * (sm_bvn_cdf(lX, lX, rX) - Phi * Phi);
-  if (m > 0 && rX != 0) C += integrate01(c12_integrand, &P);
+  /* int_0^rX d rho = int_sqrt(1 - rX)^1 d t (rho = 1 - t^2), for either sign of rX */
+  if (m > 0 && rX != 0) {
+    double t0 = sqrt(1 - rX);
+    C += rX > 0 ? integrate(c12_integrand, &P, t0, 1.0, NULL, 0) : -integrate(c12_integrand, &P, 1.0, t0, NULL, 0);
+  }
   return fmin(fmin(eps1, eps2), fmax(0.0, C));
 }

@@ -94,14 +94,12 @@ static void test_bvn_quadrature(void)
     {0.6, 0.6, 0.92},    {-0.4, 1.2, -0.9},   {0.5, 0.5, 0.95},     {-2, 1.3, -0.95},    {2, -2, -0.999},
     {0.1, 0.2, 0.99999}, {-3, -3, 0.97},      {3, 3, -0.93},        {4, -4, 0.9999},     {-5, 5, -0.9},
     {-3.5, -2.5, 0.999}, {1.0, -1.0, 0.9999}, {-0.01, 0.02, -0.9999}, {6.0, -0.5, 0.96}, {-6, -6, 0.99}};
-  gsl_error_handler_t *old = gsl_set_error_handler_off();
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     double x = cases[i][0], y = cases[i][1], r = cases[i][2];
     double ref = bvn_by_quadrature(x, y, r);
     /* The quadrature is requested to 1e-16 absolute; allow 1e-14 for its own rounding (60-point panels). */
     SM_TEST_CLOSE(sm_bvn_cdf(x, y, r), ref, 1e-14, "bvn vs quadrature of the conditional form");
   }
-  gsl_set_error_handler(old);
 }
 
 static void test_bvn_identities(void)
@@ -123,6 +121,8 @@ static void test_bvn_identities(void)
 int main(int argc, char **argv)
 {
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  /* The reference quadratures may stop one bisection short of their (very tight) tolerance: not an error here. */
+  gsl_set_error_handler_off();
   test_univariate();
   test_bvn_closed_forms();
   test_bvn_quadrature();
