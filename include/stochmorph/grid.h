@@ -45,9 +45,10 @@ PetscErrorCode sm_grid_get_slabs(SMGrid grid, const int64_t **starts, const int6
    use and owned by the grid. Collective on first call. Fails clearly when the grid exceeds 32-bit PetscInt. */
 PetscErrorCode sm_grid_get_dmda(SMGrid grid, DM *da);
 
-/* Fill ghost planes of a uint8 slab stored as [z_local + 2][ny][nx] (plane 0 = below, z_local + 1 = above).
-   periodic: wrap around in z; otherwise the outer ghost planes are set to fill. Collective. */
-PetscErrorCode sm_grid_exchange_ghost_planes_u8(SMGrid grid, uint8_t *slab_with_ghosts, PetscBool periodic, uint8_t fill);
+/* The first z plane of the next rank's slab (the plane above this rank's last one) into above (n_plane bytes), given
+   this rank's slab [z_local][ny][nx]. periodic: the last rank receives plane 0; otherwise its above is set to fill.
+   One plane of extra memory, no copy of the slab. Collective. */
+PetscErrorCode sm_grid_get_plane_above_u8(SMGrid grid, const uint8_t *slab, PetscBool periodic, uint8_t fill, uint8_t *above);
 
 /* Move a [z][y][x] uint8 slab array of grid src into grid dst (distributed differently), embedding it at the
    origin of the (at least as large) dst grid and filling the rest with zeros. Collective. Used for padded FFTs. */

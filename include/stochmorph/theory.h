@@ -39,6 +39,10 @@ PetscErrorCode sm_chi2_threshold(int k, double p, double *lambda); /* p = Q(k/2,
 double         sm_chi2_volume_fraction(int k, double lambda);
 double         sm_chi2_coverage(int k, double lambda, double r);   /* SPEC 3.2 series; C = p at r = 1 */
 double         sm_chi2_surface_area(int k, double lambda, double lambda2); /* 4 sqrt(2/pi) sqrt(l2 l) f_k(l) */
+/* Notes: k may range over [1, 100] (the double-valued functions return NaN outside). Both surface areas are +inf when
+   lambda2 < 0 (exponential covariance: non-differentiable field, fractal boundary). Coverages are accurate to ~1e-14
+   absolute for every r in [-1, 1]; the chi2 coverage uses the SPEC 3.2 series where it needs few terms and, for r
+   close to 1, the equivalent integral p - int_r^1 dC/dt dt with dC/dt in closed form (modified Bessel function). */
 
 /* Invert a coverage value for the correlation r in [0, 1] by bisection (C increasing in r); used by calibration.
    Returns r = 0 if C <= C(0) and r = 1 if C >= C(1). */
@@ -53,5 +57,7 @@ PetscErrorCode sm_pluri_threshold_z(double lX, double eps2, double m, double *lZ
 double         sm_pluri_C11(double lX, double rX);
 double         sm_pluri_C22(double lX, double lZ, double m, double rX, double rY); /* P(both carbon) */
 double         sm_pluri_C12(double lX, double lZ, double m, double rX, double rY); /* P(s active, t carbon) */
+/* Notes: C12 involves X(s), X(t) and Z(t) only, so it does not depend on rY (kept for symmetry with C22).
+   C11, C12 and C22 are accurate to ~1e-11 absolute; C22 costs ~0.1 ms (at most ~1 ms next to r = 1). */
 
 #endif

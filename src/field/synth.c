@@ -101,7 +101,14 @@ PetscErrorCode sm_spectrum_create(SMFFT fft, SMCovarianceType cov, double alpha,
   s->stats.variance          = glob[2] / N;
   PetscCheck(glob[2] > 0, sm_grid_comm(grid), PETSC_ERR_ARG_OUTOFRANGE, "The covariance spectrum vanishes on this grid");
   scale = 1.0 / (s->stats.variance * N);
-  for (int64_t idx = 0; idx < s->n_local; idx++) s->amp[idx] = sqrt(s->amp[idx] * scale);
+  {
+    /* The transform of the covariance is exact only to its rounding floor, ~1e-16 c^(0) (c^(0) = sum c, the largest
+       value): below 1e-14 c^(0) a mode's value is rounding noise, not spectrum. Those modes are set to zero, which removes
+       that noise from the field (it carried a variance of order 1e-16 c^(0) / c[0]) and lets the noise be drawn only where
+       the spectrum is: a smooth (gauss) covariance keeps about 1 % of the modes on the usual grids. */
+    double cut = 1e-14 * loc[3];
+    for (int64_t idx = 0; idx < s->n_local; idx++) s->amp[idx] = s->amp[idx] > cut ? sqrt(s->amp[idx] * scale) : 0.0;
+  }
   *spec = s;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -162,6 +169,10 @@ PetscErrorCode sm_field_fill_spectrum(SMFFT fft, SMSpectrum spec, uint64_t seed,
       const double *amp  = spec->amp + base;
       for (int64_t kx = 0; kx < nkx; kx++) {
         double n1, n2;
+        if (amp[kx] == 0.0) {
+          c[base + kx][0] = c[base + kx][1] = 0.0;
+          continue;
+        }
         if (kx == 0 || 2 * kx == nx) {
           /* planes kx = 0 and kx = nx/2 hold both k and -k = (kx, -ky, -kz): draw once per pair, conjugate the
              partner, and keep self-conjugate modes real with unit variance */

@@ -3,6 +3,7 @@
 #include "grid_impl.h"
 #include <fftw3-mpi.h>
 #include <string.h>
+#include <stochmorph/log.h>
 
 static PetscBool sm_fftw_mpi_initialised = PETSC_FALSE;
 
@@ -23,6 +24,7 @@ PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal
   PetscCheck(n[0] <= INT64_MAX / n[1] && n[0] * n[1] <= INT64_MAX / n[2], comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-grid_size: %lld x %lld x %lld voxels overflow a 64-bit count", (long long)n[0], (long long)n[1],
              (long long)n[2]);
+  PetscCall(sm_log_register());
   if (!sm_fftw_mpi_initialised) {
     fftw_mpi_init();
     sm_fftw_mpi_initialised = PETSC_TRUE;
@@ -153,31 +155,26 @@ PetscErrorCode sm_grid_get_dmda(SMGrid g, DM *da)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_grid_exchange_ghost_planes_u8(SMGrid g, uint8_t *s, PetscBool periodic, uint8_t fill)
+PetscErrorCode sm_grid_get_plane_above_u8(SMGrid g, const uint8_t *slab, PetscBool periodic, uint8_t fill, uint8_t *above)
 {
-  int64_t      np = g->n[0] * g->n[1];
-  int          count = 0;
-  PetscMPIInt  up = g->rank + 1, down = g->rank - 1;
-  MPI_Datatype plane;
+  int64_t     np = g->n[0] * g->n[1];
+  int         count = 0;
+  PetscMPIInt up = g->rank + 1, down = g->rank - 1;
 
   PetscFunctionBeginUser;
   PetscCall(sm_int64_to_int(np, &count));
+  /* slabs are ordered by rank, so the plane above comes from rank + 1 and this rank's first plane goes to rank - 1 */
   if (periodic) {
     up   = up % g->size;
     down = (down + g->size) % g->size;
   } else {
-    if (up >= g->size) up = MPI_PROC_NULL;
+    if (up >= g->size) {
+      up = MPI_PROC_NULL;
+      memset(above, fill, (size_t)np);
+    }
     if (down < 0) down = MPI_PROC_NULL;
-    if (g->rank == 0) memset(s, fill, (size_t)np);
-    if (g->rank == g->size - 1) memset(s + (g->z_local + 1) * np, fill, (size_t)np);
   }
-  PetscCallMPI(MPI_Type_contiguous(count, MPI_UINT8_T, &plane));
-  PetscCallMPI(MPI_Type_commit(&plane));
-  /* my first plane goes down (it is the upper ghost of the rank below); I receive my upper ghost from above */
-  PetscCallMPI(MPI_Sendrecv(s + np, 1, plane, down, 11, s + (g->z_local + 1) * np, 1, plane, up, 11, g->comm,
-                            MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Sendrecv(s + g->z_local * np, 1, plane, up, 12, s, 1, plane, down, 12, g->comm, MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Type_free(&plane));
+  PetscCallMPI(MPI_Sendrecv(slab, count, MPI_UINT8_T, down, 11, above, count, MPI_UINT8_T, up, 11, g->comm, MPI_STATUS_IGNORE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -115,7 +115,8 @@ static double bvn_upper(double h, double k, double r)
   if (hkk > -160) {
     double e = -0.5 * (bs / as + hkk);
     integral = a * exp(e) * (1 - c * (bs - as) * (1 - d * bs / 5) / 3 + c * d * as * as / 5);
-    if (b > 0) integral -= exp(-0.5 * hkk) * SM_SQRT_TWO_PI * sm_normal_cdf(-b / a) * b * (1 - c * bs * (1 - d * bs / 5) / 3);
+    if (b > 0)
+      integral -= exp(-0.5 * hkk) * SM_SQRT_TWO_PI * sm_normal_cdf(-b / a) * b * (1 - c * bs * (1 - d * bs / 5) / 3);
   }
   /* Remainder: smooth, O(x^6) near 0. 1 - t is formed as x^2/(1 + t) to keep its digits. */
   double half = 0.5 * a;
@@ -124,7 +125,8 @@ static double bvn_upper(double h, double k, double r)
       double xx = half * (1 + sgn * gl20_x[i]), xs = xx * xx, rs = sqrt(1 - xs);
       double e = -0.5 * (bs / xs + hkk);
       if (e > -100) {
-        integral += half * gl20_w[i] * exp(e) * (exp(-0.5 * hkk * xs / ((1 + rs) * (1 + rs))) / rs - (1 + c * xs * (1 + d * xs)));
+        integral += half * gl20_w[i] * exp(e) *
+                    (exp(-0.5 * hkk * xs / ((1 + rs) * (1 + rs))) / rs - (1 + c * xs * (1 + d * xs)));
       }
     }
   }

@@ -15,10 +15,10 @@
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 
-#define SM_PI          3.14159265358979323846264338328
-#define SM_TWO_PI      6.283185307179586476925286766559
+#define SM_PI             3.14159265358979323846264338328
+#define SM_TWO_PI         6.283185307179586476925286766559
 #define SM_SQRT_2_OVER_PI 0.797884560802865355879892119869
-#define SM_LN2         0.693147180559945309417232121458
+#define SM_LN2            0.693147180559945309417232121458
 
 /* Largest number of chi2 degrees of freedom we support: beyond it (1 - r^2)^(k/2) underflows in the series. */
 #define SM_CHI2_KMAX 100
@@ -43,8 +43,8 @@ static double lambda2_exponential(double alpha)
 }
 
 const SMCovarianceFamily sm_covariance_families[SM_COV_NUM] = {
-  [SM_COV_GAUSS]       = {"gauss", rho_gauss, lambda2_gauss},
-  [SM_COV_EXPONENTIAL] = {"exponential", rho_exponential, lambda2_exponential},
+    [SM_COV_GAUSS]       = {"gauss", rho_gauss, lambda2_gauss},
+    [SM_COV_EXPONENTIAL] = {"exponential", rho_exponential, lambda2_exponential},
 };
 
 const char *const sm_covariance_names[] = {"gauss", "exponential", "SMCovarianceType", "SM_COV_", NULL};
@@ -127,7 +127,7 @@ PetscErrorCode sm_chi2_threshold(int k, double p, double *lambda)
   if (k == 2) *lambda = -2 * log(p); /* Q(1, l/2) = exp(-l/2) */
   else {
     gsl_error_handler_t *old = quiet_gsl();
-    *lambda = gsl_cdf_chisq_Qinv(p, (double)k);
+    *lambda                  = gsl_cdf_chisq_Qinv(p, (double)k);
     restore_gsl(old);
   }
   PetscCheck(isfinite(*lambda) && *lambda > 0, PETSC_COMM_SELF, PETSC_ERR_LIB,
@@ -184,8 +184,8 @@ static double chi2_F_series(double a, double lambda, double r)
       if (ld > -700) d = exp(ld), dlive = 1;
       else d = 0;
     }
-    Q += d;                                /* Q(a + j + 1, x) */
-    w *= r2 * (a + j) / (double)(j + 1);   /* w_(j+1) */
+    Q += d;                              /* Q(a + j + 1, x) */
+    w *= r2 * (a + j) / (double)(j + 1); /* w_(j+1) */
     double Pn = fmax(0.0, 1 - Q), q = r2 * fmax(1.0, (a + j + 1) / (double)(j + 2)), mass = 1.0;
     if (q < 1) mass = fmin(1.0, w / (1 - q));
     if (Pn * Pn * mass <= 1e-17 * F || (Pn == 0 && w == 0)) break;
@@ -225,7 +225,8 @@ static double chi2_D_bessel(int k, double lambda, double r)
                                0.15275338713072585070};
   double phimax = 2 * asin(sqrt(0.5 * (1 - r))), half = 0.5 * phimax, sum = 0; /* acos(r), accurate near r = 1 */
   gsl_error_handler_t *old = quiet_gsl();
-  for (int i = 0; i < 10; i++) sum += w[i] * (chi2_dCdphi(k, lambda, half * (1 - x[i])) + chi2_dCdphi(k, lambda, half * (1 + x[i])));
+  for (int i = 0; i < 10; i++)
+    sum += w[i] * (chi2_dCdphi(k, lambda, half * (1 - x[i])) + chi2_dCdphi(k, lambda, half * (1 + x[i])));
   restore_gsl(old);
   return half * sum;
 }
@@ -241,7 +242,7 @@ double sm_chi2_coverage(int k, double lambda, double r)
   if (k < 1 || k > SM_CHI2_KMAX || isnan(lambda) || isnan(r)) return NAN;
   if (lambda <= 0) return 1.0;
   double p = sm_chi2_volume_fraction(k, lambda), C;
-  r = fabs(clamp_corr(r)); /* Y depends on the X_i only through X_i^2: C is even in r */
+  r        = fabs(clamp_corr(r)); /* Y depends on the X_i only through X_i^2: C is even in r */
   if (r == 1) return p;
   if (r == 0) return p * p;
   if (r <= SM_CHI2_SERIES_RMIN || lambda / (2 * (1 - r) * (1 + r)) <= SM_CHI2_SERIES_XMAX)
@@ -291,7 +292,8 @@ static double minus_carbon_fraction(double lZ, const void *ctx)
 PetscErrorCode sm_pluri_threshold_z(double lX, double eps2, double m, double *lZ)
 {
   PetscFunctionBeginUser;
-  PetscCheck(m >= 0 && m <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "pluri mixing parameter m = %g must lie in [0, 1]", m);
+  PetscCheck(m >= 0 && m <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "pluri mixing parameter m = %g must lie in [0, 1]", m);
   PetscCheck(isfinite(lX), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "lambda_X = %g must be finite", lX);
   double emax = sm_normal_cdf(lX);
   PetscCheck(eps2 > 0 && eps2 < emax, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
@@ -312,8 +314,8 @@ double sm_pluri_C11(double lX, double rX) { return sm_gauss_coverage(lX, rX); }
  * correlations tau rho_X and tau rho_Y) and starts where the two points are independent. Each conditional
  * probability is a univariate or bivariate normal one with closed-form parameters, so one 1D quadrature of a
  * smooth integrand remains. The integrand has an integrable 1/sqrt(1 - tau) singularity when a correlation reaches
- * 1; the substitution 1 - tau = (1 - v)^2 removes it, and every "1 - correlation" is formed from 1 - tau directly
- * so that no digit is lost next to the endpoint. */
+ * 1; for C22 the substitution 1 - tau = (1 - v)^2 removes it (C12 uses t = sqrt(1 - rho)), and every
+ * "1 - correlation" is formed from 1 - tau directly so that no digit is lost next to the endpoint. */
 typedef struct {
   double lX, lZ, m, c, dm, rX, rY, aX; /* c = sqrt(m), dm = 1 - m, aX = (lZ - c lX)/sqrt(1 - m) */
 } PluriPath;
@@ -336,10 +338,10 @@ static double c22_integrand(double v, void *ctx)
   double G14 = 0;
   if (c > 0) {
     double ommr2 = 1 - m * rho * rho, D = m * omrho2 + dm * omy2;
-    double u     = sqrt(omrho / oprho) * (lX * (1 + m * rho) - c * oprho * lZ) / sqrt(dm * ommr2);
-    double vv    = (c * (m * omrho2 + dm * (1 - rho * y)) * lX - (dm * omy + m * omrho2) * lZ) / sqrt(dm * D * ommr2);
-    double kap   = c * y * sqrt(omrho2 / D);
-    G14          = phi2(lX, lZ, c * rho) * sm_bvn_cdf(u, vv, clamp_corr(kap));
+    double u   = sqrt(omrho / oprho) * (lX * (1 + m * rho) - c * oprho * lZ) / sqrt(dm * ommr2);
+    double vv  = (c * (m * omrho2 + dm * (1 - rho * y)) * lX - (dm * omy + m * omrho2) * lZ) / sqrt(dm * D * ommr2);
+    double kap = c * y * sqrt(omrho2 / D);
+    G14        = phi2(lX, lZ, c * rho) * sm_bvn_cdf(u, vv, clamp_corr(kap));
   }
 
   /* (Z(s), Z(t)) = (lZ, lZ): conditional law of (X(s), X(t)) in the basis (1, 1), (1, -1). */
@@ -356,7 +358,7 @@ static double c22_integrand(double v, void *ctx)
    the integrand is smooth in t for every rX, including rX -> 1. */
 static double c12_integrand(double t, void *ctx)
 {
-  const PluriPath *P   = (const PluriPath *)ctx;
+  const PluriPath *P = (const PluriPath *)ctx;
   double           m = P->m, c = P->c, lX = P->lX, lZ = P->lZ;
   double           omrho = t * t, rho = 1 - omrho, oprho = 2 - omrho;
   double           u = t / sqrt(oprho) * (lX * (1 + m * rho) - c * oprho * lZ) / sqrt(P->dm * (1 - m * rho * rho));
@@ -375,7 +377,7 @@ static double integrate(double (*f)(double, void *), PluriPath *ctx, double a, d
   for (int i = 0; i < nbrk && n < 7; i++) {
     if (brk[i] > pts[n - 1] && brk[i] < b) pts[n++] = brk[i];
   }
-  pts[n++] = b;
+  pts[n++]                 = b;
   gsl_error_handler_t *old = quiet_gsl();
   (void)gsl_integration_qagp(&F, pts, (size_t)n, 1e-13, 1e-11, 200, ws, &result, &abserr);
   restore_gsl(old);
@@ -409,10 +411,11 @@ double sm_pluri_C22(double lX, double lZ, double m, double rX, double rY)
   pluri_path_init(&P, lX, lZ, m, rX, rY);
   if (rX == 0 && rY == 0) return eps2 * eps2;
   /* In v the integrand varies on the scales 1 - v ~ sqrt(1 - r) of the correlations that approach 1 along the path
-     (rX, rY and rZ = m rX + (1 - m) rY); break points there let the adaptive rule resolve each layer. */
-  double eps[3] = {1 - P.rX, 1 - P.rY, 1 - (m * P.rX + (1 - m) * P.rY)}, brk[3];
+     (rX, rY, rZ = m rX + (1 - m) rY, and sqrt(m) rX for the pair (X(s), Z(t))); break points there let the adaptive
+     rule resolve each layer. */
+  double eps[4] = {1 - P.rX, 1 - P.rY, 1 - (m * P.rX + (1 - m) * P.rY), 1 - P.c * P.rX}, brk[4];
   int    nbrk   = 0;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     if (eps[i] > 0 && eps[i] < 0.25) brk[nbrk++] = 1 - sqrt(eps[i]);
   }
   for (int i = 1; i < nbrk; i++) { /* sort */
@@ -432,7 +435,7 @@ double sm_pluri_C12(double lX, double lZ, double m, double rX, double rY)
 {
   (void)rY;
   if (isnan(m) || m < 0 || m > 1 || isnan(rX)) return NAN;
-  rX = clamp_corr(rX);
+  rX          = clamp_corr(rX);
   double eps1 = sm_normal_cdf(-lX);
   if (m == 1) { /* P(X(s) >= lX, lZ <= X(t) < lX) */
     if (lZ >= lX) return 0.0;

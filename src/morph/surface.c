@@ -189,30 +189,6 @@ PetscErrorCode sm_morph_surface_lut(const PetscReal h[3], double lut[256])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The first plane of the slab above this rank's slab (global plane z_start + z_local, wrapping to plane 0 when
-   periodic), without copying the slab into a ghosted array: rank r sends its first plane to the rank below.
-   Slabs are contiguous and in rank order (grid.h), every rank owns at least one plane. Collective. */
-static PetscErrorCode surface_plane_above(SMGrid grid, const uint8_t *labels, PetscBool periodic, uint8_t *above)
-{
-  SMGridInfo     info;
-  const int64_t *starts, *counts;
-  PetscMPIInt    below, up;
-  int            count;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_grid_get_info(grid, &info));
-  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
-  PetscAssert(info.rank == info.size - 1 || starts[info.rank + 1] == info.z_start + info.z_local, PETSC_COMM_SELF,
-              PETSC_ERR_PLIB, "z-slabs are not in rank order");
-  (void)counts;
-  PetscCall(sm_int64_to_int(info.n_plane, &count));
-  below = info.rank > 0 ? info.rank - 1 : (periodic ? info.size - 1 : MPI_PROC_NULL);
-  up    = info.rank < info.size - 1 ? info.rank + 1 : (periodic ? 0 : MPI_PROC_NULL);
-  PetscCallMPI(MPI_Sendrecv(labels, count, MPI_UINT8_T, below, 0, above, count, MPI_UINT8_T, up, 0, sm_grid_comm(grid),
-                            MPI_STATUS_IGNORE));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode sm_morph_configuration_histogram(SMVolume vol, int label, PetscBool periodic, int64_t hist[256])
 {
   SMGrid             grid;
@@ -237,7 +213,7 @@ PetscErrorCode sm_morph_configuration_histogram(SMVolume vol, int label, PetscBo
   nx = info.n[0];
   ny = info.n[1];
   PetscCall(PetscMalloc1((size_t)info.n_plane, &above));
-  PetscCall(surface_plane_above(grid, labels, periodic, above));
+  PetscCall(sm_grid_get_plane_above_u8(grid, labels, periodic, 0, above));
 
   /* Cells are indexed by their lowest corner; without periodicity the last plane, row and column start none. */
   xcells = periodic ? nx : nx - 1;

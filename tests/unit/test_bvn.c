@@ -30,7 +30,7 @@ static double bvn_by_quadrature(double x, double y, double r)
   double                     lo = -40, total = 0, res, err;
   double                     pts[3];
   int                        n = 0;
-  pts[n++] = lo;
+  pts[n++]                     = lo;
   if (r != 0 && y / r > lo && y / r < x) pts[n++] = y / r;
   pts[n++] = x;
   for (int i = 0; i + 1 < n; i++) {
@@ -64,7 +64,8 @@ static void test_univariate(void)
 
 static void test_bvn_closed_forms(void)
 {
-  const double rs[] = {-1, -0.9999999, -0.999, -0.95, -0.925, -0.9, -0.6, -0.2, 0, 0.1, 0.5, 0.74, 0.8, 0.924, 0.93, 0.99, 0.9999999, 1};
+  const double rs[] = {-1,  -0.9999999, -0.999, -0.95, -0.925, -0.9, -0.6, -0.2,      0,
+                       0.1, 0.5,        0.74,   0.8,   0.924,  0.93, 0.99, 0.9999999, 1};
   for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
     /* Sheppard (1899): P(X < 0, Y < 0) = 1/4 + asin(r) / (2 pi), exact; Genz's method claims ~1e-15 absolute. */
     SM_TEST_CLOSE(sm_bvn_cdf(0, 0, rs[i]), 0.25 + asin(rs[i]) / (2 * PI), 1e-15, "Sheppard's formula");
@@ -89,11 +90,11 @@ static void test_bvn_quadrature(void)
 {
   /* Cases cover the three Gauss-Legendre sizes (|r| < 0.3, < 0.75, < 0.925), the |r| >= 0.925 branch with both
      signs of r, both signs of h k, far tails and h = k. */
-  const double cases[][3] = {
-    {0.3, -0.7, 0.2},    {-1.1, 0.4, -0.25},  {1.5, 2.0, 0.5},      {-2.0, -0.3, -0.7},  {-1, -2, 0.8},
-    {0.6, 0.6, 0.92},    {-0.4, 1.2, -0.9},   {0.5, 0.5, 0.95},     {-2, 1.3, -0.95},    {2, -2, -0.999},
-    {0.1, 0.2, 0.99999}, {-3, -3, 0.97},      {3, 3, -0.93},        {4, -4, 0.9999},     {-5, 5, -0.9},
-    {-3.5, -2.5, 0.999}, {1.0, -1.0, 0.9999}, {-0.01, 0.02, -0.9999}, {6.0, -0.5, 0.96}, {-6, -6, 0.99}};
+  const double cases[][3] = {{0.3, -0.7, 0.2},    {-1.1, 0.4, -0.25},     {1.5, 2.0, 0.5},     {-2.0, -0.3, -0.7},
+                             {-1, -2, 0.8},       {0.6, 0.6, 0.92},       {-0.4, 1.2, -0.9},   {0.5, 0.5, 0.95},
+                             {-2, 1.3, -0.95},    {2, -2, -0.999},        {0.1, 0.2, 0.99999}, {-3, -3, 0.97},
+                             {3, 3, -0.93},       {4, -4, 0.9999},        {-5, 5, -0.9},       {-3.5, -2.5, 0.999},
+                             {1.0, -1.0, 0.9999}, {-0.01, 0.02, -0.9999}, {6.0, -0.5, 0.96},   {-6, -6, 0.99}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     double x = cases[i][0], y = cases[i][1], r = cases[i][2];
     double ref = bvn_by_quadrature(x, y, r);

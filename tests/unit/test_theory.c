@@ -21,9 +21,11 @@ static void test_covariance_families(void)
 {
   const SMCovarianceFamily *g = &sm_covariance_families[SM_COV_GAUSS], *e = &sm_covariance_families[SM_COV_EXPONENTIAL];
   SM_TEST_TRUE(!strcmp(g->name, "gauss") && !strcmp(e->name, "exponential"), "family names");
-  SM_TEST_TRUE(!strcmp(sm_covariance_names[SM_COV_GAUSS], "gauss") && !strcmp(sm_covariance_names[SM_COV_EXPONENTIAL], "exponential") &&
-                 !strcmp(sm_covariance_names[SM_COV_NUM], "SMCovarianceType") && !strcmp(sm_covariance_names[SM_COV_NUM + 1], "SM_COV_") &&
-                 sm_covariance_names[SM_COV_NUM + 2] == NULL,
+  SM_TEST_TRUE(!strcmp(sm_covariance_names[SM_COV_GAUSS], "gauss") &&
+                   !strcmp(sm_covariance_names[SM_COV_EXPONENTIAL], "exponential") &&
+                   !strcmp(sm_covariance_names[SM_COV_NUM], "SMCovarianceType") &&
+                   !strcmp(sm_covariance_names[SM_COV_NUM + 1], "SM_COV_") &&
+                   sm_covariance_names[SM_COV_NUM + 2] == NULL,
                "PETSc enum list layout");
   /* hand values: exp(-(2 * 0.3)^2) = exp(-0.36), exp(-2 * 0.3) = exp(-0.6) */
   SM_TEST_CLOSE(g->rho(2.0, 0.3), 0.697676326071031, 1e-15, "gauss rho");
@@ -79,12 +81,14 @@ static void test_gauss_model(void)
     SM_TEST_CLOSE(sm_gauss_coverage(l, 1), p, 1e-16, "gauss C(1) = p");
     for (size_t j = 0; j < 6; j++) {
       /* quadrature requested to 1e-16 absolute; 1e-14 leaves room for its rounding */
-      SM_TEST_CLOSE(sm_gauss_coverage(l, rs[j]), gauss_coverage_spec31(l, rs[j]), 1e-14, "gauss C(r) vs SPEC 3.1 integral");
+      SM_TEST_CLOSE(sm_gauss_coverage(l, rs[j]), gauss_coverage_spec31(l, rs[j]), 1e-14,
+                    "gauss C(r) vs SPEC 3.1 integral");
     }
   }
   /* lambda = 0: C = 1/4 + asin(r)/(2 pi), so r = sin(2 pi (C - 1/4)) in closed form */
   for (double C = 0.26; C < 0.5; C += 0.06) {
-    SM_TEST_CLOSE(sm_gauss_correlation_from_coverage(0.0, C), sin(2 * PI * (C - 0.25)), 1e-12, "gauss r from C (closed form)");
+    SM_TEST_CLOSE(sm_gauss_correlation_from_coverage(0.0, C), sin(2 * PI * (C - 0.25)), 1e-12,
+                  "gauss r from C (closed form)");
   }
   for (size_t i = 0; i < 5; i++) {
     double p = sm_gauss_volume_fraction(lams[i]);
@@ -107,16 +111,16 @@ static void test_rice(void)
   const double lambda2 = 2.0; /* gauss covariance with alpha = 1 */
   const double ps[]    = {0.9, 0.46, 0.05};
   for (size_t i = 0; i < 3; i++) {
-    double l   = -sm_normal_quantile(ps[i]);
-    double r   = 1 - 1e-6, e = 1 - r; /* e is exact: 1 - r is computed without rounding */
-    double S   = 4 * (ps[i] - sm_gauss_coverage(l, r)) * sqrt(lambda2 / (2 * e));
+    double l = -sm_normal_quantile(ps[i]);
+    double r = 1 - 1e-6, e = 1 - r; /* e is exact: 1 - r is computed without rounding */
+    double S = 4 * (ps[i] - sm_gauss_coverage(l, r)) * sqrt(lambda2 / (2 * e));
     SM_TEST_REL(sm_gauss_surface_area(l, lambda2), S, 1e-5, "gauss Rice vs slope of C");
     for (int k = 1; k <= 3; k++) {
       double lk, pk;
       PetscCallVoid(sm_chi2_threshold(k, ps[i], &lk));
       pk = sm_chi2_volume_fraction(k, lk);
       for (double ee = 1e-4; ee > 1e-9; ee *= 1e-2) {
-        r         = 1 - ee, e = 1 - r;
+        r = 1 - ee, e = 1 - r;
         double Sk = 4 * (pk - sm_chi2_coverage(k, lk, r)) * sqrt(lambda2 / (2 * e));
         /* expansion error c e, plus rounding 1e-16 / (p - C) < 1e-10 */
         SM_TEST_REL(sm_chi2_surface_area(k, lk, lambda2), Sk, 3 * e + 1e-9, "chi2 Rice vs slope of C");
@@ -126,10 +130,13 @@ static void test_rice(void)
   /* SPEC 6.3 example (NMC F850): p = 0.46, alpha = 7.28 1/um gives S = 9.42 1/um (printed to 3 digits). */
   double l;
   PetscCallVoid(sm_chi2_threshold(2, 0.46, &l));
-  SM_TEST_CLOSE(sm_chi2_surface_area(2, l, sm_covariance_families[SM_COV_GAUSS].lambda2(7.28)), 9.42, 0.005, "SPEC 6.3 example");
+  SM_TEST_CLOSE(sm_chi2_surface_area(2, l, sm_covariance_families[SM_COV_GAUSS].lambda2(7.28)), 9.42, 0.005,
+                "SPEC 6.3 example");
   /* k = 2 closed form of SPEC 6.3: 2 sqrt(2/pi) sqrt(2 alpha^2 lambda) p */
-  SM_TEST_REL(sm_chi2_surface_area(2, l, 2 * 7.28 * 7.28), 2 * sqrt(2 / PI) * sqrt(2 * 7.28 * 7.28 * l) * 0.46, 1e-14, "k = 2 form");
-  SM_TEST_TRUE(isinf(sm_chi2_surface_area(2, l, -1)) && isinf(sm_gauss_surface_area(0.1, -1)), "exponential: infinite S");
+  SM_TEST_REL(sm_chi2_surface_area(2, l, 2 * 7.28 * 7.28), 2 * sqrt(2 / PI) * sqrt(2 * 7.28 * 7.28 * l) * 0.46, 1e-14,
+              "k = 2 form");
+  SM_TEST_TRUE(isinf(sm_chi2_surface_area(2, l, -1)) && isinf(sm_gauss_surface_area(0.1, -1)),
+               "exponential: infinite S");
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -168,8 +175,8 @@ static void test_chi2_threshold(void)
  * Hence F = P(Y(s) < l, Y(t) < l) = int_0^sqrt(l) f_R(R) int phi(w) G_(k-1)((l - (r R + s w)^2) / s^2) dw dR over
  * |r R + s w| < sqrt(l), with f_R the chi_k density and G_(k-1) the chi2_(k-1) CDF (closed forms for k = 2, 3). */
 typedef struct {
-  int    k;
-  double l, r, s, R;
+  int                        k;
+  double                     l, r, s, R;
   gsl_integration_workspace *wi;
 } Chi2Joint;
 
@@ -185,9 +192,9 @@ static double chi2_joint_inner(double w, void *ctx)
 static double chi2_joint_outer(double R, void *ctx)
 {
   Chi2Joint *c = (Chi2Joint *)ctx;
-  double     b = sqrt(c->l), lo = fmax(-12.0, (-b - c->r * R) / c->s), hi = fmin(12.0, (b - c->r * R) / c->s), res = 0, err;
-  double     fR = c->k == 2 ? R * exp(-0.5 * R * R) : sqrt(2 / PI) * R * R * exp(-0.5 * R * R);
-  c->R          = R;
+  double b = sqrt(c->l), lo = fmax(-12.0, (-b - c->r * R) / c->s), hi = fmin(12.0, (b - c->r * R) / c->s), res = 0, err;
+  double fR = c->k == 2 ? R * exp(-0.5 * R * R) : sqrt(2 / PI) * R * R * exp(-0.5 * R * R);
+  c->R      = R;
   if (hi <= lo) return 0;
   gsl_function F = {chi2_joint_inner, c};
   gsl_integration_qag(&F, lo, hi, 1e-14, 1e-12, 500, GSL_INTEG_GAUSS41, c->wi, &res, &err);
@@ -249,15 +256,18 @@ static void test_chi2_coverage_exact(void)
       SM_TEST_TRUE(mono, "chi2 C(r) increasing (k = %d, p = %g)", k, ps[i]);
       for (double r = 0.05; r < 1; r += 0.1) {
         /* C is even in r, so dC/dr is small near 0: at r = 0.05 it is ~1e-3 here and 1e-16 in C is 1e-13 in r */
-        SM_TEST_CLOSE(sm_chi2_correlation_from_coverage(k, l, sm_chi2_coverage(k, l, r)), r, 1e-10, "chi2 r from C round trip");
+        SM_TEST_CLOSE(sm_chi2_correlation_from_coverage(k, l, sm_chi2_coverage(k, l, r)), r, 1e-10,
+                      "chi2 r from C round trip");
       }
-      SM_TEST_CLOSE(sm_chi2_correlation_from_coverage(k, l, sm_chi2_coverage(k, l, 0.999)), 0.999, 1e-11, "chi2 r from C near 1");
+      SM_TEST_CLOSE(sm_chi2_correlation_from_coverage(k, l, sm_chi2_coverage(k, l, 0.999)), 0.999, 1e-11,
+                    "chi2 r from C near 1");
     }
   }
   /* k = 1 near r = 1, where the Bessel form is used: bvn's |r| > 0.925 branch is an independent route */
   double l;
   PetscCallVoid(sm_chi2_threshold(1, 0.46, &l));
-  for (double e = 1e-3; e > 1e-12; e *= 0.01) SM_TEST_CLOSE(sm_chi2_coverage(1, l, 1 - e), chi2_1_coverage_by_bvn(l, 1 - e), 1e-14, "chi2_1 near r = 1");
+  for (double e = 1e-3; e > 1e-12; e *= 0.01)
+    SM_TEST_CLOSE(sm_chi2_coverage(1, l, 1 - e), chi2_1_coverage_by_bvn(l, 1 - e), 1e-14, "chi2_1 near r = 1");
 }
 
 /* Monte Carlo: N pairs of k-vectors of correlated standard normals. The estimate of C is binomial, so its standard

@@ -13,8 +13,8 @@
 #include "smtest.h"
 
 /* SPEC 3.4 NVP/C values */
-#define EPS1 0.5148
-#define EPS2 0.3372
+#define EPS1   0.5148
+#define EPS2   0.3372
 #define M_NVPC 0.15
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -62,10 +62,10 @@ static double c22_outer(double x1, void *ctx)
   C22Direct *b = (C22Direct *)ctx;
   b->x1        = x1;
   if (b->sX == 0) return sm_normal_pdf(x1) * sm_bvn_cdf(-a_of(b, x1), -a_of(b, x1), b->rY);
-  double wmax = fmin(12.0, (b->lX - b->rX * x1) / b->sX), wkink = x1 * (1 - b->rX) / b->sX, total = 0, res, err;
-  double cuts[3] = {-12.0, wmax, wmax};
-  int    ncut    = 2;
-  gsl_function F = {c22_inner, b};
+  double       wmax = fmin(12.0, (b->lX - b->rX * x1) / b->sX), wkink = x1 * (1 - b->rX) / b->sX, total = 0, res, err;
+  double       cuts[3] = {-12.0, wmax, wmax};
+  int          ncut    = 2;
+  gsl_function F       = {c22_inner, b};
   if (wmax <= -12) return 0;
   if (wkink > -12 && wkink < wmax) cuts[1] = wkink, ncut = 3;
   for (int i = 0; i + 1 < ncut; i++) {
@@ -77,7 +77,8 @@ static double c22_outer(double x1, void *ctx)
 
 static double c22_direct(double lX, double lZ, double m, double rX, double rY)
 {
-  C22Direct b = {lX, lZ, sqrt(m), sqrt(1 - m), rX, sqrt((1 - rX) * (1 + rX)), rY, 0, gsl_integration_workspace_alloc(300)};
+  C22Direct b = {
+      lX, lZ, sqrt(m), sqrt(1 - m), rX, sqrt((1 - rX) * (1 + rX)), rY, 0, gsl_integration_workspace_alloc(300)};
   gsl_integration_workspace *wo = gsl_integration_workspace_alloc(300);
   gsl_function               F  = {c22_outer, &b};
   double                     res, err;
@@ -110,6 +111,50 @@ static double c12_direct(double lX, double lZ, double m, double rX)
   return res;
 }
 
+/* C22 conditioned on the Y field instead (needs m > 0): given Y(s) = y1, Y(t) = y2, carbon at s is
+ * b(y1) <= X(s) < lX with b(y) = (lZ - sqrt(1 - m) y) / sqrt(m), a bivariate normal rectangle with rX. This route is
+ * smooth in (y1, y2) when rY -> 1, where the X-conditioned integrand above has a near-kink. */
+typedef struct {
+  double                     lX, lZ, c, d, rX, rY, sY, y1;
+  gsl_integration_workspace *wi;
+} C22ByY;
+
+static double rect_x(const C22ByY *b, double b1, double b2)
+{
+  if (b1 >= b->lX || b2 >= b->lX) return 0;
+  return sm_bvn_cdf(b->lX, b->lX, b->rX) - sm_bvn_cdf(b1, b->lX, b->rX) - sm_bvn_cdf(b->lX, b2, b->rX) +
+         sm_bvn_cdf(b1, b2, b->rX);
+}
+
+static double c22y_inner(double w, void *ctx)
+{
+  const C22ByY *b  = (const C22ByY *)ctx;
+  double        y2 = b->rY * b->y1 + b->sY * w;
+  return sm_normal_pdf(w) * rect_x(b, (b->lZ - b->d * b->y1) / b->c, (b->lZ - b->d * y2) / b->c);
+}
+
+static double c22y_outer(double y1, void *ctx)
+{
+  C22ByY      *b = (C22ByY *)ctx;
+  gsl_function F = {c22y_inner, b};
+  double       res, err;
+  b->y1 = y1;
+  gsl_integration_qag(&F, -12, 12, 1e-15, 1e-13, 300, GSL_INTEG_GAUSS41, b->wi, &res, &err);
+  return sm_normal_pdf(y1) * res;
+}
+
+static double c22_direct_by_y(double lX, double lZ, double m, double rX, double rY)
+{
+  C22ByY b = {lX, lZ, sqrt(m), sqrt(1 - m), rX, rY, sqrt((1 - rY) * (1 + rY)), 0, gsl_integration_workspace_alloc(300)};
+  gsl_integration_workspace *wo = gsl_integration_workspace_alloc(300);
+  gsl_function               F  = {c22y_outer, &b};
+  double                     res, err;
+  gsl_integration_qag(&F, -12, 12, 1e-14, 1e-13, 300, GSL_INTEG_GAUSS41, wo, &res, &err);
+  gsl_integration_workspace_free(wo);
+  gsl_integration_workspace_free(b.wi);
+  return res;
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 static void test_carbon_fraction(void)
 {
@@ -119,11 +164,14 @@ static void test_carbon_fraction(void)
       double lX = lXs[i], lZ = lZs[j];
       for (int k = 0; k < 5; k++) {
         /* quadrature to 1e-15 absolute; bvn ~1e-15 */
-        SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, ms[k]), eps2_eq9(lX, lZ, ms[k]), 1e-14, "eps2 vs Eq. 9 quadrature");
+        SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, ms[k]), eps2_eq9(lX, lZ, ms[k]), 1e-14,
+                      "eps2 vs Eq. 9 quadrature");
       }
       /* m = 0: X and Z independent; m = 1: Z = X */
-      SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, 0), sm_normal_cdf(lX) * sm_normal_cdf(-lZ), 1e-16, "eps2 at m = 0");
-      SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, 1), fmax(0, sm_normal_cdf(lX) - sm_normal_cdf(lZ)), 2e-16, "eps2 at m = 1");
+      SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, 0), sm_normal_cdf(lX) * sm_normal_cdf(-lZ), 1e-16,
+                    "eps2 at m = 0");
+      SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, 1), fmax(0, sm_normal_cdf(lX) - sm_normal_cdf(lZ)), 2e-16,
+                    "eps2 at m = 1");
     }
   }
 
@@ -150,7 +198,8 @@ static void test_carbon_fraction(void)
   SM_TEST_CLOSE(lZ, -0.801, 5e-4, "SPEC lambda_Z from Eq. 9");
   /* The paper's table value lambda_Z = -0.4886 is not consistent with Eq. 9 (SPEC 3.3 note): it gives a carbon
      fraction near 0.25, not 0.3372. */
-  SM_TEST_TRUE(fabs(sm_pluri_carbon_fraction(lX, -0.4886, M_NVPC) - EPS2) > 0.05, "paper's lambda_Z = -0.4886 is inconsistent");
+  SM_TEST_TRUE(fabs(sm_pluri_carbon_fraction(lX, -0.4886, M_NVPC) - EPS2) > 0.05,
+               "paper's lambda_Z = -0.4886 is inconsistent");
 
   PetscCallVoid(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(sm_pluri_threshold_z(lX, 0.0, 0.15, &lZ) != PETSC_SUCCESS, "eps2 = 0 refused");
@@ -162,8 +211,8 @@ static void test_carbon_fraction(void)
 
 static void test_two_point_exact(void)
 {
-  double       lX = -sm_normal_quantile(EPS1), lZ;
-  const double ms[] = {0, 0.15, 0.5, 0.9, 0.995};
+  double       lX    = -sm_normal_quantile(EPS1), lZ;
+  const double ms[]  = {0, 0.15, 0.5, 0.9, 0.995};
   const double rXs[] = {0, 0.3, 0.8, 0.99, 1}, rYs[] = {0, 0.4, 0.95, 0.9999, 1};
   double       tmax = 0;
   for (int i = 0; i < 5; i++) {
@@ -178,7 +227,8 @@ static void test_two_point_exact(void)
         tmax        = fmax(tmax, dt);
         /* nested reference quadrature to ~1e-12, path quadrature to max(1e-13, 1e-11 C22): 1e-10 covers both */
         SM_TEST_CLOSE(C22, c22_direct(lX, lZ, ms[i], rX, rY), 1e-10, "C22 vs direct 2D quadrature");
-        SM_TEST_CLOSE(sm_pluri_C12(lX, lZ, ms[i], rX, rY), c12_direct(lX, lZ, ms[i], rX), 1e-13, "C12 vs direct 1D quadrature");
+        SM_TEST_CLOSE(sm_pluri_C12(lX, lZ, ms[i], rX, rY), c12_direct(lX, lZ, ms[i], rX), 1e-13,
+                      "C12 vs direct 1D quadrature");
         if (ms[i] == 0) {
           /* m = 0: Z = Y is independent of X, so C22 factorises (bvn tested separately). The path quadrature is
              requested to max(1e-13, 1e-11 C22), so 1e-11. */
@@ -194,13 +244,25 @@ static void test_two_point_exact(void)
     SM_TEST_CLOSE(sm_pluri_C11(lX, 0), e1 * e1, 1e-16, "C11(0) = eps1^2");
     SM_TEST_CLOSE(sm_pluri_C11(lX, 1), e1, 1e-16, "C11(1) = eps1");
     /* C12 involves X(s), X(t), Z(t) only */
-    SM_TEST_TRUE(sm_pluri_C12(lX, lZ, ms[i], 0.6, 0.1) == sm_pluri_C12(lX, lZ, ms[i], 0.6, 0.9), "C12 independent of rho_Y");
+    SM_TEST_TRUE(sm_pluri_C12(lX, lZ, ms[i], 0.6, 0.1) == sm_pluri_C12(lX, lZ, ms[i], 0.6, 0.9),
+                 "C12 independent of rho_Y");
+  }
+  /* Correlations within 1e-6..1e-8 of 1, where the path integrand has thin layers: the Y-conditioned route. */
+  const double hard[][3] = {{0.15, 0.7, 1 - 1e-8}, {0.6, 1 - 1e-7, 0.5}, {0.4, 1 - 1e-6, 1 - 1e-8}};
+  for (int i = 0; i < 3; i++) {
+    PetscCallVoid(sm_pluri_threshold_z(lX, EPS2, hard[i][0], &lZ));
+    /* reference quadratures to 1e-13 (outer) / 1e-15 (inner) */
+    SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, hard[i][0], hard[i][1], hard[i][2]),
+                  c22_direct_by_y(lX, lZ, hard[i][0], hard[i][1], hard[i][2]), 1e-11,
+                  "C22 near r = 1 vs Y-conditioned quadrature");
   }
   /* m -> 1: the general path (m < 1) approaches the rectangle formula of Z = X. Z = sqrt(m) X + sqrt(1 - m) Y: the
      first-order effect of the Y term averages out (E Y = 0), so the difference is O(1 - m) = 1e-9; tolerance 1e-8. */
   PetscCallVoid(sm_pluri_threshold_z(lX, 0.2, 1.0, &lZ));
-  SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C22(lX, lZ, 1, 0.7, 0.3), 1e-8, "C22 continuous at m = 1");
-  SM_TEST_CLOSE(sm_pluri_C12(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C12(lX, lZ, 1, 0.7, 0.3), 1e-8, "C12 continuous at m = 1");
+  SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C22(lX, lZ, 1, 0.7, 0.3), 1e-8,
+                "C22 continuous at m = 1");
+  SM_TEST_CLOSE(sm_pluri_C12(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C12(lX, lZ, 1, 0.7, 0.3), 1e-8,
+                "C12 continuous at m = 1");
   /* m = 1, Z = X: C22 = P(lZ <= X(s) < lX, lZ <= X(t) < lX), a product of the marginals when rX = 0 */
   double e2m1 = sm_pluri_carbon_fraction(lX, lZ, 1);
   SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, 1, 0, 0.5), e2m1 * e2m1, 1e-16, "C22 at m = 1, rX = 0");
@@ -210,7 +272,7 @@ static void test_two_point_exact(void)
 /* Monte Carlo of the 4-variate normal vector. Each estimate is binomial; 4.5 standard errors per check. */
 static void test_two_point_mc(void)
 {
-  const long   N  = 2000000;
+  const long   N       = 2000000;
   const double rr[][2] = {{0.3, 0.6}, {0.8, 0.2}, {0.95, 0.9}};
   double       lX = -sm_normal_quantile(EPS1), lZ, c = sqrt(M_NVPC), d = sqrt(1 - M_NVPC);
   gsl_rng     *rng = gsl_rng_alloc(gsl_rng_mt19937);
