@@ -10,8 +10,8 @@
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 
-#define SM_TWO_PI       6.283185307179586476925286766559
-#define SM_SQRT_TWO_PI  2.506628274631000502415765284811
+#define SM_TWO_PI 6.283185307179586476925286766559
+#define SM_SQRT_TWO_PI 2.506628274631000502415765284811
 #define SM_INV_SQRT_2PI 0.398942280401432677939946059934
 
 /* Gauss-Legendre rules on [-1, 1]; only the positive nodes are stored (the rules are symmetric). The three sizes
@@ -48,7 +48,10 @@ double sm_normal_quantile(double p)
   return gsl_cdf_ugaussian_Pinv(p);
 }
 
-double sm_normal_pdf(double x) { return SM_INV_SQRT_2PI * exp(-0.5 * x * x); }
+double sm_normal_pdf(double x)
+{
+  return SM_INV_SQRT_2PI * exp(-0.5 * x * x);
+}
 
 /* P(a < X < b) for a <= b, taken from whichever tail keeps both terms small, so that an interval far out in
  * one tail does not lose its digits to 1 - 1. */

@@ -15,16 +15,22 @@
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 
-#define SM_PI             3.14159265358979323846264338328
-#define SM_TWO_PI         6.283185307179586476925286766559
+#define SM_PI 3.14159265358979323846264338328
+#define SM_TWO_PI 6.283185307179586476925286766559
 #define SM_SQRT_2_OVER_PI 0.797884560802865355879892119869
-#define SM_LN2            0.693147180559945309417232121458
+#define SM_LN2 0.693147180559945309417232121458
 
 /* Largest number of chi2 degrees of freedom we support: beyond it (1 - r^2)^(k/2) underflows in the series. */
 #define SM_CHI2_KMAX 100
 
-static gsl_error_handler_t *quiet_gsl(void) { return gsl_set_error_handler_off(); }
-static void                 restore_gsl(gsl_error_handler_t *old) { gsl_set_error_handler(old); }
+static gsl_error_handler_t *quiet_gsl(void)
+{
+  return gsl_set_error_handler_off();
+}
+static void restore_gsl(gsl_error_handler_t *old)
+{
+  gsl_set_error_handler(old);
+}
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Covariance families                                                                                          */
@@ -34,8 +40,14 @@ static double rho_gauss(double alpha, double h)
   double t = alpha * h;
   return exp(-t * t);
 }
-static double lambda2_gauss(double alpha) { return 2 * alpha * alpha; } /* -rho''(0) */
-static double rho_exponential(double alpha, double h) { return exp(-alpha * fabs(h)); }
+static double lambda2_gauss(double alpha)
+{
+  return 2 * alpha * alpha;
+} /* -rho''(0) */
+static double rho_exponential(double alpha, double h)
+{
+  return exp(-alpha * fabs(h));
+}
 static double lambda2_exponential(double alpha)
 {
   (void)alpha;
@@ -56,7 +68,10 @@ static double phi2(double x, double y, double r)
   return exp(-(x * x - 2 * r * x * y + y * y) / (2 * omr2)) / (SM_TWO_PI * sqrt(omr2));
 }
 
-static double clamp_corr(double r) { return r > 1 ? 1 : (r < -1 ? -1 : r); }
+static double clamp_corr(double r)
+{
+  return r > 1 ? 1 : (r < -1 ? -1 : r);
+}
 
 /* Bisection for the root of an increasing function f on [lo, hi] with f(lo) <= target <= f(hi). */
 static double bisect_increasing(double (*f)(double, const void *), const void *ctx, double target, double lo, double hi,
@@ -64,8 +79,10 @@ static double bisect_increasing(double (*f)(double, const void *), const void *c
 {
   for (int it = 0; it < 200 && hi - lo > tol; it++) {
     double mid = 0.5 * (lo + hi);
-    if (f(mid, ctx) < target) lo = mid;
-    else hi = mid;
+    if (f(mid, ctx) < target)
+      lo = mid;
+    else
+      hi = mid;
   }
   return 0.5 * (lo + hi);
 }
@@ -82,12 +99,18 @@ PetscErrorCode sm_gauss_threshold(double p, double *lambda)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-double sm_gauss_volume_fraction(double lambda) { return sm_normal_cdf(-lambda); }
+double sm_gauss_volume_fraction(double lambda)
+{
+  return sm_normal_cdf(-lambda);
+}
 
 /* SPEC 3.1's integral p^2 + (1/2pi) int_0^r exp(-lambda^2/(1+t))/sqrt(1-t^2) dt is Plackett's identity for
    P(X(s) >= lambda, X(t) >= lambda), i.e. exactly the bivariate normal orthant probability, which Genz's method
    evaluates to ~1e-15 including r -> 1, where the integrand above is singular. */
-double sm_gauss_coverage(double lambda, double r) { return sm_bvn_cdf(-lambda, -lambda, clamp_corr(r)); }
+double sm_gauss_coverage(double lambda, double r)
+{
+  return sm_bvn_cdf(-lambda, -lambda, clamp_corr(r));
+}
 
 double sm_gauss_surface_area(double lambda, double lambda2)
 {
@@ -124,7 +147,8 @@ PetscErrorCode sm_chi2_threshold(int k, double p, double *lambda)
              "chi2 degrees of freedom k = %d must lie in [1, %d]", k, SM_CHI2_KMAX);
   PetscCheck(p > 0 && p < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "Volume fraction p = %g must lie strictly between 0 and 1", p);
-  if (k == 2) *lambda = -2 * log(p); /* Q(1, l/2) = exp(-l/2) */
+  if (k == 2)
+    *lambda = -2 * log(p); /* Q(1, l/2) = exp(-l/2) */
   else {
     gsl_error_handler_t *old = quiet_gsl();
     *lambda                  = gsl_cdf_chisq_Qinv(p, (double)k);
@@ -178,11 +202,14 @@ static double chi2_F_series(double a, double lambda, double r)
   for (long j = 0; j < 1000000; j++) {
     double P = fmax(0.0, 1 - Q);
     F += w * P * P;
-    if (dlive) d *= x / (a + j);
+    if (dlive)
+      d *= x / (a + j);
     else {
       double ld = (a + j) * lnx - x - lgamma(a + j + 1);
-      if (ld > -700) d = exp(ld), dlive = 1;
-      else d = 0;
+      if (ld > -700)
+        d = exp(ld), dlive = 1;
+      else
+        d = 0;
     }
     Q += d;                              /* Q(a + j + 1, x) */
     w *= r2 * (a + j) / (double)(j + 1); /* w_(j+1) */
@@ -204,8 +231,10 @@ static double chi2_F_series(double a, double lambda, double r)
 static double chi2_dCdphi(int k, double lambda, double phi)
 {
   double a = 0.5 * k, cs = cos(phi), sn = sin(phi), z = lambda * cs / (sn * sn), bes;
-  if (k % 2 == 0) bes = gsl_sf_bessel_In_scaled(k / 2, z);
-  else bes = gsl_sf_bessel_Inu_scaled(a, z);
+  if (k % 2 == 0)
+    bes = gsl_sf_bessel_In_scaled(k / 2, z);
+  else
+    bes = gsl_sf_bessel_Inu_scaled(a, z);
   double lnpre = (1 - a) * SM_LN2 - lgamma(a) + a * log(lambda) + (1 - a) * log(cs) - lambda / (1 + cs);
   return exp(lnpre) * bes / sn;
 }
@@ -247,7 +276,8 @@ double sm_chi2_coverage(int k, double lambda, double r)
   if (r == 0) return p * p;
   if (r <= SM_CHI2_SERIES_RMIN || lambda / (2 * (1 - r) * (1 + r)) <= SM_CHI2_SERIES_XMAX)
     C = 2 * p - 1 + chi2_F_series(0.5 * k, lambda, r);
-  else C = p - chi2_D_bessel(k, lambda, r);
+  else
+    C = p - chi2_D_bessel(k, lambda, r);
   /* C increases from p^2 (r = 0) to p (r = 1); clip rounding. */
   return fmin(p, fmax(p * p, C));
 }
@@ -306,7 +336,10 @@ PetscErrorCode sm_pluri_threshold_z(double lX, double eps2, double m, double *lZ
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-double sm_pluri_C11(double lX, double rX) { return sm_gauss_coverage(lX, rX); }
+double sm_pluri_C11(double lX, double rX)
+{
+  return sm_gauss_coverage(lX, rX);
+}
 
 /* The two-point functions of the pluri model are 3- and 4-variate normal probabilities. Both are computed by
  * Plackett's identity dF/d sigma_ij = phi2(b_i, b_j; sigma_ij) P(rest | U_i = b_i, U_j = b_j) along the path

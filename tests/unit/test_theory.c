@@ -14,7 +14,10 @@
 
 #define PI 3.14159265358979323846
 
-static int expect_error(PetscErrorCode ierr) { return ierr != PETSC_SUCCESS; }
+static int expect_error(PetscErrorCode ierr)
+{
+  return ierr != PETSC_SUCCESS;
+}
 
 /* ---------------------------------------------------------------------------------------------------------- */
 static void test_covariance_families(void)
