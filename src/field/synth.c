@@ -3,10 +3,17 @@
 #include <stochmorph/log.h>
 #include <Random123/philox.h>
 #include <math.h>
+#include <string.h>
 
+/* The filter sqrt(c^+ / (variance N)) in the transposed half-spectrum layout [ky_local][nz][nkx], stored by rows of
+   kx: row q keeps its values up to its last non-zero one (amp + offset[q], length len[q]); the rest are zero. A smooth
+   covariance has a few per cent of non-zero modes, so the filter costs almost no memory and the noise loop skips
+   whole rows. */
 struct _p_SMSpectrum {
-  double         *amp; /* sqrt(c^+ / (variance N)) in the transposed half-spectrum layout [ky_local][nz][nkx] */
-  int64_t         n_local;
+  double         *amp;
+  int64_t        *offset;
+  int32_t        *len;
+  int64_t         nrows;
   SMSpectrumStats stats;
 };
 
@@ -33,7 +40,12 @@ static PetscErrorCode sm_spectrum_fill_covariance(SMFFT fft, const SMCovarianceF
   qy = ny / 2 + 1;
   PetscCall(PetscMalloc1((size_t)(qx * qy), &quad));
   for (int64_t k = 0; k < g.z_local; k++) {
-    double dz = (double)sm_fold(g.z_start + k, g.n[2]) * g.h[2];
+    double  dz = (double)sm_fold(g.z_start + k, g.n[2]) * g.h[2];
+    int64_t twin = g.n[2] - (g.z_start + k) - g.z_start; /* local index of the plane with the same folded z */
+    if (twin >= 0 && twin < k) {
+      PetscCall(PetscArraycpy(r + k * ny * fi.nx_padded, r + twin * ny * fi.nx_padded, (size_t)(ny * fi.nx_padded)));
+      continue;
+    }
     for (int64_t j = 0; j < qy; j++) {
       double dy = (double)j * g.h[1];
       for (int64_t i = 0; i < qx; i++) {
@@ -69,8 +81,7 @@ PetscErrorCode sm_spectrum_create(SMFFT fft, SMCovarianceType cov, double alpha,
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_fft_get_info(fft, &fi));
   PetscCall(PetscNew(&s));
-  s->n_local = fi.ky_local * g.n[2] * fi.nkx;
-  PetscCall(PetscMalloc1((size_t)(s->n_local > 0 ? s->n_local : 1), &s->amp));
+  s->nrows = fi.ky_local * g.n[2];
   PetscCall(PetscLogEventBegin(SM_EVENT_Covariance, 0, 0, 0, 0));
   PetscCall(sm_spectrum_fill_covariance(fft, &sm_covariance_families[cov], alpha));
   PetscCall(PetscLogEventEnd(SM_EVENT_Covariance, 0, 0, 0, 0));
@@ -92,7 +103,7 @@ PetscErrorCode sm_spectrum_create(SMFFT fft, SMCovarianceType cov, double alpha,
           loc[1] += -v * mult;
           v = 0;
         } else loc[2] += v * mult;
-        s->amp[idx] = v;
+        c[idx][0] = v; /* keep the clipped spectrum in place until it is packed below */
       }
   PetscCallMPI(MPI_Allreduce(loc, glob, 3, MPI_DOUBLE, MPI_SUM, sm_grid_comm(grid)));
   N                          = (double)g.n_total;
@@ -103,11 +114,26 @@ PetscErrorCode sm_spectrum_create(SMFFT fft, SMCovarianceType cov, double alpha,
   scale = 1.0 / (s->stats.variance * N);
   {
     /* The transform of the covariance is exact only to its rounding floor, ~1e-16 c^(0) (c^(0) = sum c, the largest
-       value): below 1e-14 c^(0) a mode's value is rounding noise, not spectrum. Those modes are set to zero, which removes
-       that noise from the field (it carried a variance of order 1e-16 c^(0) / c[0]) and lets the noise be drawn only where
-       the spectrum is: a smooth (gauss) covariance keeps about 1 % of the modes on the usual grids. */
-    double cut = 1e-14 * loc[3];
-    for (int64_t idx = 0; idx < s->n_local; idx++) s->amp[idx] = s->amp[idx] > cut ? sqrt(s->amp[idx] * scale) : 0.0;
+       value): below 1e-14 c^(0) a mode's value is rounding noise, not spectrum. Those modes are set to zero, which
+       removes that noise from the field (it carried a variance of order 1e-16 c^(0) / c[0]) and lets the noise be
+       drawn only where the spectrum is: a smooth (gauss) covariance keeps about 1 % of the modes on usual grids. */
+    const double cut   = 1e-14 * loc[3];
+    int64_t      total = 0;
+    PetscCall(PetscMalloc2(s->nrows + 1, &s->offset, s->nrows + 1, &s->len));
+    for (int64_t q = 0; q < s->nrows; q++) {
+      int32_t last = 0;
+      for (int64_t i = 0; i < fi.nkx; i++)
+        if (c[q * fi.nkx + i][0] > cut) last = (int32_t)(i + 1);
+      s->offset[q] = total;
+      s->len[q]    = last;
+      total += last;
+    }
+    PetscCall(PetscMalloc1((size_t)(total + 1), &s->amp));
+    for (int64_t q = 0; q < s->nrows; q++)
+      for (int64_t i = 0; i < s->len[q]; i++) {
+        double v                    = c[q * fi.nkx + i][0];
+        s->amp[s->offset[q] + i] = v > cut ? sqrt(v * scale) : 0.0;
+      }
   }
   *spec = s;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -118,6 +144,7 @@ PetscErrorCode sm_spectrum_destroy(SMSpectrum *spec)
   PetscFunctionBeginUser;
   if (!spec || !*spec) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*spec)->amp));
+  PetscCall(PetscFree2((*spec)->offset, (*spec)->len));
   PetscCall(PetscFree(*spec));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -165,9 +192,9 @@ PetscErrorCode sm_field_fill_spectrum(SMFFT fft, SMSpectrum spec, uint64_t seed,
     int64_t ky = fi.ky_start + jl, kyc = (ny - ky) % ny;
     for (int64_t kz = 0; kz < nz; kz++) {
       int64_t       kzc  = (nz - kz) % nz;
-      int64_t       base = (jl * nz + kz) * nkx;
-      const double *amp  = spec->amp + base;
-      for (int64_t kx = 0; kx < nkx; kx++) {
+      int64_t       q    = jl * nz + kz, base = q * nkx, len = spec->len[q];
+      const double *amp  = spec->amp + spec->offset[q];
+      for (int64_t kx = 0; kx < len; kx++) {
         double n1, n2;
         if (amp[kx] == 0.0) {
           c[base + kx][0] = c[base + kx][1] = 0.0;
@@ -189,6 +216,7 @@ PetscErrorCode sm_field_fill_spectrum(SMFFT fft, SMSpectrum spec, uint64_t seed,
         c[base + kx][0] = amp[kx] * n1 * M_SQRT1_2;
         c[base + kx][1] = amp[kx] * n2 * M_SQRT1_2;
       }
+      if (len < nkx) memset(c + base + len, 0, sizeof(SMComplex) * (size_t)(nkx - len));
     }
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_Noise, 0, 0, 0, 0));
