@@ -6,6 +6,7 @@
  * Simul. 35 (1990) 101-107. It is written here from the formulas of those papers; the derivation of each step is
  * given in the comments so that it can be checked without them. Absolute accuracy is about 1e-15. */
 #include <stochmorph/theory.h>
+#include "theory_impl.h"
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -24,11 +25,11 @@ static const double gl12_x[6] = {0.98156063424671925069, 0.90411725637047485668,
 static const double gl12_w[6] = {0.047175336386511827195, 0.10693932599531843096, 0.16007832854334622633,
                                  0.20316742672306592175,  0.23349253653835480876, 0.24914704581340278500};
 
-static const double gl20_x[10] = {0.99312859918509492479, 0.96397192727791379127, 0.91223442825132590587,
+const double sm_gl20_x[10] = {0.99312859918509492479, 0.96397192727791379127, 0.91223442825132590587,
                                   0.83911697182221882339, 0.74633190646015079261, 0.63605368072651502545,
                                   0.51086700195082709800, 0.37370608871541956067, 0.22778585114164507808,
                                   0.076526521133497333755};
-static const double gl20_w[10] = {0.017614007139152118312, 0.040601429800386941331, 0.062672048334109063570,
+const double sm_gl20_w[10] = {0.017614007139152118312, 0.040601429800386941331, 0.062672048334109063570,
                                   0.083276741576704748725, 0.10193011981724043504,  0.11819453196151841731,
                                   0.13168863844917662690,  0.14209610931838205133,  0.14917298647260374679,
                                   0.15275338713072585070};
@@ -95,7 +96,7 @@ static double bvn_upper(double h, double k, double r)
     } else if (fabs(r) < 0.75) {
       x = gl12_x, w = gl12_w, n = 6;
     } else {
-      x = gl20_x, w = gl20_w, n = 10;
+      x = sm_gl20_x, w = sm_gl20_w, n = 10;
     }
     double hs = 0.5 * (h * h + k * k), asr = asin(r), sum = 0;
     for (int i = 0; i < n; i++) {
@@ -125,10 +126,10 @@ static double bvn_upper(double h, double k, double r)
   double half = 0.5 * a;
   for (int i = 0; i < 10; i++) {
     for (int sgn = -1; sgn <= 1; sgn += 2) {
-      double xx = half * (1 + sgn * gl20_x[i]), xs = xx * xx, rs = sqrt(1 - xs);
+      double xx = half * (1 + sgn * sm_gl20_x[i]), xs = xx * xx, rs = sqrt(1 - xs);
       double e = -0.5 * (bs / xs + hkk);
       if (e > -100) {
-        integral += half * gl20_w[i] * exp(e) *
+        integral += half * sm_gl20_w[i] * exp(e) *
                     (exp(-0.5 * hkk * xs / ((1 + rs) * (1 + rs))) / rs - (1 + c * xs * (1 + d * xs)));
       }
     }

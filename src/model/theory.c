@@ -6,6 +6,7 @@
  * function, a quadrature that stops one step short of its tolerance), so calls into GSL that can raise one are
  * bracketed by quiet_gsl()/restore_gsl(). */
 #include <stochmorph/theory.h>
+#include "theory_impl.h"
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
@@ -244,14 +245,7 @@ static double chi2_dCdphi(int k, double lambda, double phi)
    rounding. */
 static double chi2_D_bessel(int k, double lambda, double r)
 {
-  static const double x[10] = {0.99312859918509492479, 0.96397192727791379127, 0.91223442825132590587,
-                               0.83911697182221882339, 0.74633190646015079261, 0.63605368072651502545,
-                               0.51086700195082709800, 0.37370608871541956067, 0.22778585114164507808,
-                               0.076526521133497333755};
-  static const double w[10] = {0.017614007139152118312, 0.040601429800386941331, 0.062672048334109063570,
-                               0.083276741576704748725, 0.10193011981724043504,  0.11819453196151841731,
-                               0.13168863844917662690,  0.14209610931838205133,  0.14917298647260374679,
-                               0.15275338713072585070};
+  const double *x = sm_gl20_x, *w = sm_gl20_w;
   double phimax = 2 * asin(sqrt(0.5 * (1 - r))), half = 0.5 * phimax, sum = 0; /* acos(r), accurate near r = 1 */
   gsl_error_handler_t *old = quiet_gsl();
   for (int i = 0; i < 10; i++)
