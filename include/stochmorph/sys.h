@@ -34,6 +34,9 @@ PetscErrorCode sm_sys_physical_memory(double *bytes);
 /* Format a byte count as "1.23 GiB". */
 void sm_sys_format_bytes(double bytes, char *buf, size_t len);
 
+/* Shortest decimal form of v that reads back as the same double (7.28, not 7.2800000000000002). */
+void sm_sys_format_real(double v, char *buf, size_t len);
+
 /* Wall-clock seconds. */
 double sm_sys_wtime(void);
 

@@ -33,6 +33,13 @@ static PetscErrorCode sm_parse_descriptors(MPI_Comm comm, char *items[], PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static void sm_csv_real(FILE *csv, double v)
+{
+  char buf[32];
+  sm_sys_format_real(v, buf, sizeof(buf));
+  fprintf(csv, ",%s", buf);
+}
+
 typedef struct {
   char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN], dataset[PETSC_MAX_PATH_LEN];
   PetscBool want[SM_DESC_NUM];
@@ -136,8 +143,12 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   if (csv) {
     fprintf(csv, "phase,label,voxels,volume_fraction,specific_surface_area_per_um\n");
     for (int i = 0; i < np; i++)
-      fprintf(csv, "%s,%d,%lld,%.17g,%.17g\n", names[i], i, (long long)counts[i], (double)counts[i] / (double)g.n_total,
-              o->want[SM_DESC_SURFACE_AREA] ? S[i] : NAN);
+    {
+      char a[32], b[32];
+      sm_sys_format_real((double)counts[i] / (double)g.n_total, a, sizeof(a));
+      sm_sys_format_real(o->want[SM_DESC_SURFACE_AREA] ? S[i] : NAN, b, sizeof(b));
+      fprintf(csv, "%s,%d,%lld,%s,%s\n", names[i], i, (long long)counts[i], a, b);
+    }
   }
   PetscCall(sm_text_close(comm, csvpath, &csv, PETSC_TRUE));
   if (o->want[SM_DESC_TWO_POINT]) {
@@ -148,13 +159,13 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
       fprintf(csv, "\n");
       for (int b = 0; b < tp->nbins; b++) {
         fprintf(csv, "radial,%.10g", tp->h[b]);
-        for (int p = 0; p < tp->npairs; p++) fprintf(csv, ",%.17g", tp->C[(size_t)p * tp->nbins + b]);
+        for (int p = 0; p < tp->npairs; p++) sm_csv_real(csv, tp->C[(size_t)p * tp->nbins + b]);
         fprintf(csv, "\n");
       }
       for (int d = 0; d < 3; d++)
         for (int k = 0; k < tp->naxis[d]; k++) {
           fprintf(csv, "%c,%.10g", axes[d], tp->h_axis[d][k]);
-          for (int p = 0; p < tp->npairs; p++) fprintf(csv, ",%.17g", tp->C_axis[d][(size_t)p * tp->naxis[d] + k]);
+          for (int p = 0; p < tp->npairs; p++) sm_csv_real(csv, tp->C_axis[d][(size_t)p * tp->naxis[d] + k]);
           fprintf(csv, "\n");
         }
     }

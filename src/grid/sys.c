@@ -1,5 +1,6 @@
 #include <stochmorph/sys.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 PetscErrorCode sm_sys_physical_memory(double *bytes)
@@ -22,3 +23,11 @@ void sm_sys_format_bytes(double bytes, char *buf, size_t len)
 }
 
 double sm_sys_wtime(void) { return MPI_Wtime(); }
+
+void sm_sys_format_real(double v, char *buf, size_t len)
+{
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, len, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}

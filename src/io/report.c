@@ -110,7 +110,9 @@ static void sm_json_put_string(FILE *fp, const char *s)
 
 static void sm_json_put_real(FILE *fp, double v)
 {
-  if (isfinite(v)) fprintf(fp, "%.17g", v);
+  char buf[32];
+  sm_sys_format_real(v, buf, sizeof(buf));
+  if (isfinite(v)) fputs(buf, fp);
   else fputs("null", fp);
 }
 

@@ -21,7 +21,7 @@ static PetscErrorCode sm_set_attr_real(SMVolume vol, const char *key, double v)
   char buf[64];
 
   PetscFunctionBeginUser;
-  PetscCall(PetscSNPrintf(buf, sizeof(buf), "%.17g", v));
+  sm_sys_format_real(v, buf, sizeof(buf));
   PetscCall(sm_volume_set_attr(vol, key, buf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -39,19 +39,27 @@ static PetscErrorCode sm_set_attr_int(SMVolume vol, const char *key, long long v
 /* The model section as options text: what generate needs to draw this twin again. */
 static PetscErrorCode sm_model_options_text(const SMModelParams *p, char *buf, size_t len)
 {
+  char a[32], b[32], c[32], d[32], e[32];
+
   PetscFunctionBeginUser;
-  if (p->type == SM_MODEL_PLURI)
+  if (p->type == SM_MODEL_PLURI) {
+    sm_sys_format_real(p->volume_fraction[1], a, sizeof(a));
+    sm_sys_format_real(p->volume_fraction[2], b, sizeof(b));
+    sm_sys_format_real(p->alpha_x, c, sizeof(c));
+    sm_sys_format_real(p->alpha_y, d, sizeof(d));
+    sm_sys_format_real(p->m, e, sizeof(e));
     PetscCall(PetscSNPrintf(buf, len,
-                            "-model pluri -model_covariance %s -model_volume_fractions %.17g,%.17g -model_alpha_x %.17g "
-                            "-model_alpha_y %.17g -model_m %.17g",
-                            sm_covariance_names[p->covariance], p->volume_fraction[1], p->volume_fraction[2], p->alpha_x,
-                            p->alpha_y, p->m));
-  else if (p->type == SM_MODEL_CHI2)
-    PetscCall(PetscSNPrintf(buf, len, "-model chi2 -model_dof %d -model_covariance %s -model_alpha %.17g -model_volume_fraction %.17g",
-                            p->dof, sm_covariance_names[p->covariance], p->alpha, p->volume_fraction[1]));
-  else
-    PetscCall(PetscSNPrintf(buf, len, "-model gauss -model_covariance %s -model_alpha %.17g -model_volume_fraction %.17g",
-                            sm_covariance_names[p->covariance], p->alpha, p->volume_fraction[1]));
+                            "-model pluri -model_covariance %s -model_volume_fractions %s,%s -model_alpha_x %s -model_alpha_y %s "
+                            "-model_m %s",
+                            sm_covariance_names[p->covariance], a, b, c, d, e));
+  } else {
+    char dof[32] = "";
+    sm_sys_format_real(p->alpha, a, sizeof(a));
+    sm_sys_format_real(p->volume_fraction[1], b, sizeof(b));
+    if (p->type == SM_MODEL_CHI2) PetscCall(PetscSNPrintf(dof, sizeof(dof), " -model_dof %d", p->dof));
+    PetscCall(PetscSNPrintf(buf, len, "-model %s%s -model_covariance %s -model_alpha %s -model_volume_fraction %s",
+                            sm_model_names[p->type], dof, sm_covariance_names[p->covariance], a, b));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
