@@ -45,4 +45,48 @@ typedef struct {
 PetscErrorCode sm_morph_two_point(SMVolume vol, PetscBool periodic, double h_max, unsigned fft_flags, SMTwoPoint *tp);
 PetscErrorCode sm_morph_two_point_free(SMTwoPoint *tp);
 
+/* ---- Euclidean distance transform (SPEC 5) ---- */
+typedef enum { SM_EDT_BORDER_FREE = 0, SM_EDT_BORDER_OBSTACLE = 1 } SMEdtBorder;
+
+/* Exact squared Euclidean distance [um^2], with the physical voxel sizes, from the centre of every voxel of the set
+   {mask != 0} to the nearest centre of a voxel with mask == 0; 0 on voxels with mask == 0. SM_EDT_BORDER_FREE: the box
+   border is not an obstacle (a set with no zero voxel gets INFINITY); SM_EDT_BORDER_OBSTACLE: the voxels just outside
+   the box count as zero voxels. axes: bit d set = include axis d (x = 1, y = 2, z = 4); 7 gives the 3D transform,
+   3 (x and y) the 2D transform of every z slice, 6 of every x slice, 5 of every y slice. mask and d2 are this rank's
+   slab [z_local][ny][nx]. Separable lower-envelope algorithm (Felzenszwalb-Huttenlocher / Meijster) along x and y
+   within the slab and along z by a transpose across ranks. Collective. */
+PetscErrorCode sm_morph_edt(SMGrid grid, const uint8_t *mask, SMEdtBorder border, int axes, double *d2);
+
+/* ---- Connected components ---- */
+typedef struct {
+  int64_t  ncomponents;
+  int64_t *size;  /* [ncomponents] voxels per component (same on every rank) */
+  uint8_t *faces; /* [ncomponents] bit f set if the component touches box face f: 0 x-low, 1 x-high, 2 y-low, 3 y-high,
+                     4 z-low, 5 z-high */
+} SMComponents;
+
+/* Components of {mask != 0} with 6- or 26-connectivity: comp[v] = component id (0 .. ncomponents-1, numbered in the
+   order of each component's smallest global voxel index, so the numbering does not depend on the rank count) or -1
+   where mask == 0. Local labelling plus a union-find merge across slab boundaries. comp is this rank's slab.
+   Collective. */
+PetscErrorCode sm_morph_components(SMGrid grid, const uint8_t *mask, int connectivity, int64_t *comp, SMComponents *cc);
+PetscErrorCode sm_morph_components_free(SMComponents *cc);
+
+/* ---- Path maps on the 26-neighbourhood ---- */
+/* Geodesic distance [um] inside {mask != 0} from the plane `side` (0: index 0, 1: index n-1) of axis `axis`
+   (0 x, 1 y, 2 z): mask voxels of that plane have distance 0, a step between 26-neighbours inside the mask costs its
+   physical length (h_a, sqrt(h_a^2 + h_b^2), sqrt(hx^2 + hy^2 + hz^2)); INFINITY where no path exists. Exact graph
+   shortest paths (Dijkstra within each slab, repeated across slab boundaries until nothing changes). Collective. */
+PetscErrorCode sm_morph_geodesic_distance(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist);
+/* Bottleneck map: m[v] = the largest value, over 26-paths inside {f > 0} from the plane `side` of `axis` to v, of the
+   smallest f on the path (f of the end points included); 0 where f <= 0 or no path exists. Used for intrusion: the
+   centres reachable from the inlet through {EDT >= r} are {m >= r}. Exact. Collective. */
+PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int axis, int side, double *m);
+
+/* ---- Maximal-ball painting (local thickness) ---- */
+/* P[v] = max { f(c) : c a voxel centre with f(c) > 0 and |x_v - x_c| <= f(c) } (physical distances), 0 where no ball
+   covers v. skip_axis = -1: balls in 3D; skip_axis = a: disks in the slices normal to axis a (c and v in the same
+   slice). Exact; balls cross slab boundaries. Collective. */
+PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, double *P);
+
 #endif
