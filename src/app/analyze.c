@@ -3,12 +3,29 @@
 #include <stochmorph/io.h>
 #include <stochmorph/fft.h>
 #include <stochmorph/morph.h>
+#include <stochmorph/descriptors.h>
 #include <stochmorph/report.h>
 #include <stochmorph/log.h>
 #include <string.h>
+#include <math.h>
 
-enum { SM_DESC_VOLUME_FRACTION, SM_DESC_SURFACE_AREA, SM_DESC_TWO_POINT, SM_DESC_NUM };
-static const char *const sm_desc_names[SM_DESC_NUM] = {"volume_fraction", "surface_area", "two_point"};
+enum {
+  SM_DESC_VOLUME_FRACTION,
+  SM_DESC_SURFACE_AREA,
+  SM_DESC_TWO_POINT,
+  SM_DESC_CPSD,
+  SM_DESC_CPSD_2D,
+  SM_DESC_MIP,
+  SM_DESC_CONSTRICTIVITY,
+  SM_DESC_TORTUOSITY,
+  SM_DESC_PERCOLATION,
+  SM_DESC_M_PREDICTED,
+  SM_DESC_NUM
+};
+static const char *const sm_desc_names[SM_DESC_NUM] = {"volume_fraction", "surface_area", "two_point", "cpsd",
+                                                       "cpsd_2d", "mip", "constrictivity", "geodesic_tortuosity",
+                                                       "percolation", "M_predicted"};
+#define SM_DESC_BASIC_LAST SM_DESC_TWO_POINT
 
 /* -descriptors: names, "basic" (volume fraction, surface area, two-point functions) or "all" (everything). */
 static PetscErrorCode sm_parse_descriptors(MPI_Comm comm, char *items[], PetscInt n, PetscBool set, PetscBool want[SM_DESC_NUM])
@@ -19,17 +36,22 @@ static PetscErrorCode sm_parse_descriptors(MPI_Comm comm, char *items[], PetscIn
     for (PetscInt i = 0; i < n; i++) {
       PetscBool found = PETSC_FALSE;
       if (!strcmp(items[i], "all") || !strcmp(items[i], "basic")) {
-        for (int d = 0; d < SM_DESC_NUM; d++) want[d] = PETSC_TRUE;
+        for (int d = 0; d < SM_DESC_NUM; d++)
+          if (!strcmp(items[i], "all") || d <= SM_DESC_BASIC_LAST) want[d] = PETSC_TRUE;
         found = PETSC_TRUE;
       }
       for (int d = 0; d < SM_DESC_NUM; d++)
         if (!strcmp(items[i], sm_desc_names[d])) want[d] = found = PETSC_TRUE;
       PetscCheck(found, comm, PETSC_ERR_ARG_WRONG,
-                 "-descriptors: unknown descriptor '%s'; known: all, basic, volume_fraction, surface_area, two_point",
+                 "-descriptors: unknown descriptor '%s'; known: all, basic, volume_fraction, surface_area, two_point, cpsd, "
+                 "cpsd_2d, mip, constrictivity, geodesic_tortuosity, percolation, M_predicted",
                  items[i]);
     }
     for (PetscInt i = 0; i < n; i++) PetscCall(PetscFree(items[i]));
   }
+  /* what the derived descriptors need */
+  if (want[SM_DESC_M_PREDICTED]) want[SM_DESC_CONSTRICTIVITY] = want[SM_DESC_TORTUOSITY] = PETSC_TRUE;
+  if (want[SM_DESC_CONSTRICTIVITY]) want[SM_DESC_CPSD] = want[SM_DESC_MIP] = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -46,10 +68,127 @@ typedef struct {
   PetscBool periodic, periodic_set;
   double    max_lag;
   unsigned  fft_flags;
+  SMMorphOptions morph;
 } SMAnalyzeOptions;
 
+static PetscBool sm_want_morphology(const SMAnalyzeOptions *o)
+{
+  for (int d = SM_DESC_CPSD; d < SM_DESC_NUM; d++)
+    if (o->want[d]) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+static PetscErrorCode sm_json_xyz(SMJson js, const char *key, const double v[3], PetscBool with_mean, double mean)
+{
+  PetscFunctionBeginUser;
+  PetscCall(sm_json_begin_object(js, key));
+  PetscCall(sm_json_real(js, "x", v[0]));
+  PetscCall(sm_json_real(js, "y", v[1]));
+  PetscCall(sm_json_real(js, "z", v[2]));
+  if (with_mean) PetscCall(sm_json_real(js, "mean", mean));
+  PetscCall(sm_json_end_object(js));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The morphology block of one phase (issue keys: geodesic_tortuosity, constrictivity, r_min, r_50, cpsd, mip,
+   percolating_fraction, M_predicted); null where a value is not defined, with a note saying why. */
+static PetscErrorCode sm_write_morphology(SMJson js, const SMAnalyzeOptions *o, const SMPhaseMorphology *m)
+{
+  const char *ax[3] = {"x", "y", "z"};
+
+  PetscFunctionBeginUser;
+  if (o->want[SM_DESC_CPSD]) {
+    PetscCall(sm_json_real(js, "r_50", m->r50));
+    PetscCall(sm_json_begin_object(js, "cpsd"));
+    PetscCall(sm_json_real_array(js, "r", m->r, m->psi ? m->nr : 0));
+    PetscCall(sm_json_real_array(js, "psi", m->psi, m->psi ? m->nr : 0));
+    PetscCall(sm_json_real(js, "r_50", m->r50));
+    if (o->want[SM_DESC_CPSD_2D]) {
+      PetscCall(sm_json_begin_object(js, "slices"));
+      for (int a = 0; a < 3; a++) {
+        PetscCall(sm_json_begin_object(js, ax[a]));
+        PetscCall(sm_json_real_array(js, "psi", m->psi2d[a], m->psi2d[a] ? m->nr : 0));
+        PetscCall(sm_json_real(js, "r_50", m->r50_2d[a]));
+        PetscCall(sm_json_end_object(js));
+      }
+      PetscCall(sm_json_end_object(js));
+    }
+    PetscCall(sm_json_end_object(js));
+  }
+  if (o->want[SM_DESC_MIP]) {
+    PetscCall(sm_json_xyz(js, "r_min", m->r_min, PETSC_TRUE, m->r_min_mean));
+    PetscCall(sm_json_begin_object(js, "mip"));
+    PetscCall(sm_json_real_array(js, "r", m->r, m->V[0] ? m->nr : 0));
+    PetscCall(sm_json_begin_object(js, "inlet"));
+    for (int d = 0; d < 3; d++) PetscCall(sm_json_string(js, ax[d], o->morph.mip_side[d] ? "high" : "low"));
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_begin_object(js, "V"));
+    for (int d = 0; d < 3; d++) PetscCall(sm_json_real_array(js, ax[d], m->V[d], m->V[d] ? m->nr : 0));
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_xyz(js, "r_min", m->r_min, PETSC_TRUE, m->r_min_mean));
+    PetscCall(sm_json_end_object(js));
+  }
+  if (o->want[SM_DESC_CONSTRICTIVITY]) PetscCall(sm_json_xyz(js, "constrictivity", m->beta, PETSC_TRUE, m->beta_mean));
+  if (o->want[SM_DESC_TORTUOSITY]) {
+    PetscCall(sm_json_begin_object(js, "geodesic_tortuosity"));
+    for (int d = 0; d < 3; d++) PetscCall(sm_json_real(js, ax[d], m->tau_dir[d]));
+    PetscCall(sm_json_real(js, "mean", m->tau_mean));
+    PetscCall(sm_json_begin_object(js, "orientations"));
+    for (int d = 0; d < 3; d++) {
+      PetscCall(sm_json_begin_object(js, ax[d]));
+      PetscCall(sm_json_real(js, "forward", m->tau[d][0]));
+      PetscCall(sm_json_real(js, "backward", m->tau[d][1]));
+      PetscCall(sm_json_int_array(js, "start_voxels", m->nstart[d], 2));
+      PetscCall(sm_json_end_object(js));
+    }
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_begin_object(js, "distribution"));
+    PetscCall(sm_json_real(js, "first_bin", 1.0));
+    PetscCall(sm_json_real(js, "bin_width", m->bin_width));
+    for (int d = 0; d < 3; d++) {
+      int64_t *sum;
+      PetscCall(PetscCalloc1(m->nbins + 1, &sum));
+      for (int b = 0; b < m->nbins; b++)
+        for (int s = 0; s < 2; s++) sum[b] += m->hist[d][s] ? m->hist[d][s][b] : 0;
+      PetscCall(sm_json_int_array(js, ax[d], sum, m->nbins));
+      PetscCall(PetscFree(sum));
+    }
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_end_object(js));
+  }
+  if (o->want[SM_DESC_PERCOLATION]) {
+    PetscCall(sm_json_xyz(js, "percolating_fraction", m->percolating, PETSC_FALSE, 0));
+    PetscCall(sm_json_xyz(js, "dead_end_fraction", m->dead_end, PETSC_FALSE, 0));
+    PetscCall(sm_json_xyz(js, "isolated_fraction", m->isolated, PETSC_FALSE, 0));
+  }
+  if (o->want[SM_DESC_M_PREDICTED]) PetscCall(sm_json_real(js, "M_predicted", m->M_predicted));
+  {
+    /* say why a number is missing */
+    char notes[1024] = "";
+    if (m->voxels == 0) PetscCall(PetscStrlcat(notes, "the phase is empty; ", sizeof(notes)));
+    if (o->want[SM_DESC_CPSD] && m->voxels && isnan(m->r50))
+      PetscCall(PetscStrlcat(notes, "r_50 not defined (the size distribution never falls to 0.5, or the phase fills whole lines of the box); ", sizeof(notes)));
+    for (int d = 0; d < 3; d++) {
+      char buf[160];
+      if (o->want[SM_DESC_MIP] && m->voxels && isnan(m->r_min[d])) {
+        PetscCall(PetscSNPrintf(buf, sizeof(buf), "r_min.%s not defined (intrusion from the %s face never fills half the phase); ", ax[d],
+                                ax[d]));
+        PetscCall(PetscStrlcat(notes, buf, sizeof(notes)));
+      }
+      if (o->want[SM_DESC_TORTUOSITY] && m->voxels && isnan(m->tau_dir[d])) {
+        PetscCall(PetscSNPrintf(buf, sizeof(buf), "geodesic_tortuosity.%s not defined (no path inside the phase between the %s faces); ",
+                                ax[d], ax[d]));
+        PetscCall(PetscStrlcat(notes, buf, sizeof(notes)));
+      }
+    }
+    if (notes[0]) PetscCall(sm_json_string(js, "notes", notes));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o, SMVolume vol, const int64_t *counts,
-                                       const double *S, const SMTwoPoint *tp, PetscBool periodic)
+                                       const double *S, const SMTwoPoint *tp, const SMPhaseMorphology *morph,
+                                       PetscBool periodic)
 {
   SMJson              js = NULL;
   FILE               *csv = NULL;
@@ -94,6 +233,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
     PetscCall(sm_json_int(js, "voxels", counts[i]));
     if (o->want[SM_DESC_VOLUME_FRACTION]) PetscCall(sm_json_real(js, "volume_fraction", (double)counts[i] / (double)g.n_total));
     if (o->want[SM_DESC_SURFACE_AREA]) PetscCall(sm_json_real(js, "specific_surface_area", S[i]));
+    if (sm_want_morphology(o)) PetscCall(sm_write_morphology(js, o, &morph[i]));
     PetscCall(sm_json_end_object(js));
   }
   PetscCall(sm_json_end_object(js));
@@ -141,13 +281,24 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
 
   PetscCall(sm_text_open(comm, csvpath, &csv));
   if (csv) {
-    fprintf(csv, "phase,label,voxels,volume_fraction,specific_surface_area_per_um\n");
+    fprintf(csv, "phase,label,voxels,volume_fraction,specific_surface_area_per_um,r_50_um,r_min_mean_um,"
+                 "constrictivity_mean,geodesic_tortuosity_mean,percolating_fraction_x,percolating_fraction_y,"
+                 "percolating_fraction_z,M_predicted\n");
     for (int i = 0; i < np; i++)
     {
       char a[32], b[32];
       sm_sys_format_real((double)counts[i] / (double)g.n_total, a, sizeof(a));
       sm_sys_format_real(o->want[SM_DESC_SURFACE_AREA] ? S[i] : NAN, b, sizeof(b));
-      fprintf(csv, "%s,%d,%lld,%s,%s\n", names[i], i, (long long)counts[i], a, b);
+      fprintf(csv, "%s,%d,%lld,%s,%s", names[i], i, (long long)counts[i], a, b);
+      {
+        const SMPhaseMorphology *m = &morph[i];
+        PetscBool                on = sm_want_morphology(o);
+        double vals[8] = {on ? m->r50 : NAN, on ? m->r_min_mean : NAN, on ? m->beta_mean : NAN, on ? m->tau_mean : NAN,
+                          on ? m->percolating[0] : NAN, on ? m->percolating[1] : NAN, on ? m->percolating[2] : NAN,
+                          on ? m->M_predicted : NAN};
+        for (int q = 0; q < 8; q++) sm_csv_real(csv, vals[q]);
+      }
+      fprintf(csv, "\n");
     }
   }
   PetscCall(sm_text_close(comm, csvpath, &csv, PETSC_TRUE));
@@ -183,6 +334,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   SMGrid           grid;
   SMGridInfo       g;
   SMTwoPoint       tp;
+  SMPhaseMorphology morph[SM_MAX_PHASES];
   PetscBool        periodic, set_in, set_desc;
   char            *items[16];
   PetscInt         nitems = 16;
@@ -211,8 +363,35 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
                              "box side for periodic volumes, a quarter for images)", "analyze", o.max_lag, &o.max_lag, NULL));
   PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic, or a list of "
                                     "volume_fraction,surface_area,two_point", "analyze", items, &nitems, &set_desc));
+  PetscCall(sm_morph_options_default(&o.morph));
+  PetscCall(PetscOptionsReal("-cpsd_dr", "Radius step [um] of the size distributions and intrusion curves (default: a quarter of "
+                             "the smallest voxel side)", "analyze", o.morph.dr, &o.morph.dr, NULL));
+  {
+    char     *faces[3];
+    PetscInt  nf = 3;
+    PetscBool set_faces;
+    PetscCall(PetscOptionsStringArray("-mip_faces", "Inlet face of the intrusion in x, y, z: three of x-,x+,y-,y+,z-,z+ "
+                                      "(default x-,y-,z-)", "analyze", faces, &nf, &set_faces));
+    if (set_faces) {
+      for (PetscInt i = 0; i < nf; i++) {
+        PetscCheck(strlen(faces[i]) == 2 && faces[i][0] >= 'x' && faces[i][0] <= 'z' && (faces[i][1] == '-' || faces[i][1] == '+'),
+                   comm, PETSC_ERR_ARG_WRONG, "-mip_faces: '%s' is not a face; use x-, x+, y-, y+, z- or z+", faces[i]);
+        o.morph.mip_side[faces[i][0] - 'x'] = faces[i][1] == '+';
+        PetscCall(PetscFree(faces[i]));
+      }
+    }
+  }
+  PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)", "analyze",
+                            o.morph.tortuosity_bins, &o.morph.tortuosity_bins, NULL));
   PetscOptionsEnd();
   PetscCall(sm_parse_descriptors(comm, items, nitems, set_desc, o.want));
+  PetscCheck(o.morph.tortuosity_bins >= 1 && o.morph.tortuosity_bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-tortuosity_bins must be between 1 and 100000");
+  o.morph.cpsd        = o.want[SM_DESC_CPSD];
+  o.morph.cpsd_2d     = o.want[SM_DESC_CPSD_2D];
+  o.morph.mip         = o.want[SM_DESC_MIP];
+  o.morph.tortuosity  = o.want[SM_DESC_TORTUOSITY];
+  o.morph.percolation = o.want[SM_DESC_PERCOLATION];
   PetscCall(sm_fft_flags_from_options(comm, &o.fft_flags));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(sm_app_check_unused_options(comm, "analyze"));
@@ -250,13 +429,33 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   }
   PetscCall(PetscMemzero(&tp, sizeof(tp)));
   if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point(vol, periodic, o.max_lag, o.fft_flags, &tp));
-  PetscCall(sm_write_results(comm, &o, vol, counts, S, &tp, periodic));
+  PetscCall(PetscMemzero(morph, sizeof(morph)));
+  if (sm_want_morphology(&o)) {
+    PetscCall(sm_app_check_memory(comm, 40.0 * (double)g.n_total, "The morphology descriptors of this volume"));
+    for (int i = 0; i < np; i++) {
+      double t1 = sm_sys_wtime();
+      PetscCall(sm_morph_phase_descriptors(vol, i, &o.morph, &morph[i]));
+      PetscCall(PetscPrintf(comm, "  morphology of %s: %.2f s\n", names[i], sm_sys_wtime() - t1));
+    }
+  }
+  PetscCall(sm_write_results(comm, &o, vol, counts, S, &tp, morph, periodic));
 
-  PetscCall(PetscPrintf(comm, "  phase      label  volume_fraction  specific_surface_area [1/um]\n"));
-  for (int i = 0; i < np; i++)
-    PetscCall(PetscPrintf(comm, "  %-10s %5d  %15.5f  %12.4f\n", names[i], i, (double)counts[i] / (double)g.n_total, S[i]));
+  if (!sm_want_morphology(&o)) {
+    PetscCall(PetscPrintf(comm, "  phase      label  volume_fraction  S [1/um]\n"));
+    for (int i = 0; i < np; i++)
+      PetscCall(PetscPrintf(comm, "  %-10s %5d  %15.5f  %9.4f\n", names[i], i, (double)counts[i] / (double)g.n_total, S[i]));
+  } else {
+    PetscCall(PetscPrintf(comm, "  phase      label  volume_fraction  S [1/um]   r_50 [um]  r_min [um]  beta    tau_geod  M^\n"));
+    for (int i = 0; i < np; i++) {
+      const SMPhaseMorphology *m = &morph[i];
+      PetscCall(PetscPrintf(comm, "  %-10s %5d  %15.5f  %9.4f  %9.4f  %9.4f  %6.3f  %8.4f  %.4f\n", names[i], i,
+                            (double)counts[i] / (double)g.n_total, S[i], m->r50, m->r_min_mean, m->beta_mean, m->tau_mean,
+                            m->M_predicted));
+    }
+  }
   PetscCall(PetscPrintf(comm, "  analysed in %.2f s; wrote %s\n", sm_sys_wtime() - t0, o.out));
   if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point_free(&tp));
+  for (int i = 0; i < np; i++) PetscCall(sm_morph_phase_descriptors_free(&morph[i]));
   PetscCall(sm_volume_destroy(&vol));
   PetscCall(sm_grid_destroy(&grid)); /* the reader created the grid; the volume only borrows it */
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -1,0 +1,231 @@
+/* Per-phase descriptors of SPEC 5 assembled from the kernels: EDT, maximal-ball painting, bottleneck maps, geodesic
+ * distances and connected components.
+ *
+ * Size distributions use the local-thickness convention: a voxel is covered at radius r when it lies in a ball
+ * B(c, R(c)) with R(c) >= r, centred at a voxel centre c of the phase (R = the distance map for the size distribution,
+ * the bottleneck map from the inlet for intrusion). In the continuum this is exactly the opening by balls of radius r
+ * (a smaller ball of radius r inside B(c, R(c)) still reaches x), and on the grid it differs from the opening by balls
+ * centred at voxel centres only at the level of the discretisation; it makes the curves monotone and lets every radius
+ * be read from one map, so all radii are exact at once. The curves are integer voxel counts, hence the same at any
+ * rank count. */
+#include <stochmorph/descriptors.h>
+#include <math.h>
+
+double sm_morph_crossing_half(const double *r, const double *y, int n)
+{
+  for (int k = 1; k < n; k++)
+    if (y[k - 1] >= 0.5 && y[k] < 0.5) return r[k - 1] + (r[k] - r[k - 1]) * (y[k - 1] - 0.5) / (y[k - 1] - y[k]);
+  return NAN;
+}
+
+PetscErrorCode sm_morph_options_default(SMMorphOptions *opt)
+{
+  PetscFunctionBeginUser;
+  opt->cpsd = opt->cpsd_2d = opt->mip = opt->tortuosity = opt->percolation = PETSC_TRUE;
+  opt->dr              = 0;
+  opt->mip_side[0]     = opt->mip_side[1] = opt->mip_side[2] = 0;
+  opt->tortuosity_bins = 40;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* counts[k] = #{phase voxels with value >= k dr} for k < nk, from a map whose phase values are > 0. */
+static PetscErrorCode sm_radius_counts(MPI_Comm comm, const uint8_t *mask, const double *P, int64_t n, double dr, int nk,
+                                       int64_t *counts)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(counts, nk));
+  for (int64_t v = 0; v < n; v++) {
+    if (!mask[v]) continue;
+    double q = P[v] / dr;
+    int    k = q >= nk ? nk - 1 : (int)floor(q);
+    if (k >= 0) counts[k]++;
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, nk, MPI_INT64_T, MPI_SUM, comm));
+  for (int k = nk - 2; k >= 0; k--) counts[k] += counts[k + 1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* EDT of the mask along `axes` turned into radii [um] (sqrt), and its largest finite value over the phase. Returns
+   infinite = PETSC_TRUE when some phase voxel sees no obstacle (the phase fills a whole line of the box). */
+static PetscErrorCode sm_radius_map(SMGrid grid, const uint8_t *mask, int axes, int64_t n, double *f, double *rmax,
+                                    PetscBool *infinite)
+{
+  double mx = 0;
+  int    inf = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, axes, f));
+  for (int64_t v = 0; v < n; v++) {
+    if (!mask[v]) {
+      f[v] = 0;
+      continue;
+    }
+    if (isinf(f[v])) {
+      inf = 1;
+      continue;
+    }
+    f[v] = sqrt(f[v]);
+    mx   = PetscMax(mx, f[v]);
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, sm_grid_comm(grid)));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &inf, 1, MPI_INT, MPI_MAX, sm_grid_comm(grid)));
+  *rmax     = mx;
+  *infinite = inf ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorphOptions *opt, SMPhaseMorphology *out)
+{
+  SMGrid     grid;
+  SMGridInfo g;
+  MPI_Comm   comm;
+  uint8_t   *lab, *mask;
+  double    *f = NULL, *P = NULL, *M = NULL, dr, hmin;
+  int64_t    n, *counts = NULL;
+  int        nk = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(out, sizeof(*out)));
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_get_labels(vol, &lab));
+  comm = sm_grid_comm(grid);
+  n    = g.n_local;
+  hmin = PetscMin(g.h[0], PetscMin(g.h[1], g.h[2]));
+  dr   = opt->dr > 0 ? opt->dr : 0.25 * hmin;
+  out->r50 = out->r_min_mean = out->beta_mean = out->tau_mean = out->M_predicted = NAN;
+  for (int d = 0; d < 3; d++) {
+    out->r50_2d[d] = out->r_min[d] = out->beta[d] = out->tau_dir[d] = NAN;
+    out->tau[d][0] = out->tau[d][1] = NAN;
+    out->percolating[d] = out->dead_end[d] = out->isolated[d] = NAN;
+  }
+  PetscCall(PetscMalloc1((size_t)n, &mask));
+  for (int64_t v = 0; v < n; v++) mask[v] = lab[v] == label;
+  for (int64_t v = 0; v < n; v++) out->voxels += mask[v];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &out->voxels, 1, MPI_INT64_T, MPI_SUM, comm));
+  out->volume_fraction = (double)out->voxels / (double)g.n_total;
+  if (out->voxels == 0) { /* an empty phase: nothing is defined */
+    PetscCall(PetscFree(mask));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  if (opt->cpsd || opt->cpsd_2d || opt->mip) {
+    double    rmax = 0, rm;
+    PetscBool inf3 = PETSC_FALSE, inf;
+    PetscCall(PetscMalloc2((size_t)n, &f, (size_t)n, &P));
+    /* the radius grid must hold the largest 2D radius too (a disk in a slice can exceed any ball) */
+    if (opt->cpsd_2d)
+      for (int a = 0; a < 3; a++) {
+        PetscCall(sm_radius_map(grid, mask, 7 & ~(1 << a), n, f, &rm, &inf));
+        rmax = PetscMax(rmax, rm);
+      }
+    PetscCall(sm_radius_map(grid, mask, 7, n, f, &rm, &inf3));
+    rmax    = PetscMax(rmax, rm);
+    nk      = (int)floor(rmax / dr) + 2;
+    out->nr = nk;
+    PetscCall(PetscMalloc1(nk, &out->r));
+    PetscCall(PetscMalloc1(nk, &counts));
+    for (int k = 0; k < nk; k++) out->r[k] = k * dr;
+    if (opt->cpsd && !inf3) {
+      PetscCall(PetscMalloc1(nk, &out->psi));
+      PetscCall(sm_morph_max_ball(grid, f, -1, P));
+      PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
+      for (int k = 0; k < nk; k++) out->psi[k] = (double)counts[k] / (double)out->voxels;
+      out->r50 = sm_morph_crossing_half(out->r, out->psi, nk);
+    }
+    if (opt->mip && !inf3) {
+      PetscCall(PetscMalloc1((size_t)n, &M));
+      for (int d = 0; d < 3; d++) {
+        PetscCall(PetscMalloc1(nk, &out->V[d]));
+        PetscCall(sm_morph_bottleneck_map(grid, f, d, opt->mip_side[d], M));
+        PetscCall(sm_morph_max_ball(grid, M, -1, P));
+        PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
+        for (int k = 0; k < nk; k++) out->V[d][k] = (double)counts[k] / (double)out->voxels;
+        out->r_min[d] = sm_morph_crossing_half(out->r, out->V[d], nk);
+      }
+      PetscCall(PetscFree(M));
+    }
+    if (opt->cpsd_2d)
+      for (int a = 0; a < 3; a++) {
+        PetscCall(sm_radius_map(grid, mask, 7 & ~(1 << a), n, f, &rm, &inf));
+        if (inf) continue;
+        PetscCall(PetscMalloc1(nk, &out->psi2d[a]));
+        PetscCall(sm_morph_max_ball(grid, f, a, P));
+        PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
+        for (int k = 0; k < nk; k++) out->psi2d[a][k] = (double)counts[k] / (double)out->voxels;
+        out->r50_2d[a] = sm_morph_crossing_half(out->r, out->psi2d[a], nk);
+      }
+    PetscCall(PetscFree(counts));
+    PetscCall(PetscFree2(f, P));
+  }
+  {
+    /* constrictivity per direction and the means over the directions where it is defined */
+    int nb = 0, nm = 0;
+    out->beta_mean = out->r_min_mean = 0;
+    for (int d = 0; d < 3; d++) {
+      if (!isnan(out->r_min[d])) {
+        out->r_min_mean += out->r_min[d];
+        nm++;
+      }
+      if (!isnan(out->r_min[d]) && !isnan(out->r50) && out->r50 > 0) {
+        out->beta[d] = PetscMin(1.0, pow(out->r_min[d] / out->r50, 2));
+        out->beta_mean += out->beta[d];
+        nb++;
+      }
+    }
+    out->beta_mean   = nb ? out->beta_mean / nb : NAN;
+    out->r_min_mean  = nm ? out->r_min_mean / nm : NAN;
+  }
+  if (opt->tortuosity) {
+    int nd = 0;
+    out->nbins     = opt->tortuosity_bins;
+    out->bin_width = 0.025;
+    out->tau_mean  = 0;
+    for (int d = 0; d < 3; d++) {
+      int    no  = 0;
+      double sum = 0;
+      for (int s = 0; s < 2; s++) {
+        PetscCall(PetscCalloc1(out->nbins, &out->hist[d][s]));
+        PetscCall(sm_morph_geodesic_tortuosity(grid, mask, d, s, &out->tau[d][s], &out->nstart[d][s], out->nbins,
+                                               out->bin_width, out->hist[d][s]));
+        if (!isnan(out->tau[d][s])) {
+          sum += out->tau[d][s];
+          no++;
+        }
+      }
+      out->tau_dir[d] = no ? sum / no : NAN;
+      if (no) {
+        out->tau_mean += out->tau_dir[d];
+        nd++;
+      }
+    }
+    out->tau_mean = nd == 3 ? out->tau_mean / 3 : NAN; /* the mean over the three directions needs all three */
+  }
+  if (opt->percolation) {
+    SMPercolation perc;
+    PetscCall(sm_morph_percolation(grid, mask, 26, &perc));
+    for (int d = 0; d < 3; d++) {
+      out->percolating[d] = perc.percolating[d];
+      out->dead_end[d]    = perc.dead_end[d];
+      out->isolated[d]    = perc.isolated[d];
+    }
+  }
+  if (!isnan(out->beta_mean) && !isnan(out->tau_mean))
+    out->M_predicted = pow(out->volume_fraction, 1.15) * pow(out->beta_mean, 0.35) / pow(out->tau_mean, 4.39);
+  PetscCall(PetscFree(mask));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_morph_phase_descriptors_free(SMPhaseMorphology *out)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(out->r));
+  PetscCall(PetscFree(out->psi));
+  for (int d = 0; d < 3; d++) {
+    PetscCall(PetscFree(out->psi2d[d]));
+    PetscCall(PetscFree(out->V[d]));
+    for (int s = 0; s < 2; s++) PetscCall(PetscFree(out->hist[d][s]));
+  }
+  PetscCall(PetscMemzero(out, sizeof(*out)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

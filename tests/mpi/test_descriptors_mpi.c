@@ -1,0 +1,220 @@
+/* Morphology descriptors on shapes with known answers (SPEC 5, issue acceptance), at 1, 2 and 3 ranks, and the
+ * rank-count independence of the full descriptor set of a twin (drawn on all ranks, on rank 0 alone and on two ranks,
+ * compared number by number). */
+#include <stochmorph/descriptors.h>
+#include <stochmorph/model.h>
+#include "smtest.h"
+
+typedef int (*ShapeFn)(double x, double y, double z, const double *par);
+
+/* Build a 2-phase volume (0 pore, 1 solid) with solid = shape(voxel centre in um). */
+static PetscErrorCode make_shape(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], ShapeFn fn, const double *par,
+                                 SMGrid *grid, SMVolume *vol)
+{
+  const char *names[2] = {"pore", "solid"};
+  SMGridInfo  g;
+  uint8_t    *lab;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, n, h, grid));
+  PetscCall(sm_volume_create(*grid, 2, names, vol));
+  PetscCall(sm_grid_get_info(*grid, &g));
+  PetscCall(sm_volume_get_labels(*vol, &lab));
+  for (int64_t z = 0; z < g.z_local; z++)
+    for (int64_t y = 0; y < n[1]; y++)
+      for (int64_t x = 0; x < n[0]; x++)
+        lab[(z * n[1] + y) * n[0] + x] = (uint8_t)fn(x * h[0], y * h[1], (z + g.z_start) * h[2], par);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* par: centre x, centre y, radius, [neck z0, neck z1, neck radius] */
+static int cylinder_z(double x, double y, double z, const double *par)
+{
+  double r = par[2];
+  if (par[5] > 0 && z >= par[3] && z <= par[4]) r = par[5];
+  return (x - par[0]) * (x - par[0]) + (y - par[1]) * (y - par[1]) <= r * r;
+}
+
+static int ball(double x, double y, double z, const double *par)
+{
+  return (x - par[0]) * (x - par[0]) + (y - par[1]) * (y - par[1]) + (z - par[2]) * (z - par[2]) <= par[3] * par[3];
+}
+
+static PetscErrorCode run(SMVolume vol, int label, SMPhaseMorphology *m)
+{
+  SMMorphOptions opt;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_morph_options_default(&opt));
+  PetscCall(sm_morph_phase_descriptors(vol, label, &opt, m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscBool same_double(double a, double b) { return (a == b || (isnan(a) && isnan(b))) ? PETSC_TRUE : PETSC_FALSE; }
+
+static void compare(const char *what, const SMPhaseMorphology *a, const SMPhaseMorphology *b)
+{
+  int same = a->nr == b->nr && a->voxels == b->voxels && same_double(a->r50, b->r50) &&
+             same_double(a->M_predicted, b->M_predicted) && same_double(a->tau_mean, b->tau_mean) &&
+             same_double(a->beta_mean, b->beta_mean);
+  for (int k = 0; same && k < a->nr; k++) {
+    same = same && same_double(a->psi ? a->psi[k] : 0, b->psi ? b->psi[k] : 0);
+    for (int d = 0; d < 3; d++) {
+      same = same && same_double(a->V[d] ? a->V[d][k] : 0, b->V[d] ? b->V[d][k] : 0);
+      same = same && same_double(a->psi2d[d] ? a->psi2d[d][k] : 0, b->psi2d[d] ? b->psi2d[d][k] : 0);
+    }
+  }
+  for (int d = 0; d < 3 && same; d++) {
+    same = same_double(a->r_min[d], b->r_min[d]) && same_double(a->tau[d][0], b->tau[d][0]) &&
+           same_double(a->tau[d][1], b->tau[d][1]) && a->nstart[d][0] == b->nstart[d][0] &&
+           same_double(a->percolating[d], b->percolating[d]) && same_double(a->dead_end[d], b->dead_end[d]);
+    for (int q = 0; same && q < a->nbins; q++) same = a->hist[d][0][q] == b->hist[d][0][q];
+  }
+  SM_TEST_TRUE(same, "%s: descriptors differ (r50 %.17g vs %.17g, tau %.17g vs %.17g, M %.17g vs %.17g)", what, a->r50, b->r50,
+               a->tau_mean, b->tau_mean, a->M_predicted, b->M_predicted);
+}
+
+int main(int argc, char **argv)
+{
+  PetscMPIInt rank, size;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  {
+    /* a straight cylinder along z, radius 6 voxels: geodesic tortuosity 1 exactly along z, and intrusion along z meets
+       no constriction, so r_min = r_50 (beta = 1) up to the radius sampling step */
+    const int64_t     n[3]   = {20, 20, 30};
+    const PetscReal   h[3]   = {1, 1, 1};
+    const double      par[6] = {9.5, 9.5, 6.0, 0, 0, 0};
+    SMGrid            grid;
+    SMVolume          vol;
+    SMPhaseMorphology m;
+    PetscCall(make_shape(PETSC_COMM_WORLD, n, h, cylinder_z, par, &grid, &vol));
+    PetscCall(run(vol, 1, &m));
+    SM_TEST_CLOSE(m.tau[2][0], 1.0, 1e-12, "cylinder: tortuosity z forward");
+    SM_TEST_CLOSE(m.tau[2][1], 1.0, 1e-12, "cylinder: tortuosity z backward");
+    SM_TEST_TRUE(isnan(m.tau_dir[0]) && isnan(m.tau_dir[1]), "cylinder: no x or y path, tortuosity must be undefined");
+    SM_TEST_TRUE(isnan(m.M_predicted), "cylinder: M^ needs all three directions");
+    SM_TEST_CLOSE(m.beta[2], 1.0, 0.1, "cylinder: constrictivity along z (radius steps of 0.25 voxel)");
+    SM_TEST_CLOSE(m.percolating[2], 1.0, 0, "cylinder: percolating along z");
+    SM_TEST_CLOSE(m.dead_end[2], 0.0, 0, "cylinder: no dead end along z");
+    SM_TEST_CLOSE(m.percolating[0], 0.0, 0, "cylinder: not percolating along x");
+    /* the largest inscribed ball of a digital disk of radius 6 has radius ~6 (distance to the first outside voxel
+       centre, between 6 and 7): r_50 within a voxel of 6 */
+    SM_TEST_CLOSE(m.r50, 6.0, 1.0, "cylinder: r_50");
+    PetscCall(sm_morph_phase_descriptors_free(&m));
+    PetscCall(sm_volume_destroy(&vol));
+    PetscCall(sm_grid_destroy(&grid));
+  }
+  {
+    /* a tube of radius 7 with a neck of radius 3 near the inlet (z in [6, 9]): intrusion from z- fills less than half
+       the tube beyond the neck unless r <= 3, so r_min = neck radius and beta ~ (3/7)^2 (digital radii: the neck's
+       inscribed radius is between 3 and 4, the tube's between 7 and 8) */
+    const int64_t     n[3]   = {22, 22, 40};
+    const PetscReal   h[3]   = {0.01, 0.01, 0.01};
+    const double      par[6] = {0.105, 0.105, 0.07, 0.06, 0.09, 0.03};
+    SMGrid            grid;
+    SMVolume          vol;
+    SMPhaseMorphology m;
+    PetscCall(make_shape(PETSC_COMM_WORLD, n, h, cylinder_z, par, &grid, &vol));
+    PetscCall(run(vol, 1, &m));
+    SM_TEST_TRUE(m.r_min[2] >= 0.03 - 1e-12 && m.r_min[2] <= 0.04, "neck: r_min %g um, expected the neck radius 0.03-0.04",
+                 m.r_min[2]);
+    SM_TEST_TRUE(m.r50 >= 0.07 - 1e-12 && m.r50 <= 0.08, "neck: r_50 %g um, expected the tube radius 0.07-0.08", m.r50);
+    SM_TEST_CLOSE(m.beta[2], pow(3.0 / 7.0, 2), 0.08, "neck: constrictivity (r_neck / r_tube)^2 = 0.184");
+    SM_TEST_CLOSE(m.tau[2][0], 1.0, 1e-12, "neck: straight tube, tortuosity 1");
+    PetscCall(sm_morph_phase_descriptors_free(&m));
+    PetscCall(sm_volume_destroy(&vol));
+    PetscCall(sm_grid_destroy(&grid));
+  }
+  {
+    /* a ball of radius 8 voxels (anisotropic voxels): the size distribution steps at R */
+    const int64_t     n[3]   = {24, 22, 20};
+    const PetscReal   h[3]   = {0.01, 0.011, 0.012};
+    const double      par[4] = {0.115, 0.115, 0.114, 0.08};
+    SMGrid            grid;
+    SMVolume          vol;
+    SMPhaseMorphology m;
+    PetscCall(make_shape(PETSC_COMM_WORLD, n, h, ball, par, &grid, &vol));
+    PetscCall(run(vol, 1, &m));
+    SM_TEST_CLOSE(m.r50, 0.08, 0.012, "ball: r_50 at R (within a voxel)");
+    for (int k = 0; k < m.nr; k++) {
+      if (m.r[k] <= 0.06) SM_TEST_CLOSE(m.psi[k], 1.0, 0, "ball: psi = 1 below R");
+      if (m.r[k] >= 0.093) SM_TEST_CLOSE(m.psi[k], 0.0, 0, "ball: psi = 0 above R + a voxel");
+    }
+    SM_TEST_TRUE(isnan(m.tau_mean) && isnan(m.percolating[0]) == 0 && m.isolated[0] == 1.0, "ball: isolated, no path");
+    PetscCall(sm_morph_phase_descriptors_free(&m));
+    PetscCall(run(vol, 0, &m)); /* the pore around it percolates everywhere */
+    SM_TEST_CLOSE(m.percolating[0] + m.percolating[1] + m.percolating[2], 3.0, 0, "ball: the pore percolates");
+    PetscCall(sm_morph_phase_descriptors_free(&m));
+    PetscCall(sm_volume_destroy(&vol));
+    PetscCall(sm_grid_destroy(&grid));
+  }
+  {
+    /* an empty phase: nothing defined, no crash */
+    const int64_t     n[3]   = {8, 8, 9};
+    const PetscReal   h[3]   = {1, 1, 1};
+    const double      par[4] = {-10, -10, -10, 1};
+    SMGrid            grid;
+    SMVolume          vol;
+    SMPhaseMorphology m;
+    PetscCall(make_shape(PETSC_COMM_WORLD, n, h, ball, par, &grid, &vol));
+    PetscCall(run(vol, 1, &m));
+    SM_TEST_TRUE(m.voxels == 0 && isnan(m.r50) && isnan(m.tau_mean) && isnan(m.M_predicted), "empty phase");
+    PetscCall(sm_morph_phase_descriptors_free(&m));
+    PetscCall(sm_volume_destroy(&vol));
+    PetscCall(sm_grid_destroy(&grid));
+  }
+  {
+    /* a chi2 twin: the same descriptors at any rank count */
+    const int64_t   n[3] = {36, 32, 30};
+    const PetscReal h[3] = {0.01, 0.01, 0.01};
+    PetscCall(PetscOptionsInsertString(NULL, "-model chi2 -model_alpha 12 -model_volume_fraction 0.46"));
+    for (int label = 0; label < 2; label++) {
+      SMPhaseMorphology mw, ms, mp;
+      MPI_Comm          two;
+      SMModel           model;
+      SMGrid            grid;
+      SMVolume          vol;
+      PetscCall(sm_model_create_from_options(PETSC_COMM_WORLD, &model));
+      PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+      PetscCall(sm_model_generate(model, grid, 5, 1, FFTW_ESTIMATE, NULL, &vol));
+      PetscCall(run(vol, label, &mw));
+      PetscCall(sm_volume_destroy(&vol));
+      PetscCall(sm_grid_destroy(&grid));
+      SM_TEST_TRUE(!isnan(mw.M_predicted) && mw.M_predicted > 0 && mw.M_predicted < mw.volume_fraction,
+                   "twin phase %d: M^ %g should lie in (0, eps)", label, mw.M_predicted);
+      SM_TEST_TRUE(mw.tau_mean >= 1 && mw.beta_mean > 0 && mw.beta_mean <= 1, "twin phase %d: tau %g, beta %g", label,
+                   mw.tau_mean, mw.beta_mean);
+      if (!rank) {
+        PetscCall(sm_grid_create(PETSC_COMM_SELF, n, h, &grid));
+        PetscCall(sm_model_generate(model, grid, 5, 1, FFTW_ESTIMATE, NULL, &vol));
+        PetscCall(run(vol, label, &ms));
+        compare("twin, all ranks vs rank 0 alone", &mw, &ms);
+        PetscCall(sm_morph_phase_descriptors_free(&ms));
+        PetscCall(sm_volume_destroy(&vol));
+        PetscCall(sm_grid_destroy(&grid));
+      }
+      PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank < 2 ? 0 : MPI_UNDEFINED, rank, &two));
+      if (size == 3 && two != MPI_COMM_NULL) {
+        PetscCall(sm_grid_create(two, n, h, &grid));
+        PetscCall(sm_model_generate(model, grid, 5, 1, FFTW_ESTIMATE, NULL, &vol));
+        PetscCall(run(vol, label, &mp));
+        compare("twin, 3 ranks vs 2", &mw, &mp);
+        PetscCall(sm_morph_phase_descriptors_free(&mp));
+        PetscCall(sm_volume_destroy(&vol));
+        PetscCall(sm_grid_destroy(&grid));
+      }
+      if (two != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&two));
+      PetscCall(sm_morph_phase_descriptors_free(&mw));
+      PetscCall(sm_model_destroy(&model));
+    }
+    PetscCall(PetscOptionsClear(NULL));
+  }
+  {
+    int code = sm_test_finish(PETSC_COMM_WORLD);
+    PetscCall(PetscFinalize());
+    return code;
+  }
+}
