@@ -5,7 +5,7 @@
 #include <stochmorph/sys.h>
 
 extern PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write,
-  SM_EVENT_H5Read, SM_EVENT_Surface, SM_EVENT_TwoPoint;
+  SM_EVENT_H5Read, SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall;
 
 /* Register the events (idempotent). Called by sm_initialize. */
 PetscErrorCode sm_log_register(void);

@@ -89,4 +89,23 @@ PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int axis, i
    slice). Exact; balls cross slab boundaries. Collective. */
 PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, double *P);
 
+/* ---- Percolation ---- */
+/* Fraction of the set connected to both faces of each axis (percolating), to exactly one face of the axis (dead end),
+   to neither face of that axis (isolated), with the given connectivity. Collective. */
+typedef struct {
+  double  percolating[3], dead_end[3], isolated[3];
+  int64_t set_voxels;
+} SMPercolation;
+PetscErrorCode sm_morph_percolation(SMGrid grid, const uint8_t *mask, int connectivity, SMPercolation *perc);
+
+/* Mean geodesic tortuosity from plane `side` to the opposite plane of `axis` (SPEC 5): start voxels = set voxels of the
+   start plane connected to the opposite plane; for each, the shortest 26-path inside the set to any voxel of the
+   opposite plane, divided by (n_axis - 1) h_axis; tau = their mean (NAN and nstart = 0 when no start voxel is
+   connected). hist (optional, may be NULL): filled with a histogram of path lengths / ((n-1)h) in nbins bins of
+   width bin_width starting at 1 (ratios below 1 cannot occur; those past the last bin are counted in the last bin).
+   tau, nstart and hist are the same on every rank and bitwise independent of the rank count. Needs n_axis >= 2.
+   Collective. */
+PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int axis, int side, double *tau,
+                                            int64_t *nstart, int nbins, double bin_width, int64_t *hist);
+
 #endif

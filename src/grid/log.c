@@ -1,7 +1,7 @@
 #include <stochmorph/log.h>
 
 PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
-  SM_EVENT_Surface, SM_EVENT_TwoPoint;
+  SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall;
 
 PetscErrorCode sm_log_register(void)
 {
@@ -20,5 +20,9 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMH5Read", cid, &SM_EVENT_H5Read));
   PetscCall(PetscLogEventRegister("SMSurface", cid, &SM_EVENT_Surface));
   PetscCall(PetscLogEventRegister("SMTwoPoint", cid, &SM_EVENT_TwoPoint));
+  PetscCall(PetscLogEventRegister("SMEDT", cid, &SM_EVENT_EDT));
+  PetscCall(PetscLogEventRegister("SMComponents", cid, &SM_EVENT_Components));
+  PetscCall(PetscLogEventRegister("SMPaths", cid, &SM_EVENT_Paths));
+  PetscCall(PetscLogEventRegister("SMMaxBall", cid, &SM_EVENT_MaxBall));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -109,8 +109,8 @@ int main(int argc, char **argv)
   }
   {
     /* a tube of radius 7 with a neck of radius 3 near the inlet (z in [6, 9]): intrusion from z- fills less than half
-       the tube beyond the neck unless r <= 3, so r_min = neck radius and beta ~ (3/7)^2 (digital radii: the neck's
-       inscribed radius is between 3 and 4, the tube's between 7 and 8) */
+       the tube beyond the neck unless r <= 3, so r_min = neck radius and beta ~ (3/7)^2 (digital radii: the axis lies
+       between voxel centres, so inscribed radii are within a voxel of the nominal ones) */
     const int64_t     n[3]   = {22, 22, 40};
     const PetscReal   h[3]   = {0.01, 0.01, 0.01};
     const double      par[6] = {0.105, 0.105, 0.07, 0.06, 0.09, 0.03};
@@ -119,11 +119,11 @@ int main(int argc, char **argv)
     SMPhaseMorphology m;
     PetscCall(make_shape(PETSC_COMM_WORLD, n, h, cylinder_z, par, &grid, &vol));
     PetscCall(run(vol, 1, &m));
-    SM_TEST_TRUE(m.r_min[2] >= 0.03 - 1e-12 && m.r_min[2] <= 0.04, "neck: r_min %g um, expected the neck radius 0.03-0.04",
-                 m.r_min[2]);
-    SM_TEST_TRUE(m.r50 >= 0.07 - 1e-12 && m.r50 <= 0.08, "neck: r_50 %g um, expected the tube radius 0.07-0.08", m.r50);
+    SM_TEST_CLOSE(m.r_min[2], 0.03, 0.01, "neck: r_min = the neck radius (within a voxel)");
+    SM_TEST_CLOSE(m.r50, 0.07, 0.01, "neck: r_50 = the tube radius (within a voxel)");
     SM_TEST_CLOSE(m.beta[2], pow(3.0 / 7.0, 2), 0.08, "neck: constrictivity (r_neck / r_tube)^2 = 0.184");
-    SM_TEST_CLOSE(m.tau[2][0], 1.0, 1e-12, "neck: straight tube, tortuosity 1");
+    /* paths from the rim of the tube must swerve through the neck: longer than the straight tube */
+    SM_TEST_TRUE(m.tau[2][0] > 1.0 && m.tau[2][0] < 1.1, "neck: tortuosity %g should exceed 1 slightly", m.tau[2][0]);
     PetscCall(sm_morph_phase_descriptors_free(&m));
     PetscCall(sm_volume_destroy(&vol));
     PetscCall(sm_grid_destroy(&grid));
