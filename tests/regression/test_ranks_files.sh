@@ -79,6 +79,33 @@ if errors:
 PY
 then ok; else fail "file contents"; fi
 
+# morphology keys, and "not defined" as null with a note: a sparse gauss solid (8 %) does not connect the faces
+run 2 generate -model gauss -model_alpha 25 -model_volume_fraction 0.08 -grid_size 40 -seed 3 -o sparse.h5 ||
+  { fail "generate sparse"; cat run.log; }
+run 2 analyze -i sparse.h5 -o sparse.json || { fail "analyze sparse"; cat run.log; }
+if "$SM_PYTHON" - <<'PY'
+import json, sys
+r = json.load(open("sparse.json"))
+errors = []
+for name in ("pore", "solid"):
+    p = r["phases"][name]
+    for k in ("geodesic_tortuosity", "constrictivity", "r_min", "r_50", "cpsd", "mip", "percolating_fraction", "M_predicted"):
+        if k not in p: errors.append("phases.%s.%s missing" % (name, k))
+    for k in ("x", "y", "z", "mean"):
+        if k not in p["geodesic_tortuosity"] or k not in p["constrictivity"]: errors.append("%s: %s missing" % (name, k))
+s, q = r["phases"]["solid"], r["phases"]["pore"]
+if s["geodesic_tortuosity"]["mean"] is not None or s["M_predicted"] is not None: errors.append("solid tortuosity should be null")
+if "notes" not in s or "geodesic_tortuosity" not in s["notes"]: errors.append("solid has no note on tortuosity")
+if not (1 <= q["geodesic_tortuosity"]["mean"] < 1.2): errors.append("pore tortuosity %s" % q["geodesic_tortuosity"]["mean"])
+if not (0 < q["M_predicted"] < q["volume_fraction"]): errors.append("pore M^ %s" % q["M_predicted"])
+if max(s["percolating_fraction"].values()) != 0: errors.append("solid percolates")
+psi = q["cpsd"]["psi"]
+if psi[0] != 1 or any(b > a for a, b in zip(psi, psi[1:])): errors.append("cpsd not decreasing from 1")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+PY
+then ok; else fail "morphology keys and nulls"; fi
+
 # -help documents every key of the commands
 run 1 generate -help
 for key in -model -model_covariance -model_alpha -model_volume_fraction -model_threshold -model_dof -model_alpha_x \
@@ -88,7 +115,7 @@ for key in -model -model_covariance -model_alpha -model_volume_fraction -model_t
   if grep -qE -- "(^| )$key:? <" run.log; then ok; else fail "generate -help does not list $key"; fi
 done
 run 1 analyze -help
-for key in -i -o -image_dataset -analyze_periodic -two_point_max_lag -descriptors; do
+for key in -i -o -image_dataset -analyze_periodic -two_point_max_lag -descriptors -cpsd_dr -mip_faces -tortuosity_bins; do
   if grep -qE -- "(^| )$key:? <" run.log; then ok; else fail "analyze -help does not list $key"; fi
 done
 finish
