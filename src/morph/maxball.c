@@ -5,32 +5,40 @@
  * three-dimensional images", J. Microsc. 185 (1997) 67, with the ridge reduction of Dougherty & Kunzelmann,
  * "Computing local thickness of 3D structures with ImageJ", Microsc. Microanal. 13 (2007) 1678):
  *  1. Ridge reduction. A centre c is redundant when a 26-neighbour c' (8-neighbour within the slice in the 2D modes)
- *     has f(c') >= f(c) + |x_c - x_c'|: for every v of B(c, f(c)), |v - c'| <= |v - c| + |c - c'| <= f(c') by the
- *     triangle inequality, so B(c, f(c)) lies inside B(c', f(c')) whose value is at least f(c), and c never sets
- *     the maximum at any voxel. Since f(c') > f(c) strictly, chains of redundancy cannot cycle and end at a kept
- *     centre, so dropping every redundant centre at once leaves the maximum unchanged at every voxel.
+ *     has f(c') >= f(c) and its ball covers every voxel centre that the ball of c covers: then c never sets the
+ *     maximum at any voxel (the voxel is also reached by c', whose value is at least as large). Containment of the
+ *     lattice points, not of the continuous balls, is what matters and prunes far more centres of an EDT (see
+ *     MaxBallTable); where the table does not reach, the continuous test f(c') >= f(c) + |x_c - x_c'| is used (for v
+ *     in B(c, f(c)), |v - c'| <= |v - c| + |c - c'| <= f(c') by the triangle inequality). A covering ball holds
+ *     strictly more lattice points (a translate of a finite set cannot be a proper subset of a set of the same size),
+ *     so chains of redundancy cannot cycle and end at a kept centre: dropping every redundant centre at once leaves
+ *     the maximum unchanged at every voxel. Typically 15-30 % of the positive voxels of an EDT remain.
  *  2. The kept ("ridge") centres are sorted by decreasing f and their balls are painted in that order, writing only
- *     voxels that are still 0: the first ball to reach a voxel is its largest covering ball, so every voxel is
- *     written once, with the maximum. Rows of x are clipped to the range [lo, hi] of still unpainted voxels of the
- *     row, which skips fully painted rows at once. Ties in f are harmless: equal values are written.
+ *     voxels not yet painted: the first ball to reach a voxel is its largest covering ball, so every voxel is
+ *     written once, with the maximum. Ties in f are harmless: equal values are written. Each ball is scanned by
+ *     (z, y) rows with the x-range from the predicate; a bit per voxel marks the unpainted voxels, so painted parts of
+ *     a row are skipped 64 voxels at a time.
  *  3. Balls cross slab boundaries: every rank sends each of its ridge centres to all ranks whose slab the ball
- *     reaches in z (one MPI_Alltoallv). The ridge test on the first and last local planes reads one ghost plane of f
- *     from each neighbouring rank. The result is a maximum of values of f, so it is bitwise independent of the rank
- *     count.
+ *     reaches in z (one MPI_Alltoallv of 16-byte records). The ridge test on the first and last local planes reads
+ *     one ghost plane of f from each neighbouring rank. The result is a maximum of values of f, so it is bitwise
+ *     independent of the rank count.
  *
  * Closed balls and rounding. Voxel v is in the ball of c when (dx^2 + (dy^2 + dz^2)) <= f^2 (1 + SM_MAXBALL_SLACK)
  * with dx = (x_v - x_c) h_x etc., evaluated in exactly this order (maxball_inside); the relative slack of 1e-10 on the
  * squared radius makes lattice points that lie exactly on the sphere (the common case for EDT radii, f = sqrt of a
- * sum of squared lattice steps) count whatever sqrt rounded to. It also makes the floating-point ridge test safe: the
- * containment above needs d <= (f(c') - f(c)) (1 + slack/2) in exact arithmetic, and the rounding of f(c) + d
- * (a few 1e-16 f) is far below the room d slack / 2 >= 5e-11 h_min as long as f(c') <= SM_MAXBALL_PRUNE_MAX h_min;
- * centres next to larger radii than that are simply kept (still exact, only slower). */
+ * sum of squared lattice steps) count whatever sqrt rounded to. It also makes the continuous ridge test safe in
+ * floating point: with the slack, containment needs d <= (f(c') - f(c)) (1 + slack/2) in exact arithmetic, and the
+ * rounding of f(c) + d (a few 1e-16 f) is far below the room d slack / 2 >= 5e-11 h_min as long as
+ * f(c') <= SM_MAXBALL_PRUNE_MAX h_min; centres next to larger radii are simply kept (still exact, only slower).
+ *
+ * Memory beyond f and P: the ridge centres this rank owns or receives (16 bytes each; a few bytes per voxel on an EDT,
+ * 16 per positive voxel in the worst case of no pruning), a bit per voxel, two planes of f and a table of a few MB. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <stochmorph/morph.h>
+#include <stochmorph/log.h>
 
-#define SM_MAXBALL_SLACK     1e-10
+#define SM_MAXBALL_SLACK 1e-10
 #define SM_MAXBALL_PRUNE_MAX 1e4
 /* Neighbourhood of the ridge test: 1 = the 26-neighbours. 2 (5x5x5) prunes only ~10 % more centres of an EDT and
    costs more than it saves. */
@@ -45,7 +53,10 @@ typedef struct {
 
 /* The membership predicate; the x-runs, the extents and any reference implementation must all use this exact
    expression so that the painted sets agree bit for bit. */
-static inline int maxball_inside(double dx, double dyz, double lim) { return dx * dx + dyz <= lim; }
+static inline int maxball_inside(double dx, double dyz, double lim)
+{
+  return dx * dx + dyz <= lim;
+}
 
 /* Largest k >= 0 with maxball_inside(k h, dyz, lim), given that k = 0 qualifies; at most kmax. The sqrt guess is
    corrected by single steps, which keeps the answer consistent with the predicate (monotone in k). */
@@ -66,8 +77,10 @@ static int maxball_owner(const int64_t *starts, int size, int64_t z)
   int lo = 0, hi = size - 1;
   while (lo < hi) {
     int mid = (lo + hi + 1) / 2;
-    if (starts[mid] <= z) lo = mid;
-    else hi = mid - 1;
+    if (starts[mid] <= z)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -77,21 +90,22 @@ static PetscErrorCode maxball_ghost_planes(SMGrid grid, const SMGridInfo *g, con
                                            double *above, int *have_below, int *have_above)
 {
   MPI_Comm    comm = sm_grid_comm(grid);
-  PetscMPIInt up = g->rank + 1 < g->size ? g->rank + 1 : MPI_PROC_NULL, down = g->rank > 0 ? g->rank - 1 : MPI_PROC_NULL;
-  int         count = 0;
+  PetscMPIInt up   = g->rank + 1 < g->size ? g->rank + 1 : MPI_PROC_NULL,
+              down = g->rank > 0 ? g->rank - 1 : MPI_PROC_NULL;
+  int count        = 0;
 
   PetscFunctionBeginUser;
   PetscCall(sm_int64_to_int(g->n_plane, &count));
   /* first plane down, receive the plane above from rank + 1; then the last plane up, receive the plane below */
   PetscCallMPI(MPI_Sendrecv(f, count, MPI_DOUBLE, down, 41, above, count, MPI_DOUBLE, up, 41, comm, MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Sendrecv(f + (g->z_local - 1) * g->n_plane, count, MPI_DOUBLE, up, 42, below, count, MPI_DOUBLE, down,
-                            42, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Sendrecv(f + (g->z_local - 1) * g->n_plane, count, MPI_DOUBLE, up, 42, below, count, MPI_DOUBLE,
+                            down, 42, comm, MPI_STATUS_IGNORE));
   *have_below = down != MPI_PROC_NULL;
   *have_above = up != MPI_PROC_NULL;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Extents (in voxels) of the ball of squared limit lim along each axis, 0 along the skipped axis, clipped to the box. */
+/* Extents in voxels of the ball of squared limit lim along each axis (0 along the skipped axis), clipped to the box. */
 static inline void maxball_extents(const SMGridInfo *g, int skip_axis, double lim, int64_t ext[3])
 {
   for (int d = 0; d < 3; d++) ext[d] = d == skip_axis ? 0 : maxball_half_width((double)g->h[d], 0.0, lim, g->n[d]);
@@ -109,8 +123,8 @@ static int maxball_compare_desc(const void *a, const void *b)
    EDT the continuous test keeps most voxels, since the gradient rarely points along a lattice direction; this is the
    "distance ridge" of Dougherty & Kunzelmann). The lattice points of a ball depend on its squared limit only through
    the largest lattice squared length S[k] <= lim, and the farthest of them seen from the neighbour c' = c + o depends
-   on |o_x|, |o_y|, |o_z| only (7 classes), so the table T[k][class] = max over lattice u with D2(u) <= S[k] of
-   D2(|u| + |o|) answers the test in O(1): c' covers c's lattice ball when T <= lim(c'). Every value is the kernel's
+   on |o_x|, |o_y|, |o_z| only (SM_MAXBALL_NC classes), so the table T[k][class] = max over lattice u with D2(u) <= S[k]
+   of D2(|u| + |o|) answers the test in O(1): c' covers c's lattice ball when T <= lim(c'). Every value is the kernel's
    own floating-point expression D2 (maxball_inside) and D2(u - o) <= D2(|u| + |o|) because rounding is monotone, so the
    test is exact in floating point, not only up to rounding. Offsets longer than the box are left out (no pair of
    voxels in the box is that far apart), and the table stops at about 2^16 octant points; larger balls use the
@@ -118,7 +132,7 @@ static int maxball_compare_desc(const void *a, const void *b)
 typedef struct {
   int64_t ns;      /* distinct lattice squared lengths S[0] = 0 < S[1] < ... */
   double  lim_tab; /* squared limits up to this have a row in the table */
-  double *S, *T;   /* [ns], [ns][7] */
+  double *S, *T;   /* [ns], [ns][SM_MAXBALL_NC] */
 } MaxBallTable;
 
 typedef struct {
@@ -141,13 +155,15 @@ static int maxball_compare_offset(const void *a, const void *b)
 static PetscErrorCode maxball_table_build(const SMGridInfo *g, int skip_axis, double fmax, MaxBallTable *t)
 {
   const double   target = 65536.0; /* octant lattice points at most, about: 1.5 MB sorted, 3.7 MB of table */
-  double         lim = fmax * fmax * (1.0 + SM_MAXBALL_SLACK), limcap;
+  double         lim    = fmax * fmax * (1.0 + SM_MAXBALL_SLACK), limcap;
   int64_t        e[3], np = 0;
   MaxBallOffset *off;
 
   PetscFunctionBeginUser;
-  if (skip_axis < 0) limcap = pow(target * 6.0 / PETSC_PI * g->h[0] * g->h[1] * g->h[2], 2.0 / 3.0);
-  else limcap = target * 4.0 / PETSC_PI * g->h[(skip_axis + 1) % 3] * g->h[(skip_axis + 2) % 3];
+  if (skip_axis < 0)
+    limcap = pow(target * 6.0 / PETSC_PI * g->h[0] * g->h[1] * g->h[2], 2.0 / 3.0);
+  else
+    limcap = target * 4.0 / PETSC_PI * g->h[(skip_axis + 1) % 3] * g->h[(skip_axis + 2) % 3];
   if (lim > limcap) lim = limcap;
   for (int d = 0; d < 3; d++) e[d] = d == skip_axis ? 0 : maxball_half_width((double)g->h[d], 0.0, lim, g->n[d] - 1);
   for (int pass = 0; pass < 2; pass++) {
@@ -218,16 +234,16 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
   for (int64_t z = 0; z < g->z_local; z++) {
     const double *pl[2 * SM_MAXBALL_NR + 1]; /* planes z - NR .. z + NR; NULL where not available (no pruning) */
     for (int o = -SM_MAXBALL_NR; o <= SM_MAXBALL_NR; o++) {
-      const int64_t zz = z + o;
-      pl[o + SM_MAXBALL_NR] = zz >= 0 && zz < g->z_local ? f + zz * np
-                              : zz == -1 && have_below    ? below
+      const int64_t zz      = z + o;
+      pl[o + SM_MAXBALL_NR] = zz >= 0 && zz < g->z_local       ? f + zz * np
+                              : zz == -1 && have_below         ? below
                               : zz == g->z_local && have_above ? above
                                                                : NULL;
     }
     for (int64_t y = 0; y < ny; y++)
       for (int64_t x = 0; x < nx; x++) {
-        const int64_t v    = (z * ny + y) * nx + x;
-        const double  fc   = f[v], limc = fc * fc * (1.0 + SM_MAXBALL_SLACK);
+        const int64_t v  = (z * ny + y) * nx + x;
+        const double  fc = f[v], limc = fc * fc * (1.0 + SM_MAXBALL_SLACK);
         const double *trow = NULL;
         int           keep = 1;
         P[v]               = 0.0;
@@ -236,21 +252,24 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
           int64_t lo = 0, hi = t->ns - 1;
           while (lo < hi) {
             const int64_t mid = (lo + hi + 1) / 2;
-            if (t->S[mid] <= limc) lo = mid;
-            else hi = mid - 1;
+            if (t->S[mid] <= limc)
+              lo = mid;
+            else
+              hi = mid - 1;
           }
           trow = t->T + SM_MAXBALL_NC * lo;
         }
         for (int k = 0; k < nnb && keep; k++) {
           const int64_t xx = x + off[k][0], yy = y + off[k][1];
-          const double *p  = pl[off[k][2] + SM_MAXBALL_NR];
+          const double *p = pl[off[k][2] + SM_MAXBALL_NR];
           double        fn;
           if (!p || xx < 0 || xx >= nx || yy < 0 || yy >= ny) continue;
           fn = p[yy * nx + xx];
           if (!(fn >= fc)) continue;
           if (trow) {
             if (trow[cls[k]] <= fn * fn * (1.0 + SM_MAXBALL_SLACK)) keep = 0;
-          } else if (fn <= fprune && fn >= fc + dist[k]) keep = 0;
+          } else if (fn <= fprune && fn >= fc + dist[k])
+            keep = 0;
         }
         if (keep) P[v] = 1.0;
       }
@@ -288,8 +307,8 @@ static PetscErrorCode maxball_paint(const SMGridInfo *g, int skip_axis, const Ma
       const double dz = (double)(z - zc) * hz, dz2 = dz * dz;
       for (int64_t y = y0; y <= y1; y++) {
         const double  dy = (double)(y - yc) * hy, dyz = dy * dy + dz2;
-        const int64_t row = (z - zs) * ny + y;
-        uint64_t     *wr  = bits + row * wpr;
+        const int64_t row  = (z - zs) * ny + y;
+        uint64_t     *wr   = bits + row * wpr;
         double       *prow = P + row * nx;
         int64_t       w, a, b;
         if (!maxball_inside(0.0, dyz, lim)) continue;
@@ -302,7 +321,7 @@ static PetscErrorCode maxball_paint(const SMGridInfo *g, int skip_axis, const Ma
           if (iw == b >> 6 && (b & 63) != 63) m &= ((uint64_t)1 << ((b & 63) + 1)) - 1;
           if (!m) continue;
           wr[iw] &= ~m;
-          for (; m; m &= m - 1) prow[64 * iw + __builtin_ctzll(m)] = r;
+          for (; m; m &= m - 1) prow[64 * iw + __builtin_ctzll(m)] = r; /* GCC/Clang: index of the lowest set bit */
         }
       }
     }
@@ -311,7 +330,7 @@ static PetscErrorCode maxball_paint(const SMGridInfo *g, int skip_axis, const Ma
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, double *P)
+static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, int skip_axis, double *P)
 {
   SMGridInfo     g;
   MPI_Comm       comm;
@@ -333,8 +352,10 @@ PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, do
 
   /* Refuse NaN and infinite radii before any allocation; the largest radius sizes the containment table. */
   for (int64_t i = 0; i < g.n_local; i++) {
-    if (!isfinite(f[i])) nbad++;
-    else if (f[i] > fmax) fmax = f[i];
+    if (!isfinite(f[i]))
+      nbad++;
+    else if (f[i] > fmax)
+      fmax = f[i];
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nbad, 1, MPI_INT64_T, MPI_SUM, comm));
   PetscCheck(nbad == 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
@@ -369,9 +390,12 @@ PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, do
         r0 = maxball_owner(starts, g.size, PetscMax(g.z_start + z - ext[2], 0));
         r1 = maxball_owner(starts, g.size, PetscMin(g.z_start + z + ext[2], g.n[2] - 1));
         for (int r = r0; r <= r1; r++) {
-          if (pass == 0) scount64[r]++;
-          else if (r == g.rank) rbuf[rdispl[r] + fill[r]++] = cen;
-          else sbuf[sdispl[r] + fill[r]++] = cen;
+          if (pass == 0)
+            scount64[r]++;
+          else if (r == g.rank)
+            rbuf[rdispl[r] + fill[r]++] = cen;
+          else
+            sbuf[sdispl[r] + fill[r]++] = cen;
         }
       }
     }
@@ -405,5 +429,14 @@ PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, do
   qsort(rbuf, (size_t)nrecv, sizeof(MaxBallCentre), maxball_compare_desc);
   PetscCall(maxball_paint(&g, skip_axis, rbuf, nrecv, P));
   PetscCall(PetscFree(rbuf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_morph_max_ball(SMGrid grid, const double *f, int skip_axis, double *P)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(SM_EVENT_MaxBall, 0, 0, 0, 0));
+  PetscCall(sm_morph_max_ball_private(grid, f, skip_axis, P));
+  PetscCall(PetscLogEventEnd(SM_EVENT_MaxBall, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

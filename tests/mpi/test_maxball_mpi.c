@@ -33,11 +33,13 @@ static void random_radii(const int64_t n[3], const PetscReal h[3], uint64_t seed
     for (int64_t y = 0; y < n[1]; y++)
       for (int64_t x = 0; x < n[0]; x++) {
         double u = hash01(x, y, z, seed), w = hash01(x, y, z, seed + 1), r = 0.0;
-        if (u < 0.15) r = 4.5 * w;
+        if (u < 0.15)
+          r = 4.5 * w;
         else if (u < 0.3) {
           int a = (int)(4 * w), b = (int)(16 * w) % 4, c = (int)(64 * w) % 4;
           r = sqrt((a * h[0]) * (a * h[0]) + (b * h[1]) * (b * h[1]) + (c * h[2]) * (c * h[2]));
-        } else if (u < 0.33) r = -1.0;
+        } else if (u < 0.33)
+          r = -1.0;
         f[(z * n[1] + y) * n[0] + x] = r;
       }
 }
@@ -51,7 +53,7 @@ static void brute_edt(const int64_t n[3], const PetscReal h[3], uint64_t seed, i
   for (int64_t z = 0; z < n[2]; z++)
     for (int64_t y = 0; y < n[1]; y++)
       for (int64_t x = 0; x < n[0]; x++) {
-        double s = sin(0.7 * x + seed) + sin(0.55 * y + 2.0 * seed) + sin(0.6 * z + 0.3 * seed);
+        double s                     = sin(0.7 * x + seed) + sin(0.55 * y + 2.0 * seed) + sin(0.6 * z + 0.3 * seed);
         m[(z * n[1] + y) * n[0] + x] = s + 0.8 * (hash01(x, y, z, seed) - 0.5) > -0.6;
       }
   for (int64_t i = 0; i < nt; i++) {
@@ -134,11 +136,11 @@ static PetscErrorCode compare_with_brute(const int64_t n[3], const PetscReal h[3
 static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3], int64_t hd, int nb,
                                           const int64_t cen[][3], const int64_t *rn, int skip_axis, const char *what)
 {
-  const int64_t nt = n[0] * n[1] * n[2];
+  const int64_t   nt   = n[0] * n[1] * n[2];
   const PetscReal h[3] = {(double)hn[0] / hd, (double)hn[1] / hd, (double)hn[2] / hd};
-  double       *fg, *P;
-  SMGridInfo    info;
-  int64_t       bad = 0, painted = 0, expect_painted = 0;
+  double         *fg, *P;
+  SMGridInfo      info;
+  int64_t         bad = 0, painted = 0, expect_painted = 0;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc1(nt, &fg));
@@ -148,7 +150,7 @@ static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3
     const int64_t v[3] = {i % n[0], (i / n[0]) % n[1], info.z_start + i / info.n_plane};
     double        want = 0.0;
     for (int k = 0; k < nb; k++) {
-      int64_t s = 0;
+      int64_t s  = 0;
       int     ok = 1;
       for (int d = 0; d < 3; d++) {
         s += (hn[d] * (v[d] - cen[k][d])) * (hn[d] * (v[d] - cen[k][d]));
@@ -173,9 +175,9 @@ static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3
 
 int main(int argc, char **argv)
 {
-  const int64_t   n[3]   = {12, 10, 14};
+  const int64_t   n[3]     = {12, 10, 14};
   const PetscReal hs[3][3] = {{1, 1, 1}, {0.9, 1.1, 1.3}, {1.1, 0.9, 0.6}};
-  const int64_t   nt     = n[0] * n[1] * n[2];
+  const int64_t   nt       = n[0] * n[1] * n[2];
   double         *fg;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -194,6 +196,16 @@ int main(int argc, char **argv)
       brute_edt(n, hs[ih], 3 + ih, skip, fg);
       PetscCall(compare_with_brute(n, hs[ih], fg, skip, "distance map"));
     }
+  {
+    /* Rows longer than 64 voxels (several words of the painted-voxel bit set). */
+    const int64_t   nw[3] = {70, 6, 9};
+    const PetscReal hw[3] = {0.8, 1.0, 0.7};
+    double         *fw;
+    PetscCall(PetscMalloc1(nw[0] * nw[1] * nw[2], &fw));
+    random_radii(nw, hw, 21, fw);
+    for (int skip = -1; skip < 2; skip++) PetscCall(compare_with_brute(nw, hw, fw, skip, "long rows"));
+    PetscCall(PetscFree(fw));
+  }
   /* A constant map: every voxel is a centre of the same radius (ties everywhere, nothing prunable). */
   for (int64_t i = 0; i < nt; i++) fg[i] = 1.5;
   PetscCall(compare_with_brute(n, hs[1], fg, -1, "constant map"));
@@ -218,7 +230,7 @@ int main(int argc, char **argv)
   {
     /* Lattice count: the ball of radius 5 holds 515 lattice points (OEIS A000605, n = 25). */
     const int64_t   n1[3] = {14, 13, 15}, c1[3] = {7, 6, 7};
-    const PetscReal h[3]  = {1, 1, 1};
+    const PetscReal h[3] = {1, 1, 1};
     SMGridInfo      info;
     double         *fb, *P;
     int64_t         cnt = 0, tot;
