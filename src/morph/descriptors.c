@@ -110,22 +110,36 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
   }
 
   if (opt->cpsd || opt->cpsd_2d || opt->mip) {
-    double    rmax = 0, rm;
-    PetscBool inf3 = PETSC_FALSE, inf;
+    double    rmax = 0, rm2[3] = {0, 0, 0}, rm3 = 0;
+    PetscBool inf3 = PETSC_FALSE, inf2[3] = {PETSC_TRUE, PETSC_TRUE, PETSC_TRUE};
+    int64_t  *counts2d[3] = {NULL, NULL, NULL};
+    int       nk2[3]      = {0, 0, 0};
     PetscCall(PetscMalloc2((size_t)n, &f, (size_t)n, &P));
-    /* the radius grid must hold the largest 2D radius too (a disk in a slice can exceed any ball) */
+    /* 2D first: a disk in a slice can exceed any ball, and the common radius grid must hold every curve */
     if (opt->cpsd_2d)
       for (int a = 0; a < 3; a++) {
-        PetscCall(sm_radius_map(grid, mask, 7 & ~(1 << a), n, f, &rm, &inf));
-        rmax = PetscMax(rmax, rm);
+        PetscCall(sm_radius_map(grid, mask, 7 & ~(1 << a), n, f, &rm2[a], &inf2[a]));
+        if (inf2[a]) continue;
+        nk2[a] = (int)floor(rm2[a] / dr) + 2;
+        PetscCall(PetscMalloc1(nk2[a], &counts2d[a]));
+        PetscCall(sm_morph_max_ball(grid, f, a, P));
+        PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk2[a], counts2d[a]));
+        rmax = PetscMax(rmax, rm2[a]);
       }
-    PetscCall(sm_radius_map(grid, mask, 7, n, f, &rm, &inf3));
-    rmax    = PetscMax(rmax, rm);
+    PetscCall(sm_radius_map(grid, mask, 7, n, f, &rm3, &inf3));
+    rmax    = PetscMax(rmax, inf3 ? 0 : rm3);
     nk      = (int)floor(rmax / dr) + 2;
     out->nr = nk;
     PetscCall(PetscMalloc1(nk, &out->r));
     PetscCall(PetscMalloc1(nk, &counts));
     for (int k = 0; k < nk; k++) out->r[k] = k * dr;
+    for (int a = 0; a < 3; a++) {
+      if (!counts2d[a]) continue;
+      PetscCall(PetscCalloc1(nk, &out->psi2d[a]));
+      for (int k = 0; k < nk2[a] && k < nk; k++) out->psi2d[a][k] = (double)counts2d[a][k] / (double)out->voxels;
+      out->r50_2d[a] = sm_morph_crossing_half(out->r, out->psi2d[a], nk);
+      PetscCall(PetscFree(counts2d[a]));
+    }
     if (opt->cpsd && !inf3) {
       PetscCall(PetscMalloc1(nk, &out->psi));
       PetscCall(sm_morph_max_ball(grid, f, -1, P));
@@ -145,16 +159,6 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
       }
       PetscCall(PetscFree(M));
     }
-    if (opt->cpsd_2d)
-      for (int a = 0; a < 3; a++) {
-        PetscCall(sm_radius_map(grid, mask, 7 & ~(1 << a), n, f, &rm, &inf));
-        if (inf) continue;
-        PetscCall(PetscMalloc1(nk, &out->psi2d[a]));
-        PetscCall(sm_morph_max_ball(grid, f, a, P));
-        PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
-        for (int k = 0; k < nk; k++) out->psi2d[a][k] = (double)counts[k] / (double)out->voxels;
-        out->r50_2d[a] = sm_morph_crossing_half(out->r, out->psi2d[a], nk);
-      }
     PetscCall(PetscFree(counts));
     PetscCall(PetscFree2(f, P));
   }
