@@ -375,6 +375,43 @@ static PetscErrorCode test_neck(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Many distinct values: f uniform in (0, 1) on the set (every value distinct; ctx != NULL: rounded to 1/1000), with a
+   few +INFINITY and NaN voxels (NaN is not in the set). Distinct: more values than a slab's key table holds at 1 rank
+   (the sampled table, buckets mixing keys), more than the packed 16-bit ranks hold globally at 2 and 3 ranks (the
+   double-valued search with ghost values added to the table); rounded: the packed search. The bitwise comparison with
+   the serial reference holds whichever queue runs. */
+static void fill_distinct(void *ctx, const int64_t n[3], int64_t x, int64_t y, int64_t z, uint8_t *m, double *f)
+{
+  const double r = hash01(11, x, y, z), g = hash01(12, x, y, z);
+  (void)n;
+  *m = r < 0.75;
+  *f = !*m ? -r : (r < 0.002 ? INFINITY : (r < 0.004 ? NAN : (ctx ? ceil(1000 * g) / 1000 : g)));
+}
+
+static PetscErrorCode test_distinct(int rounded)
+{
+  const int64_t   n[3]   = {48, 46, 44};
+  const PetscReal h[3]   = {1, 1, 1};
+  static int      marker = 1; /* any non-NULL context selects the rounded values */
+  Case            c;
+  int64_t         off;
+
+  PetscFunctionBeginUser;
+  PetscCall(case_create(n, h, rounded ? &marker : NULL, fill_distinct, &c));
+  off = c.info.z_start * c.info.n_plane;
+  for (int axis = 0; axis < 3; axis += 2) {
+    int64_t bad = 0;
+    PetscCall(sm_morph_bottleneck_map(c.grid, c.f, axis, axis / 2, c.out));
+    reference_map(1, n, h, NULL, c.gf, axis, axis / 2, c.ref);
+    for (int64_t v = 0; v < c.info.n_local; v++)
+      if (memcmp(&c.out[v], &c.ref[off + v], sizeof(double))) bad++;
+    SM_TEST_TRUE(bad == 0, "bottleneck with %s values, axis %d: %lld voxels differ from serial reference",
+                 rounded ? "rounded" : "distinct", axis, (long long)bad);
+  }
+  PetscCall(case_destroy(&c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -391,6 +428,8 @@ int main(int argc, char **argv)
   PetscCall(test_stair(1));
   PetscCall(test_wall());
   PetscCall(test_neck());
+  PetscCall(test_distinct(0));
+  PetscCall(test_distinct(1));
   int code = sm_test_finish(PETSC_COMM_WORLD);
   PetscFinalize();
   return code;
