@@ -26,5 +26,11 @@ print("  solid volume fraction  %.4f   (model %.4f)" % (s["volume_fraction"], p)
 print("  specific surface area  %.3f 1/um (Rice formula %.3f 1/um)" % (s["specific_surface_area"], rice))
 print("  two-point C_solid_solid(h): C(0) = %.4f, C(h_max) = %.4f (p^2 = %.4f)" %
       (r["two_point"]["C"]["solid_solid"][0], r["two_point"]["C"]["solid_solid"][-1], p * p))
+fmt = lambda v: "not defined" if v is None else "%.4f" % v
+for name in ("solid", "pore"):
+    q = r["phases"][name]
+    print("  %-5s r_50 %s um, r_min %s um, constrictivity %s, geodesic tortuosity %s, predicted M-factor %s" %
+          (name, fmt(q["r_50"]), fmt(q["r_min"]["mean"]), fmt(q["constrictivity"]["mean"]),
+           fmt(q["geodesic_tortuosity"]["mean"]), fmt(q["M_predicted"])))
 print("  files: %s/twin.h5 (+ twin.xmf for ParaView), analysis.json, analysis.csv, analysis_two_point.csv" % sys.argv[1].rsplit("/", 1)[0])
 PY
