@@ -13,11 +13,12 @@
  *     strictly more lattice points (a translate of a finite set cannot be a proper subset of a set of the same size),
  *     so chains of redundancy cannot cycle and end at a kept centre: dropping every redundant centre at once leaves
  *     the maximum unchanged at every voxel. Typically 15-30 % of the positive voxels of an EDT remain.
- *  2. The kept ("ridge") centres are sorted by decreasing f and their balls are painted in that order, writing only
- *     voxels not yet painted: the first ball to reach a voxel is its largest covering ball, so every voxel is
- *     written once, with the maximum. Ties in f are harmless: equal values are written. Each ball is scanned by
- *     (z, y) rows with the x-range from the predicate; a bit per voxel marks the unpainted voxels, so painted parts of
- *     a row are skipped 64 voxels at a time.
+ *  2. The kept ("ridge") centres are sorted by decreasing f (in-place radix sort) and their balls are painted in that
+ *     order, writing only voxels not yet painted: the first ball to reach a voxel is its largest covering ball, so
+ *     every voxel is written once, with the maximum. Ties in f are harmless: equal values are written. Each ball is
+ *     scanned by rows with the run along x (along y for the disks normal to x) whose half-widths are tabulated once
+ *     per distinct radius (MaxBallRows); a bit per voxel marks the unpainted voxels, so painted parts of a row are
+ *     skipped 64 voxels at a time, and a plane of a small ball is first tested with one AND per row.
  *  3. Balls cross slab boundaries: every rank sends each of its ridge centres to all ranks whose slab the ball
  *     reaches in z (one MPI_Alltoallv of 16-byte records). The ridge test on the first and last local planes reads
  *     one ghost plane of f from each neighbouring rank. The result is a maximum of values of f, so it is bitwise
@@ -32,9 +33,11 @@
  * f(c') <= SM_MAXBALL_PRUNE_MAX h_min; centres next to larger radii are simply kept (still exact, only slower).
  *
  * Memory beyond f and P: the ridge centres this rank owns or receives (16 bytes each; a few bytes per voxel on an EDT,
- * 16 per positive voxel in the worst case of no pruning), a bit per voxel, two planes of f and a table of a few MB. */
+ * 16 per positive voxel in the worst case of no pruning), a bit per voxel, two planes of f, a table of a few MB and the
+ * row table of the largest ball (at most two planes of doubles). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
 
@@ -109,13 +112,6 @@ static PetscErrorCode maxball_ghost_planes(SMGrid grid, const SMGridInfo *g, con
 static inline void maxball_extents(const SMGridInfo *g, int skip_axis, double lim, int64_t ext[3])
 {
   for (int d = 0; d < 3; d++) ext[d] = d == skip_axis ? 0 : maxball_half_width((double)g->h[d], 0.0, lim, g->n[d]);
-}
-
-static int maxball_compare_desc(const void *a, const void *b)
-{
-  const MaxBallCentre *p = (const MaxBallCentre *)a, *q = (const MaxBallCentre *)b;
-  if (p->f != q->f) return p->f > q->f ? -1 : 1;
-  return (p->idx > q->idx) - (p->idx < q->idx); /* a fixed order; the result does not depend on it */
 }
 
 /* Lattice-containment table. Only voxel centres are painted, so B(c, r) is redundant as soon as the lattice points it
@@ -207,32 +203,84 @@ static PetscErrorCode maxball_table_build(const SMGridInfo *g, int skip_axis, do
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Ridge test (step 1) for all local voxels: marks P[v] = 1 for kept centres, 0 otherwise. */
+/* Direct-mapped cache from a radius to a per-radius answer (a table row, an extent). Distance maps and their
+   bottleneck maps take few distinct values (hundreds), so nearly every look-up hits; a miss only costs the exact
+   computation the cache stands for, so the answers never depend on the cache. */
+#define SM_MAXBALL_CACHE_BITS 12
+typedef struct {
+  double  key[1 << SM_MAXBALL_CACHE_BITS]; /* radii are > 0: -1 marks an empty slot */
+  int64_t val[1 << SM_MAXBALL_CACHE_BITS];
+} MaxBallCache;
+
+static void maxball_cache_init(MaxBallCache *cache)
+{
+  for (int i = 0; i < (1 << SM_MAXBALL_CACHE_BITS); i++) cache->key[i] = -1.0;
+}
+
+static inline int maxball_cache_slot(double f)
+{
+  uint64_t b;
+  memcpy(&b, &f, sizeof b);
+  return (int)((b * 0x9e3779b97f4a7c15ULL) >> (64 - SM_MAXBALL_CACHE_BITS));
+}
+
+/* Row of the containment table for the squared limit limc (the largest S[k] <= limc), or -1 beyond the table. */
+static int64_t maxball_table_row(const MaxBallTable *t, double limc)
+{
+  int64_t lo = 0, hi = t->ns - 1;
+  if (!(limc <= t->lim_tab)) return -1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (t->S[mid] <= limc)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Ridge test (step 1) for all local voxels: marks P[v] = 1 for kept centres, 0 otherwise. Whether a centre is kept
+   does not depend on the order in which its neighbours are tried; the nearest ones come first since they prune
+   most often. Voxels whose whole in-plane neighbourhood lies inside the box take a path without bounds checks. */
 static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, const double *below, const double *above,
                                          int have_below, int have_above, int skip_axis, const MaxBallTable *t,
                                          double *P)
 {
   const int64_t nx = g->n[0], ny = g->n[1], np = g->n_plane;
   const double  hmin = PetscMin(PetscMin(g->h[0], g->h[1]), g->h[2]), fprune = SM_MAXBALL_PRUNE_MAX * hmin;
-  int           off[SM_MAXBALL_NC * 8][3], cls[SM_MAXBALL_NC * 8], nnb = 0;
+  int           off[SM_MAXBALL_NC * 8][3], cls[SM_MAXBALL_NC * 8], pz[SM_MAXBALL_NC * 8], nnb = 0;
+  int64_t       lin[SM_MAXBALL_NC * 8];
+  int           gend[3 * SM_MAXBALL_NR + 1], ngroup = 0; /* ends of the groups of neighbours tried without branches */
   double        dist[SM_MAXBALL_NC * 8];
+  MaxBallCache *cache;
 
   PetscFunctionBeginUser;
-  /* nearest shell first: the 26-neighbours prune most centres, the outer shells the rest */
+  PetscCall(PetscMalloc1(1, &cache));
+  maxball_cache_init(cache);
+  /* nearest first: faces, then edges, then corners of each shell */
   for (int shell = 1; shell <= SM_MAXBALL_NR; shell++)
-    for (int oz = -shell; oz <= shell; oz++)
-      for (int oy = -shell; oy <= shell; oy++)
-        for (int ox = -shell; ox <= shell; ox++) {
-          const int o[3] = {ox, oy, oz};
-          if (PetscMax(PetscMax(PetscAbs(ox), PetscAbs(oy)), PetscAbs(oz)) != shell) continue;
-          if (skip_axis >= 0 && o[skip_axis] != 0) continue;
-          for (int d = 0; d < 3; d++) off[nnb][d] = o[d];
-          cls[nnb]  = PetscAbs(ox) + (SM_MAXBALL_NR + 1) * (PetscAbs(oy) + (SM_MAXBALL_NR + 1) * PetscAbs(oz));
-          dist[nnb] = sqrt(maxball_d2(ox, oy, oz, g->h));
-          nnb++;
-        }
+    for (int nz = 1; nz <= 3; nz++) {
+      if (nnb > 0 && (ngroup == 0 || gend[ngroup - 1] != nnb)) gend[ngroup++] = nnb;
+      for (int oz = -shell; oz <= shell; oz++)
+        for (int oy = -shell; oy <= shell; oy++)
+          for (int ox = -shell; ox <= shell; ox++) {
+            const int o[3] = {ox, oy, oz};
+            if (PetscMax(PetscMax(PetscAbs(ox), PetscAbs(oy)), PetscAbs(oz)) != shell) continue;
+            if ((ox != 0) + (oy != 0) + (oz != 0) != nz) continue;
+            if (skip_axis >= 0 && o[skip_axis] != 0) continue;
+            for (int d = 0; d < 3; d++) off[nnb][d] = o[d];
+            cls[nnb]  = PetscAbs(ox) + (SM_MAXBALL_NR + 1) * (PetscAbs(oy) + (SM_MAXBALL_NR + 1) * PetscAbs(oz));
+            dist[nnb] = sqrt(maxball_d2(ox, oy, oz, g->h));
+            lin[nnb]  = (int64_t)oy * nx + ox;
+            pz[nnb]   = oz + SM_MAXBALL_NR;
+            nnb++;
+          }
+    }
+  if (ngroup == 0 || gend[ngroup - 1] != nnb) gend[ngroup++] = nnb;
   for (int64_t z = 0; z < g->z_local; z++) {
     const double *pl[2 * SM_MAXBALL_NR + 1]; /* planes z - NR .. z + NR; NULL where not available (no pruning) */
+    const double *nbpl[SM_MAXBALL_NC * 8];   /* the plane of each neighbour */
+    int           allpl = 1;
     for (int o = -SM_MAXBALL_NR; o <= SM_MAXBALL_NR; o++) {
       const int64_t zz      = z + o;
       pl[o + SM_MAXBALL_NR] = zz >= 0 && zz < g->z_local       ? f + zz * np
@@ -240,94 +288,260 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
                               : zz == g->z_local && have_above ? above
                                                                : NULL;
     }
-    for (int64_t y = 0; y < ny; y++)
+    for (int k = 0; k < nnb; k++) {
+      nbpl[k] = pl[pz[k]];
+      if (!nbpl[k]) allpl = 0;
+    }
+    for (int64_t y = 0; y < ny; y++) {
+      const int yin = y >= SM_MAXBALL_NR && y < ny - SM_MAXBALL_NR;
       for (int64_t x = 0; x < nx; x++) {
-        const int64_t v  = (z * ny + y) * nx + x;
-        const double  fc = f[v], limc = fc * fc * (1.0 + SM_MAXBALL_SLACK);
+        const int64_t v = (z * ny + y) * nx + x, yx = y * nx + x;
+        const double  fc = f[v];
         const double *trow = NULL;
-        int           keep = 1;
-        P[v]               = 0.0;
+        const int     interior = yin && x >= SM_MAXBALL_NR && x < nx - SM_MAXBALL_NR;
+        int           keep     = 1, slot;
+        int64_t       row;
+        P[v] = 0.0;
         if (!(fc > 0.0)) continue;
-        if (limc <= t->lim_tab) { /* the row of the largest S[k] <= limc */
-          int64_t lo = 0, hi = t->ns - 1;
-          while (lo < hi) {
-            const int64_t mid = (lo + hi + 1) / 2;
-            if (t->S[mid] <= limc)
-              lo = mid;
-            else
-              hi = mid - 1;
-          }
-          trow = t->T + SM_MAXBALL_NC * lo;
+        slot = maxball_cache_slot(fc);
+        if (cache->key[slot] == fc)
+          row = cache->val[slot];
+        else {
+          row              = maxball_table_row(t, fc * fc * (1.0 + SM_MAXBALL_SLACK));
+          cache->key[slot] = fc;
+          cache->val[slot] = row;
         }
-        for (int k = 0; k < nnb && keep; k++) {
-          const int64_t xx = x + off[k][0], yy = y + off[k][1];
-          const double *p = pl[off[k][2] + SM_MAXBALL_NR];
+        if (row >= 0) trow = t->T + SM_MAXBALL_NC * row;
+        if (interior && allpl && trow) {
+          /* the common case, one branch per group (faces, edges, corners): the outcome is the same OR */
+          int pr = 0, k = 0;
+          for (int gi = 0; gi < ngroup && !pr; gi++)
+            for (; k < gend[gi]; k++) {
+              const double fn = nbpl[k][yx + lin[k]];
+              pr |= (fn >= fc) & (trow[cls[k]] <= fn * fn * (1.0 + SM_MAXBALL_SLACK));
+            }
+          if (!pr) P[v] = 1.0;
+          continue;
+        }
+        for (int k = 0; k < nnb; k++) {
+          const double *p = pl[pz[k]];
           double        fn;
-          if (!p || xx < 0 || xx >= nx || yy < 0 || yy >= ny) continue;
-          fn = p[yy * nx + xx];
+          if (!p) continue;
+          if (interior)
+            fn = p[yx + lin[k]];
+          else {
+            const int64_t xx = x + off[k][0], yy = y + off[k][1];
+            if (xx < 0 || xx >= nx || yy < 0 || yy >= ny) continue;
+            fn = p[yy * nx + xx];
+          }
           if (!(fn >= fc)) continue;
           if (trow) {
-            if (trow[cls[k]] <= fn * fn * (1.0 + SM_MAXBALL_SLACK)) keep = 0;
-          } else if (fn <= fprune && fn >= fc + dist[k])
+            if (trow[cls[k]] <= fn * fn * (1.0 + SM_MAXBALL_SLACK)) {
+              keep = 0;
+              break;
+            }
+          } else if (fn <= fprune && fn >= fc + dist[k]) {
             keep = 0;
+            break;
+          }
         }
         if (keep) P[v] = 1.0;
       }
+    }
   }
+  PetscCall(PetscFree(cache));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Painting works on runs along the "run axis" ra (x, or y for the disks normal to x, which would otherwise be runs of a
+   single voxel) in rows indexed by z and the other in-plane axis oa. Row extents of the ball of one squared limit are
+   tabulated per |dz| on demand: ye[dz] is the largest |do| of a row that the ball reaches in plane dz, w[dz (ext[oa] +
+   1) + |do|] the half-width of that row along ra and, when every half-width fits, cm[...] the run as a bit mask
+   centred on bit 32. Balls are painted by decreasing radius, so one table serves every centre of a radius in turn.
+   The entries are exactly the rows and half-widths of the predicate maxball_inside: it is monotone in each offset
+   (rounding is monotone), so the largest k <= ext[ra] inside is found by stepping down from the previous, wider row.
+   With ra = y the x offset is exactly 0 and the sum dy^2 + (0 + dz^2) is the same number as 0 + (dy^2 + dz^2). */
+typedef struct {
+  int       ra, oa;    /* run axis and other in-plane axis */
+  double    lim;       /* the squared limit tabulated, -1 before the first */
+  int64_t   ext[3];    /* extents along the axes (maxball_extents) */
+  int64_t  *ye, *w;    /* [ext[2] + 1], [(ext[2] + 1) (ext[oa] + 1)]; ye[dz] = -1 until plane dz is tabulated */
+  uint64_t *cm;        /* like w; only when ext[ra] <= 31 */
+} MaxBallRows;
+
+static void maxball_rows_set(const SMGridInfo *g, int skip_axis, double lim, MaxBallRows *t)
+{
+  t->lim = lim;
+  maxball_extents(g, skip_axis, lim, t->ext);
+  for (int64_t dz = 0; dz <= t->ext[2]; dz++) t->ye[dz] = -1;
+}
+
+static inline const int64_t *maxball_rows_plane(const SMGridInfo *g, MaxBallRows *t, int64_t dz)
+{
+  const int64_t no = t->ext[t->oa] + 1;
+  int64_t      *w = t->w + dz * no, k = t->ext[t->ra], d;
+  uint64_t     *cm = t->cm + dz * no;
+  const double  dzh = (double)dz * g->h[2], dz2 = dzh * dzh, lim = t->lim, ho = g->h[t->oa], hr = g->h[t->ra];
+
+  if (t->ye[dz] >= 0) return w;
+  for (d = 0; d < no; d++) {
+    const double doh = (double)d * ho, dyz = doh * doh + dz2;
+    if (!maxball_inside(0.0, dyz, lim)) break;
+    while (k > 0 && !maxball_inside((double)k * hr, dyz, lim)) k--;
+    w[d] = k;
+    if (t->ext[t->ra] <= 31) cm[d] = ((((uint64_t)1 << (2 * k + 1)) - 1) << (32 - k));
+  }
+  t->ye[dz] = d - 1; /* >= 0: dz <= ext[2] puts the row d = 0 inside */
+  return w;
+}
+
 /* Paint the balls of the sorted centres into this rank's slab (step 2). A bit per voxel marks the voxels still
-   unpainted, so a run of an x-row costs one word operation per 64 voxels plus one write per newly painted voxel: a
-   voxel is written once, by the first (largest) ball that reaches it. */
+   unpainted, so a run costs one word operation per 64 voxels plus one write per newly painted voxel: a voxel is
+   written once, by the first (largest) ball that reaches it. Most balls of a distance map find their rows already
+   painted; when the whole ball lies in one word of each row (it usually does), a plane is first tested with one
+   AND per row against the tabulated masks and painted only if something is left. */
 static PetscErrorCode maxball_paint(const SMGridInfo *g, int skip_axis, const MaxBallCentre *c, int64_t nc, double *P)
 {
-  const int64_t nx = g->n[0], ny = g->n[1], np = g->n_plane, zs = g->z_start, ze = g->z_start + g->z_local;
-  const int64_t wpr = (nx + 63) / 64, nrows = g->z_local * ny;
-  const double  hx = g->h[0], hy = g->h[1], hz = g->h[2];
+  const int     ra = skip_axis == 0 ? 1 : 0, oa = 1 - ra;
+  const int64_t nx = g->n[0], np = g->n_plane, zs = g->z_start, ze = g->z_start + g->z_local;
+  const int64_t nr = g->n[ra], no = g->n[oa], wpr = (nr + 63) / 64, nrows = g->z_local * no;
+  const int64_t sr = ra == 0 ? 1 : nx, so = ra == 0 ? nx : 1; /* strides of P along ra and oa */
   uint64_t     *bits;
+  MaxBallRows   t = {ra, oa, -1.0, {0, 0, 0}, NULL, NULL, NULL};
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(nrows * wpr, &bits));
-  for (int64_t r = 0; r < nrows; r++)
+  for (int64_t z = 0; z < g->z_local; z++)
     for (int64_t w = 0; w < wpr; w++)
-      bits[r * wpr + w] = nx - 64 * w >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << (nx - 64 * w)) - 1);
+      for (int64_t o = 0; o < no; o++)
+        bits[(z * wpr + w) * no + o] = nr - 64 * w >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << (nr - 64 * w)) - 1);
   for (int64_t i = 0; i < g->n_local; i++) P[i] = 0.0;
+  if (nc > 0) { /* the first ball is the largest: its table size serves all */
+    const double lim = c[0].f * c[0].f * (1.0 + SM_MAXBALL_SLACK);
+    int64_t      ext[3], sz;
+    maxball_extents(g, skip_axis, lim, ext);
+    sz = (ext[2] + 1) * (ext[oa] + 1);
+    PetscCall(PetscMalloc3(ext[2] + 1, &t.ye, sz, &t.w, sz, &t.cm));
+  }
   for (int64_t k = 0; k < nc; k++) {
     const double  r = c[k].f, lim = r * r * (1.0 + SM_MAXBALL_SLACK);
     const int64_t zc = c[k].idx / np, yc = (c[k].idx % np) / nx, xc = c[k].idx % nx;
-    int64_t       ext[3], z0, z1, y0, y1;
+    const int64_t rc = ra == 0 ? xc : yc, oc = ra == 0 ? yc : xc;
+    int64_t       z0, z1, er;
+    int           fast;
 
-    maxball_extents(g, skip_axis, lim, ext);
-    z0 = PetscMax(zc - ext[2], zs);
-    z1 = PetscMin(zc + ext[2], ze - 1);
-    y0 = PetscMax(yc - ext[1], 0);
-    y1 = PetscMin(yc + ext[1], ny - 1);
+    if (lim != t.lim) maxball_rows_set(g, skip_axis, lim, &t);
+    er   = t.ext[ra];
+    fast = er <= 31 && rc - er >= 0 && rc + er < nr && (rc - er) >> 6 == (rc + er) >> 6;
+    z0   = PetscMax(zc - t.ext[2], zs);
+    z1   = PetscMin(zc + t.ext[2], ze - 1);
     for (int64_t z = z0; z <= z1; z++) {
-      const double dz = (double)(z - zc) * hz, dz2 = dz * dz;
-      for (int64_t y = y0; y <= y1; y++) {
-        const double  dy = (double)(y - yc) * hy, dyz = dy * dy + dz2;
-        const int64_t row  = (z - zs) * ny + y;
-        uint64_t     *wr   = bits + row * wpr;
-        double       *prow = P + row * nx;
-        int64_t       w, a, b;
-        if (!maxball_inside(0.0, dyz, lim)) continue;
-        w = ext[0] ? maxball_half_width(hx, dyz, lim, ext[0]) : 0;
-        a = PetscMax(xc - w, 0);
-        b = PetscMin(xc + w, nx - 1);
-        for (int64_t iw = a >> 6; iw <= b >> 6; iw++) {
-          uint64_t m = wr[iw];
-          if (iw == a >> 6) m &= ~(uint64_t)0 << (a & 63);
-          if (iw == b >> 6 && (b & 63) != 63) m &= ((uint64_t)1 << ((b & 63) + 1)) - 1;
+      const int64_t   dz = z >= zc ? z - zc : zc - z;
+      const int64_t  *wz = maxball_rows_plane(g, &t, dz), eo = t.ye[dz];
+      const int64_t   o0 = PetscMax(oc - eo, 0), o1 = PetscMin(oc + eo, no - 1);
+      uint64_t *const bz = bits + (z - zs) * wpr * no;
+      double *const   pz = P + (z - zs) * np;
+      if (fast) {
+        /* the run of row o covers bits s - w .. s + w of word iw; cm holds it centred on bit 32 */
+        const int64_t   iw = rc >> 6, s = rc & 63;
+        const uint64_t *cz = t.cm + dz * (t.ext[oa] + 1);
+        uint64_t *const bw = bz + iw * no;
+        uint64_t        any = 0;
+        for (int64_t o = o0; o <= o1; o++) {
+          const uint64_t cmo = cz[o >= oc ? o - oc : oc - o];
+          any |= bw[o] & (s >= 32 ? cmo << (s - 32) : cmo >> (32 - s));
+        }
+        if (!any) continue;
+        for (int64_t o = o0; o <= o1; o++) {
+          const uint64_t cmo = cz[o >= oc ? o - oc : oc - o];
+          uint64_t       m   = bw[o] & (s >= 32 ? cmo << (s - 32) : cmo >> (32 - s));
           if (!m) continue;
-          wr[iw] &= ~m;
-          for (; m; m &= m - 1) prow[64 * iw + __builtin_ctzll(m)] = r; /* GCC/Clang: index of the lowest set bit */
+          bw[o] &= ~m;
+          for (; m; m &= m - 1) pz[o * so + (64 * iw + __builtin_ctzll(m)) * sr] = r; /* GCC/Clang: lowest set bit */
+        }
+        continue;
+      }
+      for (int64_t o = o0; o <= o1; o++) {
+        const int64_t w = wz[o >= oc ? o - oc : oc - o];
+        const int64_t a = PetscMax(rc - w, 0), b = PetscMin(rc + w, nr - 1);
+        for (int64_t iw = a >> 6; iw <= b >> 6; iw++) {
+          uint64_t *const wr = bz + iw * no + o;
+          uint64_t        m  = *wr;
+          if (iw == a >> 6) m &= ~(uint64_t)0 << (a & 63);
+          if (iw == b >> 6) m &= ~(uint64_t)0 >> (63 - (b & 63));
+          if (!m) continue;
+          *wr &= ~m;
+          for (; m; m &= m - 1) pz[o * so + (64 * iw + __builtin_ctzll(m)) * sr] = r;
         }
       }
     }
   }
+  PetscCall(PetscFree3(t.ye, t.w, t.cm));
   PetscCall(PetscFree(bits));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Key of a centre for the sort: for f > 0 the IEEE bit pattern orders like the value. */
+static inline uint64_t maxball_key(const MaxBallCentre *c)
+{
+  uint64_t b;
+  memcpy(&b, &c->f, sizeof b);
+  return b;
+}
+
+/* In-place MSD radix sort ("American flag sort", McIlroy, Bostic & McIlroy, Computing Systems 6 (1993) 5) of the
+   centres by decreasing f, one byte of the key per level from the top. Distance maps take few distinct values, so
+   buckets of equal keys form after two or three levels and are recognised and left alone. The order among equal radii
+   is unspecified; it does not matter since they paint the same value. */
+static void maxball_sort_desc(MaxBallCentre *c, int64_t n, int shift)
+{
+  for (;;) {
+    int64_t  cnt[256], next[256], end[256], i;
+    uint64_t k0;
+    int      full = -1;
+
+    if (n < 2) return;
+    if (n < 32) { /* insertion sort */
+      for (int64_t a = 1; a < n; a++) {
+        const MaxBallCentre e = c[a];
+        int64_t             b = a;
+        for (; b > 0 && c[b - 1].f < e.f; b--) c[b] = c[b - 1];
+        c[b] = e;
+      }
+      return;
+    }
+    k0 = maxball_key(c);
+    for (i = 1; i < n && maxball_key(c + i) == k0; i++) {}
+    if (i == n) return; /* all equal (also ends the descent: keys that differ do so at or below shift) */
+    memset(cnt, 0, sizeof cnt);
+    for (i = 0; i < n; i++) cnt[255 - ((maxball_key(c + i) >> shift) & 255)]++;
+    for (int b = 0; b < 256; b++)
+      if (cnt[b] == n) full = b;
+    if (full >= 0) { /* one bucket holds everything: go straight to the next byte */
+      shift -= 8;
+      continue;
+    }
+    next[0] = 0;
+    for (int b = 0; b < 256; b++) {
+      end[b] = next[b] + cnt[b];
+      if (b < 255) next[b + 1] = end[b];
+    }
+    for (int b = 0; b < 256; b++)
+      while (next[b] < end[b]) {
+        MaxBallCentre e  = c[next[b]];
+        int           eb = 255 - (int)((maxball_key(&e) >> shift) & 255);
+        while (eb != b) {
+          const MaxBallCentre tmp = c[next[eb]];
+          c[next[eb]++]           = e;
+          e                       = tmp;
+          eb                      = 255 - (int)((maxball_key(&e) >> shift) & 255);
+        }
+        c[next[b]++] = e;
+      }
+    if (shift == 0) return;
+    for (int b = 0; b < 256; b++) maxball_sort_desc(c + end[b] - cnt[b], cnt[b], shift - 8);
+    return;
+  }
 }
 
 static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, int skip_axis, double *P)
@@ -341,6 +555,7 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
   MaxBallCentre *sbuf = NULL, *rbuf = NULL;
   MPI_Datatype   centre_type;
   MaxBallTable   table;
+  MaxBallCache  *cache;
   double         fmax = 0.0;
 
   PetscFunctionBeginUser;
@@ -377,18 +592,29 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
      go straight into their places: this rank's own centres directly into the receive buffer. */
   PetscCall(PetscCalloc4(g.size, &scount, g.size, &sdispl, g.size, &rcount, g.size, &rdispl));
   PetscCall(PetscCalloc2(g.size, &scount64, g.size, &fill));
+  PetscCall(PetscMalloc1(1, &cache)); /* z extents per radius */
+  maxball_cache_init(cache);
   for (int pass = 0; pass < 2; pass++) {
     for (int64_t z = 0; z < g.z_local; z++) {
       for (int64_t i = z * g.n_plane; i < (z + 1) * g.n_plane; i++) {
         MaxBallCentre cen;
-        int64_t       ext[3];
-        int           r0, r1;
+        int64_t       ez;
+        int           r0, r1, slot;
         if (P[i] == 0.0) continue;
         cen.f   = f[i];
         cen.idx = g.z_start * g.n_plane + i;
-        maxball_extents(&g, skip_axis, cen.f * cen.f * (1.0 + SM_MAXBALL_SLACK), ext);
-        r0 = maxball_owner(starts, g.size, PetscMax(g.z_start + z - ext[2], 0));
-        r1 = maxball_owner(starts, g.size, PetscMin(g.z_start + z + ext[2], g.n[2] - 1));
+        slot    = maxball_cache_slot(cen.f);
+        if (cache->key[slot] == cen.f)
+          ez = cache->val[slot];
+        else {
+          int64_t ext[3];
+          maxball_extents(&g, skip_axis, cen.f * cen.f * (1.0 + SM_MAXBALL_SLACK), ext);
+          ez               = ext[2];
+          cache->key[slot] = cen.f;
+          cache->val[slot] = ez;
+        }
+        r0 = maxball_owner(starts, g.size, PetscMax(g.z_start + z - ez, 0));
+        r1 = maxball_owner(starts, g.size, PetscMin(g.z_start + z + ez, g.n[2] - 1));
         for (int r = r0; r <= r1; r++) {
           if (pass == 0)
             scount64[r]++;
@@ -424,9 +650,10 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
   PetscCall(PetscFree(sbuf));
   PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
   PetscCall(PetscFree2(scount64, fill));
+  PetscCall(PetscFree(cache));
 
   /* Step 2: largest balls first. */
-  qsort(rbuf, (size_t)nrecv, sizeof(MaxBallCentre), maxball_compare_desc);
+  maxball_sort_desc(rbuf, nrecv, 56);
   PetscCall(maxball_paint(&g, skip_axis, rbuf, nrecv, P));
   PetscCall(PetscFree(rbuf));
   PetscFunctionReturn(PETSC_SUCCESS);

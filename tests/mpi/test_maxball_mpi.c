@@ -228,6 +228,20 @@ int main(int argc, char **argv)
     }
   }
   {
+    /* Large balls (integer truth): radius 31 voxels is the widest run the kernel handles as a single-word mask, 30
+       overlaps it, 40 and the ball clipped by the box take the general multi-word path; centres at x = y = 32 keep the
+       31-runs inside one 64-bit word along x (3D, disks normal to y and z) and along y (disks normal to x). */
+    const int64_t nb[3] = {80, 70, 13}, h1[3] = {1, 1, 1}, h2[3] = {2, 3, 4};
+    const int64_t cb[3][3] = {{32, 32, 6}, {40, 36, 2}, {75, 5, 12}}, rb[3] = {31, 30, 40};
+    const int64_t cw[1][3] = {{32, 32, 6}}, rw[1] = {124}; /* h2 / 4: R = 31 in x, about 20.7 in y, 15.5 in z */
+    PetscCall(check_integer_balls(nb, h1, 1, 3, cb, rb, -1, "large balls"));
+    PetscCall(check_integer_balls(nb, h2, 4, 1, cw, rw, -1, "large ball, anisotropic"));
+    for (int skip = 0; skip < 3; skip++) {
+      PetscCall(check_integer_balls(nb, h1, 1, 3, cb, rb, skip, "large disks"));
+      PetscCall(check_integer_balls(nb, h2, 4, 1, cw, rw, skip, "large disk, anisotropic"));
+    }
+  }
+  {
     /* Lattice count: the ball of radius 5 holds 515 lattice points (OEIS A000605, n = 25). */
     const int64_t   n1[3] = {14, 13, 15}, c1[3] = {7, 6, 7};
     const PetscReal h[3] = {1, 1, 1};
