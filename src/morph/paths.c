@@ -6,8 +6,19 @@
  * the ranks exchange their first and last planes; a ghost voxel whose value improved re-seeds its (up to 9) local
  * neighbours, and the next pass starts from those only (values only ever improve, so an incremental search from the
  * improved voxels is enough). The loop ends when no rank improved any voxel (an MPI_Allreduce of a flag). This is a
- * distributed Bellman-Ford over slabs with an exact label-setting search inside each slab; an axis-z front needs at
- * least one round per rank, axes x and y usually a few.
+ * distributed Bellman-Ford over slabs with an exact label-setting search inside each slab; axes x and y usually need a
+ * few rounds.
+ * An axis-z front on the z-slabs would cross the ranks one after another (at least one round per rank, so P times the
+ * work of a slab). On more than one rank the z maps therefore run on complete z columns: the input is redistributed
+ * (one MPI_Alltoallw with derived datatypes on the arrays themselves, as in the z pass of the EDT) to the grid
+ * {nx, nz, ny} of sizes {hx, hz, hy}, whose slabs are ranges of y, the map is computed there along its axis 1, and the
+ * result is sent back into the caller's array. That grid's step lengths are summed in the physical x, y, z order, so
+ * they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 + b^2 + c^2) in the last bit), and
+ * by the uniqueness of the fixed point (below) the map is bitwise the same. Extra memory: the geodesic map holds a copy
+ * of the mask and the transposed map (9 bytes per voxel; the copy is freed before the map is sent back); the bottleneck
+ * map a copy of f that the packed search turns into the map in place (8 bytes per voxel). If the y decomposition would
+ * leave a rank without a plane (ny < ranks, or FFTW's blocks), or f has too many distinct values for the packed search
+ * (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
  *
  * Queues. Geodesic: Dial's bucket queue with real keys (R. B. Dial, Comm. ACM 12 (1969) 632; the "approximate bucket"
  * variant of B. V. Cherkassky, A. V. Goldberg, T. Radzik, Math. Program. 73 (1996) 129). Bucket b holds the voxels
@@ -60,6 +71,7 @@
 #include <string.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
+#include <fftw3-mpi.h>
 
 typedef enum { SM_PATH_GEODESIC = 0, SM_PATH_BOTTLENECK = 1 } SMPathKind;
 
@@ -636,21 +648,29 @@ static PetscErrorCode sm_packed_solve(SMPathCtx *c, const SMGridInfo *info, MPI_
     tab_bits[h] = bits;
     tab_rank[h] = (uint32_t)(i + 1);
   }
-  for (int64_t v = 0; v < c->n; v++) { /* p[v] lies in the bytes of out[v / 2], which nothing reads any more */
-    const double x = c->f[v];
-    if (!(x > 0.0)) {
-      p[v] = 0;
-      continue;
+  /* p[v] lies in the bytes of out[v / 2], which nothing reads any more. f may be out itself (the transposed z maps
+     solve in place): f is then copied block by block with memcpy before the block's p values are written, which
+     cover f[s / 2 .. e / 2), all read already, and no access through two pointer types overlaps. */
+  for (int64_t s = 0; s < c->n; s += 512) {
+    const int64_t e = PetscMin(c->n, s + 512);
+    double        blk[512];
+    memcpy(blk, (const char *)c->f + s * (int64_t)sizeof(double), (size_t)(e - s) * sizeof(double));
+    for (int64_t v = s; v < e; v++) {
+      const double x = blk[v - s];
+      if (!(x > 0.0)) {
+        p[v] = 0;
+        continue;
+      }
+      if (x != last) {
+        uint64_t bits, h;
+        memcpy(&bits, &x, sizeof(bits));
+        h = (bits * 0x9e3779b97f4a7c15ULL) >> shift;
+        while (tab_bits[h] != bits) h = (h + 1) & (uint64_t)(tsize - 1); /* every positive value is a key */
+        last  = x;
+        lastr = tab_rank[h];
+      }
+      p[v] = lastr << 16;
     }
-    if (x != last) {
-      uint64_t bits, h;
-      memcpy(&bits, &x, sizeof(bits));
-      h = (bits * 0x9e3779b97f4a7c15ULL) >> shift;
-      while (tab_bits[h] != bits) h = (h + 1) & (uint64_t)(tsize - 1); /* every positive value is a key */
-      last  = x;
-      lastr = tab_rank[h];
-    }
-    p[v] = lastr << 16;
   }
   PetscCall(PetscFree2(tab_bits, tab_rank));
   PetscCall(PetscCalloc1((size_t)c->nkeys + 1, &c->bk));
@@ -695,9 +715,12 @@ static PetscErrorCode sm_packed_solve(SMPathCtx *c, const SMGridInfo *info, MPI_
 }
 
 /* The common driver: initialise, seed the source plane, then local passes and ghost exchanges until no rank changes.
-   mask (geodesic) or f (bottleneck) is this rank's slab; out receives the map. */
+   mask (geodesic) or f (bottleneck) is this rank's slab; out receives the map. yz_swapped: the grid is the relabelled
+   one of the transposed z maps (its axes 1 and 2 are the physical z and y), and the step lengths are summed in the
+   physical x, y, z order so that they are bitwise those of the original grid. f may be out (bottleneck): that works
+   for the packed search only, and *solved (collective) says whether it ran; otherwise it is always PETSC_TRUE. */
 static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t *mask, const double *f, int axis,
-                                    int side, double *out)
+                                    int side, PetscBool yz_swapped, double *out, PetscBool *solved)
 {
   MPI_Comm   comm = sm_grid_comm(grid);
   SMGridInfo info;
@@ -743,8 +766,12 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
         c.dxyz[k][1] = dy;
         c.dxyz[k][2] = dz;
         c.off[k]     = (dz * c.ny + dy) * c.nx + dx;
-        c.len[k]     = sqrt(PetscSqr(dx * (double)info.h[0]) + PetscSqr(dy * (double)info.h[1]) +
-                            PetscSqr(dz * (double)info.h[2]));
+        if (yz_swapped) /* physical step (dx, dz, dy) with the physical sizes (h[0], h[2], h[1]) */
+          c.len[k] = sqrt(PetscSqr(dx * (double)info.h[0]) + PetscSqr(dz * (double)info.h[2]) +
+                          PetscSqr(dy * (double)info.h[1]));
+        else
+          c.len[k] = sqrt(PetscSqr(dx * (double)info.h[0]) + PetscSqr(dy * (double)info.h[1]) +
+                          PetscSqr(dz * (double)info.h[2]));
         k++;
       }
   /* Source plane: for axis z it is on one rank only, for x and y every rank holds a strip of it. */
@@ -768,8 +795,11 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
     PetscCall(sm_bottleneck_global_keys(&c, comm, info.size, &packed));
   }
 
+  *solved = PETSC_TRUE;
   if (packed) {
     PetscCall(sm_packed_solve(&c, &info, comm, lo, hi, &rounds));
+  } else if ((const void *)f == (const void *)out) { /* the double-valued search needs f beside the map */
+    *solved = PETSC_FALSE;
   } else {
     PetscCall(PetscMalloc4((size_t)c.np, &gb, (size_t)c.np, &gb_old, (size_t)c.np, &ga, (size_t)c.np, &ga_old));
     /* Initial values: geodesic -1 off the set (never improved by a relaxation), INFINITY on it; bottleneck 0. */
@@ -814,11 +844,12 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
       if (out[v] < 0.0) out[v] = INFINITY;
   PetscCall(PetscInfo(NULL,
                       "%s map from axis %d side %d: %d local passes, %lld scans, %lld queue entries, %lld clamped, "
-                      "%lld buckets%s, %lld voxels, %.3f s\n",
-                      kind == SM_PATH_GEODESIC ? "Geodesic" : "Bottleneck", axis, side, rounds, (long long)c.scans,
-                      (long long)c.pushes, (long long)c.clamped,
+                      "%lld buckets%s%s, %lld voxels, %.3f s\n",
+                      kind == SM_PATH_GEODESIC ? "Geodesic" : "Bottleneck", yz_swapped ? 2 : axis, side, rounds,
+                      (long long)c.scans, (long long)c.pushes, (long long)c.clamped,
                       (long long)(kind == SM_PATH_GEODESIC ? c.nring : c.nkeys),
-                      packed ? " (packed)" : (c.sampled ? " (sampled)" : ""), (long long)c.n, sm_sys_wtime() - t0));
+                      packed ? " (packed)" : (c.sampled ? " (sampled)" : ""), yz_swapped ? " (on z columns)" : "",
+                      (long long)c.n, sm_sys_wtime() - t0));
   PetscCall(PetscFree(c.seed.a));
   PetscCall(PetscFree(c.tmp.a));
   PetscCall(PetscFree(c.zcount));
@@ -831,17 +862,151 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A datatype for c2 groups, s2 elements apart, of c1 runs of nx elements, s1 elements apart (elements of type etype,
+   esize bytes), at the absolute address of start (for use with MPI_BOTTOM). All counts are at most one axis length,
+   and strides are MPI_Aint, so no int overflows however large the slab. */
+static PetscErrorCode sm_path_block_type(const void *start, MPI_Datatype etype, size_t esize, int64_t c2, int64_t s2,
+                                         int64_t c1, int64_t s1, int64_t nx, MPI_Datatype *type)
+{
+  MPI_Datatype inner, outer;
+  MPI_Aint     addr;
+  int          ic2 = 0, ic1 = 0, inx = 0, one = 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_int64_to_int(c2, &ic2));
+  PetscCall(sm_int64_to_int(c1, &ic1));
+  PetscCall(sm_int64_to_int(nx, &inx));
+  PetscCallMPI(MPI_Type_create_hvector(ic1, inx, (MPI_Aint)s1 * (MPI_Aint)esize, etype, &inner));
+  PetscCallMPI(MPI_Type_create_hvector(ic2, 1, (MPI_Aint)s2 * (MPI_Aint)esize, inner, &outer));
+  PetscCallMPI(MPI_Get_address(start, &addr));
+  PetscCallMPI(MPI_Type_create_struct(1, &one, &addr, &outer, type));
+  PetscCallMPI(MPI_Type_commit(type));
+  PetscCallMPI(MPI_Type_free(&outer));
+  PetscCallMPI(MPI_Type_free(&inner));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Redistribute between this rank's slab [z_local][ny][nx] of grid and its slab [y_local][nz][nx] of tgrid (the grid
+   {nx, nz, ny}, whose slabs are ranges of y): forward from slab to tslab, else back. One MPI_Alltoallw with datatypes
+   on the arrays themselves (as in the z pass of the EDT), so nothing is packed into buffers here; the receiving array
+   is written through MPI_BOTTOM, the other one only read. Collective. */
+static PetscErrorCode sm_path_transpose(SMGrid grid, SMGrid tgrid, MPI_Datatype etype, size_t esize, const void *slab,
+                                        const void *tslab, PetscBool forward)
+{
+  SMGridInfo     info, tinfo;
+  const int64_t *zs, *zc, *ys, *yc;
+  const char    *a = (const char *)slab, *b = (const char *)tslab;
+  int           *count, *displ;
+  MPI_Datatype  *atype, *btype;
+  PetscMPIInt    P;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &info));
+  PetscCall(sm_grid_get_info(tgrid, &tinfo));
+  PetscCall(sm_grid_get_slabs(grid, &zs, &zc));
+  PetscCall(sm_grid_get_slabs(tgrid, &ys, &yc));
+  P = info.size;
+  PetscCall(PetscMalloc2(P, &count, P, &displ));
+  PetscCall(PetscMalloc2(P, &atype, P, &btype));
+  for (PetscMPIInt r = 0; r < P; r++) {
+    const int64_t nx = info.n[0], ny = info.n[1], nz = info.n[2];
+    count[r] = 1; /* every rank owns >= 1 plane of both grids */
+    displ[r] = 0;
+    /* my z planes, rows y of rank r: (z, y, x) at (z ny + y) nx + x, in the order z, y, x */
+    PetscCall(sm_path_block_type(a + ys[r] * nx * (int64_t)esize, etype, esize, info.z_local, ny * nx, yc[r], nx, nx,
+                                 &atype[r]));
+    /* the same voxels in my tgrid slab, rows y of mine, planes z of rank r: (y, z, x) at (y nz + z) nx + x, in the
+       same order z, y, x (the type maps match element by element) */
+    PetscCall(sm_path_block_type(b + zs[r] * nx * (int64_t)esize, etype, esize, zc[r], nx, tinfo.z_local, nz * nx, nx,
+                                 &btype[r]));
+  }
+  if (forward)
+    PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, count, displ, atype, MPI_BOTTOM, count, displ, btype, sm_grid_comm(grid)));
+  else
+    PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, count, displ, btype, MPI_BOTTOM, count, displ, atype, sm_grid_comm(grid)));
+  for (PetscMPIInt r = 0; r < P; r++) {
+    PetscCallMPI(MPI_Type_free(&atype[r]));
+    PetscCallMPI(MPI_Type_free(&btype[r]));
+  }
+  PetscCall(PetscFree2(atype, btype));
+  PetscCall(PetscFree2(count, displ));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+/* The relabelled grid of a z map on more than one rank (see the header): {nx, nz, ny} with sizes {hx, hz, hy}, whose
+   slabs are ranges of y and hold complete z columns; NULL on one rank, or if the decomposition of y (the one
+   sm_grid_create takes from FFTW) would leave a rank without a plane (then the map runs on the z-slabs). Collective. */
+static PetscErrorCode sm_path_transposed_grid(SMGrid grid, SMGrid *tgrid)
+{
+  SMGridInfo info;
+  ptrdiff_t  n0 = 0, s0 = 0, n1 = 0, s1 = 0;
+  int        mine, least;
+
+  PetscFunctionBeginUser;
+  *tgrid = NULL;
+  PetscCall(sm_grid_get_info(grid, &info));
+  if (info.size == 1) PetscFunctionReturn(PETSC_SUCCESS);
+  /* the call sm_grid_create makes for n = {nx, nz, ny} (FFTW-MPI is initialised: grid exists) */
+  (void)fftw_mpi_local_size_3d_transposed((ptrdiff_t)info.n[1], (ptrdiff_t)info.n[2], (ptrdiff_t)(info.n[0] / 2 + 1),
+                                          sm_grid_comm(grid), &n0, &s0, &n1, &s1);
+  mine = n0 >= 1;
+  PetscCallMPI(MPI_Allreduce(&mine, &least, 1, MPI_INT, MPI_MIN, sm_grid_comm(grid)));
+  if (!least) PetscFunctionReturn(PETSC_SUCCESS);
+  {
+    const int64_t   n[3] = {info.n[0], info.n[2], info.n[1]};
+    const PetscReal h[3] = {info.h[0], info.h[2], info.h[1]};
+    PetscCall(sm_grid_create(sm_grid_comm(grid), n, h, tgrid));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist)
 {
+  SMGrid     tgrid = NULL;
+  SMGridInfo tinfo;
+  uint8_t   *tmask;
+  double    *tdist;
+  PetscBool  solved;
+
   PetscFunctionBeginUser;
-  PetscCall(sm_path_solve(grid, SM_PATH_GEODESIC, mask, NULL, axis, side, dist));
+  if (axis == 2 && mask && dist && (side == 0 || side == 1)) PetscCall(sm_path_transposed_grid(grid, &tgrid));
+  if (!tgrid) {
+    PetscCall(sm_path_solve(grid, SM_PATH_GEODESIC, mask, NULL, axis, side, PETSC_FALSE, dist, &solved));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* at most 9 bytes per voxel beside the caller's arrays: the mask copy goes before the map is sent back */
+  PetscCall(sm_grid_get_info(tgrid, &tinfo));
+  PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tmask));
+  PetscCall(sm_path_transpose(grid, tgrid, MPI_UINT8_T, sizeof(uint8_t), mask, tmask, PETSC_TRUE));
+  PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tdist));
+  PetscCall(sm_path_solve(tgrid, SM_PATH_GEODESIC, tmask, NULL, 1, side, PETSC_TRUE, tdist, &solved));
+  PetscCall(PetscFree(tmask));
+  PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), dist, tdist, PETSC_FALSE));
+  PetscCall(PetscFree(tdist));
+  PetscCall(sm_grid_destroy(&tgrid));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode sm_morph_bottleneck_map_private(SMGrid grid, const double *f, int axis, int side, double *m)
 {
+  SMGrid     tgrid = NULL;
+  SMGridInfo tinfo;
+  double    *tf;
+  PetscBool  solved = PETSC_FALSE;
+
   PetscFunctionBeginUser;
-  PetscCall(sm_path_solve(grid, SM_PATH_BOTTLENECK, NULL, f, axis, side, m));
+  if (axis == 2 && f && m && (side == 0 || side == 1)) PetscCall(sm_path_transposed_grid(grid, &tgrid));
+  if (tgrid) {
+    /* 8 bytes per voxel beside the caller's arrays: the packed search turns the copy of f into the map in place */
+    PetscCall(sm_grid_get_info(tgrid, &tinfo));
+    PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tf));
+    PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), f, tf, PETSC_TRUE));
+    PetscCall(sm_path_solve(tgrid, SM_PATH_BOTTLENECK, NULL, tf, 1, side, PETSC_TRUE, tf, &solved));
+    if (solved) PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), m, tf, PETSC_FALSE));
+    PetscCall(PetscFree(tf));
+    PetscCall(sm_grid_destroy(&tgrid));
+  }
+  /* too many distinct values for the packed search (same decision on every rank): on the z-slabs */
+  if (!solved) PetscCall(sm_path_solve(grid, SM_PATH_BOTTLENECK, NULL, f, axis, side, PETSC_FALSE, m, &solved));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -423,6 +423,16 @@ int main(int argc, char **argv)
     PetscCall(test_random(n3, h1, 3)); /* isotropic: many equal-length paths */
     PetscCall(test_random(n4, ha, 4)); /* one plane per rank at 3 ranks */
   }
+  {
+    /* z maps on more than one rank run on a grid with y and z swapped: with these sizes the body-diagonal step length
+       depends on the order of its three squares (fl(a^2 + b^2 + c^2) != fl(a^2 + c^2 + b^2)), so the swapped grid must
+       sum them in the physical order to match the reference bitwise */
+    const PetscReal hs[3] = {0.3, 0.5, 0.7}, ha[3] = {0.7, 1.1, 1.3};
+    const int64_t   n5[3] = {8, 7, 9}, n6[3] = {6, 2, 7}, n7[3] = {5, 4, 8};
+    PetscCall(test_random(n5, hs, 5));
+    PetscCall(test_random(n6, ha, 6)); /* ny < ranks at 3 ranks: no y split, the z maps stay on the z-slabs */
+    PetscCall(test_random(n7, hs, 7)); /* ny = 4 at 3 ranks: FFTW's y blocks 2, 2, 0 would leave a rank empty */
+  }
   PetscCall(test_straight());
   PetscCall(test_stair(0));
   PetscCall(test_stair(1));
