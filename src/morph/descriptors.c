@@ -114,7 +114,8 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
     PetscBool inf3 = PETSC_FALSE, inf2[3] = {PETSC_TRUE, PETSC_TRUE, PETSC_TRUE};
     int64_t  *counts2d[3] = {NULL, NULL, NULL};
     int       nk2[3]      = {0, 0, 0};
-    PetscCall(PetscMalloc2((size_t)n, &f, (size_t)n, &P));
+    PetscCall(PetscMalloc1((size_t)n, &f));
+    PetscCall(PetscMalloc1((size_t)n, &P));
     /* 2D first: a disk in a slice can exceed any ball, and the common radius grid must hold every curve */
     if (opt->cpsd_2d)
       for (int a = 0; a < 3; a++) {
@@ -151,7 +152,11 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
       PetscCall(PetscMalloc1((size_t)n, &M));
       for (int d = 0; d < 3; d++) {
         PetscCall(PetscMalloc1(nk, &out->V[d]));
+        /* the z map is solved on a transposed copy (paths.c): give it P's memory meanwhile, to stay under 40 bytes per
+           voxel at the peak */
+        if (d == 2) PetscCall(PetscFree(P));
         PetscCall(sm_morph_bottleneck_map(grid, f, d, opt->mip_side[d], M));
+        if (d == 2) PetscCall(PetscMalloc1((size_t)n, &P));
         PetscCall(sm_morph_max_ball(grid, M, -1, P));
         PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
         for (int k = 0; k < nk; k++) out->V[d][k] = (double)counts[k] / (double)out->voxels;
@@ -160,7 +165,8 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
       PetscCall(PetscFree(M));
     }
     PetscCall(PetscFree(counts));
-    PetscCall(PetscFree2(f, P));
+    PetscCall(PetscFree(f));
+    PetscCall(PetscFree(P));
   }
   {
     /* constrictivity per direction and the means over the directions where it is defined */
