@@ -69,6 +69,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
 #include <fftw3-mpi.h>
@@ -157,54 +158,30 @@ static int sm_geo_entry_compare(const void *a, const void *b)
 }
 
 /* Order a bucket's entries by z plane (a stable counting sort): the voxels are then visited plane after plane, and
-   the three planes their neighbours lie in stay in cache. */
-static PetscErrorCode sm_bucket_sort_by_plane(SMPathCtx *c, SMBucket *b)
+   the three planes their neighbours lie in stay in cache. Entries are esize bytes with the uint32 local voxel index
+   at byte offset voff (uint32 entries of the bottleneck queues, SMGeoEntry of the geodesic one); one context only
+   ever holds one entry type, so the spare array c->tmp counts its capacity in entries of that type. */
+static PetscErrorCode sm_sort_by_plane(SMPathCtx *c, SMBucket *b, size_t esize, size_t voff)
 {
-  const uint32_t  np = (uint32_t)c->np;
-  const uint32_t *a  = (const uint32_t *)b->a;
-  uint32_t       *t;
+  const uint32_t np = (uint32_t)c->np;
+  const char    *a  = (const char *)b->a;
+  char          *t;
 
   PetscFunctionBeginUser;
   if (b->size < 1024) PetscFunctionReturn(PETSC_SUCCESS);
   if (c->tmp.cap < b->size) {
     PetscCall(PetscFree(c->tmp.a));
     c->tmp.cap = b->size + b->size / 2;
-    PetscCall(PetscMalloc1((size_t)c->tmp.cap, (uint32_t **)&c->tmp.a));
+    PetscCall(PetscMalloc((size_t)c->tmp.cap * esize, &c->tmp.a));
   }
-  t = (uint32_t *)c->tmp.a;
+  t = (char *)c->tmp.a;
   PetscCall(PetscArrayzero(c->zcount, c->nz + 1));
-  for (int64_t i = 0; i < b->size; i++) c->zcount[a[i] / np + 1]++;
+#define SM_ENTRY_PLANE(i) (*(const uint32_t *)(a + (size_t)(i) * esize + voff) / np)
+  for (int64_t i = 0; i < b->size; i++) c->zcount[SM_ENTRY_PLANE(i) + 1]++;
   for (int64_t z = 0; z < c->nz; z++) c->zcount[z + 1] += c->zcount[z];
-  for (int64_t i = 0; i < b->size; i++) t[c->zcount[a[i] / np]++] = a[i];
+  for (int64_t i = 0; i < b->size; i++) memcpy(t + (size_t)(c->zcount[SM_ENTRY_PLANE(i)]++) * esize, a + (size_t)i * esize, esize);
+#undef SM_ENTRY_PLANE
   { /* swap the arrays: the bucket takes the sorted one */
-    SMBucket s = *b;
-    b->a       = c->tmp.a;
-    b->cap     = c->tmp.cap;
-    c->tmp.a   = s.a;
-    c->tmp.cap = s.cap;
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode sm_geo_sort_by_plane(SMPathCtx *c, SMBucket *b)
-{
-  const uint32_t    np = (uint32_t)c->np;
-  const SMGeoEntry *a  = (const SMGeoEntry *)b->a;
-  SMGeoEntry       *t;
-
-  PetscFunctionBeginUser;
-  if (b->size < 1024) PetscFunctionReturn(PETSC_SUCCESS);
-  if (c->tmp.cap < b->size) {
-    PetscCall(PetscFree(c->tmp.a));
-    c->tmp.cap = b->size + b->size / 2;
-    PetscCall(PetscMalloc1((size_t)c->tmp.cap, (SMGeoEntry **)&c->tmp.a));
-  }
-  t = (SMGeoEntry *)c->tmp.a;
-  PetscCall(PetscArrayzero(c->zcount, c->nz + 1));
-  for (int64_t i = 0; i < b->size; i++) c->zcount[a[i].v / np + 1]++;
-  for (int64_t z = 0; z < c->nz; z++) c->zcount[z + 1] += c->zcount[z];
-  for (int64_t i = 0; i < b->size; i++) t[c->zcount[a[i].v / np]++] = a[i];
-  {
     SMBucket s = *b;
     b->a       = c->tmp.a;
     b->cap     = c->tmp.cap;
@@ -254,7 +231,7 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
     b = &c->ring[cur & mask];
     for (; next < nseed && (int64_t)(s[next].d * iw) <= cur; next++, live++)
       PetscCall(sm_geo_push(b, s[next].d, s[next].v));
-    PetscCall(sm_geo_sort_by_plane(c, b));
+    PetscCall(sm_sort_by_plane(c, b, sizeof(SMGeoEntry), offsetof(SMGeoEntry, v)));
     /* b may grow (rounding clamps into the current bucket), so it is indexed afresh each time */
     for (int64_t i = 0; i < b->size; i++) {
       const SMGeoEntry e = ((const SMGeoEntry *)b->a)[i];
@@ -418,7 +395,7 @@ static PetscErrorCode sm_bottleneck_run(SMPathCtx *c)
     SMBucket    *b  = &c->bk[j];
     const int    hi = j + 1 < nD;
     const double up = hi ? D[j + 1] : 0.0;
-    PetscCall(sm_bucket_sort_by_plane(c, b));
+    PetscCall(sm_sort_by_plane(c, b, sizeof(uint32_t), 0));
     /* b grows while it is processed (a relaxation that keeps the key), so it is indexed afresh each time */
     for (int64_t i = 0; i < b->size; i++) {
       const uint32_t u = ((const uint32_t *)b->a)[i], z = u / np, r = u - z * np, y = r / nx, x = r - y * nx;
@@ -563,7 +540,7 @@ static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
     SMBucket *b = &c->bk[j];
     /* visiting the queued voxels in memory order saves cache misses; voxels queued while the bucket is processed
        come next to their parents anyway */
-    PetscCall(sm_bucket_sort_by_plane(c, b));
+    PetscCall(sm_sort_by_plane(c, b, sizeof(uint32_t), 0));
     for (int64_t i = 0; i < b->size; i++) {
       const uint32_t u = ((const uint32_t *)b->a)[i], z = u / np, r = u - z * np, y = r / nx, x = r - y * nx;
       const int      inner = x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1;
