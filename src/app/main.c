@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         if (!ierr) PetscCall(PetscLogStagePop());
       }
     if (!found) {
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "stochmorph error: unknown command '%s'; commands: generate, analyze (try -help)\n",
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "stochmorph error: unknown command '%s'; commands: generate, analyze (try -help)\n",
                             command));
       sm_error_collective = 1;
     }
