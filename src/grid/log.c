@@ -1,7 +1,8 @@
 #include <stochmorph/log.h>
 
 PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
-  SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall;
+  SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall,
+  SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_ImageRead, SM_EVENT_Fit;
 
 PetscErrorCode sm_log_register(void)
 {
@@ -24,5 +25,9 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMComponents", cid, &SM_EVENT_Components));
   PetscCall(PetscLogEventRegister("SMPaths", cid, &SM_EVENT_Paths));
   PetscCall(PetscLogEventRegister("SMMaxBall", cid, &SM_EVENT_MaxBall));
+  PetscCall(PetscLogEventRegister("SMTransportSetup", cid, &SM_EVENT_TransportSetup));
+  PetscCall(PetscLogEventRegister("SMTransportSolve", cid, &SM_EVENT_TransportSolve));
+  PetscCall(PetscLogEventRegister("SMImageRead", cid, &SM_EVENT_ImageRead));
+  PetscCall(PetscLogEventRegister("SMFit", cid, &SM_EVENT_Fit));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
