@@ -39,7 +39,10 @@
  * the values stay doubles, the table is this slab's distinct values plus the ghost values each pass brings in, found
  * by bisection. The voxels waiting in a bucket are scattered over the slab, so a bucket is put in plane order
  * (counting sort) before it is processed: the planes a voxel's neighbours lie in then stay in cache (0.66 -> 0.52 s
- * per packed map at 200^3 on one rank). Lazy deletion: a popped geodesic entry carries the value it was queued with and
+ * per packed map at 200^3 on one rank). A scan of an interior voxel first compares all 26 neighbours without branches
+ * into a bit mask and then visits only the improving ones (about two): whether a neighbour improves is close to a coin
+ * toss, and the mispredicted branches cost more than the comparisons (packed map 0.46 -> 0.33 s, geodesic map 0.29 ->
+ * 0.28 s at 200^3 on one rank). Lazy deletion: a popped geodesic entry carries the value it was queued with and
  * is skipped if the voxel has improved since; a popped bottleneck entry of bucket j is skipped if the voxel's value has
  * risen above bucket j.
  *
@@ -240,6 +243,28 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
       live--;
       if (val[u] != e.d) continue; /* improved after it was queued: the newer entry scans it */
       c->scans++;
+      if (inner) {
+        /* Whether a neighbour improves is close to a coin toss: collect the answers of all 26 without branches, then
+           visit only the improving ones (about two per scan). */
+        uint32_t bits = 0;
+        for (int k = 0; k < 26; k++) bits |= (uint32_t)(e.d + c->len[k] < val[(int64_t)u + c->off[k]]) << k;
+        for (; bits; bits &= bits - 1) {
+          const int     k    = __builtin_ctz(bits);
+          const int64_t w    = (int64_t)u + c->off[k];
+          const double  cand = e.d + c->len[k];
+          int64_t       bb   = (int64_t)(cand * iw);
+          val[w]             = cand;
+          if (PetscUnlikely(bb <= cur)) {
+            bb = cur;
+            c->clamped++;
+          } else if (PetscUnlikely(bb > cur + mask))
+            bb = cur + mask;
+          PetscCall(sm_geo_push(&c->ring[bb & mask], cand, (uint32_t)w));
+          live++;
+          c->pushes++;
+        }
+        continue;
+      }
       for (int k = 0; k < 26; k++) {
         int64_t w;
         double  cand;
@@ -546,6 +571,21 @@ static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
       const int      inner = x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1;
       if ((p[u] & 0xffffu) != j) continue; /* risen into a higher bucket since it was queued: scanned there */
       c->scans++;
+      if (inner) { /* as in sm_geodesic_run: the answers of all 26 first, without branches */
+        uint32_t bits = 0;
+        for (int k = 0; k < 26; k++) {
+          const uint32_t pw = p[(int64_t)u + c->off[k]], mw = pw & 0xffffu, fw = pw >> 16;
+          bits |= (uint32_t)((fw < j ? fw : j) > mw) << k; /* f rank 0 (not in the set) gives 0 <= mw */
+        }
+        for (; bits; bits &= bits - 1) {
+          const int64_t  w = (int64_t)u + c->off[__builtin_ctz(bits)];
+          const uint32_t pw = p[w], fw = pw >> 16, cand = fw < j ? fw : j;
+          p[w] = (pw & 0xffff0000u) | cand;
+          PetscCall(sm_u32_push(&c->bk[cand], (uint32_t)w));
+          c->pushes++;
+        }
+        continue;
+      }
       for (int k = 0; k < 26; k++) {
         int64_t  w;
         uint32_t pw, mw, fw, cand;

@@ -206,7 +206,19 @@ int main(int argc, char **argv)
     for (int skip = -1; skip < 2; skip++) PetscCall(compare_with_brute(nw, hw, fw, skip, "long rows"));
     PetscCall(PetscFree(fw));
   }
-  /* A constant map: every voxel is a centre of the same radius (ties everywhere, nothing prunable). */
+  /* Plateaus (what bottleneck maps look like): blocks of 3 x 2 x 3 voxels of one radius from a few levels, some blocks
+     empty; exercises the plateau rule of the ridge reduction (centres whose face neighbours are all at least as
+     large), in 3D and the slice modes, across slab boundaries. */
+  for (int ih = 0; ih < 3; ih++)
+    for (int skip = -1; skip < 3; skip++) {
+      static const double level[5] = {-1.0, 0.9, 1.5, 2.3, 3.1};
+      for (int64_t z = 0; z < n[2]; z++)
+        for (int64_t y = 0; y < n[1]; y++)
+          for (int64_t x = 0; x < n[0]; x++)
+            fg[(z * n[1] + y) * n[0] + x] = level[(int)(5 * hash01(x / 3, y / 2, z / 3, 41 + ih))];
+      PetscCall(compare_with_brute(n, hs[ih], fg, skip, "plateau map"));
+    }
+  /* A constant map: every voxel is a centre of the same radius (ties everywhere). */
   for (int64_t i = 0; i < nt; i++) fg[i] = 1.5;
   PetscCall(compare_with_brute(n, hs[1], fg, -1, "constant map"));
 
