@@ -50,6 +50,8 @@ PetscErrorCode sm_model_generate(SMModel model, SMGrid grid, uint64_t seed, uint
 /* Print progress lines of sm_model_generate on rank 0 (default: off, PetscInfo only). */
 void sm_model_set_verbose(PetscBool verbose);
 
+/* The model section as one line of options ("-model chi2 -model_dof 2 ..."), every number in shortest round-trip form. */
+PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len);
 /* Write the model section as options (valid input for generate) to an open FILE or viewer. */
 PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer);
 

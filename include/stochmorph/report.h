@@ -15,6 +15,8 @@ PetscErrorCode sm_json_close(SMJson *js, PetscBool complete);
 
 PetscErrorCode sm_json_begin_object(SMJson js, const char *key); /* key NULL inside arrays / at top level */
 PetscErrorCode sm_json_end_object(SMJson js);
+PetscErrorCode sm_json_begin_array(SMJson js, const char *key); /* items inside take key NULL */
+PetscErrorCode sm_json_end_array(SMJson js);
 PetscErrorCode sm_json_string(SMJson js, const char *key, const char *value);
 PetscErrorCode sm_json_real(SMJson js, const char *key, double value); /* NaN/Inf -> null */
 PetscErrorCode sm_json_int(SMJson js, const char *key, long long value);

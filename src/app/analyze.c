@@ -1,6 +1,7 @@
 /* stochmorph analyze: descriptors of a labelled volume -> JSON (+ CSV tables). */
 #include "app.h"
 #include <stochmorph/io.h>
+#include <stochmorph/image.h>
 #include <stochmorph/fft.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/descriptors.h>
@@ -63,7 +64,8 @@ static void sm_csv_real(FILE *csv, double v)
 }
 
 typedef struct {
-  char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN], dataset[PETSC_MAX_PATH_LEN];
+  char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN];
+  SMImageOptions image;
   PetscBool want[SM_DESC_NUM];
   PetscBool periodic, periodic_set;
   double    max_lag;
@@ -338,7 +340,6 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscBool        periodic, set_in, set_desc;
   char            *items[16];
   PetscInt         nitems = 16;
-  PetscReal        h_default = 0;
   int64_t          counts[SM_MAX_PHASES];
   double           S[SM_MAX_PHASES], t0 = sm_sys_wtime();
   int              np;
@@ -347,16 +348,12 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&o, sizeof(o)));
   PetscCall(PetscStrncpy(o.out, "analysis.json", sizeof(o.out)));
-  PetscCall(PetscStrncpy(o.dataset, "/labels", sizeof(o.dataset)));
+  PetscCall(sm_image_options_default(&o.image));
   PetscOptionsBegin(comm, NULL, "stochmorph analyze: descriptors of a labelled volume", "stochmorph");
-  PetscCall(PetscOptionsString("-i", "Input HDF5 volume (written by generate, or any 3D integer dataset)", "analyze", o.in, o.in,
-                               sizeof(o.in), &set_in));
+  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
+                               "multi-page TIFF (see -image_format)", "analyze", o.in, o.in, sizeof(o.in), &set_in));
   PetscCall(PetscOptionsString("-o", "Output JSON; tables go beside it as <stem>.csv and <stem>_two_point.csv", "analyze",
                                o.out, o.out, sizeof(o.out), NULL));
-  PetscCall(PetscOptionsString("-image_dataset", "Dataset holding the labels", "analyze", o.dataset, o.dataset,
-                               sizeof(o.dataset), NULL));
-  PetscCall(PetscOptionsReal("-voxel_size", "Voxel size [um] for files that do not record one", "analyze", h_default,
-                             &h_default, NULL));
   PetscCall(PetscOptionsBool("-analyze_periodic", "Treat the volume as periodic (default: the file's `periodic` attribute; "
                              "twins are periodic, images are not)", "analyze", o.periodic, &o.periodic, &o.periodic_set));
   PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "
@@ -384,6 +381,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)", "analyze",
                             o.morph.tortuosity_bins, &o.morph.tortuosity_bins, NULL));
   PetscOptionsEnd();
+  PetscCall(sm_image_options_set_from_options(comm, &o.image));
   PetscCall(sm_parse_descriptors(comm, items, nitems, set_desc, o.want));
   PetscCheck(o.morph.tortuosity_bins >= 1 && o.morph.tortuosity_bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-tortuosity_bins must be between 1 and 100000");
@@ -404,9 +402,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
     PetscCall(sm_text_close(comm, o.out, &probe, PETSC_FALSE));
   }
 
-  PetscCall(PetscLogEventBegin(SM_EVENT_H5Read, 0, 0, 0, 0));
-  PetscCall(sm_h5_read_volume(comm, o.in, o.dataset, h_default, &vol));
-  PetscCall(PetscLogEventEnd(SM_EVENT_H5Read, 0, 0, 0, 0));
+  PetscCall(sm_image_read(comm, o.in, &o.image, &vol));
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_phases(vol, &np, &names));

@@ -134,6 +134,24 @@ PetscErrorCode sm_json_end_object(SMJson j)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode sm_json_begin_array(SMJson j, const char *key)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(j->depth + 1 < SM_JSON_MAX_DEPTH, PETSC_COMM_SELF, PETSC_ERR_PLIB, "JSON nesting too deep");
+  sm_json_item(j, key);
+  if (j->fp) fputc('[', j->fp);
+  j->count[++j->depth] = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_json_end_array(SMJson j)
+{
+  PetscFunctionBeginUser;
+  j->depth--;
+  if (j->fp) fprintf(j->fp, "\n%*s]", 2 * j->depth, "");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_json_string(SMJson j, const char *key, const char *value)
 {
   PetscFunctionBeginUser;

@@ -63,6 +63,16 @@ static PetscErrorCode sm_model_options_text(const SMModelParams *p, char *buf, s
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len)
+{
+  SMModelParams p;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_model_get_params(model, &p));
+  PetscCall(sm_model_options_text(&p, buf, len));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer)
 {
   SMModelParams p;

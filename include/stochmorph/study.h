@@ -1,0 +1,82 @@
+/* Studies: the results of many units of work (a realisation's generation, its descriptors, one transport solve), the
+ * HDF5 checkpoint that holds them so a killed run resumes where it stopped, and the study table (one row per task,
+ * then the mean and standard deviation over realisations) in JSON and CSV.
+ *
+ * A record is an ordered list of named numbers ("phases.solid.M_predicted" = 0.12); a unit's record is stored under
+ * the unit's name ("v0/r1/transport/solid/fem/z"). Every number of a study is computed identically on every rank, so
+ * records live on every rank and rank 0 alone reads and writes files.
+ *
+ * Checkpoint file (SPEC 8): datasets /units (names), /unit_start (offsets), /keys, /values; attributes `format`,
+ * `study` (a description of every option that changes a number: a restart with other options is refused), `checksum`
+ * (64-bit FNV-1a over the names, offsets, keys and values: a file altered or truncated after it was written is
+ * refused) and, once the whole study has finished, `complete`. Every update writes "<path>.partial" and renames it over
+ * the old file, so a kill at any moment leaves either the old or the new checkpoint, never a mixture. */
+#ifndef STOCHMORPH_STUDY_H
+#define STOCHMORPH_STUDY_H
+
+#include <stochmorph/sys.h>
+
+#define SM_RECORD_KEY_LEN 96
+#define SM_UNIT_NAME_LEN  128
+
+typedef struct _p_SMRecord *SMRecord;
+
+PetscErrorCode sm_record_create(SMRecord *rec);
+PetscErrorCode sm_record_destroy(SMRecord *rec);
+/* Set key to value (replacing an earlier value of the same key; NaN allowed: "not defined"). Not collective. */
+PetscErrorCode sm_record_set(SMRecord rec, const char *key, double value);
+/* Append every entry of src to rec (replacing equal keys). */
+PetscErrorCode sm_record_merge(SMRecord rec, SMRecord src);
+PetscErrorCode sm_record_get(SMRecord rec, const char *key, double *value, PetscBool *found);
+int            sm_record_size(SMRecord rec);
+const char    *sm_record_key(SMRecord rec, int i);
+double         sm_record_value(SMRecord rec, int i);
+
+typedef struct _p_SMStore *SMStore;
+
+/* Open the checkpoint at path for a study described by `study` (a string of the options that change numbers).
+   restart = PETSC_FALSE: path must not exist (an error says to use -restart or another -o); an empty store is created
+   and written at once (so an unwritable directory fails before any work). restart = PETSC_TRUE: an existing file is
+   read and verified (format, checksum, study description; any mismatch is an error naming the file and what to do); a
+   missing file starts an empty store. Collective. */
+PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study, PetscBool restart, SMStore *st);
+/* Read an existing checkpoint for reading only (collect); verified like a restart, any study description accepted
+   and returned by sm_store_get_study. Collective. */
+PetscErrorCode sm_store_load(MPI_Comm comm, const char *path, SMStore *st);
+PetscErrorCode sm_store_close(SMStore *st);
+PetscErrorCode sm_store_get_study(SMStore st, const char **study);
+/* Has the unit finished? Not collective (the store is the same on every rank). */
+PetscErrorCode sm_store_has(SMStore st, const char *unit, PetscBool *done);
+/* The stored record of a finished unit (owned by the store), NULL if the unit has not finished. */
+PetscErrorCode sm_store_get(SMStore st, const char *unit, SMRecord *rec);
+/* Record a finished unit (a copy of rec) and write the checkpoint. Collective. */
+PetscErrorCode sm_store_put(SMStore st, const char *unit, SMRecord rec);
+/* Mark the study complete (the `complete` attribute, written last). Collective. */
+PetscErrorCode sm_store_mark_complete(SMStore st);
+PetscErrorCode sm_store_is_complete(SMStore st, PetscBool *complete);
+int            sm_store_size(SMStore st);
+const char    *sm_store_unit(SMStore st, int i);
+
+/* ---- Study table ---- */
+/* One task: a parameter value (or none) and a realisation; its record is the merge of its units' records. */
+typedef struct {
+  int      task;        /* task index */
+  int      value_index; /* index of the swept value (0 without a sweep) */
+  char     value[64];   /* the swept value as given ("" without a sweep) */
+  int64_t  realization;
+  uint64_t seed;
+  SMRecord rec;
+} SMStudyRow;
+
+/* Write path.json and path.csv (path without extension, e.g. "DIR/study"): the rows in task order, then for each
+   swept value the mean and standard deviation (n - 1 in the denominator; undefined numbers left out, and the count of
+   defined ones reported) of every key over its realisations. param is the swept option ("" without a sweep).
+   Collective; rank 0 writes, partial-then-rename. */
+PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char *command, const char *study,
+                                    const char *param, int nrows, const SMStudyRow rows[]);
+
+/* 64-bit FNV-1a hash of n bytes, continuing from h (start with SM_FNV_OFFSET). */
+#define SM_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t sm_fnv1a(uint64_t h, const void *data, size_t n);
+
+#endif

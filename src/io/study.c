@@ -1,0 +1,708 @@
+/* Study records, the HDF5 checkpoint store and the study table (see include/stochmorph/study.h). */
+#include <stochmorph/study.h>
+#include <stochmorph/report.h>
+#include <hdf5.h>
+#include <math.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define SM_STORE_FORMAT "stochmorph-checkpoint-1"
+
+uint64_t sm_fnv1a(uint64_t h, const void *data, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+/* ---------------------------------------------------------------- records */
+struct _p_SMRecord {
+  int     n, cap;
+  char  (*key)[SM_RECORD_KEY_LEN];
+  double *val;
+};
+
+PetscErrorCode sm_record_create(SMRecord *rec)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(rec));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_record_destroy(SMRecord *rec)
+{
+  PetscFunctionBeginUser;
+  if (!rec || !*rec) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree((*rec)->key));
+  PetscCall(PetscFree((*rec)->val));
+  PetscCall(PetscFree(*rec));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_record_set(SMRecord rec, const char *key, double value)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(strlen(key) < SM_RECORD_KEY_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "Result key too long (%d characters at most): %s (use shorter phase names)", SM_RECORD_KEY_LEN - 1, key);
+  for (int i = 0; i < rec->n; i++)
+    if (!strcmp(rec->key[i], key)) {
+      rec->val[i] = value;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  if (rec->n == rec->cap) {
+    rec->cap = PetscMax(16, 2 * rec->cap);
+    PetscCall(PetscRealloc(sizeof(*rec->key) * (size_t)rec->cap, &rec->key));
+    PetscCall(PetscRealloc(sizeof(*rec->val) * (size_t)rec->cap, &rec->val));
+  }
+  memset(rec->key[rec->n], 0, SM_RECORD_KEY_LEN); /* whole buffers enter the checksum */
+  strcpy(rec->key[rec->n], key);
+  rec->val[rec->n++] = value;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_record_merge(SMRecord rec, SMRecord src)
+{
+  PetscFunctionBeginUser;
+  for (int i = 0; i < src->n; i++) PetscCall(sm_record_set(rec, src->key[i], src->val[i]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_record_get(SMRecord rec, const char *key, double *value, PetscBool *found)
+{
+  PetscFunctionBeginUser;
+  *found = PETSC_FALSE;
+  *value = NAN;
+  for (int i = 0; i < rec->n; i++)
+    if (!strcmp(rec->key[i], key)) {
+      *value = rec->val[i];
+      *found = PETSC_TRUE;
+      break;
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int         sm_record_size(SMRecord rec) { return rec->n; }
+const char *sm_record_key(SMRecord rec, int i) { return rec->key[i]; }
+double      sm_record_value(SMRecord rec, int i) { return rec->val[i]; }
+
+/* ---------------------------------------------------------------- store */
+struct _p_SMStore {
+  MPI_Comm    comm;
+  PetscMPIInt rank;
+  char        path[PETSC_MAX_PATH_LEN];
+  char       *study;
+  PetscBool   writable, complete;
+  int         n, cap;
+  char      (*unit)[SM_UNIT_NAME_LEN];
+  SMRecord   *rec;
+};
+
+/* The flat arrays of the file: unit names, offsets, keys, values (what the checksum covers, in this order). */
+typedef struct {
+  int64_t nunits, nkeys;
+  char   *units;  /* [nunits][SM_UNIT_NAME_LEN] */
+  int64_t *start; /* [nunits + 1] */
+  char   *keys;   /* [nkeys][SM_RECORD_KEY_LEN] */
+  double *values; /* [nkeys] */
+} SMStoreFlat;
+
+static uint64_t sm_store_checksum(const SMStoreFlat *f)
+{
+  uint64_t h = SM_FNV_OFFSET;
+  h          = sm_fnv1a(h, &f->nunits, sizeof(f->nunits));
+  h          = sm_fnv1a(h, f->units, (size_t)f->nunits * SM_UNIT_NAME_LEN);
+  h          = sm_fnv1a(h, f->start, (size_t)(f->nunits + 1) * sizeof(int64_t));
+  h          = sm_fnv1a(h, f->keys, (size_t)f->nkeys * SM_RECORD_KEY_LEN);
+  h          = sm_fnv1a(h, f->values, (size_t)f->nkeys * sizeof(double));
+  return h;
+}
+
+static PetscErrorCode sm_store_flatten(SMStore st, SMStoreFlat *f)
+{
+  int64_t k = 0;
+
+  PetscFunctionBeginUser;
+  f->nunits = st->n;
+  f->nkeys  = 0;
+  for (int i = 0; i < st->n; i++) f->nkeys += st->rec[i]->n;
+  PetscCall(PetscCalloc4((size_t)PetscMax(f->nunits, 1) * SM_UNIT_NAME_LEN, &f->units, (size_t)f->nunits + 1, &f->start,
+                         (size_t)PetscMax(f->nkeys, 1) * SM_RECORD_KEY_LEN, &f->keys, (size_t)PetscMax(f->nkeys, 1),
+                         &f->values));
+  for (int i = 0; i < st->n; i++) {
+    memcpy(f->units + (size_t)i * SM_UNIT_NAME_LEN, st->unit[i], SM_UNIT_NAME_LEN);
+    f->start[i] = k;
+    for (int j = 0; j < st->rec[i]->n; j++, k++) {
+      memcpy(f->keys + (size_t)k * SM_RECORD_KEY_LEN, st->rec[i]->key[j], SM_RECORD_KEY_LEN);
+      f->values[k] = st->rec[i]->val[j];
+    }
+  }
+  f->start[st->n] = k;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_store_flat_free(SMStoreFlat *f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(f->units, f->start, f->keys, f->values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Append a unit (a copy of rec), or replace the record of a unit of the same name. */
+static PetscErrorCode sm_store_add(SMStore st, const char *unit, SMRecord rec)
+{
+  int i;
+
+  PetscFunctionBeginUser;
+  PetscCheck(strlen(unit) < SM_UNIT_NAME_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Unit name too long: %s", unit);
+  for (i = 0; i < st->n; i++)
+    if (!strcmp(st->unit[i], unit)) break;
+  if (i == st->n) {
+    if (st->n == st->cap) {
+      st->cap = PetscMax(16, 2 * st->cap);
+      PetscCall(PetscRealloc(sizeof(*st->unit) * (size_t)st->cap, &st->unit));
+      PetscCall(PetscRealloc(sizeof(*st->rec) * (size_t)st->cap, &st->rec));
+    }
+    memset(st->unit[i], 0, SM_UNIT_NAME_LEN);
+    strcpy(st->unit[i], unit);
+    PetscCall(sm_record_create(&st->rec[i]));
+    st->n++;
+  } else {
+    PetscCall(sm_record_destroy(&st->rec[i]));
+    PetscCall(sm_record_create(&st->rec[i]));
+  }
+  PetscCall(sm_record_merge(st->rec[i], rec));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static herr_t sm_h5_write_string_attr(hid_t loc, const char *name, const char *value)
+{
+  hid_t  t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a;
+  herr_t e;
+  H5Tset_size(t, strlen(value) + 1);
+  a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+  e = a < 0 ? -1 : H5Awrite(a, t, value);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(s);
+  H5Tclose(t);
+  return e;
+}
+
+static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ftype, hsize_t n, const void *buf)
+{
+  hid_t  s = H5Screate_simple(1, &n, NULL), d;
+  herr_t e = 0;
+  d        = H5Dcreate2(file, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0) e = -1;
+  else if (n > 0) e = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  if (d >= 0) H5Dclose(d);
+  H5Sclose(s);
+  return e;
+}
+
+/* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
+static PetscErrorCode sm_store_write(SMStore st)
+{
+  int ok = 1;
+
+  PetscFunctionBeginUser;
+  if (!st->rank) {
+    SMStoreFlat f;
+    char        partial[PETSC_MAX_PATH_LEN + 16];
+    hid_t       file, tu, tk;
+    uint64_t    sum;
+    int         complete = 1;
+    PetscCall(sm_store_flatten(st, &f));
+    sum = sm_store_checksum(&f);
+    PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", st->path));
+    file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) ok = 0;
+    else {
+      tu = H5Tcopy(H5T_C_S1);
+      tk = H5Tcopy(H5T_C_S1);
+      H5Tset_size(tu, SM_UNIT_NAME_LEN);
+      H5Tset_size(tk, SM_RECORD_KEY_LEN);
+      ok = sm_h5_write_string_attr(file, "format", SM_STORE_FORMAT) >= 0 &&
+           sm_h5_write_string_attr(file, "study", st->study) >= 0 &&
+           sm_h5_write_1d(file, "units", tu, tu, (hsize_t)f.nunits, f.units) >= 0 &&
+           sm_h5_write_1d(file, "unit_start", H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)f.nunits + 1, f.start) >= 0 &&
+           sm_h5_write_1d(file, "keys", tk, tk, (hsize_t)f.nkeys, f.keys) >= 0 &&
+           sm_h5_write_1d(file, "values", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)f.nkeys, f.values) >= 0;
+      if (ok) {
+        hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(file, "checksum", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+        ok = a >= 0 && H5Awrite(a, H5T_NATIVE_UINT64, &sum) >= 0;
+        if (a >= 0) H5Aclose(a);
+        if (ok && st->complete) { /* last, as SPEC 8 asks */
+          a  = H5Acreate2(file, "complete", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
+          ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &complete) >= 0;
+          if (a >= 0) H5Aclose(a);
+        }
+        H5Sclose(s);
+      }
+      H5Tclose(tu);
+      H5Tclose(tk);
+      if (H5Fclose(file) < 0) ok = 0;
+      if (ok) ok = rename(partial, st->path) == 0;
+      if (!ok) (void)remove(partial);
+    }
+    PetscCall(sm_store_flat_free(&f));
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, st->comm));
+  PetscCheck(ok, st->comm, PETSC_ERR_FILE_WRITE, "Could not write the checkpoint %s (is the directory writable, the disk full?)",
+             st->path);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int sm_h5_read_string_attr(hid_t loc, const char *name, char **value)
+{
+  hid_t  a, t;
+  size_t n;
+  int    ok;
+  *value = NULL;
+  if (H5Aexists(loc, name) <= 0) return 0;
+  a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return 0;
+  t  = H5Aget_type(a);
+  n  = H5Tget_size(t);
+  ok = H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t) && n > 0 && n < (1u << 24);
+  if (ok) {
+    *value = (char *)calloc(n + 1, 1);
+    ok     = *value && H5Aread(a, t, *value) >= 0;
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  return ok;
+}
+
+/* Length of a 1D dataset with the expected element size, or -1. */
+static int64_t sm_h5_len_1d(hid_t file, const char *name, size_t esize, hid_t *d)
+{
+  hid_t   s, t;
+  hsize_t n = 0;
+  int     ok;
+  *d = -1;
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+  *d = H5Dopen2(file, name, H5P_DEFAULT);
+  if (*d < 0) return -1;
+  s  = H5Dget_space(*d);
+  t  = H5Dget_type(*d);
+  ok = H5Sget_simple_extent_ndims(s) == 1 && H5Sget_simple_extent_dims(s, &n, NULL) == 1 && H5Tget_size(t) == esize;
+  H5Tclose(t);
+  H5Sclose(s);
+  return ok ? (int64_t)n : -1;
+}
+
+/* Rank 0 reads and verifies the file; every rank gets the units. why: the reason a file is refused. */
+static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
+{
+  int         ok = 1, has_complete = 0;
+  SMStoreFlat f  = {0, 0, NULL, NULL, NULL, NULL};
+  int64_t     sizes[2] = {0, 0}, slen = 0;
+
+  PetscFunctionBeginUser;
+  why[0] = 0;
+  if (!st->rank) {
+    H5E_auto2_t func;
+    void       *data;
+    hid_t       file;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a damaged file is reported by us, once */
+    file = H5Fopen(st->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
+      ok = 0;
+      PetscCall(PetscStrncpy(why, "it is not a readable HDF5 file (truncated or overwritten?)", whylen));
+    } else {
+      char   *format = NULL, *study = NULL;
+      hid_t   du = -1, ds = -1, dk = -1, dv = -1, tu, tk;
+      int64_t nu, ns, nk, nv;
+      if (!sm_h5_read_string_attr(file, "format", &format) || strcmp(format, SM_STORE_FORMAT)) {
+        ok = 0;
+        PetscCall(PetscStrncpy(why, "it is not a stochmorph checkpoint of this format (attribute 'format')", whylen));
+      } else if (!sm_h5_read_string_attr(file, "study", &study)) {
+        ok = 0;
+        PetscCall(PetscStrncpy(why, "its 'study' attribute is missing", whylen));
+      } else {
+        nu = sm_h5_len_1d(file, "units", SM_UNIT_NAME_LEN, &du);
+        ns = sm_h5_len_1d(file, "unit_start", sizeof(int64_t), &ds);
+        nk = sm_h5_len_1d(file, "keys", SM_RECORD_KEY_LEN, &dk);
+        nv = sm_h5_len_1d(file, "values", sizeof(double), &dv);
+        if (nu < 0 || ns != nu + 1 || nk < 0 || nv != nk) {
+          ok = 0;
+          PetscCall(PetscStrncpy(why, "its datasets are missing or inconsistent", whylen));
+        } else {
+          f.nunits = nu;
+          f.nkeys  = nk;
+          PetscCall(PetscCalloc4((size_t)PetscMax(nu, 1) * SM_UNIT_NAME_LEN, &f.units, (size_t)nu + 1, &f.start,
+                                 (size_t)PetscMax(nk, 1) * SM_RECORD_KEY_LEN, &f.keys, (size_t)PetscMax(nk, 1), &f.values));
+          tu = H5Tcopy(H5T_C_S1);
+          tk = H5Tcopy(H5T_C_S1);
+          H5Tset_size(tu, SM_UNIT_NAME_LEN);
+          H5Tset_size(tk, SM_RECORD_KEY_LEN);
+          ok = (nu == 0 || H5Dread(du, tu, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.units) >= 0) &&
+               H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.start) >= 0 &&
+               (nk == 0 || H5Dread(dk, tk, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.keys) >= 0) &&
+               (nk == 0 || H5Dread(dv, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.values) >= 0);
+          H5Tclose(tu);
+          H5Tclose(tk);
+          if (!ok) PetscCall(PetscStrncpy(why, "its datasets cannot be read", whylen));
+          else {
+            uint64_t sum = 0, want = sm_store_checksum(&f);
+            hid_t    a   = H5Aexists(file, "checksum") > 0 ? H5Aopen(file, "checksum", H5P_DEFAULT) : -1;
+            ok           = a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &sum) >= 0 && sum == want;
+            if (a >= 0) H5Aclose(a);
+            for (int64_t i = 0; ok && i < nu; i++)
+              ok = f.start[i] >= 0 && f.start[i] <= f.start[i + 1] && f.units[(i + 1) * SM_UNIT_NAME_LEN - 1] == 0;
+            ok = ok && f.start[0] == 0 && f.start[nu] == nk;
+            if (!ok) PetscCall(PetscStrncpy(why, "its checksum does not match its contents (altered or damaged)", whylen));
+          }
+        }
+        if (ok) {
+          has_complete = H5Aexists(file, "complete") > 0;
+          PetscCall(PetscFree(st->study));
+          PetscCall(PetscStrallocpy(study, &st->study));
+        }
+      }
+      if (du >= 0) H5Dclose(du);
+      if (ds >= 0) H5Dclose(ds);
+      if (dk >= 0) H5Dclose(dk);
+      if (dv >= 0) H5Dclose(dv);
+      free(format);
+      free(study);
+      H5Fclose(file);
+    }
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+    sizes[0] = f.nunits;
+    sizes[1] = f.nkeys;
+    if (ok) slen = (int64_t)strlen(st->study) + 1;
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(why, (int)whylen, MPI_CHAR, 0, st->comm));
+  if (!ok) {
+    if (!st->rank) PetscCall(sm_store_flat_free(&f));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCallMPI(MPI_Bcast(sizes, 2, MPI_INT64_T, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(&slen, 1, MPI_INT64_T, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(&has_complete, 1, MPI_INT, 0, st->comm));
+  if (st->rank) {
+    f.nunits = sizes[0];
+    f.nkeys  = sizes[1];
+    PetscCall(PetscCalloc4((size_t)PetscMax(f.nunits, 1) * SM_UNIT_NAME_LEN, &f.units, (size_t)f.nunits + 1, &f.start,
+                           (size_t)PetscMax(f.nkeys, 1) * SM_RECORD_KEY_LEN, &f.keys, (size_t)PetscMax(f.nkeys, 1),
+                           &f.values));
+    PetscCall(PetscFree(st->study));
+    PetscCall(PetscMalloc1((size_t)slen, &st->study));
+  }
+  PetscCallMPI(MPI_Bcast(st->study, (int)slen, MPI_CHAR, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(f.units, (int)(f.nunits * SM_UNIT_NAME_LEN), MPI_CHAR, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(f.start, (int)(f.nunits + 1), MPI_INT64_T, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(f.keys, (int)(f.nkeys * SM_RECORD_KEY_LEN), MPI_CHAR, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(f.values, (int)f.nkeys, MPI_DOUBLE, 0, st->comm));
+  for (int64_t i = 0; i < f.nunits; i++) {
+    SMRecord rec;
+    PetscCall(sm_record_create(&rec));
+    for (int64_t k = f.start[i]; k < f.start[i + 1]; k++) {
+      char key[SM_RECORD_KEY_LEN];
+      memcpy(key, f.keys + k * SM_RECORD_KEY_LEN, SM_RECORD_KEY_LEN);
+      key[SM_RECORD_KEY_LEN - 1] = 0;
+      PetscCall(sm_record_set(rec, key, f.values[k]));
+    }
+    PetscCall(sm_store_add(st, f.units + i * SM_UNIT_NAME_LEN, rec));
+    PetscCall(sm_record_destroy(&rec));
+  }
+  st->complete = has_complete ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(sm_store_flat_free(&f));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_store_new(MPI_Comm comm, const char *path, const char *study, SMStore *st)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(st));
+  (*st)->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &(*st)->rank));
+  PetscCall(PetscStrncpy((*st)->path, path, sizeof((*st)->path)));
+  PetscCall(PetscStrallocpy(study ? study : "", &(*st)->study));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_file_exists(MPI_Comm comm, const char *path, PetscBool *exists)
+{
+  PetscMPIInt rank;
+  int         e = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) e = access(path, F_OK) == 0;
+  PetscCallMPI(MPI_Bcast(&e, 1, MPI_INT, 0, comm));
+  *exists = e ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study, PetscBool restart, SMStore *st)
+{
+  PetscBool exists;
+  SMStore   s;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_file_exists(comm, path, &exists));
+  PetscCheck(restart || !exists, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "The checkpoint %s exists already: add -restart to resume that study, or choose another -o", path);
+  PetscCall(sm_store_new(comm, path, study, &s));
+  s->writable = PETSC_TRUE;
+  if (exists) {
+    char why[256];
+    PetscCall(sm_store_read(s, why, sizeof(why)));
+    if (why[0]) PetscCall(sm_store_close(&s));
+    PetscCheck(!why[0], comm, PETSC_ERR_FILE_UNEXPECTED,
+               "Refusing the checkpoint %s: %s. Nothing was reused; move it away (or delete it) to start the study again",
+               path, why);
+    if (strcmp(s->study, study)) {
+      char stored[512];
+      PetscCall(PetscStrncpy(stored, s->study, sizeof(stored)));
+      PetscCall(sm_store_close(&s));
+      SETERRQ(comm, PETSC_ERR_ARG_INCOMP,
+              "The checkpoint %s belongs to a different study (its options: %s; now: %s). Restart with the same "
+              "options, or choose another -o",
+              path, stored, study);
+    }
+  } else PetscCall(sm_store_write(s)); /* an unwritable directory fails now, before any work */
+  *st = s;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_load(MPI_Comm comm, const char *path, SMStore *st)
+{
+  PetscBool exists;
+  char      why[256];
+  SMStore   s;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_file_exists(comm, path, &exists));
+  PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "Checkpoint %s not found", path);
+  PetscCall(sm_store_new(comm, path, NULL, &s));
+  PetscCall(sm_store_read(s, why, sizeof(why)));
+  if (why[0]) PetscCall(sm_store_close(&s));
+  PetscCheck(!why[0], comm, PETSC_ERR_FILE_UNEXPECTED, "Refusing the checkpoint %s: %s", path, why);
+  *st = s;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_close(SMStore *st)
+{
+  PetscFunctionBeginUser;
+  if (!st || !*st) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int i = 0; i < (*st)->n; i++) PetscCall(sm_record_destroy(&(*st)->rec[i]));
+  PetscCall(PetscFree((*st)->rec));
+  PetscCall(PetscFree((*st)->unit));
+  PetscCall(PetscFree((*st)->study));
+  PetscCall(PetscFree(*st));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_get_study(SMStore st, const char **study)
+{
+  PetscFunctionBeginUser;
+  *study = st->study;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_has(SMStore st, const char *unit, PetscBool *done)
+{
+  SMRecord rec;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_store_get(st, unit, &rec));
+  *done = rec ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_get(SMStore st, const char *unit, SMRecord *rec)
+{
+  PetscFunctionBeginUser;
+  *rec = NULL;
+  for (int i = 0; i < st->n; i++)
+    if (!strcmp(st->unit[i], unit)) *rec = st->rec[i];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_put(SMStore st, const char *unit, SMRecord rec)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(st->writable, st->comm, PETSC_ERR_ARG_WRONGSTATE, "The checkpoint %s was opened read-only", st->path);
+  PetscCall(sm_store_add(st, unit, rec));
+  PetscCall(sm_store_write(st));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_mark_complete(SMStore st)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(st->writable, st->comm, PETSC_ERR_ARG_WRONGSTATE, "The checkpoint %s was opened read-only", st->path);
+  st->complete = PETSC_TRUE;
+  PetscCall(sm_store_write(st));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_is_complete(SMStore st, PetscBool *complete)
+{
+  PetscFunctionBeginUser;
+  *complete = st->complete;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int         sm_store_size(SMStore st) { return st->n; }
+const char *sm_store_unit(SMStore st, int i) { return st->unit[i]; }
+
+/* ---------------------------------------------------------------- study table */
+/* The union of the rows' keys in order of first appearance. */
+static PetscErrorCode sm_study_keys(int nrows, const SMStudyRow rows[], SMRecord *keys)
+{
+  PetscFunctionBeginUser;
+  PetscCall(sm_record_create(keys));
+  for (int r = 0; r < nrows; r++)
+    for (int i = 0; i < sm_record_size(rows[r].rec); i++) {
+      double    v;
+      PetscBool found;
+      PetscCall(sm_record_get(*keys, sm_record_key(rows[r].rec, i), &v, &found));
+      if (!found) PetscCall(sm_record_set(*keys, sm_record_key(rows[r].rec, i), 0.0));
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Mean, sample standard deviation and count of the defined values of key over the rows of value index vi. */
+static PetscErrorCode sm_study_stats(int nrows, const SMStudyRow rows[], int vi, const char *key, double *mean, double *sd,
+                                     int *count)
+{
+  double s = 0, s2 = 0;
+  int    n = 0;
+
+  PetscFunctionBeginUser;
+  for (int r = 0; r < nrows; r++) {
+    double    v;
+    PetscBool found;
+    if (rows[r].value_index != vi) continue;
+    PetscCall(sm_record_get(rows[r].rec, key, &v, &found));
+    if (!found || !isfinite(v)) continue;
+    s += v;
+    n++;
+  }
+  *mean = n ? s / n : NAN;
+  for (int r = 0; r < nrows; r++) {
+    double    v;
+    PetscBool found;
+    if (rows[r].value_index != vi) continue;
+    PetscCall(sm_record_get(rows[r].rec, key, &v, &found));
+    if (!found || !isfinite(v)) continue;
+    s2 += (v - *mean) * (v - *mean);
+  }
+  *sd    = n > 1 ? sqrt(s2 / (n - 1)) : NAN;
+  *count = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void sm_csv_put(FILE *fp, double v)
+{
+  char buf[32];
+  sm_sys_format_real(v, buf, sizeof(buf));
+  fprintf(fp, ",%s", isfinite(v) ? buf : "");
+}
+
+PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char *command, const char *study,
+                                    const char *param, int nrows, const SMStudyRow rows[])
+{
+  char     jpath[PETSC_MAX_PATH_LEN], cpath[PETSC_MAX_PATH_LEN];
+  SMRecord keys;
+  SMJson   js;
+  FILE    *csv;
+  int      nvalues = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(jpath, sizeof(jpath), "%s.json", path));
+  PetscCall(PetscSNPrintf(cpath, sizeof(cpath), "%s.csv", path));
+  PetscCall(sm_study_keys(nrows, rows, &keys));
+  for (int r = 0; r < nrows; r++) nvalues = PetscMax(nvalues, rows[r].value_index + 1);
+
+  PetscCall(sm_text_open(comm, cpath, &csv));
+  if (csv) {
+    fprintf(csv, "row,task,%s,realization,seed", param && param[0] ? param : "value");
+    for (int i = 0; i < sm_record_size(keys); i++) fprintf(csv, ",%s", sm_record_key(keys, i));
+    fprintf(csv, "\n");
+    for (int r = 0; r < nrows; r++) {
+      fprintf(csv, "task,%d,%s,%lld,%llu", rows[r].task, rows[r].value, (long long)rows[r].realization,
+              (unsigned long long)rows[r].seed);
+      for (int i = 0; i < sm_record_size(keys); i++) {
+        double    v;
+        PetscBool found;
+        PetscCall(sm_record_get(rows[r].rec, sm_record_key(keys, i), &v, &found));
+        sm_csv_put(csv, v);
+      }
+      fprintf(csv, "\n");
+    }
+    for (int vi = 0; vi < nvalues; vi++) {
+      const char *value = "";
+      for (int r = 0; r < nrows; r++)
+        if (rows[r].value_index == vi) value = rows[r].value;
+      for (int which = 0; which < 2; which++) {
+        fprintf(csv, "%s,,%s,,", which ? "std" : "mean", value);
+        for (int i = 0; i < sm_record_size(keys); i++) {
+          double m, sd;
+          int    n;
+          PetscCall(sm_study_stats(nrows, rows, vi, sm_record_key(keys, i), &m, &sd, &n));
+          sm_csv_put(csv, which ? sd : m);
+        }
+        fprintf(csv, "\n");
+      }
+    }
+  }
+  PetscCall(sm_text_close(comm, cpath, &csv, PETSC_TRUE));
+
+  PetscCall(sm_json_open(comm, jpath, &js));
+  PetscCall(sm_json_string(js, "command", command));
+  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "study", study));
+  PetscCall(sm_json_string(js, "parameter", param ? param : ""));
+  PetscCall(sm_json_begin_array(js, "tasks"));
+  for (int r = 0; r < nrows; r++) {
+    PetscCall(sm_json_begin_object(js, NULL));
+    PetscCall(sm_json_int(js, "task", rows[r].task));
+    PetscCall(sm_json_string(js, "value", rows[r].value));
+    PetscCall(sm_json_int(js, "realization", rows[r].realization));
+    PetscCall(sm_json_int(js, "seed", (long long)rows[r].seed));
+    PetscCall(sm_json_begin_object(js, "results"));
+    for (int i = 0; i < sm_record_size(rows[r].rec); i++)
+      PetscCall(sm_json_real(js, sm_record_key(rows[r].rec, i), sm_record_value(rows[r].rec, i)));
+    PetscCall(sm_json_end_object(js));
+    PetscCall(sm_json_end_object(js));
+  }
+  PetscCall(sm_json_end_array(js));
+  PetscCall(sm_json_begin_array(js, "summary"));
+  for (int vi = 0; vi < nvalues; vi++) {
+    const char *value = "";
+    int         nreal = 0;
+    for (int r = 0; r < nrows; r++)
+      if (rows[r].value_index == vi) value = rows[r].value, nreal++;
+    PetscCall(sm_json_begin_object(js, NULL));
+    PetscCall(sm_json_string(js, "value", value));
+    PetscCall(sm_json_int(js, "realizations", nreal));
+    for (int which = 0; which < 3; which++) {
+      PetscCall(sm_json_begin_object(js, which == 0 ? "mean" : which == 1 ? "std" : "count"));
+      for (int i = 0; i < sm_record_size(keys); i++) {
+        double m, sd;
+        int    n;
+        PetscCall(sm_study_stats(nrows, rows, vi, sm_record_key(keys, i), &m, &sd, &n));
+        if (which == 2) PetscCall(sm_json_int(js, sm_record_key(keys, i), n));
+        else PetscCall(sm_json_real(js, sm_record_key(keys, i), which ? sd : m));
+      }
+      PetscCall(sm_json_end_object(js));
+    }
+    PetscCall(sm_json_end_object(js));
+  }
+  PetscCall(sm_json_end_array(js));
+  PetscCall(sm_json_close(&js, PETSC_TRUE));
+  PetscCall(sm_record_destroy(&keys));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
