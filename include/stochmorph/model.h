@@ -52,7 +52,5 @@ void sm_model_set_verbose(PetscBool verbose);
 
 /* The model section as one line of options ("-model chi2 -model_dof 2 ..."), every number in shortest round-trip form. */
 PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len);
-/* Write the model section as options (valid input for generate) to an open FILE or viewer. */
-PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer);
 
 #endif

@@ -6,6 +6,7 @@
 
 PetscErrorCode sm_cmd_generate(MPI_Comm comm);
 PetscErrorCode sm_cmd_analyze(MPI_Comm comm);
+PetscErrorCode sm_cmd_fit(MPI_Comm comm);
 
 /* Refuse options nobody read (typos), naming them; PETSc's own options are allowed. Collective. */
 PetscErrorCode sm_app_check_unused_options(MPI_Comm comm, const char *command);

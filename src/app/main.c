@@ -8,6 +8,7 @@ static const char help[] =
   "stochmorph <command> [options]\n"
   "  generate   draw a digital twin (excursion set of Gaussian / chi2 / pluri-Gaussian fields) -> HDF5 + XDMF\n"
   "  analyze    descriptors of a labelled volume (volume fraction, surface area, two-point functions) -> JSON + CSV\n"
+  "  fit        calibrate gauss / chi2 / pluri to a labelled image -> options file (model section) + JSON\n"
   "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n";
 
 /* One clean line per error on rank 0 of the failing communicator (-sm_error_traceback: PETSc's full traceback). */
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
     static const struct {
       const char *name;
       PetscErrorCode (*run)(MPI_Comm);
-    } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}};
+    } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}, {"fit", sm_cmd_fit}};
     PetscErrorCode ierr = PETSC_ERR_ARG_WRONG;
     int            found = 0;
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)

@@ -73,18 +73,6 @@ PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer)
-{
-  SMModelParams p;
-  char          buf[512];
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_model_get_params(model, &p));
-  PetscCall(sm_model_options_text(&p, buf, sizeof(buf)));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "%s\n", buf));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* Copy the unpadded field of the FFT buffer into (or add its square to) a compact slab array. */
 static void sm_gather_field(const double *r, int64_t nrows, int64_t nx, int64_t stride, double *out, int mode)
 {
