@@ -6,6 +6,15 @@
 
 PetscErrorCode sm_cmd_generate(MPI_Comm comm);
 PetscErrorCode sm_cmd_analyze(MPI_Comm comm);
+PetscErrorCode sm_cmd_run(MPI_Comm comm);
+PetscErrorCode sm_cmd_sweep(MPI_Comm comm);
+PetscErrorCode sm_cmd_collect(MPI_Comm comm);
+
+/* Exit status of a study stopped by SIGTERM/SIGUSR1 after checkpointing (EX_TEMPFAIL: "try again", i.e. -restart). */
+#define SM_EXIT_STOPPED 75
+/* Non-zero: the status main returns after a successful command (a stopped study). */
+extern int sm_app_exit_status;
+PetscErrorCode sm_cmd_transport(MPI_Comm comm);
 PetscErrorCode sm_cmd_fit(MPI_Comm comm);
 
 /* Refuse options nobody read (typos), naming them; PETSc's own options are allowed. Collective. */

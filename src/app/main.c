@@ -8,8 +8,14 @@ static const char help[] =
   "stochmorph <command> [options]\n"
   "  generate   draw a digital twin (excursion set of Gaussian / chi2 / pluri-Gaussian fields) -> HDF5 + XDMF\n"
   "  analyze    descriptors of a labelled volume (volume fraction, surface area, two-point functions) -> JSON + CSV\n"
+  "  transport  effective conductivity of a phase (M-factor, effective tortuosity; FEM or FV, PETSc) -> JSON\n"
   "  fit        calibrate gauss / chi2 / pluri to a labelled image -> options file (model section) + JSON\n"
+  "  run        a study: R twins of a model -> descriptors, transport, study table (checkpoint/restart)\n"
+  "  sweep      a study over the values of one model parameter (-task_index for SLURM arrays)\n"
+  "  collect    merge the tasks of a sweep into its study table\n"
   "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n";
+
+int sm_app_exit_status = 0;
 
 /* One clean line per error on rank 0 of the failing communicator (-sm_error_traceback: PETSc's full traceback). */
 static int sm_error_collective = 0; /* the first error was raised on a communicator spanning every rank */
@@ -56,7 +62,9 @@ int main(int argc, char **argv)
     static const struct {
       const char *name;
       PetscErrorCode (*run)(MPI_Comm);
-    } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}, {"fit", sm_cmd_fit}};
+    } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}, {"transport", sm_cmd_transport},
+                    {"fit", sm_cmd_fit},           {"run", sm_cmd_run},           {"sweep", sm_cmd_sweep},
+                    {"collect", sm_cmd_collect}};
     PetscErrorCode ierr = PETSC_ERR_ARG_WRONG;
     int            found = 0;
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
@@ -68,8 +76,13 @@ int main(int argc, char **argv)
         if (!ierr) PetscCall(PetscLogStagePop());
       }
     if (!found) {
-      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "stochmorph error: unknown command '%s'; commands: generate, analyze (try -help)\n",
-                            command));
+      char list[256] = "";
+      for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+        PetscCall(PetscStrlcat(list, c ? ", " : "", sizeof(list)));
+        PetscCall(PetscStrlcat(list, commands[c].name, sizeof(list)));
+      }
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "stochmorph error: unknown command '%s'; commands: %s (try -help)\n",
+                             command, list));
       sm_error_collective = 1;
     }
     if (ierr) {
@@ -83,5 +96,5 @@ int main(int argc, char **argv)
     }
   }
   PetscCall(PetscFinalize());
-  return 0;
+  return sm_app_exit_status;
 }

@@ -1,0 +1,87 @@
+/* Effective transport of a labelled volume (SPEC 6): the steady diffusion (conduction) problem div(k grad u) = 0 with
+ * u = 1 on the inlet face and u = 0 on the outlet face of one direction, no flux through the four side faces and the
+ * internal boundary of the conducting set, solved with PETSc on the z-slabs of the volume.
+ *
+ * Conductivities are given per label (0 allowed). The reported phase is one label: its volume fraction eps and its
+ * conductivity D give the M-factor M = D_eff / D and the effective tortuosity tau_eff = eps / M. With conductivity 1
+ * on the phase and 0 elsewhere this is the single-phase problem of SPEC 6.1.
+ *
+ * Conventions that change the number (stated in every report): the side faces are no-flux (not periodic); the length
+ * is the full box length L = n_d h_d and the area the full box cross-section A (D_eff = J L / A, J the total flux).
+ *
+ * Discretisations:
+ *  - SM_TRANSPORT_FEM (default): trilinear (Q1) hexahedral elements, one per voxel of positive conductivity, with the
+ *    exact brick stiffness for anisotropic voxels; unknowns are the nodes of the kept elements (nodes are shared at
+ *    faces, edges and corners, so voxels touching at an edge or a corner are coupled: 26-connectivity). Flux from the
+ *    consistent nodal reactions at the Dirichlet nodes.
+ *  - SM_TRANSPORT_FV: cell-centred 7-point finite volumes (face conductance = harmonic mean of the two cells, Dirichlet
+ *    values half a voxel outside the inlet and outlet faces), the convention of TauFactor and PoreSpy (6-connectivity).
+ *
+ * Before assembly the conducting voxels that are not connected to both Dirichlet faces (under the discretisation's
+ * connectivity) are removed, so the operator is symmetric positive definite; their volume is reported. A conducting
+ * set that does not connect the faces gives M = 0 and percolates = PETSC_FALSE, with no solve and no error.
+ *
+ * Solver: KSP CG with PCGAMG, relative tolerance 1e-8 on the unpreconditioned residual, from a linear initial guess;
+ * every choice can be overridden with the usual -ksp_* / -pc_* / -mg_* options (no prefix). For FEM the preconditioner
+ * is built from the 7-point edge Laplacian of the kept elements (spectrally equivalent to the Q1 matrix, a third of its
+ * entries) unless -transport_pc_matrix stiffness is given. A solve that does not converge is an error naming the
+ * reason. */
+#ifndef STOCHMORPH_TRANSPORT_H
+#define STOCHMORPH_TRANSPORT_H
+
+#include <stochmorph/volume.h>
+#include <petscksp.h>
+
+typedef enum { SM_TRANSPORT_FEM = 0, SM_TRANSPORT_FV = 1, SM_TRANSPORT_NUM } SMTransportMethod;
+extern const char *const sm_transport_method_names[];    /* "fem", "fv" */
+extern const char *const sm_transport_direction_names[]; /* "x", "y", "z" */
+
+typedef struct {
+  int               direction;   /* 0 x, 1 y, 2 z */
+  SMTransportMethod method;
+  int               phase_label; /* the reported phase */
+  double            D;           /* its conductivity (M = D_eff / D) */
+  int64_t           phase_voxels, conducting_voxels, kept_voxels;
+  double volume_fraction;      /* eps: phase voxels / box voxels */
+  double conducting_fraction;  /* voxels of positive conductivity / box voxels */
+  double percolating_fraction; /* phase voxels kept for the solve / phase voxels (0 for an empty phase) */
+  double removed_fraction;     /* conducting voxels removed before assembly (not connected to both faces) / box voxels */
+  PetscBool percolates;        /* some conducting component connects the inlet and outlet faces */
+  double    length, area;      /* L = n_d h_d [um], A = the full box cross-section [um^2] */
+  double    flux_in, flux_out; /* total flux through the inlet and outlet [conductivity * um] */
+  double    flux_imbalance;    /* |flux_in - flux_out| / max(|flux_in|, |flux_out|) (0 when both are 0) */
+  double    D_eff;             /* J L / A with J = (flux_in + flux_out) / 2 [conductivity units] */
+  double    M;                 /* D_eff / D, 0 when nothing percolates */
+  double    tau_eff;           /* eps / M; INFINITY when M = 0 (see percolates) */
+  int64_t   unknowns;          /* rows of the linear system */
+  PetscBool solved;            /* a KSP solve ran (false when nothing percolates or every node is a Dirichlet node) */
+  PetscInt  iterations;
+  double    residual_norm;     /* final residual norm as the KSP measures it (unpreconditioned by default) */
+  KSPConvergedReason reason;   /* KSP_CONVERGED_ITERATING (0) when no solve ran */
+  char      ksp_type[32], pc_type[32]; /* the solver that ran (after the options), "" when no solve ran */
+  double    setup_time;        /* components + numbering + assembly + preconditioner setup [s] */
+  double    solve_time;        /* KSPSolve [s] */
+} SMTransportResult;
+
+/* Solve the effective transport problem in one direction.
+   [in]  vol           the labelled volume (z-slabs)
+   [in]  conductivity  one value >= 0 per phase of vol (label order); conductivity[phase_label] must be > 0
+   [in]  phase_label   the phase whose eps and M are reported
+   [in]  method        SM_TRANSPORT_FEM or SM_TRANSPORT_FV
+   [in]  direction     0 x, 1 y, 2 z (any direction, whatever the slab axis)
+   [out] potential     optional (NULL): this rank's slab [z_local][ny][nx] of the solved potential per voxel (FEM: the
+                       mean of its 8 nodes; FV: the cell value), NAN where nothing was solved
+   [out] res           the result, identical on every rank
+   Memory: about 11 bytes per voxel during the component analysis, then about 5 bytes per voxel (labels of the kept
+   set, node numbers) plus the matrix, the multigrid hierarchy and three vectors: see sm_transport_memory_estimate().
+   Collective on the volume's communicator. */
+PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int phase_label, SMTransportMethod method,
+                                  int direction, double *potential, SMTransportResult *res);
+
+/* Upper estimate of the peak memory [bytes, all ranks together] of sm_transport_solve for vol (from the number of
+   voxels of positive conductivity, before any large allocation), for a check against the machine's memory.
+   Collective. */
+PetscErrorCode sm_transport_memory_estimate(SMVolume vol, const double conductivity[], SMTransportMethod method,
+                                            double *bytes);
+
+#endif

@@ -1,0 +1,915 @@
+/* stochmorph run / sweep / collect: studies over many twins, with HDF5 checkpoints and restart.
+ *
+ * A study is a list of tasks; a task is one realisation of the model at one value of the swept parameter (a run has
+ * no swept parameter). Each task is a chain of units: generate (the twin, kept in DIR/volumes until the task is done),
+ * analyze (the descriptors), and one transport solve per phase and direction. A finished unit's numbers go into the
+ * checkpoint at once (include/stochmorph/study.h); -restart skips every finished unit. SIGTERM and SIGUSR1 (what SLURM
+ * sends before the time limit) stop the run at the next unit boundary with exit status SM_EXIT_STOPPED; everything
+ * finished is in the checkpoint. The study table (DIR/study.json, DIR/study.csv) is written from the checkpoint once
+ * every task has finished, so the same units give the same table however the work was split: one run, a run killed and
+ * restarted, or a SLURM array of single tasks (-task_index) merged by `stochmorph collect`. */
+#include "app.h"
+#include <stochmorph/model.h>
+#include <stochmorph/morph.h>
+#include <stochmorph/descriptors.h>
+#include <stochmorph/transport.h>
+#include <stochmorph/study.h>
+#include <stochmorph/report.h>
+#include <stochmorph/io.h>
+#include <stochmorph/fft.h>
+#include <stochmorph/log.h>
+#include <signal.h>
+#include <string.h>
+#include <stdlib.h>
+#include <math.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SM_RUN_MAX_VALUES 1024
+
+static volatile sig_atomic_t sm_stop_signal = 0;
+static void                  sm_on_signal(int sig) { sm_stop_signal = sig; }
+
+typedef enum { SM_RUN_DESC_NONE = 0, SM_RUN_DESC_BASIC = 1, SM_RUN_DESC_ALL = 2 } SMRunDescriptors;
+
+typedef struct {
+  const char       *command; /* "run" or "sweep" */
+  char              dir[PETSC_MAX_PATH_LEN];
+  PetscBool         restart, keep_volumes, list_tasks;
+  PetscInt          realizations, task_index;
+  uint64_t          seed, real0;
+  SMRunDescriptors  desc;
+  SMMorphOptions    morph;
+  int               nphases_tr;   /* -1: every phase of the model */
+  char              tphase[SM_MAX_PHASES][SM_NAME_LEN];
+  int               ndirs, dirs[3];
+  SMTransportMethod method;
+  char              param[64];
+  int               nvalues;
+  char            (*values)[64];
+  int               ntasks;
+  unsigned          fft_flags;
+  char              study[4096];
+} SMRunOptions;
+
+/* ------------------------------------------------------------------ helpers */
+static PetscErrorCode sm_mkdir(MPI_Comm comm, const char *path)
+{
+  PetscMPIInt rank;
+  int         ok = 1, err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank && mkdir(path, 0777) != 0 && errno != EEXIST) ok = 0, err = errno;
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create the directory %s: %s", path, strerror(err));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void sm_hms(double s, char *buf, size_t len)
+{
+  long t = (long)(s + 0.5);
+  snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+/* A value list: "a,b,c" or a range "lo:hi:step" (hi included when it is hit up to rounding). Values are kept as the
+   strings that are put into the options database, formatted %.10g for ranges. */
+static PetscErrorCode sm_parse_values(MPI_Comm comm, const char *spec, SMRunOptions *o)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(SM_RUN_MAX_VALUES, &o->values));
+  o->nvalues = 0;
+  if (strchr(spec, ':')) {
+    double lo, hi, step;
+    char  *end;
+    lo = strtod(spec, &end);
+    PetscCheck(*end == ':', comm, PETSC_ERR_ARG_WRONG, "-sweep_values: a range is lo:hi:step (got '%s')", spec);
+    hi = strtod(end + 1, &end);
+    PetscCheck(*end == ':', comm, PETSC_ERR_ARG_WRONG, "-sweep_values: a range is lo:hi:step (got '%s')", spec);
+    step = strtod(end + 1, &end);
+    PetscCheck(*end == 0 && step > 0 && hi >= lo, comm, PETSC_ERR_ARG_WRONG,
+               "-sweep_values: a range lo:hi:step needs hi >= lo and step > 0 (got '%s')", spec);
+    for (int k = 0;; k++) {
+      const double v = lo + k * step;
+      if (v > hi + 1e-9 * step) break;
+      PetscCheck(o->nvalues < SM_RUN_MAX_VALUES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sweep_values: more than %d values",
+                 SM_RUN_MAX_VALUES);
+      snprintf(o->values[o->nvalues++], 64, "%.10g", v);
+    }
+  } else {
+    const char *s = spec;
+    while (*s) {
+      const char *e = strchr(s, ',');
+      size_t      n = e ? (size_t)(e - s) : strlen(s);
+      PetscCheck(n > 0 && n < 64, comm, PETSC_ERR_ARG_WRONG, "-sweep_values: empty or too long item in '%s'", spec);
+      PetscCheck(o->nvalues < SM_RUN_MAX_VALUES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sweep_values: more than %d values",
+                 SM_RUN_MAX_VALUES);
+      memcpy(o->values[o->nvalues], s, n);
+      o->values[o->nvalues++][n] = 0;
+      s += n + (e ? 1 : 0);
+    }
+  }
+  PetscCheck(o->nvalues > 0, comm, PETSC_ERR_ARG_WRONG, "-sweep_values gives no value ('%s')", spec);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Task t <-> (value index, realisation index). */
+static void sm_task_split(const SMRunOptions *o, int t, int *vi, int *ri)
+{
+  *vi = t / (int)o->realizations;
+  *ri = t % (int)o->realizations;
+}
+
+/* ------------------------------------------------------------------ options */
+static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *o, SMModel *model0, SMGrid *grid)
+{
+  char          values[4096] = "", desc[16] = "all", method[8] = "fem", *dirs[3], *phases[SM_MAX_PHASES];
+  PetscInt      ndirs = 3, nph = SM_MAX_PHASES;
+  PetscBool     set_dirs, set_ph, set_o, set_values;
+  const int64_t n_default[3] = {128, 128, 128};
+  SMModelParams p;
+  SMGridInfo    g;
+  char          mtext[1024], tr[512] = "";
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(o, sizeof(*o)));
+  o->command      = command;
+  o->realizations = 1;
+  o->task_index   = -1;
+  o->method       = SM_TRANSPORT_FEM;
+  PetscCall(sm_morph_options_default(&o->morph));
+  o->morph.cpsd_2d = PETSC_FALSE;
+  PetscOptionsBegin(comm, NULL, command[0] == 'r' ? "stochmorph run: a study of R twins of one model" :
+                                                    "stochmorph sweep: a study over the values of one model parameter",
+                    "stochmorph");
+  PetscCall(PetscOptionsString("-o", "Study directory: checkpoint.h5, study.json, study.csv, volumes/, tasks/", command, o->dir,
+                               o->dir, sizeof(o->dir), &set_o));
+  PetscCall(PetscOptionsInt("-realizations", "Twins per parameter value (realisation indices -realization, +1, ...)",
+                            command, o->realizations, &o->realizations, NULL));
+  PetscCall(PetscOptionsBool("-restart", "Resume the study in -o from its checkpoint, skipping every finished unit",
+                             command, o->restart, &o->restart, NULL));
+  PetscCall(PetscOptionsBool("-keep_volumes", "Keep the twins (volumes/tNNNN.h5) after their task has finished", command,
+                             o->keep_volumes, &o->keep_volumes, NULL));
+  PetscCall(PetscOptionsString("-descriptors", "Descriptors of each twin: all (volume fraction, surface area, size "
+                               "distribution, intrusion, constrictivity, geodesic tortuosity, percolation, M^), basic "
+                               "(volume fraction and surface area) or none", command, desc, desc, sizeof(desc), NULL));
+  PetscCall(PetscOptionsBool("-descriptors_2d", "Also the size distributions of 2D slices", command, o->morph.cpsd_2d,
+                             &o->morph.cpsd_2d, NULL));
+  PetscCall(PetscOptionsStringArray("-transport_phases", "Phases to solve transport for: names, all (default) or none",
+                                    command, phases, &nph, &set_ph));
+  PetscCall(PetscOptionsStringArray("-transport_direction", "Transport directions: x, y, z (a list) or all (default)",
+                                    command, dirs, &ndirs, &set_dirs));
+  PetscCall(PetscOptionsString("-transport_method", "fem (default) or fv", command, method, method, sizeof(method), NULL));
+  if (command[0] == 's') {
+    PetscCall(PetscOptionsString("-sweep_param", "Model option to sweep, without its dash (e.g. model_volume_fraction)",
+                                 command, o->param, o->param, sizeof(o->param), NULL));
+    PetscCall(PetscOptionsString("-sweep_values", "Values: a list a,b,c or a range lo:hi:step", command, values, values,
+                                 sizeof(values), &set_values));
+    PetscCall(PetscOptionsBool("-list_tasks", "Print the tasks (one line each, for a SLURM array) and stop", command,
+                               o->list_tasks, &o->list_tasks, NULL));
+    PetscCall(PetscOptionsInt("-task_index", "Run this task only (0-based; SLURM: $SLURM_ARRAY_TASK_ID) into "
+                              "DIR/tasks/; merge with `stochmorph collect -o DIR`", command, o->task_index, &o->task_index,
+                              NULL));
+  }
+  PetscOptionsEnd();
+  PetscCall(sm_app_read_seed(comm, &o->seed, &o->real0));
+  PetscCall(sm_fft_flags_from_options(comm, &o->fft_flags));
+  {
+    PetscInt kill = -1; /* test hook, see sm_test_kill (read here so the option counts as used) */
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
+  }
+  PetscCall(sm_morph_options_default(&o->morph)); /* cpsd_2d was read above; the rest are the defaults of analyze */
+  {
+    PetscBool d2 = PETSC_FALSE;
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-descriptors_2d", &d2, NULL));
+    o->morph.cpsd_2d = d2;
+  }
+  if (command[0] == 's' && set_values) PetscCall(sm_parse_values(comm, values, o));
+  if (command[0] == 's' && o->param[0] && o->nvalues > 0) { /* the model must read the first value to be checked */
+    char key[80];
+    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
+    PetscCall(PetscOptionsSetValue(NULL, key, o->values[0]));
+  }
+  PetscCall(sm_model_create_from_options(comm, model0));
+  PetscCall(sm_grid_create_from_options(comm, n_default, 0.01, grid));
+  if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
+
+  /* checks, each naming the option */
+  PetscCheck(set_o && o->dir[0], comm, PETSC_ERR_ARG_WRONG, "%s needs a study directory: -o DIR", command);
+  PetscCheck(o->realizations >= 1 && o->realizations <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-realizations must be between 1 and 100000 (got %d)", (int)o->realizations);
+  if (!strcmp(desc, "all")) o->desc = SM_RUN_DESC_ALL;
+  else if (!strcmp(desc, "basic")) o->desc = SM_RUN_DESC_BASIC;
+  else if (!strcmp(desc, "none")) o->desc = SM_RUN_DESC_NONE;
+  else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-descriptors must be all, basic or none for %s (got '%s')", command, desc);
+  if (!strcmp(method, "fem")) o->method = SM_TRANSPORT_FEM;
+  else if (!strcmp(method, "fv")) o->method = SM_TRANSPORT_FV;
+  else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-transport_method must be fem or fv (got '%s')", method);
+  PetscCall(sm_model_get_params(*model0, &p));
+  o->nphases_tr = -1;
+  if (set_ph) {
+    o->nphases_tr = 0;
+    for (PetscInt i = 0; i < nph; i++) {
+      if (!strcmp(phases[i], "all")) o->nphases_tr = -1;
+      else if (!strcmp(phases[i], "none")) o->nphases_tr = o->nphases_tr < 0 ? -1 : o->nphases_tr;
+      else {
+        int found = 0;
+        for (int k = 0; k < p.nphases; k++) found |= !strcmp(phases[i], p.phase_names[k]);
+        PetscCheck(found, comm, PETSC_ERR_ARG_WRONG, "-transport_phases: the %s model has no phase '%s' (phases: %s%s%s%s%s)",
+                   sm_model_names[p.type], phases[i], p.phase_names[0], p.nphases > 1 ? ", " : "",
+                   p.nphases > 1 ? p.phase_names[1] : "", p.nphases > 2 ? ", " : "", p.nphases > 2 ? p.phase_names[2] : "");
+        PetscCall(PetscStrncpy(o->tphase[o->nphases_tr++], phases[i], SM_NAME_LEN));
+      }
+    }
+    if (nph == 1 && !strcmp(phases[0], "none")) o->nphases_tr = 0;
+    for (PetscInt i = 0; i < nph; i++) PetscCall(PetscFree(phases[i]));
+  }
+  if (o->nphases_tr < 0) {
+    o->nphases_tr = p.nphases;
+    for (int k = 0; k < p.nphases; k++) PetscCall(PetscStrncpy(o->tphase[k], p.phase_names[k], SM_NAME_LEN));
+  }
+  o->ndirs = 0;
+  if (!set_dirs) {
+    ndirs = 1;
+    PetscCall(PetscStrallocpy("all", &dirs[0]));
+  }
+  for (PetscInt i = 0; i < ndirs; i++) {
+    if (!strcmp(dirs[i], "all")) {
+      o->ndirs = 3;
+      for (int d = 0; d < 3; d++) o->dirs[d] = d;
+    } else {
+      PetscCheck(strlen(dirs[i]) == 1 && dirs[i][0] >= 'x' && dirs[i][0] <= 'z', comm, PETSC_ERR_ARG_WRONG,
+                 "-transport_direction must be x, y, z (or a list of them) or all (got '%s')", dirs[i]);
+      PetscCheck(o->ndirs < 3, comm, PETSC_ERR_ARG_WRONG, "-transport_direction: at most three directions");
+      o->dirs[o->ndirs++] = dirs[i][0] - 'x';
+    }
+    PetscCall(PetscFree(dirs[i]));
+  }
+  if (command[0] == 's') {
+    PetscCheck(o->param[0], comm, PETSC_ERR_ARG_WRONG,
+               "sweep needs -sweep_param NAME (a model option without its dash, e.g. model_volume_fraction)");
+    PetscCheck(!strncmp(o->param, "model_", 6) && strcmp(o->param, "model_covariance"), comm, PETSC_ERR_ARG_WRONG,
+               "-sweep_param must be a numeric model option such as model_volume_fraction, model_alpha, model_dof or "
+               "model_volume_fraction_carbon (got '%s')", o->param);
+    PetscCheck(o->nvalues > 0, comm, PETSC_ERR_ARG_WRONG, "sweep needs -sweep_values (a list a,b,c or a range lo:hi:step)");
+  } else o->nvalues = 1;
+  PetscCheck((double)o->nvalues * (double)o->realizations <= 1e6, comm, PETSC_ERR_ARG_OUTOFRANGE, "More than a million tasks");
+  o->ntasks = o->nvalues * (int)o->realizations;
+  PetscCheck(o->task_index >= -1 && o->task_index < o->ntasks, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-task_index must be between 0 and %d (the study has %d tasks; see -list_tasks)", o->ntasks - 1, o->ntasks);
+
+  /* the study: every option that changes a number (a restart or collect with other options is refused) */
+  PetscCall(sm_grid_get_info(*grid, &g));
+  PetscCall(sm_model_get_options_text(*model0, mtext, sizeof(mtext)));
+  if (command[0] == 's') { /* the swept option's first value is in mtext; name it instead */
+    char key[80], *at;
+    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s ", o->param));
+    at = strstr(mtext, key);
+    if (at) {
+      char *end = strchr(at + strlen(key), ' ');
+      if (end) memmove(at + strlen(key), end, strlen(end) + 1);
+      else at[strlen(key) - 1] = 0;
+      memcpy(at + strlen(key) - 1, end ? " *" : "", end ? 0 : 0);
+    }
+  }
+  for (int i = 0; i < o->nphases_tr; i++) {
+    PetscCall(PetscStrlcat(tr, i ? "," : "", sizeof(tr)));
+    PetscCall(PetscStrlcat(tr, o->tphase[i], sizeof(tr)));
+  }
+  {
+    char dl[8] = "";
+    for (int d = 0; d < o->ndirs; d++) dl[d] = (char)('x' + o->dirs[d]);
+    PetscCall(PetscSNPrintf(o->study, sizeof(o->study),
+                            "tasks=%d; param=%s; values=%s; realizations=%d; seed=%llu; realization0=%llu; grid=%lldx%lldx%lld; "
+                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s%s; transport=%s:%s:%s",
+                            o->ntasks, o->param, command[0] == 's' ? values : "", (int)o->realizations,
+                            (unsigned long long)o->seed, (unsigned long long)o->real0, (long long)g.n[0], (long long)g.n[1],
+                            (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
+                            o->morph.cpsd_2d ? "+2d" : "", o->nphases_tr ? tr : "none", dl, method));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ units */
+static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRecord rec)
+{
+  SMGrid             grid;
+  SMGridInfo         g;
+  int                np;
+  const char *const *names;
+  int64_t            counts[SM_MAX_PHASES];
+  double             S[SM_MAX_PHASES];
+  PetscBool          periodic;
+  char               key[SM_RECORD_KEY_LEN];
+  const char         ax[3] = {'x', 'y', 'z'};
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_get_phases(vol, &np, &names));
+  PetscCall(sm_volume_get_periodic(vol, &periodic));
+  PetscCall(sm_morph_label_counts(vol, counts));
+  PetscCall(PetscLogEventBegin(SM_EVENT_Surface, 0, 0, 0, 0));
+  for (int i = 0; i < np; i++) PetscCall(sm_morph_specific_surface_area(vol, i, periodic, &S[i]));
+  PetscCall(PetscLogEventEnd(SM_EVENT_Surface, 0, 0, 0, 0));
+  for (int i = 0; i < np; i++) {
+    PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.specific_surface_area", names[i]));
+    PetscCall(sm_record_set(rec, key, S[i]));
+  }
+  if (np >= 3)
+    for (int i = 0; i < np; i++)
+      for (int j = i + 1; j < np; j++) {
+        double rest = 0;
+        for (int k = 0; k < np; k++)
+          if (k != i && k != j) rest += S[k];
+        PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
+        PetscCall(sm_record_set(rec, key, 0.5 * (S[i] + S[j] - rest)));
+      }
+  if (o->desc == SM_RUN_DESC_ALL)
+    for (int i = 0; i < np; i++) {
+      SMPhaseMorphology m;
+      struct {
+        const char *name;
+        double      v;
+      } items[24];
+      int n = 0;
+      PetscCall(sm_morph_phase_descriptors(vol, i, &o->morph, &m));
+      items[n].name = "r_50", items[n++].v = m.r50;
+      items[n].name = "r_min_mean", items[n++].v = m.r_min_mean;
+      items[n].name = "constrictivity_mean", items[n++].v = m.beta_mean;
+      items[n].name = "geodesic_tortuosity_mean", items[n++].v = m.tau_mean;
+      for (int d = 0; d < 3; d++) {
+        static const char *const rmin[3] = {"r_min_x", "r_min_y", "r_min_z"}, *const tau[3] = {"geodesic_tortuosity_x",
+                                            "geodesic_tortuosity_y", "geodesic_tortuosity_z"},
+                                 *const perc[3] = {"percolating_fraction_x", "percolating_fraction_y", "percolating_fraction_z"};
+        items[n].name = rmin[d], items[n++].v = m.r_min[d];
+        items[n].name = tau[d], items[n++].v = m.tau_dir[d];
+        items[n].name = perc[d], items[n++].v = m.percolating[d];
+      }
+      if (o->morph.cpsd_2d)
+        for (int d = 0; d < 3; d++) {
+          static const char *const r2[3] = {"r_50_2d_x", "r_50_2d_y", "r_50_2d_z"};
+          items[n].name = r2[d], items[n++].v = m.r50_2d[d];
+        }
+      items[n].name = "M_predicted", items[n++].v = m.M_predicted;
+      for (int k = 0; k < n; k++) {
+        PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.%s", names[i], items[k].name));
+        PetscCall(sm_record_set(rec, key, items[k].v));
+      }
+      PetscCall(sm_morph_phase_descriptors_free(&m));
+    }
+  (void)ax;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, const char *phase, int dir, SMRecord rec,
+                                        double *M)
+{
+  int               np, label;
+  const char *const *names;
+  double            cond[SM_MAX_PHASES], bytes;
+  SMTransportResult res;
+  char              key[SM_RECORD_KEY_LEN];
+  const char        ax = (char)('x' + dir);
+  SMGrid            grid;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_phases(vol, &np, &names));
+  PetscCall(sm_volume_find_phase(vol, phase, &label));
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  for (int i = 0; i < np; i++) cond[i] = i == label ? 1.0 : 0.0;
+  PetscCall(sm_transport_memory_estimate(vol, cond, o->method, &bytes));
+  PetscCall(sm_app_check_memory(sm_grid_comm(grid), bytes, "This transport solve"));
+  PetscCall(sm_transport_solve(vol, cond, label, o->method, dir, NULL, &res));
+#define SM_PUT(name, value) \
+  do { \
+    PetscCall(PetscSNPrintf(key, sizeof(key), "transport.%s.%c.%s", phase, ax, name)); \
+    PetscCall(sm_record_set(rec, key, (double)(value))); \
+  } while (0)
+  SM_PUT("M", res.M);
+  SM_PUT("tau_eff", res.percolates ? res.tau_eff : NAN);
+  SM_PUT("percolating_fraction", res.percolating_fraction);
+  SM_PUT("removed_fraction", res.removed_fraction);
+  SM_PUT("iterations", res.iterations);
+  SM_PUT("flux_imbalance", res.flux_imbalance);
+#undef SM_PUT
+  *M = res.M;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ the study */
+typedef struct {
+  int    total, done_before, computed;
+  double t0, t_computing;
+} SMProgress;
+
+/* -log_view stages of the units (nested in the command's stage) */
+static PetscLogStage sm_stage_generate = -1, sm_stage_analyze = -1, sm_stage_transport = -1;
+
+static PetscErrorCode sm_run_register_stages(void)
+{
+  PetscFunctionBeginUser;
+  if (sm_stage_generate >= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscLogStageRegister("Unit generate", &sm_stage_generate));
+  PetscCall(PetscLogStageRegister("Unit analyze", &sm_stage_analyze));
+  PetscCall(PetscLogStageRegister("Unit transport", &sm_stage_transport));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_progress(MPI_Comm comm, SMProgress *pg, const char *what, double dt)
+{
+  char el[32], left[32];
+  int  remaining = pg->total - pg->done_before - pg->computed;
+
+  PetscFunctionBeginUser;
+  sm_hms(sm_sys_wtime() - pg->t0, el, sizeof(el));
+  if (pg->computed > 0 && remaining > 0) sm_hms(pg->t_computing / pg->computed * remaining, left, sizeof(left));
+  else PetscCall(PetscStrncpy(left, remaining ? "?" : "0:00:00", sizeof(left)));
+  PetscCall(PetscPrintf(comm, "  %-58s %8.2f s | unit %d/%d, elapsed %s, about %s left\n", what, dt,
+                        pg->done_before + pg->computed, pg->total, el, left));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A stop signal on any rank stops every rank at the same unit boundary. */
+/* Test hook (-run_test_kill_before_unit n): rank 0 kills the job with SIGKILL after computing its n-th unit and
+   before recording it, the worst moment for a checkpoint, deterministically. */
+static PetscErrorCode sm_test_kill(MPI_Comm comm, const SMProgress *pg)
+{
+  PetscInt    n = -1;
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &n, NULL));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (n >= 1 && pg->computed + 1 == n && !rank) {
+    fflush(stdout);
+    raise(SIGKILL);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig)
+{
+  int mine = (int)sm_stop_signal;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Allreduce(&mine, sig, 1, MPI_INT, MPI_MAX, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Units of task t: generate, analyze (unless -descriptors none), transport per phase and direction. */
+static int sm_task_units(const SMRunOptions *o) { return 1 + (o->desc != SM_RUN_DESC_NONE) + o->nphases_tr * o->ndirs; }
+
+static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid grid, SMStore st, int t, SMProgress *pg,
+                                  int *stopped)
+{
+  char          unit[SM_UNIT_NAME_LEN], vpath[PETSC_MAX_PATH_LEN], what[128], vlabel[96] = "";
+  SMModel       model = NULL;
+  SMVolume      vol   = NULL;
+  PetscBool     done;
+  int           vi, ri, pending = 0;
+  uint64_t      real;
+  SMRecord      rec;
+
+  PetscFunctionBeginUser;
+  sm_task_split(o, t, &vi, &ri);
+  real = o->real0 + (uint64_t)ri;
+  if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s ", o->param, o->values[vi]));
+  PetscCall(PetscSNPrintf(vpath, sizeof(vpath), "%s/volumes/t%04d.h5", o->dir, t));
+  /* which units are left? */
+  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/generate", t));
+  PetscCall(sm_store_has(st, unit, &done));
+  pending += !done;
+  if (o->desc != SM_RUN_DESC_NONE) {
+    PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
+    PetscCall(sm_store_has(st, unit, &done));
+    pending += !done;
+  }
+  for (int p = 0; p < o->nphases_tr; p++)
+    for (int d = 0; d < o->ndirs; d++) {
+      PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/transport/%s/%c", t, o->tphase[p], 'x' + o->dirs[d]));
+      PetscCall(sm_store_has(st, unit, &done));
+      pending += !done;
+    }
+  if (!pending) PetscFunctionReturn(PETSC_SUCCESS);
+
+  if (o->param[0]) {
+    char key[80];
+    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
+    PetscCall(PetscOptionsSetValue(NULL, key, o->values[vi]));
+  }
+  PetscCall(sm_model_create_from_options(comm, &model));
+
+  /* generate, or read back the twin a finished generate unit left */
+  PetscCall(sm_stop_requested(comm, stopped));
+  if (*stopped) goto finish;
+  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/generate", t));
+  PetscCall(sm_store_has(st, unit, &done));
+  if (done) {
+    PetscBool exists = PETSC_FALSE;
+    if (!access(vpath, R_OK)) exists = PETSC_TRUE;
+    PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
+    if (exists) {
+      SMGrid vgrid;
+      PetscCall(sm_h5_read_volume(comm, vpath, NULL, 0, &vol));
+      PetscCall(sm_volume_get_grid(vol, &vgrid));
+      (void)vgrid;
+    } else {
+      PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n", t,
+                            vpath));
+      PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
+    }
+  } else {
+    double     t1 = sm_sys_wtime(), bpv;
+    SMH5Writer w  = NULL;
+    int64_t    counts[SM_MAX_PHASES];
+    SMGridInfo g;
+    int        np;
+    const char *const *names;
+    PetscCall(sm_grid_get_info(grid, &g));
+    PetscCall(sm_model_bytes_per_voxel(model, &bpv));
+    PetscCall(sm_app_check_memory(comm, bpv * (double)g.n_total, "This twin"));
+    PetscCall(PetscLogStagePush(sm_stage_generate));
+    PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
+    PetscCall(sm_h5_writer_open(comm, vpath, &w));
+    PetscCall(sm_h5_writer_write_volume(w, vol));
+    PetscCall(sm_h5_writer_close(&w, PETSC_TRUE));
+    PetscCall(PetscLogStagePop());
+    PetscCall(sm_record_create(&rec));
+    PetscCall(sm_record_set(rec, "task.value_index", vi));
+    PetscCall(sm_record_set(rec, "task.realization", (double)real));
+    PetscCall(sm_record_set(rec, "task.seed_hi", (double)(o->seed >> 32)));
+    PetscCall(sm_record_set(rec, "task.seed_lo", (double)(o->seed & 0xffffffffu)));
+    PetscCall(sm_morph_label_counts(vol, counts));
+    PetscCall(sm_volume_get_phases(vol, &np, &names));
+    for (int i = 0; i < np; i++) {
+      char key[SM_RECORD_KEY_LEN];
+      PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.volume_fraction", names[i]));
+      PetscCall(sm_record_set(rec, key, (double)counts[i] / (double)g.n_total));
+    }
+    PetscCall(sm_test_kill(comm, pg));
+    PetscCall(sm_store_put(st, unit, rec));
+    PetscCall(sm_record_destroy(&rec));
+    pg->computed++;
+    pg->t_computing += sm_sys_wtime() - t1;
+    PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealization %llu)", unit, vlabel, (unsigned long long)real));
+    PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
+  }
+
+  if (o->desc != SM_RUN_DESC_NONE) {
+    PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
+    PetscCall(sm_store_has(st, unit, &done));
+    if (!done) {
+      double t1 = sm_sys_wtime();
+      PetscCall(sm_stop_requested(comm, stopped));
+      if (*stopped) goto finish;
+      if (o->desc == SM_RUN_DESC_ALL) {
+        SMGridInfo g;
+        PetscCall(sm_grid_get_info(grid, &g));
+        PetscCall(sm_app_check_memory(comm, 41.0 * (double)g.n_total, "The morphology descriptors of this twin"));
+      }
+      PetscCall(sm_record_create(&rec));
+      PetscCall(PetscLogStagePush(sm_stage_analyze));
+      PetscCall(sm_unit_analyze(vol, o, rec));
+      PetscCall(PetscLogStagePop());
+      PetscCall(sm_test_kill(comm, pg));
+      PetscCall(sm_store_put(st, unit, rec));
+      PetscCall(sm_record_destroy(&rec));
+      pg->computed++;
+      pg->t_computing += sm_sys_wtime() - t1;
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s", unit));
+      PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
+    }
+  }
+  for (int p = 0; p < o->nphases_tr; p++)
+    for (int d = 0; d < o->ndirs; d++) {
+      double M = NAN, t1 = sm_sys_wtime();
+      PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/transport/%s/%c", t, o->tphase[p], 'x' + o->dirs[d]));
+      PetscCall(sm_store_has(st, unit, &done));
+      if (done) continue;
+      PetscCall(sm_stop_requested(comm, stopped));
+      if (*stopped) goto finish;
+      PetscCall(sm_record_create(&rec));
+      PetscCall(PetscLogStagePush(sm_stage_transport));
+      PetscCall(sm_unit_transport(vol, o, o->tphase[p], o->dirs[d], rec, &M));
+      PetscCall(PetscLogStagePop());
+      PetscCall(sm_test_kill(comm, pg));
+      PetscCall(sm_store_put(st, unit, rec));
+      PetscCall(sm_record_destroy(&rec));
+      pg->computed++;
+      pg->t_computing += sm_sys_wtime() - t1;
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (M = %.4g)", unit, M));
+      PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
+    }
+  /* the task is done: its twin is no longer needed */
+  if (!o->keep_volumes) {
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (!rank) {
+      char xmf[PETSC_MAX_PATH_LEN];
+      (void)remove(vpath);
+      if (!sm_path_replace_ext(vpath, ".xmf", xmf, sizeof(xmf))) (void)remove(xmf);
+    }
+  }
+finish:
+  if (vol) {
+    SMGrid vgrid;
+    PetscCall(sm_volume_get_grid(vol, &vgrid));
+    PetscCall(sm_volume_destroy(&vol));
+    if (vgrid != grid) PetscCall(sm_grid_destroy(&vgrid)); /* a volume read back brought its own grid */
+  }
+  PetscCall(sm_model_destroy(&model));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ the table */
+/* Parse "key=value; " items of a study description. */
+static PetscErrorCode sm_study_item(const char *study, const char *key, char *value, size_t len)
+{
+  char        pat[64];
+  const char *at, *end;
+
+  PetscFunctionBeginUser;
+  value[0] = 0;
+  PetscCall(PetscSNPrintf(pat, sizeof(pat), "%s=", key));
+  at = strstr(study, pat);
+  if (at && (at == study || at[-1] == ' ')) {
+    at += strlen(pat);
+    end = strstr(at, "; ");
+    if (!end) end = at + strlen(at);
+    PetscCall(PetscStrncpy(value, at, PetscMin(len, (size_t)(end - at) + 1)));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rows of the study table from the stores' units (several stores: the per-task files of an array). Every task must
+   have finished all its units. */
+static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const char *study, int nstores,
+                                     SMStore stores[])
+{
+  char        param[64], values[4096], path[PETSC_MAX_PATH_LEN], buf[32];
+  int         ntasks, nunits_per_task = 0;
+  SMStudyRow *rows;
+  char      (*vals)[64] = NULL;
+  int         nvals     = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_study_item(study, "tasks", buf, sizeof(buf)));
+  ntasks = atoi(buf);
+  PetscCheck(ntasks > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "The study description has no task count: %s", study);
+  PetscCall(sm_study_item(study, "param", param, sizeof(param)));
+  PetscCall(sm_study_item(study, "values", values, sizeof(values)));
+  if (param[0]) {
+    SMRunOptions tmp;
+    PetscCall(PetscMemzero(&tmp, sizeof(tmp)));
+    PetscCall(sm_parse_values(comm, values, &tmp));
+    vals  = tmp.values;
+    nvals = tmp.nvalues;
+  }
+  PetscCall(PetscCalloc1(ntasks, &rows));
+  for (int t = 0; t < ntasks; t++) {
+    rows[t].task = t;
+    PetscCall(sm_record_create(&rows[t].rec));
+  }
+  for (int s = 0; s < nstores; s++)
+    for (int u = 0; u < sm_store_size(stores[s]); u++) {
+      const char *name = sm_store_unit(stores[s], u);
+      SMRecord    rec;
+      int         t;
+      if (name[0] != 't' || sscanf(name + 1, "%d", &t) != 1 || t < 0 || t >= ntasks) continue;
+      PetscCall(sm_store_get(stores[s], name, &rec));
+      for (int i = 0; i < sm_record_size(rec); i++) {
+        const char  *k = sm_record_key(rec, i);
+        const double v = sm_record_value(rec, i);
+        if (!strcmp(k, "task.value_index")) rows[t].value_index = (int)v;
+        else if (!strcmp(k, "task.realization")) rows[t].realization = (int64_t)v;
+        else if (!strcmp(k, "task.seed_hi")) rows[t].seed |= (uint64_t)v << 32;
+        else if (!strcmp(k, "task.seed_lo")) rows[t].seed |= (uint64_t)v;
+        else PetscCall(sm_record_set(rows[t].rec, k, v));
+      }
+      rows[t].task = t;
+      if (strstr(name, "/generate")) rows[t].value[0] = 1; /* marks a task whose generate unit exists */
+    }
+  {
+    char missing[256] = "";
+    int  nm           = 0;
+    for (int t = 0; t < ntasks; t++) {
+      if (rows[t].value[0] == 1) continue;
+      if (nm < 12) {
+        PetscCall(PetscSNPrintf(buf, sizeof(buf), "%s%d", nm ? "," : "", t));
+        PetscCall(PetscStrlcat(missing, buf, sizeof(missing)));
+      }
+      nm++;
+    }
+    PetscCheck(!nm, comm, PETSC_ERR_FILE_UNEXPECTED,
+               "%d of %d tasks have no results in %s (tasks %s%s); run them (sweep -task_index i, or -restart) and collect again",
+               nm, ntasks, dir, missing, nm > 12 ? ",..." : "");
+  }
+  for (int t = 0; t < ntasks; t++) { /* M averaged over the directions solved, next to M^ of the descriptors */
+    char   ph[SM_MAX_PHASES][SM_NAME_LEN];
+    double sum[SM_MAX_PHASES];
+    int    cnt[SM_MAX_PHASES], nph = 0;
+    for (int i = 0; i < sm_record_size(rows[t].rec); i++) {
+      const char *k = sm_record_key(rows[t].rec, i);
+      size_t      l = strlen(k);
+      char        name[SM_NAME_LEN];
+      int         j;
+      if (strncmp(k, "transport.", 10) || l < 16 || strcmp(k + l - 2, ".M") || k[l - 4] != '.') continue;
+      if (l - 4 - 10 >= SM_NAME_LEN) continue;
+      memcpy(name, k + 10, l - 14);
+      name[l - 14] = 0;
+      for (j = 0; j < nph; j++)
+        if (!strcmp(ph[j], name)) break;
+      if (j == nph) {
+        if (nph == SM_MAX_PHASES) continue;
+        PetscCall(PetscStrncpy(ph[nph], name, SM_NAME_LEN));
+        sum[nph] = 0;
+        cnt[nph++] = 0;
+      }
+      sum[j] += sm_record_value(rows[t].rec, i);
+      cnt[j]++;
+    }
+    for (int j = 0; j < nph; j++) {
+      char key[SM_RECORD_KEY_LEN];
+      PetscCall(PetscSNPrintf(key, sizeof(key), "transport.%s.M_mean", ph[j]));
+      PetscCall(sm_record_set(rows[t].rec, key, sum[j] / cnt[j]));
+    }
+  }
+  for (int t = 0; t < ntasks; t++)
+    PetscCall(PetscStrncpy(rows[t].value, param[0] && rows[t].value_index < nvals ? vals[rows[t].value_index] : "",
+                           sizeof(rows[t].value)));
+  (void)nunits_per_task;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/study", dir));
+  PetscCall(sm_study_write_table(comm, path, command, study, param, ntasks, rows));
+  for (int t = 0; t < ntasks; t++) PetscCall(sm_record_destroy(&rows[t].rec));
+  PetscCall(PetscFree(rows));
+  PetscCall(PetscFree(vals));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ commands */
+static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
+{
+  SMRunOptions     o;
+  SMModel          model0 = NULL;
+  SMGrid           grid   = NULL;
+  SMStore          st     = NULL;
+  SMProgress       pg;
+  char             path[PETSC_MAX_PATH_LEN];
+  int              stopped = 0, t0, t1;
+  struct sigaction sa, old_term, old_usr1;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_run_options(comm, command, &o, &model0, &grid));
+  if (sm_app_help()) {
+    PetscCall(PetscFree(o.values));
+    PetscCall(sm_model_destroy(&model0));
+    PetscCall(sm_grid_destroy(&grid));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(sm_app_check_unused_options(comm, command));
+  if (o.list_tasks) {
+    for (int t = 0; t < o.ntasks; t++) {
+      int vi, ri;
+      sm_task_split(&o, t, &vi, &ri);
+      PetscCall(PetscPrintf(comm, "task %d: %s=%s realization %llu\n", t, o.param, o.values[vi],
+                            (unsigned long long)(o.real0 + (uint64_t)ri)));
+    }
+    PetscCall(PetscPrintf(comm, "%d tasks (SLURM: --array=0-%d)\n", o.ntasks, o.ntasks - 1));
+    PetscCall(PetscFree(o.values));
+    PetscCall(sm_model_destroy(&model0));
+    PetscCall(sm_grid_destroy(&grid));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(sm_mkdir(comm, o.dir));
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/volumes", o.dir));
+  PetscCall(sm_mkdir(comm, path));
+  if (o.task_index >= 0) {
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks", o.dir));
+    PetscCall(sm_mkdir(comm, path));
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_%04d.h5", o.dir, (int)o.task_index));
+  } else PetscCall(PetscSNPrintf(path, sizeof(path), "%s/checkpoint.h5", o.dir));
+  PetscCall(sm_store_open(comm, path, o.study, o.restart, &st));
+  PetscCall(sm_run_register_stages());
+
+  t0 = o.task_index >= 0 ? (int)o.task_index : 0;
+  t1 = o.task_index >= 0 ? (int)o.task_index + 1 : o.ntasks;
+  PetscCall(PetscMemzero(&pg, sizeof(pg)));
+  pg.t0    = sm_sys_wtime();
+  pg.total = (t1 - t0) * sm_task_units(&o);
+  for (int u = 0; u < sm_store_size(st); u++) pg.done_before += sm_store_unit(st, u)[0] == 't';
+  {
+    SMGridInfo g;
+    PetscCall(sm_grid_get_info(grid, &g));
+    PetscCall(PetscPrintf(comm, "stochmorph %s: %d task%s (%d value%s x %d realisation%s), grid %lld x %lld x %lld, %d units%s; "
+                          "checkpoint %s\n",
+                          command, t1 - t0, t1 - t0 > 1 ? "s" : "", o.nvalues, o.nvalues > 1 ? "s" : "", (int)o.realizations,
+                          o.realizations > 1 ? "s" : "", (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], pg.total,
+                          pg.done_before ? " (resuming)" : "", path));
+    if (pg.done_before) PetscCall(PetscPrintf(comm, "  %d finished units found in the checkpoint: skipped\n", pg.done_before));
+  }
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = sm_on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGUSR1, &sa, &old_usr1);
+  for (int t = t0; t < t1 && !stopped; t++) PetscCall(sm_run_task(comm, &o, grid, st, t, &pg, &stopped));
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGUSR1, &old_usr1, NULL);
+
+  if (stopped) {
+    PetscCall(PetscPrintf(comm,
+                          "stochmorph %s: stopped by signal %d; %d finished units are in %s. Resume with the same options "
+                          "and -restart (exit status %d)\n",
+                          command, stopped, pg.done_before + pg.computed, path, SM_EXIT_STOPPED));
+    sm_app_exit_status = SM_EXIT_STOPPED;
+  } else {
+    PetscCall(sm_store_mark_complete(st));
+    if (o.task_index < 0) {
+      PetscCall(sm_build_table(comm, command, o.dir, o.study, 1, &st));
+      PetscCall(PetscPrintf(comm, "stochmorph %s: done in %.1f s; wrote %s/study.json and %s/study.csv\n", command,
+                            sm_sys_wtime() - pg.t0, o.dir, o.dir));
+    } else
+      PetscCall(PetscPrintf(comm, "stochmorph %s: task %d done in %.1f s (%s); merge the tasks with `stochmorph collect -o %s`\n",
+                            command, (int)o.task_index, sm_sys_wtime() - pg.t0, path, o.dir));
+  }
+  PetscCall(sm_store_close(&st));
+  PetscCall(PetscFree(o.values));
+  PetscCall(sm_model_destroy(&model0));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_cmd_run(MPI_Comm comm) { return sm_run_study(comm, "run"); }
+PetscErrorCode sm_cmd_sweep(MPI_Comm comm) { return sm_run_study(comm, "sweep"); }
+
+/* collect: merge DIR/tasks/task_NNNN.h5 (or DIR/checkpoint.h5) into DIR/study.{json,csv}. */
+PetscErrorCode sm_cmd_collect(MPI_Comm comm)
+{
+  char        dir[PETSC_MAX_PATH_LEN] = "", path[PETSC_MAX_PATH_LEN], buf[32];
+  PetscBool   set;
+  SMStore    *stores;
+  const char *study0 = NULL;
+  int         ntasks, nst = 0;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, NULL, "stochmorph collect: merge the tasks of a sweep into the study table", "stochmorph");
+  PetscCall(PetscOptionsString("-o", "Study directory (holding tasks/task_NNNN.h5 from sweep -task_index)", "collect", dir, dir,
+                               sizeof(dir), &set));
+  PetscOptionsEnd();
+  if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(sm_app_check_unused_options(comm, "collect"));
+  PetscCheck(set && dir[0], comm, PETSC_ERR_ARG_WRONG, "collect needs the study directory: -o DIR");
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/checkpoint.h5", dir));
+  if (!access(path, R_OK)) { /* a whole study: its checkpoint */
+    SMStore st;
+    PetscCall(sm_store_load(comm, path, &st));
+    PetscCall(sm_store_get_study(st, &study0));
+    PetscCall(sm_build_table(comm, "collect", dir, study0, 1, &st));
+    PetscCall(sm_store_close(&st));
+    PetscCall(PetscPrintf(comm, "stochmorph collect: wrote %s/study.json and %s/study.csv from %s\n", dir, dir, path));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* the tasks of an array: task 0 tells the number of tasks */
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_0000.h5", dir));
+  PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN,
+             "collect: neither %s/checkpoint.h5 nor %s exists; is -o the directory given to sweep?", dir, path);
+  PetscCall(PetscMalloc1(1, &stores));
+  PetscCall(sm_store_load(comm, path, &stores[0]));
+  PetscCall(sm_store_get_study(stores[0], &study0));
+  PetscCall(sm_study_item(study0, "tasks", buf, sizeof(buf)));
+  ntasks = atoi(buf);
+  PetscCall(PetscRealloc(sizeof(SMStore) * (size_t)PetscMax(ntasks, 1), &stores));
+  nst = 1;
+  for (int t = 1; t < ntasks; t++) {
+    const char *study;
+    PetscBool   complete;
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_%04d.h5", dir, t));
+    PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN, "collect: task %d of %d has no results (%s); run it with "
+               "sweep -task_index %d and collect again", t, ntasks, path, t);
+    PetscCall(sm_store_load(comm, path, &stores[nst]));
+    PetscCall(sm_store_get_study(stores[nst], &study));
+    PetscCall(sm_store_get_study(stores[0], &study0));
+    PetscCheck(!strcmp(study, study0), comm, PETSC_ERR_ARG_INCOMP,
+               "collect: %s belongs to a different study than task 0 (options differ); re-run it", path);
+    PetscCall(sm_store_is_complete(stores[nst], &complete));
+    PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED, "collect: task %d (%s) has not finished; resume it with "
+               "sweep -task_index %d -restart", t, path, t);
+    nst++;
+  }
+  {
+    PetscBool complete;
+    PetscCall(sm_store_is_complete(stores[0], &complete));
+    PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED,
+               "collect: task 0 has not finished; resume it with sweep -task_index 0 -restart");
+  }
+  PetscCall(sm_store_get_study(stores[0], &study0));
+  PetscCall(sm_build_table(comm, "collect", dir, study0, nst, stores));
+  PetscCall(PetscPrintf(comm, "stochmorph collect: %d tasks; wrote %s/study.json and %s/study.csv\n", nst, dir, dir));
+  for (int s = 0; s < nst; s++) PetscCall(sm_store_close(&stores[s]));
+  PetscCall(PetscFree(stores));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,342 @@
+/* Trilinear (Q1) hexahedral finite elements on the voxel grid (SPEC 6.2 `fem`).
+ *
+ * One element per kept voxel, the nodes at the voxel corners. The element stiffness of a brick hx x hy x hz with
+ * conductivity k is the tensor product K = k (Sx (x) My (x) Mz + Mx (x) Sy (x) Mz + Mx (x) My (x) Sz) of the 1D
+ * linear-element stiffness S = (1/h) [[1, -1], [-1, 1]] and mass M = (h/6) [[2, 1], [1, 2]] matrices: exact for
+ * anisotropic voxels. Since S and M have equal diagonal entries, K[a][b] depends only on which of the three
+ * coordinates of the nodes a and b differ: eight classes (bit 0 x, bit 1 y, bit 2 z), kcls[] below. For cubic voxels
+ * the class "differ in one coordinate only" is exactly 0, and those couplings are left out of the matrix (21 instead
+ * of 27 entries per interior row).
+ *
+ * Unknowns are the nodes of kept elements that are not on a Dirichlet plane (node plane 0 of the direction: u = 1,
+ * node plane n: u = 0). Dirichlet columns are moved to the right-hand side, so the matrix is symmetric positive
+ * definite. Rows are assembled one node at a time from the (at most 8) kept elements around the node, so no element
+ * contribution has to cross a rank boundary: the rank that owns node plane k reads voxel planes k - 1 and k, the
+ * first of which is the ghost plane below. The flux is the sum of the consistent nodal reactions (K u)_i at the
+ * Dirichlet nodes, evaluated element by element with the full element matrices. */
+#include "transport_impl.h"
+#include <math.h>
+
+/* Element matrix classes for unit conductivity (see the header comment). Entries that vanish in exact arithmetic
+   (the one-coordinate class of a cube, -1/9 + 1/18 + 1/18) come out as round-off; they are set to exactly 0 so that
+   they are not stored. */
+static void fem_classes(const PetscReal h[3], double kcls[8])
+{
+  double S[3][2], M[3][2], scale;
+  for (int a = 0; a < 3; a++) {
+    S[a][0] = 1.0 / h[a];
+    S[a][1] = -1.0 / h[a];
+    M[a][0] = h[a] / 3.0;
+    M[a][1] = h[a] / 6.0;
+  }
+  for (int cls = 0; cls < 8; cls++) {
+    const int ex = cls & 1, ey = (cls >> 1) & 1, ez = (cls >> 2) & 1;
+    kcls[cls] = S[0][ex] * M[1][ey] * M[2][ez] + M[0][ex] * S[1][ey] * M[2][ez] + M[0][ex] * M[1][ey] * S[2][ez];
+  }
+  scale = fabs(kcls[0]);
+  for (int cls = 1; cls < 8; cls++)
+    if (fabs(kcls[cls]) < 1e-12 * scale) kcls[cls] = 0.0;
+}
+
+/* Kept label (0: none) of voxel (x, y, z); z within the ghosted slab [z_start - 1, z_start + z_local]. */
+static inline uint8_t kl_at(const SMTransportCtx *c, int64_t x, int64_t y, int64_t z)
+{
+  if (x < 0 || y < 0 || x >= c->g.n[0] || y >= c->g.n[1]) return 0;
+  return c->klab[(z - c->g.z_start + 1) * c->g.n_plane + y * c->g.n[0] + x];
+}
+
+static inline PetscInt num_at(const SMTransportCtx *c, int64_t i, int64_t j, int64_t k)
+{
+  return c->num[(k - c->pz0 + 1) * c->pplane + j * c->pn[0] + i];
+}
+
+PetscErrorCode sm_transport_fem_number(SMTransportCtx *c)
+{
+  const int64_t nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
+  int64_t       count = 0, first = 0;
+  PetscInt      fill  = -1;
+
+  PetscFunctionBeginUser;
+  c->pn[0]   = nx + 1;
+  c->pn[1]   = ny + 1;
+  c->pplane  = c->pn[0] * c->pn[1];
+  c->pz0     = c->g.z_start;
+  c->nplanes = c->g.z_local + (c->g.rank == c->g.size - 1 ? 1 : 0);
+  PetscCall(PetscMalloc1((size_t)((c->nplanes + 2) * c->pplane), &c->num));
+  for (int64_t p = 1; p <= c->nplanes; p++) {
+    const int64_t k = c->pz0 + p - 1;
+    for (int64_t j = 0; j <= ny; j++)
+      for (int64_t i = 0; i <= nx; i++) {
+        const int64_t crd[3] = {i, j, k};
+        PetscInt     *q      = &c->num[p * c->pplane + j * c->pn[0] + i];
+        int           active = 0;
+        *q                   = -1;
+        if (crd[c->dir] == 0 || crd[c->dir] == nd) continue; /* Dirichlet node */
+        for (int a = 0; a < 8 && !active; a++) active = kl_at(c, i - (a & 1), j - ((a >> 1) & 1), k - ((a >> 2) & 1)) != 0;
+        if (active) *q = (PetscInt)count++;
+      }
+  }
+  PetscCallMPI(MPI_Exscan(&count, &first, 1, MPI_INT64_T, MPI_SUM, c->comm));
+  if (c->g.rank == 0) first = 0;
+  PetscCallMPI(MPI_Allreduce(&count, &c->nglobal, 1, MPI_INT64_T, MPI_SUM, c->comm));
+  PetscCheck(c->nglobal <= PETSC_MAX_INT, c->comm, PETSC_ERR_SUP,
+             "The FEM system has %lld unknowns, more than this PETSc's 32-bit PetscInt can index; use a PETSc built "
+             "with --with-64-bit-indices or a smaller volume",
+             (long long)c->nglobal);
+  c->first  = (PetscInt)first;
+  c->nlocal = (PetscInt)count;
+  for (int64_t v = c->pplane; v < (c->nplanes + 1) * c->pplane; v++)
+    if (c->num[v] >= 0) c->num[v] += c->first;
+  PetscCall(sm_transport_exchange_ghosts(c, c->num, c->nplanes, c->pplane, MPIU_INT, sizeof(PetscInt), &fill));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Row of unknown node (i, j, k): columns (increasing, as the offsets are visited in natural order), values, and the
+   right-hand side -sum_j K_ij u_j over the Dirichlet columns (u = 1 at the inlet, 0 at the outlet). */
+static int fem_row(const SMTransportCtx *c, const double kcls[8], int64_t i, int64_t j, int64_t k, PetscInt cols[27],
+                   PetscScalar vals[27], double *rhs)
+{
+  double   st[27] = {0};
+  unsigned touched = 0;
+  int      n = 0;
+  double   r = 0;
+
+  for (int e = 0; e < 8; e++) {
+    /* element (voxel) e around the node; the node sits at local corner (lx, ly, lz) of it */
+    const int     cx = e & 1, cy = (e >> 1) & 1, cz = (e >> 2) & 1, lx = 1 - cx, ly = 1 - cy, lz = 1 - cz;
+    const uint8_t kl = kl_at(c, i - 1 + cx, j - 1 + cy, k - 1 + cz);
+    double        ce;
+    if (!kl) continue;
+    ce = c->cond[kl - 1];
+    for (int m = 0; m < 8; m++) {
+      const int mx = m & 1, my = (m >> 1) & 1, mz = (m >> 2) & 1;
+      const int cls = (mx != lx) | ((my != ly) << 1) | ((mz != lz) << 2);
+      const int s   = (mz - lz + 1) * 9 + (my - ly + 1) * 3 + (mx - lx + 1);
+      if (kcls[cls] == 0.0) continue;
+      st[s] += ce * kcls[cls];
+      touched |= 1u << s;
+    }
+  }
+  for (int s = 0; s < 27; s++) {
+    if (!((touched >> s) & 1)) continue;
+    {
+      const int64_t  dx = s % 3 - 1, dy = (s / 3) % 3 - 1, dz = s / 9 - 1;
+      const int64_t  crd[3] = {i + dx, j + dy, k + dz};
+      const PetscInt q      = num_at(c, crd[0], crd[1], crd[2]);
+      if (q >= 0) {
+        cols[n]   = q;
+        vals[n++] = st[s];
+      } else if (crd[c->dir] == 0)
+        r -= st[s]; /* inlet node, u = 1; the outlet (u = 0) adds nothing */
+    }
+  }
+  *rhs = r;
+  return n;
+}
+
+PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x)
+{
+  const int64_t nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
+  double        kcls[8], rhs;
+  PetscInt     *dnnz, *onnz, cols[27];
+  PetscScalar   vals[27], *ba, *xa;
+
+  PetscFunctionBeginUser;
+  fem_classes(c->g.h, kcls);
+  /* exact preallocation: the same row function counts first, then fills (8 bytes per row while counting) */
+  PetscCall(PetscMalloc2((size_t)c->nlocal + 1, &dnnz, (size_t)c->nlocal + 1, &onnz));
+  for (int64_t p = 1; p <= c->nplanes; p++)
+    for (int64_t j = 0; j <= ny; j++)
+      for (int64_t i = 0; i <= nx; i++) {
+        const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
+        int            n;
+        if (q < 0) continue;
+        n              = fem_row(c, kcls, i, j, c->pz0 + p - 1, cols, vals, &rhs);
+        dnnz[q - c->first] = onnz[q - c->first] = 0;
+        for (int t = 0; t < n; t++) {
+          if (cols[t] >= c->first && cols[t] < c->first + c->nlocal) dnnz[q - c->first]++;
+          else onnz[q - c->first]++;
+        }
+      }
+  PetscCall(MatCreateAIJ(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, 0, dnnz, 0, onnz, A));
+  PetscCall(PetscFree2(dnnz, onnz));
+  PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  PetscCall(MatCreateVecs(*A, x, b));
+  PetscCall(VecGetArray(*b, &ba));
+  PetscCall(VecGetArray(*x, &xa));
+  for (int64_t p = 1; p <= c->nplanes; p++)
+    for (int64_t j = 0; j <= ny; j++)
+      for (int64_t i = 0; i <= nx; i++) {
+        const int64_t  k = c->pz0 + p - 1, crd[3] = {i, j, k};
+        const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
+        int            n;
+        if (q < 0) continue;
+        n = fem_row(c, kcls, i, j, k, cols, vals, &rhs);
+        PetscCall(MatSetValues(*A, 1, &q, n, cols, vals, INSERT_VALUES));
+        ba[q - c->first] = rhs;
+        xa[q - c->first] = 1.0 - (double)crd[c->dir] / (double)nd; /* linear profile: exact in straight channels */
+      }
+  PetscCall(VecRestoreArray(*b, &ba));
+  PetscCall(VecRestoreArray(*x, &xa));
+  PetscCall(MatAssemblyBegin(*A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(*A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Row of unknown node (i, j, k) of the edge Laplacian: the node graph of the element edges, an x edge weighted by
+   k hy hz / (4 hx) per kept element around it (likewise y and z), i.e. the 7-point operator that has the same energy
+   as the Q1 stiffness for every linear field in every element. Element by element the two quadratic forms have the
+   same kernel (constants on the 8 nodes), so they are spectrally equivalent with constants that depend only on the
+   voxel aspect ratio: multigrid built on it preconditions the Q1 matrix uniformly in the mesh size, with a third of
+   the entries (7 instead of 21-27 per row), which is where the memory of the multigrid hierarchy goes. */
+static int fem_edge_row(const SMTransportCtx *c, int64_t i, int64_t j, int64_t k, PetscInt cols[7], PetscScalar vals[7])
+{
+  static const int off[7][3] = {{0, 0, -1}, {0, -1, 0}, {-1, 0, 0}, {0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  const PetscReal *h         = c->g.h;
+  const double     wa[3]     = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
+  double           diag      = 0;
+  int              n = 0, self = 0;
+
+  for (int t = 0; t < 7; t++) {
+    const int64_t crd[3] = {i + off[t][0], j + off[t][1], k + off[t][2]}, ctr[3] = {i, j, k};
+    int           a, b0, b1;
+    double        w = 0;
+    PetscInt      q;
+    if (t == 3) {
+      self      = n;
+      cols[n]   = num_at(c, i, j, k);
+      vals[n++] = 0;
+      continue;
+    }
+    a  = off[t][0] ? 0 : (off[t][1] ? 1 : 2);
+    b0 = (a + 1) % 3;
+    b1 = (a + 2) % 3;
+    /* the 4 voxels around the edge: lower end along a, both sides along the two other axes */
+    for (int e = 0; e < 4; e++) {
+      int64_t v[3];
+      uint8_t kl;
+      v[a]  = PetscMin(crd[a], ctr[a]);
+      v[b0] = ctr[b0] - 1 + (e & 1);
+      v[b1] = ctr[b1] - 1 + (e >> 1);
+      kl    = kl_at(c, v[0], v[1], v[2]);
+      if (kl) w += c->cond[kl - 1] * wa[a];
+    }
+    if (w == 0) continue;
+    diag += w;
+    q = num_at(c, crd[0], crd[1], crd[2]);
+    if (q >= 0) {
+      cols[n]   = q;
+      vals[n++] = -w;
+    }
+  }
+  vals[self] = diag;
+  return n;
+}
+
+/* The edge Laplacian on the unknowns of the FEM system (same rows), for the preconditioner. Collective. */
+PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
+{
+  const int64_t nx = c->g.n[0], ny = c->g.n[1];
+  PetscInt     *dnnz, *onnz, cols[7];
+  PetscScalar   vals[7];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2((size_t)c->nlocal + 1, &dnnz, (size_t)c->nlocal + 1, &onnz));
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      PetscCall(MatCreateAIJ(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, 0, dnnz, 0, onnz, P));
+      PetscCall(MatSetOption(*P, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+    }
+    for (int64_t p = 1; p <= c->nplanes; p++)
+      for (int64_t j = 0; j <= ny; j++)
+        for (int64_t i = 0; i <= nx; i++) {
+          const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
+          int            n;
+          if (q < 0) continue;
+          n = fem_edge_row(c, i, j, c->pz0 + p - 1, cols, vals);
+          if (pass == 1) {
+            PetscCall(MatSetValues(*P, 1, &q, n, cols, vals, INSERT_VALUES));
+            continue;
+          }
+          dnnz[q - c->first] = onnz[q - c->first] = 0;
+          for (int t = 0; t < n; t++) {
+            if (cols[t] >= c->first && cols[t] < c->first + c->nlocal) dnnz[q - c->first]++;
+            else onnz[q - c->first]++;
+          }
+        }
+  }
+  PetscCall(PetscFree2(dnnz, onnz));
+  PetscCall(MatAssemblyBegin(*P, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(*P, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential)
+{
+  const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir], zl = c->g.z_local;
+  const PetscScalar *xa = NULL;
+  double            *above, kcls[8], fl[2] = {0, 0};
+  int                count = 0;
+  PetscMPIInt        up = c->g.rank + 1 < c->g.size ? c->g.rank + 1 : MPI_PROC_NULL, down = c->g.rank > 0 ? c->g.rank - 1 : MPI_PROC_NULL;
+
+  PetscFunctionBeginUser;
+  fem_classes(c->g.h, kcls);
+  if (x) PetscCall(VecGetArrayRead(x, &xa));
+  /* the nodal values of node plane z_start + z_local (the first plane of the rank above) in grid layout, so that every
+     element of this slab has all 8 values; one plane of doubles */
+  PetscCall(sm_int64_to_int(c->pplane, &count));
+  {
+    double *mine;
+    PetscCall(PetscMalloc1((size_t)c->pplane, &mine));
+    PetscCall(PetscMalloc1((size_t)c->pplane, &above));
+    for (int64_t v = 0; v < c->pplane; v++) {
+      const PetscInt q = c->num[c->pplane + v];
+      mine[v]          = q >= 0 ? (double)xa[q - c->first] : 0.0;
+      above[v]         = 0.0;
+    }
+    PetscCallMPI(MPI_Sendrecv(mine, count, MPI_DOUBLE, down, 31, above, count, MPI_DOUBLE, up, 31, c->comm, MPI_STATUS_IGNORE));
+    PetscCall(PetscFree(mine));
+  }
+  for (int64_t z = 0; z < zl; z++)
+    for (int64_t y = 0; y < ny; y++)
+      for (int64_t xx = 0; xx < nx; xx++) {
+        const int64_t gz = c->g.z_start + z, vox[3] = {xx, y, gz};
+        const uint8_t kl = c->klab[(z + 1) * c->g.n_plane + y * nx + xx];
+        double        U[8], sum = 0, ce;
+        if (!kl) {
+          if (potential) potential[z * c->g.n_plane + y * nx + xx] = NAN;
+          continue;
+        }
+        ce = c->cond[kl - 1];
+        for (int a = 0; a < 8; a++) {
+          const int64_t crd[3] = {xx + (a & 1), y + ((a >> 1) & 1), gz + ((a >> 2) & 1)};
+          if (crd[c->dir] == 0) U[a] = 1.0;
+          else if (crd[c->dir] == nd) U[a] = 0.0;
+          else {
+            const int64_t  p = crd[2] - c->pz0 + 1;
+            const PetscInt q = c->num[p * c->pplane + crd[1] * c->pn[0] + crd[0]];
+            PetscAssert(q >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Node of a kept element without an unknown");
+            U[a] = p <= c->nplanes ? (double)xa[q - c->first] : above[crd[1] * c->pn[0] + crd[0]];
+          }
+          sum += U[a];
+        }
+        if (potential) potential[z * c->g.n_plane + y * nx + xx] = sum / 8.0;
+        for (int side = 0; side < 2; side++) {
+          /* inlet: element on the first voxel layer, its nodes at local coordinate 0; outlet: last layer, coordinate 1 */
+          if (vox[c->dir] != (side ? nd - 1 : 0)) continue;
+          for (int a = 0; a < 8; a++) {
+            double r = 0;
+            if (((a >> c->dir) & 1) != side) continue;
+            for (int bb = 0; bb < 8; bb++) r += kcls[(a ^ bb) & 7] * U[bb]; /* a = x + 2y + 4z: a ^ b is the class */
+            fl[side] += ce * r;
+          }
+        }
+      }
+  PetscCall(PetscFree(above));
+  if (x) PetscCall(VecRestoreArrayRead(x, &xa));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, fl, 2, MPI_DOUBLE, MPI_SUM, c->comm));
+  /* (K u)_i at a node is the flux leaving the domain there: inflow at the inlet, minus the outflow at the outlet */
+  *flux_in  = fl[0];
+  *flux_out = -fl[1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,55 @@
+/* Shared state of the two discretisations of the transport solver (fem.c, fv.c) and the driver (transport.c). */
+#ifndef STOCHMORPH_TRANSPORT_IMPL_H
+#define STOCHMORPH_TRANSPORT_IMPL_H
+
+#include <stochmorph/transport.h>
+#include <stochmorph/grid.h>
+
+/* One direction's problem on this rank.
+   klab holds the kept conducting set with one ghost plane on each side: klab[(z - z_start + 1) * n_plane + y nx + x] is
+   0 if voxel (x, y, z) is not part of the solve (no conductivity, removed, or outside the box) and label + 1 otherwise;
+   planes 0 and z_local + 1 are copies of the neighbours' planes (zero at the box faces). 1 byte per voxel.
+   num holds the global row number of every point of this rank's numbering planes plus one ghost plane on each side
+   (-1 where there is no unknown): FEM points are nodes, planes of (nx + 1)(ny + 1) entries, node plane k belonging to
+   the rank that owns voxel plane k (the last rank also owns node plane nz); FV points are voxels. Rows are numbered
+   in the natural [z][y][x] order of the points, so the numbering, and hence the linear system, does not depend on the
+   rank count. 4 bytes per point. */
+typedef struct {
+  MPI_Comm          comm;
+  SMGridInfo        g;
+  int               dir;
+  SMTransportMethod method;
+  double            cond[SM_MAX_PHASES];
+  uint8_t          *klab;
+  int64_t           pn[2];   /* points per row (x) and rows per plane (y) of the numbering planes */
+  int64_t           pplane;  /* pn[0] * pn[1] */
+  int64_t           pz0;     /* global z of numbering plane 1 (the first own plane) */
+  int64_t           nplanes; /* own numbering planes */
+  PetscInt         *num;     /* [(nplanes + 2) * pplane] */
+  PetscInt          first, nlocal; /* this rank's rows [first, first + nlocal) */
+  int64_t           nglobal;
+} SMTransportCtx;
+
+/* Exchange the ghost planes of a ghosted slab array (own planes 1 .. nown, ghosts 0 and nown + 1) with the ranks
+   below and above; the ghosts at the box faces are set to fill (one element of size bytes). Collective. */
+PetscErrorCode sm_transport_exchange_ghosts(SMTransportCtx *c, void *buf, int64_t nown, int64_t plane, MPI_Datatype type,
+                                            size_t size, const void *fill);
+
+/* Number the unknowns of this rank (in natural order), fill c->num with ghosts, c->first, c->nlocal, c->nglobal.
+   Collective. */
+PetscErrorCode sm_transport_fem_number(SMTransportCtx *c);
+PetscErrorCode sm_transport_fv_number(SMTransportCtx *c);
+
+/* Create the matrix (exact preallocation), the right-hand side (Dirichlet values moved to it) and the linear initial
+   guess. Collective. */
+PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x);
+PetscErrorCode sm_transport_fv_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x);
+/* The 7-point edge Laplacian on the FEM unknowns (preconditioner matrix). Collective. */
+PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P);
+
+/* Inlet and outlet flux (summed over ranks) from the solution x (may be NULL when there are no unknowns) and, if
+   potential is not NULL, the potential per voxel of this rank's slab (NAN outside the solved set). Collective. */
+PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential);
+PetscErrorCode sm_transport_fv_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential);
+
+#endif
