@@ -1,5 +1,6 @@
 /* stochmorph: digital twins of nanostructured electrode particles and their descriptors. */
 #include "app.h"
+#include "app_shape.h"
 #include <stochmorph/log.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@ static const char help[] =
   "  run        a study: R twins of a model -> descriptors, transport, study table (checkpoint/restart)\n"
   "  sweep      a study over the values of one model parameter (-task_index for SLURM arrays)\n"
   "  collect    merge the tasks of a sweep into its study table\n"
+  "  shape      split the solid into sub-particles with spherical-harmonic shapes -> HDF5\n"
+  "  rasterize  draw a shapes file on any grid -> labelled volume (HDF5 + XDMF)\n"
   "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n";
 
 int sm_app_exit_status = 0;
@@ -64,7 +67,7 @@ int main(int argc, char **argv)
       PetscErrorCode (*run)(MPI_Comm);
     } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}, {"transport", sm_cmd_transport},
                     {"fit", sm_cmd_fit},           {"run", sm_cmd_run},           {"sweep", sm_cmd_sweep},
-                    {"collect", sm_cmd_collect}};
+                    {"collect", sm_cmd_collect},   {"shape", sm_cmd_shape},       {"rasterize", sm_cmd_rasterize}};
     PetscErrorCode ierr = PETSC_ERR_ARG_WRONG;
     int            found = 0;
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)

@@ -2,7 +2,8 @@
 
 PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
   SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall,
-  SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_ImageRead, SM_EVENT_Fit;
+  SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_ImageRead, SM_EVENT_Fit,
+  SM_EVENT_Shape, SM_EVENT_Raster;
 
 PetscErrorCode sm_log_register(void)
 {
@@ -29,5 +30,7 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMTransportSolve", cid, &SM_EVENT_TransportSolve));
   PetscCall(PetscLogEventRegister("SMImageRead", cid, &SM_EVENT_ImageRead));
   PetscCall(PetscLogEventRegister("SMFit", cid, &SM_EVENT_Fit));
+  PetscCall(PetscLogEventRegister("SMShape", cid, &SM_EVENT_Shape));
+  PetscCall(PetscLogEventRegister("SMRaster", cid, &SM_EVENT_Raster));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

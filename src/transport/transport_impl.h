@@ -28,6 +28,7 @@ typedef struct {
   PetscInt         *num;     /* [(nplanes + 2) * pplane] */
   PetscInt          first, nlocal; /* this rank's rows [first, first + nlocal) */
   int64_t           nglobal;
+  PetscBool         symmetric_storage; /* FEM operator in SBAIJ (upper triangle only) when nothing factors it */
 } SMTransportCtx;
 
 /* Exchange the ghost planes of a ghosted slab array (own planes 1 .. nown, ghosts 0 and nown + 1) with the ranks

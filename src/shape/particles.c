@@ -1,0 +1,421 @@
+/* Sub-particles of a phase: watershed labels -> per-particle voxel sets gathered whole on one rank -> centre, radius
+ * samples along rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
+ *
+ * A sub-particle can span several slabs, so its voxels (global indices) are sent to one owner rank, particle p going
+ * to rank p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds
+ * the particle's bounding-box bitmap (one byte per box voxel) and does all the geometry on it; results are summed over
+ * the ranks (one rank contributes each particle, the others zeros), so they are bitwise independent of the rank count.
+ * Per-particle sums are integer (counts, index sums), hence exact. */
+#include "shape_impl.h"
+#include <stochmorph/morph.h>
+#include <stochmorph/log.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* ---- one voxel set ---- */
+
+static inline int sm_set_has(const SMShapeVoxelSet *s, int64_t i, int64_t j, int64_t k)
+{
+  i -= s->lo[0];
+  j -= s->lo[1];
+  k -= s->lo[2];
+  if (i < 0 || j < 0 || k < 0 || i >= s->n[0] || j >= s->n[1] || k >= s->n[2]) return 0;
+  return s->in[(k * s->n[1] + j) * s->n[0] + i] != 0;
+}
+
+/* Trilinear interpolation of the indicator from the voxel centres. */
+static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
+{
+  int64_t i0[3];
+  double  f[3], v = 0;
+  for (int d = 0; d < 3; d++) {
+    const double u = p[d] / s->h[d] - 0.5;
+    i0[d]          = (int64_t)floor(u);
+    f[d]           = u - (double)i0[d];
+  }
+  for (int a = 0; a < 8; a++) {
+    const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
+    const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
+    if (w > 0 && sm_set_has(s, i0[0] + ax, i0[1] + ay, i0[2] + az)) v += w;
+  }
+  return v;
+}
+
+PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[3], int ndir, const double *dirs,
+                                     double *r)
+{
+  const double dt   = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  double       tmax = 0;
+
+  PetscFunctionBeginUser;
+  /* no point of the set is farther from c than the farthest corner of its box */
+  for (int a = 0; a < 8; a++) {
+    double s = 0;
+    for (int d = 0; d < 3; d++) {
+      const double e = ((a >> d) & 1) ? (double)(set->lo[d] + set->n[d]) * set->h[d] : (double)set->lo[d] * set->h[d];
+      s += (e - c[d]) * (e - c[d]);
+    }
+    tmax = PetscMax(tmax, sqrt(s));
+  }
+  tmax += 2 * dt;
+  for (int j = 0; j < ndir; j++) {
+    const double *u = dirs + 3 * j;
+    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi;
+    if (sm_set_indicator(set, p) < 0.5) {
+      r[j] = 0;
+      continue;
+    }
+    do {
+      t += dt;
+      for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
+    } while (t < tmax && sm_set_indicator(set, p) >= 0.5);
+    lo = t - dt;
+    hi = t;
+    for (int it = 0; it < 24; it++) { /* dt / 2^24 < 1e-7 of a voxel */
+      const double m = 0.5 * (lo + hi);
+      for (int d = 0; d < 3; d++) p[d] = c[d] + m * u[d];
+      if (sm_set_indicator(set, p) >= 0.5)
+        lo = m;
+      else
+        hi = m;
+    }
+    r[j] = 0.5 * (lo + hi);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
+{
+  const double hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  int64_t      blocked = 0;
+
+  PetscFunctionBeginUser;
+  for (int64_t k = 0; k < set->n[2]; k++)
+    for (int64_t j = 0; j < set->n[1]; j++)
+      for (int64_t i = 0; i < set->n[0]; i++) {
+        const int64_t gi = set->lo[0] + i, gj = set->lo[1] + j, gk = set->lo[2] + k;
+        double        x[3], len = 0;
+        int           ns;
+        if (!set->in[(k * set->n[1] + j) * set->n[0] + i]) continue;
+        if (sm_set_has(set, gi - 1, gj, gk) && sm_set_has(set, gi + 1, gj, gk) && sm_set_has(set, gi, gj - 1, gk) &&
+            sm_set_has(set, gi, gj + 1, gk) && sm_set_has(set, gi, gj, gk - 1) && sm_set_has(set, gi, gj, gk + 1))
+          continue; /* interior voxel: its segment is covered by those of the boundary voxels behind it */
+        x[0] = ((double)gi + 0.5) * set->h[0];
+        x[1] = ((double)gj + 0.5) * set->h[1];
+        x[2] = ((double)gk + 0.5) * set->h[2];
+        for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
+        ns = (int)ceil(sqrt(len) / (0.25 * hmin));
+        for (int s = 0; s <= ns; s++) {
+          const double t = ns ? (double)s / ns : 0;
+          int64_t      v[3];
+          for (int d = 0; d < 3; d++) v[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / set->h[d]);
+          if (!sm_set_has(set, v[0], v[1], v[2])) {
+            blocked++;
+            break;
+          }
+        }
+      }
+  *star = blocked ? PETSC_FALSE : PETSC_TRUE;
+  if (nblocked) *nblocked = blocked;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- the distributed extraction ---- */
+
+double sm_shape_extract_bytes_per_voxel(void)
+{
+  /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (64, see watershed.c); afterwards the EDT
+     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received) */
+  return 1 + 1 + 8 + 64;
+}
+
+static int sm_pair_compare(const void *a, const void *b)
+{
+  const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Geometry of one particle on its owner: centre, star check, radii, fit, bound. */
+static PetscErrorCode sm_particle_fit(const int64_t (*pairs)[2], int64_t npairs, const int64_t n[3], const double h[3],
+                                      const int64_t sums[4], int64_t argmax, SMShFitter fitter, int ndir,
+                                      const double *dirs, double *r, int L, double *centre, double *coeffs,
+                                      double *fit_error, double *rmax, int *moved, int *not_star)
+{
+  SMShapeVoxelSet set;
+  int64_t         lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {-1, -1, -1};
+  uint8_t        *in;
+  PetscBool       star;
+  int64_t         blocked0;
+
+  PetscFunctionBeginUser;
+  for (int64_t q = 0; q < npairs; q++) {
+    const int64_t g    = pairs[q][1] < 0 ? -pairs[q][1] - 1 : pairs[q][1],
+                  v[3] = {g % n[0], (g / n[0]) % n[1], g / (n[0] * n[1])};
+    for (int d = 0; d < 3; d++) {
+      lo[d] = PetscMin(lo[d], v[d]);
+      hi[d] = PetscMax(hi[d], v[d]);
+    }
+  }
+  for (int d = 0; d < 3; d++) {
+    set.lo[d] = lo[d];
+    set.n[d]  = hi[d] - lo[d] + 1;
+    set.h[d]  = h[d];
+  }
+  PetscCall(PetscCalloc1((size_t)(set.n[0] * set.n[1] * set.n[2]), &in));
+  for (int64_t q = 0; q < npairs; q++) {
+    const int64_t g    = pairs[q][1] < 0 ? -pairs[q][1] - 1 : pairs[q][1],
+                  v[3] = {g % n[0], (g / n[0]) % n[1], g / (n[0] * n[1])};
+    in[((v[2] - lo[2]) * set.n[1] + v[1] - lo[1]) * set.n[0] + v[0] - lo[0]] = 1;
+  }
+  set.in = in;
+  for (int d = 0; d < 3; d++) centre[d] = ((double)sums[d + 1] / (double)sums[0] + 0.5) * h[d];
+  PetscCall(sm_shape_star_check(&set, centre, &star, &blocked0));
+  *moved = *not_star = 0;
+  if (!star) {
+    /* the centroid does not see the whole particle: try the centre of its deepest voxel (largest distance to the
+       rest of the phase, the smallest global index among equals), the centre of its largest inscribed ball, and keep
+       it if it sees more of the boundary */
+    const int64_t v[3] = {argmax % n[0], (argmax / n[0]) % n[1], argmax / (n[0] * n[1])};
+    double        deep[3];
+    int64_t       blocked1;
+    for (int d = 0; d < 3; d++) deep[d] = ((double)v[d] + 0.5) * h[d];
+    PetscCall(sm_shape_star_check(&set, deep, &star, &blocked1));
+    if (blocked1 < blocked0) {
+      for (int d = 0; d < 3; d++) centre[d] = deep[d];
+      *moved = 1;
+    }
+    if (!star) *not_star = 1;
+  }
+  PetscCall(sm_shape_sample_radii(&set, centre, ndir, dirs, r));
+  PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fit_error));
+  sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
+  PetscCall(PetscFree(in));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *opt, SMShapes *shapes)
+{
+  SMGrid             grid;
+  SMGridInfo         g;
+  MPI_Comm           comm;
+  uint8_t           *labels, *mask;
+  int64_t           *ws, np = 0, count = 0, *sums, *argmax, (*sendbuf)[2] = NULL, (*recvbuf)[2] = NULL, nrecv = 0;
+  double            *d2, *dmax, *dirs, *r, *flags, hmark;
+  int               *scount, *rcount, *sdispl, *rdispl, nphases, ndir, L = opt->degree, n1, n4;
+  const char *const *names;
+  SMShFitter         fitter = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  comm = sm_grid_comm(grid);
+  PetscCall(sm_volume_get_labels(vol, &labels));
+  PetscCall(sm_volume_get_phases(vol, &nphases, &names));
+  PetscCheck(phase >= 0 && phase < nphases, comm, PETSC_ERR_ARG_OUTOFRANGE, "Phase %d does not exist", phase);
+  PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-sh_degree must be between 0 and %d (got %d)", SM_SHAPE_MAX_DEGREE, L);
+  ndir = opt->ndirections > 0 ? opt->ndirections : 4 * (L + 1) * (L + 1);
+  PetscCheck(ndir >= 2 * (L + 1) * (L + 1), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-sh_directions: %d rays are too few for degree %d (at least %d)", ndir, L, 2 * (L + 1) * (L + 1));
+  hmark = opt->marker_height >= 0 ? opt->marker_height : 0.5 * (double)PetscMin(g.h[0], PetscMin(g.h[1], g.h[2]));
+
+  PetscCall(PetscMalloc2(g.n_local, &mask, g.n_local, &ws));
+  for (int64_t i = 0; i < g.n_local; i++) {
+    mask[i] = labels[i] == phase;
+    count += mask[i];
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (!count) PetscCall(PetscFree2(mask, ws));
+  PetscCheck(
+      count > 0, comm, PETSC_ERR_ARG_WRONG,
+      "Phase '%s' is empty: there is nothing to split into sub-particles (choose another phase with -shape_phase)",
+      names[phase]);
+  PetscCall(sm_shape_watershed(grid, mask, hmark, ws, &np));
+
+  /* per-particle voxel counts, index sums (exact integers) and deepest voxel */
+  PetscCall(PetscCalloc3(4 * np, &sums, np, &argmax, np, &dmax));
+  PetscCall(PetscMalloc1(g.n_local, &d2));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
+  for (int64_t p = 0; p < np; p++) {
+    dmax[p]   = -1;
+    argmax[p] = INT64_MAX;
+  }
+  for (int64_t i = 0; i < g.n_local; i++) {
+    const int64_t p = ws[i], gi = g.z_start * g.n_plane + i;
+    if (p < 0) continue;
+    sums[4 * p]++;
+    sums[4 * p + 1] += gi % g.n[0];
+    sums[4 * p + 2] += (gi / g.n[0]) % g.n[1];
+    sums[4 * p + 3] += gi / g.n_plane;
+    if (d2[i] > dmax[p]) dmax[p] = d2[i];
+  }
+  PetscCall(sm_int64_to_int(4 * np, &n4));
+  PetscCall(sm_int64_to_int(np, &n1));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sums, n4, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, dmax, n1, MPI_DOUBLE, MPI_MAX, comm));
+  for (int64_t i = 0; i < g.n_local; i++) {
+    const int64_t p = ws[i];
+    if (p >= 0 && d2[i] == dmax[p]) argmax[p] = PetscMin(argmax[p], g.z_start * g.n_plane + i);
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, argmax, n1, MPI_INT64_T, MPI_MIN, comm));
+  PetscCall(PetscFree(d2));
+
+  /* gather each particle's voxels on its owner, together with the voxels of other particles that touch it (26-
+     neighbours; sent as -(index + 1)): the radius is sampled on the particle grown by one voxel into the neighbouring
+     particles, so that fitted neighbours overlap a little instead of leaving cracks along their common faces */
+  PetscCall(PetscCalloc4(g.size, &scount, g.size, &rcount, g.size, &sdispl, g.size, &rdispl));
+  {
+    int64_t *cnt, *pos, *ext, nsend = 0;
+    PetscCall(PetscMalloc1((size_t)((g.z_local + 2) * g.n_plane), &ext));
+    PetscCall(sm_shape_ghost_labels(grid, ws, ext));
+    PetscCall(PetscCalloc2(g.size, &cnt, g.size, &pos));
+    for (int pass = 0; pass < 2; pass++) {
+      if (pass) {
+        for (int r = 1; r < g.size; r++) pos[r] = pos[r - 1] + cnt[r - 1];
+        nsend = pos[g.size - 1] + cnt[g.size - 1];
+        PetscCall(PetscMalloc1((size_t)PetscMax(1, nsend), &sendbuf));
+        for (int r = 0; r < g.size; r++) {
+          PetscCall(sm_int64_to_int(2 * cnt[r], &scount[r]));
+          PetscCall(sm_int64_to_int(2 * pos[r], &sdispl[r]));
+        }
+      }
+      for (int64_t i = 0; i < g.n_local; i++) {
+        const int64_t gi = g.z_start * g.n_plane + i, x = i % g.n[0], y = (i / g.n[0]) % g.n[1];
+        int64_t       seen[26];
+        int           ns = 0;
+        if (ws[i] < 0) continue;
+        if (pass) {
+          const int64_t q = pos[ws[i] % g.size]++;
+          sendbuf[q][0]   = ws[i];
+          sendbuf[q][1]   = gi;
+        } else
+          cnt[ws[i] % g.size]++;
+        for (int dz = -1; dz <= 1; dz++)
+          for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+              int64_t o;
+              int     dup = 0;
+              if (x + dx < 0 || x + dx >= g.n[0] || y + dy < 0 || y + dy >= g.n[1]) continue;
+              o = ext[g.n_plane + i + dz * g.n_plane + dy * g.n[0] + dx];
+              if (o < 0 || o == ws[i]) continue;
+              for (int s2 = 0; s2 < ns; s2++) dup |= seen[s2] == o;
+              if (dup) continue;
+              seen[ns++] = o;
+              if (pass) {
+                const int64_t q = pos[o % g.size]++;
+                sendbuf[q][0]   = o;
+                sendbuf[q][1]   = -(gi + 1);
+              } else
+                cnt[o % g.size]++;
+            }
+      }
+      if (pass == 0) continue;
+    }
+    PetscCall(PetscFree2(cnt, pos));
+    PetscCall(PetscFree(ext));
+  }
+  PetscCall(PetscFree2(mask, ws));
+  PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
+  for (int r = 0; r < g.size; r++) {
+    PetscCheck(nrecv + rcount[r] <= INT32_MAX, comm, PETSC_ERR_SUP, "Too many voxels for one rank's sub-particles");
+    rdispl[r] = (int)nrecv;
+    nrecv += rcount[r];
+  }
+  PetscCall(PetscMalloc1((size_t)PetscMax(1, nrecv / 2), &recvbuf));
+  PetscCallMPI(MPI_Alltoallv(sendbuf, scount, sdispl, MPI_INT64_T, recvbuf, rcount, rdispl, MPI_INT64_T, comm));
+  PetscCall(PetscFree(sendbuf));
+  PetscCall(PetscFree4(scount, rcount, sdispl, rdispl));
+  nrecv /= 2;
+  qsort(recvbuf, (size_t)nrecv, sizeof(recvbuf[0]), sm_pair_compare);
+
+  /* fit the owned particles */
+  PetscCall(sm_shapes_alloc(shapes, L, np));
+  PetscCall(PetscMalloc2(3 * ndir, &dirs, ndir, &r));
+  PetscCall(PetscCalloc1(2 * np, &flags));
+  PetscCall(sm_shape_directions(ndir, dirs));
+  PetscCall(sm_shape_fitter_create(L, ndir, dirs, &fitter));
+  PetscCall(PetscLogEventBegin(SM_EVENT_Shape, 0, 0, 0, 0));
+  for (int64_t q0 = 0; q0 < nrecv;) {
+    const int64_t p     = recvbuf[q0][0];
+    int64_t       q1    = q0;
+    int           moved = 0, not_star = 0;
+    while (q1 < nrecv && recvbuf[q1][0] == p) q1++;
+    {
+      int64_t own = 0;
+      for (int64_t q = q0; q < q1; q++) own += recvbuf[q][1] >= 0;
+      PetscCheck(own == sums[4 * p], PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                 "Particle %lld: %lld voxels gathered, %lld counted", (long long)p, (long long)own,
+                 (long long)sums[4 * p]);
+    }
+    PetscCall(sm_particle_fit((const int64_t(*)[2])(recvbuf + q0), q1 - q0, g.n,
+                              (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], fitter, ndir, dirs, r,
+                              L, shapes->centres + 3 * p, shapes->coeffs + (size_t)p * shapes->ncoeffs,
+                              shapes->fit_error + p, shapes->rmax + p, &moved, &not_star));
+    flags[2 * p]     = moved;
+    flags[2 * p + 1] = not_star;
+    q0               = q1;
+  }
+  PetscCall(PetscLogEventEnd(SM_EVENT_Shape, 0, 0, 0, 0));
+  PetscCall(sm_shape_fitter_destroy(&fitter));
+  PetscCall(PetscFree(recvbuf));
+  PetscCall(PetscFree2(dirs, r));
+  /* one rank holds each particle, the others zeros: the sums are exact */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->centres, 3 * n1, MPI_DOUBLE, MPI_SUM, comm));
+  {
+    int nc;
+    PetscCall(sm_int64_to_int(np * shapes->ncoeffs, &nc));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->coeffs, nc, MPI_DOUBLE, MPI_SUM, comm));
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->fit_error, n1, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->rmax, n1, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, 2 * n1, MPI_DOUBLE, MPI_SUM, comm));
+  shapes->moved = shapes->not_star = 0;
+  for (int64_t p = 0; p < np; p++) {
+    shapes->voxels[p] = sums[4 * p];
+    shapes->moved += (int64_t)flags[2 * p];
+    shapes->not_star += (int64_t)flags[2 * p + 1];
+  }
+  for (int d = 0; d < 3; d++) {
+    shapes->source_n[d] = g.n[d];
+    shapes->source_h[d] = (double)g.h[d];
+  }
+  shapes->nphases = nphases;
+  for (int i = 0; i < nphases; i++) PetscCall(PetscStrncpy(shapes->phase_names[i], names[i], SM_NAME_LEN));
+  PetscCall(PetscStrncpy(shapes->phase, names[phase], SM_NAME_LEN));
+  shapes->marker_height = hmark;
+  shapes->ndirections   = ndir;
+  PetscCall(PetscFree(flags));
+  PetscCall(PetscFree3(sums, argmax, dmax));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shapes_alloc(SMShapes *s, int L, int64_t n)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "Spherical-harmonic degree %d is outside 0..%d", L, SM_SHAPE_MAX_DEGREE);
+  PetscCheck(n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Negative particle count");
+  s->degree  = L;
+  s->ncoeffs = sm_shape_ncoeffs(L);
+  s->n       = n;
+  PetscCall(PetscCalloc1((size_t)PetscMax(1, 3 * n), &s->centres));
+  PetscCall(PetscCalloc1((size_t)PetscMax(1, n * s->ncoeffs), &s->coeffs));
+  PetscCall(PetscCalloc1((size_t)PetscMax(1, n), &s->fit_error));
+  PetscCall(PetscCalloc1((size_t)PetscMax(1, n), &s->voxels));
+  PetscCall(PetscCalloc1((size_t)PetscMax(1, n), &s->rmax));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shapes_free(SMShapes *s)
+{
+  PetscFunctionBeginUser;
+  if (!s) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree(s->centres));
+  PetscCall(PetscFree(s->coeffs));
+  PetscCall(PetscFree(s->fit_error));
+  PetscCall(PetscFree(s->voxels));
+  PetscCall(PetscFree(s->rmax));
+  s->n = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,413 @@
+/* Rasterisation of a union of spherical-harmonic sub-particles on any grid (SPEC 7, step 4).
+ *
+ * A voxel is solid when more than half of its s^3 sub-sample points (the centres of its s x s x s sub-cells: for odd s
+ * the voxel centre is one of them, for even s none is) lie inside the union; for even s a tie (exactly half) is
+ * decided by a 3D checkerboard, (i + j + k) even taken, so that ties do not bias the volume. Each rank visits only the
+ * sub-particles whose bounding sphere meets its slab, and for each the voxels of the sphere's box inside the slab.
+ *
+ * The predicate. A sub-sample point y (relative to the particle centre, ry = |y|) is inside particle p when
+ * ry <= rmax_p and ry <= sm_shape_sh_eval(psi_p, y) (for ry = 0: psi_p(0, 0, 1) >= 0). That evaluation is the single
+ * source of truth; everything else below is a filter that decides a point or a block of points only when a rigorous
+ * bound proves what the predicate would say, so the labels are those of testing every point of every voxel.
+ *
+ * The filter. Per particle, psi is tabulated on a (theta, phi) grid of steps dt = pi / nt, dp = 2 pi / np (cheap: per
+ * row, the Fourier coefficients in phi, then a short sum per node). The bilinear interpolant I of the nodes differs
+ * from psi by at most (dt^2 max|psi_tt| + dp^2 max|psi_pp|) / 8 (linear interpolation in each variable), and the
+ * derivative bounds come from the coefficients (sm_shape_sh_derivative_bounds: meridians are great circles). Adding a
+ * margin for rounding (of the exact evaluation, of the table, of the angles; 1e-10 of the magnitude bound plus the
+ * slope bound times 1e-7 rad, the worst angle error of a direction near a pole) gives err with
+ * |psi as evaluated - I| <= err everywhere. Then:
+ *  - a voxel (or an octant of its points) is decided whole when the distance range of its points' bounding box lies
+ *    beyond [min, max] of the nodes of the table cells its directions cover, widened by err;
+ *  - a point is decided when ry <= I(y) - err (inside) or ry > I(y) + err (outside);
+ *  - only the points within err of the surface are evaluated exactly.
+ * The step is chosen per particle so that err is a small fraction of the sub-sample spacing (bounded by a node cap),
+ * which leaves about one point in a hundred of the surface shell to the exact evaluation.
+ *
+ * The union is an OR of per-point bits, so the order of the particles does not matter and the result is independent
+ * of the rank count. Memory: ceil(s^3 / 8) bytes of point bits + 1 byte "whole voxel inside" + the 1-byte labels, per
+ * voxel; plus one table of at most SM_RASTER_MAX_NODES doubles (2 MiB) and its row scratch, per rank. */
+#include "shape_impl.h"
+#include <math.h>
+
+/* Node cap of one particle's table (2^18 doubles = 2 MiB) and the table's largest step (pi / 8). */
+#define SM_RASTER_MAX_NODES (1 << 18)
+#define SM_RASTER_MIN_CELLS 8
+/* Target of the interpolation bound, as a fraction of the sub-sample spacing: smaller means fewer exact evaluations
+   but a larger table (nodes grow as 1 / fraction); 1/16 balances the two on chi2 twins at L = 10. */
+#define SM_RASTER_ERR_FRACTION 0.0625
+/* A block's directions are bounded from the table only if they cover at most this many cells. */
+#define SM_RASTER_MAX_SCAN 256
+
+typedef struct {
+  int     L, nt, np;
+  double  dt, dp, idt, idp;
+  double  err;        /* |psi as evaluated - bilinear interpolant| <= err at every direction */
+  double  vmin, vmax; /* min and max node values */
+  double *val;        /* [(nt + 1) * (np + 1)]: psi at (theta, phi) = (i dt, j dp); column np repeats column 0 */
+  double *cs;         /* [np * L]: cos(m phi_j), sin(m phi_j) for m = 1..L, interleaved (scratch of the build) */
+  double *fa, *plm;   /* Fourier coefficients of a row, Legendre scratch */
+} SMRasterTable;
+
+static PetscErrorCode raster_table_create(int L, SMRasterTable *t)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(t, sizeof(*t)));
+  t->L = L;
+  PetscCall(PetscMalloc4(SM_RASTER_MAX_NODES, &t->val, SM_RASTER_MAX_NODES, &t->cs, 2 * L + 1, &t->fa,
+                         sm_shape_sh_legendre_scratch(), &t->plm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode raster_table_destroy(SMRasterTable *t)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(t->val, t->cs, t->fa, t->plm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Tabulate psi of coefficients cf so that the interpolation bound is about target [um]. */
+static void raster_table_build(SMRasterTable *t, const double *cf, double target)
+{
+  const int L = t->L;
+  double    mag, g1, harc, hphi, a;
+  int       nt, np;
+
+  sm_shape_sh_derivative_bounds(L, cf, &mag, &g1, &harc, &hphi);
+  /* (harc dt^2 + hphi dp^2) / 8 with dp = 2 dt = 2 a */
+  a  = (harc + 4 * hphi) > 0 ? sqrt(8 * target / (harc + 4 * hphi)) : PETSC_PI;
+  nt = (int)PetscMin(ceil(PETSC_PI / a), 1e6);
+  nt = PetscMax(nt, SM_RASTER_MIN_CELLS);
+  /* cap: (nt + 1) (2 nt + 1) nodes, and np * L cos/sin pairs in cs of SM_RASTER_MAX_NODES doubles */
+  while (nt > SM_RASTER_MIN_CELLS && ((nt + 1) * (2 * nt + 1) > SM_RASTER_MAX_NODES || 2 * nt * 2 * L > SM_RASTER_MAX_NODES))
+    nt--;
+  np     = 2 * nt;
+  t->nt  = nt;
+  t->np  = np;
+  t->dt  = PETSC_PI / nt;
+  t->dp  = 2 * PETSC_PI / np;
+  t->idt = nt / PETSC_PI;
+  t->idp = np / (2 * PETSC_PI);
+  /* interpolation bound + rounding margin (see the file comment) */
+  t->err = (harc * t->dt * t->dt + hphi * t->dp * t->dp) / 8 + 1e-10 * mag + 1e-7 * g1;
+  for (int j = 0; j < np; j++) {
+    const double p = j * t->dp, c1 = cos(p), s1 = sin(p);
+    double       c = 1, s = 0;
+    for (int m = 1; m <= L; m++) {
+      const double cn = c * c1 - s * s1, sn = s * c1 + c * s1;
+      c                            = cn;
+      s                            = sn;
+      t->cs[2 * ((size_t)j * L + m - 1)]     = c;
+      t->cs[2 * ((size_t)j * L + m - 1) + 1] = s;
+    }
+  }
+  t->vmin = PETSC_MAX_REAL;
+  t->vmax = -PETSC_MAX_REAL;
+  for (int i = 0; i <= nt; i++) {
+    double *row = t->val + (size_t)i * (np + 1);
+    sm_shape_sh_fourier(L, cf, i == nt ? -1.0 : (i == 0 ? 1.0 : cos(i * t->dt)), t->plm, t->fa);
+    for (int j = 0; j < np; j++) {
+      const double *cs = t->cs + 2 * (size_t)j * L;
+      double        v  = t->fa[0];
+      for (int m = 0; m < 2 * L; m++) v += t->fa[m + 1] * cs[m];
+      row[j]  = v;
+      t->vmin = PetscMin(t->vmin, v);
+      t->vmax = PetscMax(t->vmax, v);
+    }
+    row[np] = row[0];
+  }
+}
+
+/* The bilinear interpolant at the direction of y (non-zero). */
+static inline double raster_table_interp(const SMRasterTable *t, const double y[3])
+{
+  double th = atan2(sqrt(y[0] * y[0] + y[1] * y[1]), y[2]) * t->idt, ph = atan2(y[1], y[0]);
+  int    i, j;
+  if (ph < 0) ph += 2 * PETSC_PI;
+  ph *= t->idp;
+  i = (int)th;
+  j = (int)ph;
+  if (i > t->nt - 1) i = t->nt - 1;
+  if (j > t->np - 1) j = t->np - 1;
+  th -= i;
+  ph -= j;
+  if (th > 1) th = 1;
+  if (ph > 1) ph = 1;
+  {
+    const double *v0 = t->val + (size_t)i * (t->np + 1) + j, *v1 = v0 + t->np + 1;
+    return (1 - th) * ((1 - ph) * v0[0] + ph * v0[1]) + th * ((1 - ph) * v1[0] + ph * v1[1]);
+  }
+}
+
+/* Bounds pmin <= psi (as evaluated) <= pmax over every direction of the box [b0, b1] (relative to the centre, not
+   containing it). Returns PETSC_FALSE when the directions cover more than SM_RASTER_MAX_SCAN cells. */
+static PetscBool raster_table_box(const SMRasterTable *t, const double b0[3], const double b1[3], double *pmin,
+                                  double *pmax)
+{
+  /* (rho, z) of the box is the rectangle [rho0, rho1] x [b0z, b1z]; theta = atan2(rho, z) takes its extremes at the
+     rectangle's corners, and phi over the xy rectangle (when it misses the axis) at its corners */
+  const double dx = b0[0] > 0 ? b0[0] : (b1[0] < 0 ? -b1[0] : 0), dy = b0[1] > 0 ? b0[1] : (b1[1] < 0 ? -b1[1] : 0);
+  const double ex = PetscMax(-b0[0], b1[0]), ey = PetscMax(-b0[1], b1[1]);
+  const double rho0 = sqrt(dx * dx + dy * dy), rho1 = sqrt(ex * ex + ey * ey), slack = 1e-12;
+  const double t00 = atan2(rho0, b0[2]), t01 = atan2(rho0, b1[2]), t10 = atan2(rho1, b0[2]), t11 = atan2(rho1, b1[2]);
+  const double tlo = PetscMin(PetscMin(t00, t01), PetscMin(t10, t11)) - slack;
+  const double thi = PetscMax(PetscMax(t00, t01), PetscMax(t10, t11)) + slack;
+  int          i0 = (int)floor(tlo * t->idt), i1 = (int)floor(thi * t->idt), j0, nj;
+  double       lo = PETSC_MAX_REAL, hi = -PETSC_MAX_REAL;
+
+  i0 = PetscMin(PetscMax(i0, 0), t->nt - 1);
+  i1 = PetscMin(PetscMax(i1, i0), t->nt - 1);
+  if (rho0 == 0) {
+    j0 = 0;
+    nj = t->np;
+  } else {
+    /* angles of the corners relative to the rectangle's centre direction: the rectangle misses the origin, so they
+       lie within (-pi, pi) of it */
+    const double cx = 0.5 * (b0[0] + b1[0]), cy = 0.5 * (b0[1] + b1[1]), pc = atan2(cy, cx);
+    double       dlo = PETSC_MAX_REAL, dhi = -PETSC_MAX_REAL, plo;
+    for (int q = 0; q < 4; q++) {
+      const double x = q & 1 ? b1[0] : b0[0], y = q & 2 ? b1[1] : b0[1], d = atan2(cx * y - cy * x, cx * x + cy * y);
+      dlo = PetscMin(dlo, d);
+      dhi = PetscMax(dhi, d);
+    }
+    plo = pc + dlo - slack;
+    while (plo < 0) plo += 2 * PETSC_PI;
+    while (plo >= 2 * PETSC_PI) plo -= 2 * PETSC_PI;
+    j0 = PetscMin((int)floor(plo * t->idp), t->np - 1);
+    nj = (int)floor((plo + (dhi - dlo) + 2 * slack) * t->idp) - j0 + 1;
+    if (nj >= t->np) {
+      j0 = 0;
+      nj = t->np;
+    }
+  }
+  if ((i1 - i0 + 1) * nj > SM_RASTER_MAX_SCAN) return PETSC_FALSE;
+  /* the interpolant over a cell lies between its corner values */
+  for (int i = i0; i <= i1 + 1; i++) {
+    const double *row = t->val + (size_t)i * (t->np + 1);
+    for (int q = 0, j = j0; q <= nj; q++, j = j + 1 < t->np ? j + 1 : 0) {
+      lo = PetscMin(lo, row[j]);
+      hi = PetscMax(hi, row[j]);
+    }
+  }
+  *pmin = lo - t->err;
+  *pmax = hi + t->err;
+  return PETSC_TRUE;
+}
+
+/* Distance range [r0, r1] from the origin of the box [b0, b1]. */
+static inline void box_distances(const double b0[3], const double b1[3], double *r0, double *r1)
+{
+  double s0 = 0, s1 = 0;
+  for (int d = 0; d < 3; d++) {
+    const double n = b0[d] > 0 ? b0[d] : (b1[d] < 0 ? -b1[d] : 0), f = PetscMax(-b0[d], b1[d]);
+    s0 += n * n;
+    s1 += f * f;
+  }
+  *r0 = sqrt(s0);
+  *r1 = sqrt(s1);
+}
+
+double sm_shape_rasterize_bytes_per_voxel(int s)
+{
+  return (double)((s * s * s + 7) / 8) + 2.0;
+}
+
+/* Everything one particle needs while its voxels are visited. */
+typedef struct {
+  int                  L, s, npts;
+  const double        *c, *cf, *off, *h;
+  double               rmax, rin, rout, eps;
+  const SMRasterTable *t;
+} SMRasterParticle;
+
+/* Decide the points a of voxel (i, j, k) in the sub-block [a0, a1) per axis (sub-sample indices); bits b. */
+static void raster_block(const SMRasterParticle *P, int64_t i, int64_t j, int64_t k, const int a0[3], const int a1[3],
+                         uint8_t *b, PetscBool try_box)
+{
+  const int     s = P->s;
+  const double *c = P->c, *off = P->off, *h = P->h;
+
+  if (try_box) {
+    /* the bounding box of the block's points as they are computed below, widened by the rounding of those sums */
+    const int amin = a0[0] + s * (a0[1] + s * a0[2]), amax = (a1[0] - 1) + s * ((a1[1] - 1) + s * (a1[2] - 1));
+    double    b0[3], b1[3], r0, r1, pmin, pmax;
+    b0[0] = i * h[0] + off[3 * amin] - c[0] - P->eps;
+    b0[1] = j * h[1] + off[3 * amin + 1] - c[1] - P->eps;
+    b0[2] = k * h[2] + off[3 * amin + 2] - c[2] - P->eps;
+    b1[0] = i * h[0] + off[3 * amax] - c[0] + P->eps;
+    b1[1] = j * h[1] + off[3 * amax + 1] - c[1] + P->eps;
+    b1[2] = k * h[2] + off[3 * amax + 2] - c[2] + P->eps;
+    box_distances(b0, b1, &r0, &r1);
+    if (r0 > P->rout) return;
+    if (r1 <= P->rin) {
+      for (int z = a0[2]; z < a1[2]; z++)
+        for (int y = a0[1]; y < a1[1]; y++)
+          for (int x = a0[0]; x < a1[0]; x++) {
+            const int a = x + s * (y + s * z);
+            b[a >> 3] |= (uint8_t)(1u << (a & 7));
+          }
+      return;
+    }
+    if (r0 > 0 && raster_table_box(P->t, b0, b1, &pmin, &pmax)) {
+      if (r0 > pmax) return;
+      if (r1 <= pmin && r1 <= P->rmax) {
+        for (int z = a0[2]; z < a1[2]; z++)
+          for (int y = a0[1]; y < a1[1]; y++)
+            for (int x = a0[0]; x < a1[0]; x++) {
+              const int a = x + s * (y + s * z);
+              b[a >> 3] |= (uint8_t)(1u << (a & 7));
+            }
+        return;
+      }
+    }
+  }
+  for (int z = a0[2]; z < a1[2]; z++)
+    for (int y = a0[1]; y < a1[1]; y++)
+      for (int x = a0[0]; x < a1[0]; x++) {
+        const int a = x + s * (y + s * z);
+        double    yv[3], ry, v;
+        int       in;
+        if (b[a >> 3] & (1u << (a & 7))) continue;
+        yv[0] = i * h[0] + off[3 * a] - c[0];
+        yv[1] = j * h[1] + off[3 * a + 1] - c[1];
+        yv[2] = k * h[2] + off[3 * a + 2] - c[2];
+        ry    = sqrt(yv[0] * yv[0] + yv[1] * yv[1] + yv[2] * yv[2]);
+        if (ry > P->rmax) continue;
+        if (ry == 0) in = sm_shape_sh_eval(P->L, P->cf, (const double[3]){0, 0, 1}) >= 0;
+        else {
+          v = raster_table_interp(P->t, yv);
+          if (ry <= v - P->t->err) in = 1;
+          else if (ry > v + P->t->err) in = 0;
+          else in = ry <= sm_shape_sh_eval(P->L, P->cf, yv); /* the predicate itself, near the surface */
+        }
+        if (in) b[a >> 3] |= (uint8_t)(1u << (a & 7));
+      }
+}
+
+PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolume *vol)
+{
+  static const char *const names[2] = {"pore", "solid"};
+  SMGridInfo               g;
+  MPI_Comm                 comm = sm_grid_comm(grid);
+  uint8_t                 *bits, *full, *labels;
+  int                      npts, nb, half;
+  double                   h[3], zlo, zhi, *off, extent = 0;
+  SMRasterTable            table;
+
+  PetscFunctionBeginUser;
+  *vol = NULL;
+  PetscCheck(s >= 1 && s <= 8, comm, PETSC_ERR_ARG_OUTOFRANGE, "-raster_subsamples must be between 1 and 8 (got %d)",
+             s);
+  PetscCall(sm_grid_get_info(grid, &g));
+  npts = s * s * s;
+  nb   = (npts + 7) / 8;
+  half = (s + 1) / 2;
+  for (int d = 0; d < 3; d++) {
+    h[d]   = (double)g.h[d];
+    extent = PetscMax(extent, (double)g.n[d] * h[d]);
+  }
+  zlo = (double)g.z_start * h[2];
+  zhi = (double)(g.z_start + g.z_local) * h[2];
+  PetscCall(PetscCalloc2((size_t)(g.n_local * nb), &bits, (size_t)g.n_local, &full));
+  PetscCall(PetscMalloc1(3 * npts, &off));
+  for (int a = 0; a < npts; a++) {
+    off[3 * a]     = ((a % s) + 0.5) / s * h[0];
+    off[3 * a + 1] = (((a / s) % s) + 0.5) / s * h[1];
+    off[3 * a + 2] = ((a / (s * s)) + 0.5) / s * h[2];
+  }
+  PetscCall(raster_table_create(sh->degree, &table));
+  for (int64_t p = 0; p < sh->n; p++) {
+    const double    *c = sh->centres + 3 * p, *cf = sh->coeffs + (size_t)p * sh->ncoeffs;
+    double           rmin, rmax, R, cmag = 0;
+    int64_t          lo[3], hi[3];
+    SMRasterParticle P;
+    sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
+    if (rmax <= 0 || c[2] + rmax <= zlo || c[2] - rmax >= zhi) continue;
+    raster_table_build(&table, cf, SM_RASTER_ERR_FRACTION * PetscMin(h[0], PetscMin(h[1], h[2])) / s);
+    for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
+    P.L    = sh->degree;
+    P.s    = s;
+    P.npts = npts;
+    P.c    = c;
+    P.cf   = cf;
+    P.off  = off;
+    P.h    = h;
+    P.t    = &table;
+    P.rmax = rmax;
+    /* a point farther than rout is outside (ry > rmax, or ry > every value psi can take as evaluated); one nearer
+       than rin (and within rmax) is inside. eps: the rounding of a point's coordinates i h + off - c. */
+    P.rout = PetscMin(rmax, table.vmax + table.err);
+    P.rin  = PetscMin(rmax, PetscMax(rmin - table.err, table.vmin - table.err));
+    P.eps  = 1e-14 * (cmag + extent + rmax);
+    if (P.rout < 0) continue;
+    R = P.rout + P.eps;
+    if (c[2] + R <= zlo || c[2] - R >= zhi) continue;
+    for (int d = 0; d < 3; d++) {
+      lo[d] = (int64_t)floor((c[d] - R) / h[d]);
+      hi[d] = (int64_t)floor((c[d] + R) / h[d]);
+      lo[d] = PetscMax(lo[d], 0);
+      hi[d] = PetscMin(hi[d], g.n[d] - 1);
+    }
+    lo[2] = PetscMax(lo[2], g.z_start);
+    hi[2] = PetscMin(hi[2], g.z_start + g.z_local - 1);
+    for (int64_t k = lo[2]; k <= hi[2]; k++)
+      for (int64_t j = lo[1]; j <= hi[1]; j++)
+        for (int64_t i = lo[0]; i <= hi[0]; i++) {
+          const int64_t v      = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
+          const int     all0[3] = {0, 0, 0}, all1[3] = {s, s, s};
+          uint8_t      *b = bits + v * nb;
+          double        b0[3], b1[3], r0, r1, pmin, pmax;
+          if (full[v]) continue;
+          /* whole voxel: its points' box against the particle's radius range, then against the table */
+          b0[0] = i * h[0] + off[0] - c[0] - P.eps;
+          b0[1] = j * h[1] + off[1] - c[1] - P.eps;
+          b0[2] = k * h[2] + off[2] - c[2] - P.eps;
+          b1[0] = i * h[0] + off[3 * (npts - 1)] - c[0] + P.eps;
+          b1[1] = j * h[1] + off[3 * (npts - 1) + 1] - c[1] + P.eps;
+          b1[2] = k * h[2] + off[3 * (npts - 1) + 2] - c[2] + P.eps;
+          box_distances(b0, b1, &r0, &r1);
+          if (r0 > P.rout) continue;
+          if (r1 <= P.rin) {
+            full[v] = 1;
+            continue;
+          }
+          if (r0 > 0 && raster_table_box(&table, b0, b1, &pmin, &pmax)) {
+            if (r0 > pmax) continue;
+            if (r1 <= pmin && r1 <= rmax) {
+              full[v] = 1;
+              continue;
+            }
+          }
+          if (s == 1) raster_block(&P, i, j, k, all0, all1, b, PETSC_FALSE);
+          else
+            /* the 8 octants of the points (halves of ceil(s / 2) and floor(s / 2) per axis), each tried whole */
+            for (int o = 0; o < 8; o++) {
+              int a0[3], a1[3];
+              for (int d = 0; d < 3; d++) {
+                a0[d] = (o >> d) & 1 ? half : 0;
+                a1[d] = (o >> d) & 1 ? s : half;
+              }
+              raster_block(&P, i, j, k, a0, a1, b, PETSC_TRUE);
+            }
+        }
+  }
+  PetscCall(raster_table_destroy(&table));
+  PetscCall(PetscFree(off));
+  PetscCall(sm_volume_create(grid, 2, names, vol));
+  PetscCall(sm_volume_get_labels(*vol, &labels));
+  for (int64_t v = 0; v < g.n_local; v++) {
+    int cnt = 0;
+    if (!full[v])
+      for (int q = 0; q < nb; q++) cnt += __builtin_popcount(bits[v * nb + q]);
+    if (!full[v] && 2 * cnt == npts) {
+      /* a tie (even s: exactly half the points inside) goes to the voxels of one colour of a 3D checkerboard, so ties
+         add half their volume on average instead of biasing the volume down (-0.7 % on a 1 um body at 0.1 um voxels) */
+      const int64_t gv = g.z_start * g.n_plane + v;
+      labels[v]        = (uint8_t)(((gv % g.n[0]) + (gv / g.n[0]) % g.n[1] + gv / g.n_plane) % 2 == 0);
+    } else
+      labels[v] = (uint8_t)(full[v] || 2 * cnt > npts);
+  }
+  PetscCall(PetscFree2(bits, full));
+  PetscCall(sm_volume_set_periodic(*vol, PETSC_FALSE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,31 @@
+/* Private helpers shared by the files of the shape module. */
+#ifndef STOCHMORPH_SHAPE_IMPL_H
+#define STOCHMORPH_SHAPE_IMPL_H
+
+#include <stochmorph/shape.h>
+
+/* Y at the direction of the non-zero vector u, without argument checks (hot loops). */
+void sm_shape_sh_basis_unchecked(int L, const double u[3], double *Y);
+
+/* Rigorous bounds for psi = sum c_lm Y_lm of degree L, beyond sm_shape_sh_bounds (any output may be NULL):
+   mag >= sum |c_lm Y_lm(u)| for every u (so |psi| <= mag and mag scales the rounding of an evaluation);
+   g1 >= |d psi / ds| and h_arc >= |d^2 psi / ds^2| along any great circle parametrised by arc length s (in particular
+   along meridians, s = theta); h_phi >= |d^2 psi / dphi^2| at fixed theta. */
+void sm_shape_sh_derivative_bounds(int L, const double *c, double *mag, double *g1, double *h_arc, double *h_phi);
+/* The Fourier coefficients in phi of psi on the circle cos(theta) = ct:
+   psi(theta, phi) = a[0] + sum_{m=1..L} (a[2m-1] cos(m phi) + a[2m] sin(m phi)); a[2L + 1]; plm is scratch of
+   sm_shape_sh_legendre_scratch() doubles. */
+void   sm_shape_sh_fourier(int L, const double *c, double ct, double *plm, double *a);
+size_t sm_shape_sh_legendre_scratch(void);
+
+/* Least squares for many radius vectors sampled along the same directions: the design matrix is decomposed once. */
+typedef struct _SMShFitter *SMShFitter;
+PetscErrorCode              sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitter *f);
+PetscErrorCode              sm_shape_fitter_solve(SMShFitter f, const double *r, double *coeffs, double *rms);
+PetscErrorCode              sm_shape_fitter_destroy(SMShFitter *f);
+
+/* ext[(z_local + 2) * n_plane]: the slab's int64 labels with the planes below and above from the neighbouring ranks
+   (-1 beyond the box). Collective. */
+PetscErrorCode sm_shape_ghost_labels(SMGrid grid, const int64_t *slab, int64_t *ext);
+
+#endif

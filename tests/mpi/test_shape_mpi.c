@@ -1,0 +1,238 @@
+/* Sub-particles across ranks (SPEC 7). Run at 1, 2 and 3 ranks.
+ * Truths: (1) overlapping balls, some across slab boundaries: the watershed must give one sub-particle per ball (the
+ * ball's centre voxel labelled, a different label for each ball; almost every voxel labelled like the ball it is
+ * deepest in), and the labels, centres and coefficients must equal, bitwise, those of the same computation on one rank
+ * (every rank repeats it on PETSC_COMM_SELF with the gathered volume). (2) A chi2 twin with the F850 parameters ->
+ * shapes -> rasterised at the same voxel size: volume fraction within 0.02 and specific surface area within 5 % of the
+ * twin's (the issue's acceptance numbers; the NMC paper reports +0.013..0.016 and |dS| <= 4 %). */
+#include <stochmorph/shape.h>
+#include <stochmorph/morph.h>
+#include <stochmorph/model.h>
+#include <fftw3-mpi.h>
+#include "smtest.h"
+
+typedef struct {
+  double c[3], r;
+} Ball;
+
+/* Five balls in a 40 x 36 x 33 box of unit voxels; the slab boundaries at 2 and 3 ranks (z = 16/17, 11 and 22) cut
+   through balls 0, 2, 3 and 4; every pair that touches overlaps by a neck clearly narrower than both balls. */
+static const Ball balls[5] = {{{10.3, 10.1, 11.2}, 7.0},
+                              {{22.0, 11.4, 12.1}, 6.2},
+                              {{14.2, 22.5, 20.3}, 7.3},
+                              {{27.6, 25.1, 21.8}, 6.0},
+                              {{31.2, 12.2, 24.4}, 5.5}};
+
+static PetscErrorCode gather_u8(SMGrid grid, const uint8_t *slab, uint8_t *full)
+{
+  SMGridInfo     g;
+  const int64_t *starts, *counts;
+  int           *rc, *rd, mine;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
+  PetscCall(PetscMalloc2(g.size, &rc, g.size, &rd));
+  for (int r = 0; r < g.size; r++) {
+    PetscCall(sm_int64_to_int(counts[r] * g.n_plane, &rc[r]));
+    PetscCall(sm_int64_to_int(starts[r] * g.n_plane, &rd[r]));
+  }
+  PetscCall(sm_int64_to_int(g.n_local, &mine));
+  PetscCallMPI(MPI_Allgatherv(slab, mine, MPI_UINT8_T, full, rc, rd, MPI_UINT8_T, sm_grid_comm(grid)));
+  PetscCall(PetscFree2(rc, rd));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The same volume on PETSC_COMM_SELF. */
+static PetscErrorCode serial_copy(SMVolume vol, SMVolume *copy, SMGrid *sgrid)
+{
+  SMGrid      grid;
+  SMGridInfo  g;
+  uint8_t    *lab, *slab;
+  const char *names[2] = {"pore", "solid"};
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_grid_create(PETSC_COMM_SELF, g.n, g.h, sgrid));
+  PetscCall(sm_volume_create(*sgrid, 2, names, copy));
+  PetscCall(sm_volume_get_labels(*copy, &lab));
+  PetscCall(sm_volume_get_labels(vol, &slab));
+  PetscCall(gather_u8(grid, slab, lab));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode compare_shapes(const SMShapes *a, const SMShapes *b, const char *what)
+{
+  int64_t bad = 0;
+
+  PetscFunctionBeginUser;
+  SM_TEST_TRUE(a->n == b->n, "%s: %lld sub-particles, %lld on one rank", what, (long long)a->n, (long long)b->n);
+  if (a->n != b->n) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int64_t p = 0; p < a->n; p++) {
+    for (int d = 0; d < 3; d++) bad += a->centres[3 * p + d] != b->centres[3 * p + d];
+    for (int j = 0; j < a->ncoeffs; j++) bad += a->coeffs[p * a->ncoeffs + j] != b->coeffs[p * b->ncoeffs + j];
+    bad += a->voxels[p] != b->voxels[p];
+    bad += a->fit_error[p] != b->fit_error[p];
+  }
+  SM_TEST_TRUE(bad == 0, "%s: %lld numbers differ from the one-rank computation", what, (long long)bad);
+  SM_TEST_TRUE(a->moved == b->moved, "%s: moved centres differ", what);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode check_balls(void)
+{
+  const int64_t   n[3]     = {40, 36, 33};
+  const PetscReal h[3]     = {1, 1, 1};
+  const char     *names[2] = {"pore", "solid"};
+  SMGrid          grid, sgrid;
+  SMGridInfo      g;
+  SMVolume        vol, svol;
+  SMShapes        sh, ssh;
+  SMShapeOptions  opt;
+  uint8_t        *lab, *slab;
+  int64_t        *ws, *sws, np, snp, centre_label[5], wrong = 0, total = 0, bad = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&sh, sizeof(sh)));
+  PetscCall(PetscMemzero(&ssh, sizeof(ssh)));
+  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_create(grid, 2, names, &vol));
+  PetscCall(sm_volume_get_labels(vol, &lab));
+  for (int64_t v = 0; v < g.n_local; v++) {
+    const int64_t x = v % n[0], y = (v / n[0]) % n[1], z = g.z_start + v / g.n_plane;
+    lab[v] = 0;
+    for (int b = 0; b < 5; b++) {
+      const double dx = x + 0.5 - balls[b].c[0], dy = y + 0.5 - balls[b].c[1], dz = z + 0.5 - balls[b].c[2];
+      if (dx * dx + dy * dy + dz * dz <= balls[b].r * balls[b].r) lab[v] = 1;
+    }
+  }
+  /* the watershed itself: distributed vs one rank, voxel by voxel */
+  PetscCall(serial_copy(vol, &svol, &sgrid));
+  PetscCall(sm_volume_get_labels(svol, &slab));
+  PetscCall(PetscMalloc2(g.n_local, &ws, g.n_total, &sws));
+  PetscCall(sm_shape_watershed(grid, lab, 0.5, ws, &np));
+  PetscCall(sm_shape_watershed(sgrid, slab, 0.5, sws, &snp));
+  SM_TEST_TRUE(np == 5, "watershed of 5 overlapping balls gave %lld sub-particles", (long long)np);
+  SM_TEST_TRUE(np == snp, "watershed: %lld sub-particles, %lld on one rank", (long long)np, (long long)snp);
+  for (int64_t v = 0; v < g.n_local; v++) bad += ws[v] != sws[g.z_start * g.n_plane + v];
+  SM_TEST_TRUE(bad == 0, "watershed: %lld voxel labels differ from the one-rank labels", (long long)bad);
+  /* one label per ball: the centre voxels carry 5 distinct labels; a voxel deep in one ball only (farther than 1.5
+     voxels inside it than inside any other) must carry that ball's label */
+  for (int b = 0; b < 5; b++) {
+    const int64_t x = (int64_t)balls[b].c[0], y = (int64_t)balls[b].c[1], z = (int64_t)balls[b].c[2];
+    centre_label[b] = sws[(z * n[1] + y) * n[0] + x];
+  }
+  for (int b = 0; b < 5; b++)
+    for (int e = 0; e < b; e++) SM_TEST_TRUE(centre_label[b] != centre_label[e], "balls %d and %d share a label", b, e);
+  for (int64_t v = 0; v < g.n_total; v++) {
+    const int64_t x = v % n[0], y = (v / n[0]) % n[1], z = v / g.n_plane;
+    double        depth[5], best = -1e9, second = -1e9;
+    int           bb = -1;
+    if (sws[v] < 0) continue;
+    for (int b = 0; b < 5; b++) {
+      const double dx = x + 0.5 - balls[b].c[0], dy = y + 0.5 - balls[b].c[1], dz = z + 0.5 - balls[b].c[2];
+      depth[b] = balls[b].r - sqrt(dx * dx + dy * dy + dz * dz);
+      if (depth[b] > best) {
+        second = best;
+        best   = depth[b];
+        bb     = b;
+      } else if (depth[b] > second)
+        second = depth[b];
+    }
+    if (second > -1.5) continue; /* near another ball: the watershed line may pass here */
+    total++;
+    wrong += sws[v] != centre_label[bb];
+  }
+  SM_TEST_TRUE(total > 1000 && wrong == 0, "%lld of %lld voxels far from other balls carry a foreign label",
+               (long long)wrong, (long long)total);
+
+  /* the whole extraction: bitwise the same at every rank count; centres near the ball centres */
+  PetscCall(sm_shape_options_default(&opt));
+  opt.degree = 6;
+  PetscCall(sm_shape_extract(vol, 1, &opt, &sh));
+  PetscCall(sm_shape_extract(svol, 1, &opt, &ssh));
+  PetscCall(compare_shapes(&sh, &ssh, "balls"));
+  for (int b = 0; b < 5 && sh.n == 5; b++) {
+    const double *c = sh.centres + 3 * centre_label[b];
+    double        d = 0;
+    for (int k = 0; k < 3; k++) d += (c[k] - balls[b].c[k]) * (c[k] - balls[b].c[k]);
+    /* the centroid of a ball minus the caps cut off by its neighbours: within 1.5 voxels of the ball's centre */
+    SM_TEST_TRUE(sqrt(d) < 1.5, "ball %d: centre %g voxels from the ball centre", b, sqrt(d));
+  }
+  PetscCall(sm_shapes_free(&sh));
+  PetscCall(sm_shapes_free(&ssh));
+  PetscCall(PetscFree2(ws, sws));
+  PetscCall(sm_volume_destroy(&svol));
+  PetscCall(sm_grid_destroy(&sgrid));
+  PetscCall(sm_volume_destroy(&vol));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode check_twin(void)
+{
+  /* 64^3 voxels of 10 nm: 4.7 correlation lengths per side. At 48^3 some realisations are atypical (seed 3 has
+     S = 12.5 1/um against the Rice value 9.42) and their fine features are lost at L = 10 (-19 % in S). */
+  const int64_t   n[3] = {64, 64, 64};
+  const PetscReal h[3] = {0.01, 0.01, 0.01};
+  SMModel         model;
+  SMGrid          grid, sgrid;
+  SMVolume        vol, svol, ras;
+  SMShapes        sh, ssh;
+  SMShapeOptions  opt;
+  int64_t         c0[SM_MAX_PHASES], c1[SM_MAX_PHASES];
+  double          S0, S1, eps0, eps1;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&sh, sizeof(sh)));
+  PetscCall(PetscMemzero(&ssh, sizeof(ssh)));
+  PetscCall(PetscOptionsInsertString(NULL, "-model chi2 -model_alpha 7.28 -model_volume_fraction 0.46"));
+  PetscCall(sm_model_create_from_options(PETSC_COMM_WORLD, &model));
+  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_model_generate(model, grid, 3, 0, FFTW_ESTIMATE, NULL, &vol));
+  PetscCall(sm_shape_options_default(&opt));
+  PetscCall(sm_shape_extract(vol, 1, &opt, &sh));
+  PetscCall(serial_copy(vol, &svol, &sgrid));
+  PetscCall(sm_shape_extract(svol, 1, &opt, &ssh));
+  PetscCall(compare_shapes(&sh, &ssh, "chi2 twin"));
+  PetscCall(sm_shape_rasterize(&sh, grid, 4, &ras));
+  PetscCall(sm_morph_label_counts(vol, c0));
+  PetscCall(sm_morph_label_counts(ras, c1));
+  /* the twin is periodic but the representation is not: compare both with the non-periodic estimator */
+  PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S0));
+  PetscCall(sm_morph_specific_surface_area(ras, 1, PETSC_FALSE, &S1));
+  eps0 = (double)c0[1] / (double)(n[0] * n[1] * n[2]);
+  eps1 = (double)c1[1] / (double)(n[0] * n[1] * n[2]);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "chi2 twin 64^3: %lld sub-particles (%lld centres moved, %lld not star-shaped); "
+                        "eps %.4f -> %.4f, S %.3f -> %.3f 1/um (%+.1f %%)\n",
+                        (long long)sh.n, (long long)sh.moved, (long long)sh.not_star, eps0, eps1, S0, S1,
+                        100 * (S1 / S0 - 1)));
+  SM_TEST_CLOSE(eps1, eps0, 0.02, "volume fraction of the rasterised shapes");
+  SM_TEST_REL(S1, S0, 0.05, "specific surface area of the rasterised shapes");
+  PetscCall(sm_shapes_free(&sh));
+  PetscCall(sm_shapes_free(&ssh));
+  PetscCall(sm_volume_destroy(&ras));
+  PetscCall(sm_volume_destroy(&svol));
+  PetscCall(sm_grid_destroy(&sgrid));
+  PetscCall(sm_volume_destroy(&vol));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_model_destroy(&model));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  fftw_mpi_init();
+  PetscCall(check_balls());
+  PetscCall(check_twin());
+  {
+    int rc = sm_test_finish(PETSC_COMM_WORLD);
+    fftw_mpi_cleanup();
+    PetscCall(PetscFinalize());
+    return rc;
+  }
+}
