@@ -59,6 +59,7 @@ typedef struct {
   double    residual_norm;     /* final residual norm as the KSP measures it (unpreconditioned by default) */
   KSPConvergedReason reason;   /* KSP_CONVERGED_ITERATING (0) when no solve ran */
   char      ksp_type[32], pc_type[32]; /* the solver that ran (after the options), "" when no solve ran */
+  PetscBool stopped;           /* the iteration hook ended the solve early (SMTransportHooks): no result */
   double    setup_time;        /* components + numbering + assembly + preconditioner setup [s] */
   double    solve_time;        /* KSPSolve [s] */
 } SMTransportResult;
@@ -77,6 +78,22 @@ typedef struct {
    Collective on the volume's communicator. */
 PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int phase_label, SMTransportMethod method,
                                   int direction, double *potential, SMTransportResult *res);
+
+/* Hooks into a long solve (stochmorph run uses them for checkpoints of the iterate). The unknowns are numbered in the
+   [z][y][x] order of their points, so a saved iterate fits the same problem at any rank count.
+   initial_guess: may fill x (the default is the linear profile) and set *loaded.
+   iteration: called after every CG iteration with the current iterate (collective); may save it, and may set *stop to
+   end the solve at once: sm_transport_solve_hooked then returns with res->stopped = PETSC_TRUE and no M. */
+typedef struct {
+  PetscErrorCode (*initial_guess)(void *ctx, Vec x, PetscBool *loaded);
+  PetscErrorCode (*iteration)(void *ctx, Vec x, PetscInt it, PetscBool *stop);
+  void *ctx;
+} SMTransportHooks;
+
+/* sm_transport_solve with hooks (NULL: none). Collective. */
+PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity[], int phase_label,
+                                         SMTransportMethod method, int direction, double *potential,
+                                         const SMTransportHooks *hooks, SMTransportResult *res);
 
 /* Upper estimate of the peak memory [bytes, all ranks together] of sm_transport_solve for vol (from the number of
    voxels of positive conductivity, before any large allocation), for a check against the machine's memory.

@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <hdf5.h>
+#include <petscviewerhdf5.h>
 
 #define SM_RUN_MAX_VALUES 1024
 
@@ -45,6 +47,8 @@ typedef struct {
   char              tphase[SM_MAX_PHASES][SM_NAME_LEN];
   int               ndirs, dirs[3];
   SMTransportMethod method;
+  double            checkpoint_interval; /* seconds between saved iterates of a transport solve; < 0: never */
+  PetscInt          test_stop_iteration; /* test hook: a stop signal at this CG iteration of the first solve */
   char              param[64];
   int               nvalues;
   char            (*values)[64];
@@ -52,6 +56,8 @@ typedef struct {
   unsigned          fft_flags;
   char              study[4096];
 } SMRunOptions;
+
+static PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig);
 
 /* ------------------------------------------------------------------ helpers */
 static PetscErrorCode sm_mkdir(MPI_Comm comm, const char *path)
@@ -139,6 +145,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   o->realizations = 1;
   o->task_index   = -1;
   o->method       = SM_TRANSPORT_FEM;
+  o->checkpoint_interval = 300;
+  o->test_stop_iteration = -1;
   PetscCall(sm_morph_options_default(&o->morph));
   o->morph.cpsd_2d = PETSC_FALSE;
   PetscOptionsBegin(comm, NULL, command[0] == 'r' ? "stochmorph run: a study of R twins of one model" :
@@ -162,6 +170,9 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscCall(PetscOptionsStringArray("-transport_direction", "Transport directions: x, y, z (a list) or all (default)",
                                     command, dirs, &ndirs, &set_dirs));
   PetscCall(PetscOptionsString("-transport_method", "fem (default) or fv", command, method, method, sizeof(method), NULL));
+  PetscCall(PetscOptionsReal("-checkpoint_interval", "Save the iterate of a running transport solve every this many "
+                             "seconds (DIR/solves/), so a killed solve resumes from it; 0: every iteration, < 0: never",
+                             command, o->checkpoint_interval, &o->checkpoint_interval, NULL));
   if (command[0] == 's') {
     PetscCall(PetscOptionsString("-sweep_param", "Model option to sweep, without its dash (e.g. model_volume_fraction)",
                                  command, o->param, o->param, sizeof(o->param), NULL));
@@ -177,8 +188,9 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscCall(sm_app_read_seed(comm, &o->seed, &o->real0));
   PetscCall(sm_fft_flags_from_options(comm, &o->fft_flags));
   {
-    PetscInt kill = -1; /* test hook, see sm_test_kill (read here so the option counts as used) */
+    PetscInt kill = -1; /* test hooks, see sm_test_kill and sm_solve_iteration (read here so they count as used) */
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_stop_at_iteration", &o->test_stop_iteration, NULL));
   }
   PetscCall(sm_morph_options_default(&o->morph)); /* cpsd_2d was read above; the rest are the defaults of analyze */
   {
@@ -364,9 +376,109 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, const char *phase, int dir, SMRecord rec,
-                                        double *M)
+/* ------------------------------------------------------------------ checkpoints of a running solve */
+typedef struct {
+  MPI_Comm    comm;
+  char        path[PETSC_MAX_PATH_LEN]; /* DIR/solves/<unit>.h5 */
+  double      interval, last;
+  PetscInt    stop_at; /* test hook */
+  PetscBool   saved;
+} SMSolveCheckpoint;
+
+/* Write the iterate to path (.partial, then renamed by rank 0 after the collective close). Collective. */
+static PetscErrorCode sm_solve_save(SMSolveCheckpoint *sc, Vec x, PetscInt it)
 {
+  PetscViewer v;
+  char        partial[PETSC_MAX_PATH_LEN + 16];
+  PetscMPIInt rank;
+  PetscInt    n;
+  int         ok = 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", sc->path));
+  PetscCall(VecGetSize(x, &n));
+  PetscCall(PetscObjectSetName((PetscObject)x, "x"));
+  PetscCall(PetscViewerHDF5Open(sc->comm, partial, FILE_MODE_WRITE, &v));
+  PetscCall(VecView(x, v));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "unknowns", PETSC_INT, &n));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "iteration", PETSC_INT, &it));
+  PetscCall(PetscViewerDestroy(&v));
+  PetscCallMPI(MPI_Comm_rank(sc->comm, &rank));
+  if (!rank) ok = rename(partial, sc->path) == 0;
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, sc->comm));
+  PetscCheck(ok, sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s", sc->path);
+  sc->saved = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The saved iterate of an unfinished solve, if there is one: checked (readable, same number of unknowns) and used as
+   the initial guess. A damaged file is refused, never used. Collective. */
+static PetscErrorCode sm_solve_initial_guess(void *ctx, Vec x, PetscBool *loaded)
+{
+  SMSolveCheckpoint *sc = (SMSolveCheckpoint *)ctx;
+  PetscMPIInt        rank;
+  int                state = 0; /* 0 absent, 1 readable, 2 damaged */
+  PetscInt           n, nf = -1, it = 0;
+  PetscViewer        v;
+
+  PetscFunctionBeginUser;
+  *loaded = PETSC_FALSE;
+  PetscCallMPI(MPI_Comm_rank(sc->comm, &rank));
+  if (!rank && !access(sc->path, R_OK)) {
+    H5E_auto2_t func;
+    void       *data;
+    hid_t       f;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    f     = H5Fopen(sc->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    state = f >= 0 && H5Lexists(f, "x", H5P_DEFAULT) > 0 && H5Aexists_by_name(f, "x", "unknowns", H5P_DEFAULT) > 0 ? 1 : 2;
+    if (f >= 0) H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+  }
+  PetscCallMPI(MPI_Bcast(&state, 1, MPI_INT, 0, sc->comm));
+  if (!state) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(state == 1, sc->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "Refusing the solver checkpoint %s: it is damaged or truncated. Delete it to solve this unit from the start",
+             sc->path);
+  PetscCall(VecGetSize(x, &n));
+  PetscCall(PetscViewerHDF5Open(sc->comm, sc->path, FILE_MODE_READ, &v));
+  PetscCall(PetscViewerHDF5ReadAttribute(v, "x", "unknowns", PETSC_INT, NULL, &nf));
+  PetscCall(PetscViewerHDF5ReadAttribute(v, "x", "iteration", PETSC_INT, NULL, &it));
+  if (nf != n) PetscCall(PetscViewerDestroy(&v));
+  PetscCheck(nf == n, sc->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "Refusing the solver checkpoint %s: it holds %d unknowns, this solve has %d (another problem?). Delete it",
+             sc->path, (int)nf, (int)n);
+  PetscCall(PetscObjectSetName((PetscObject)x, "x"));
+  PetscCall(VecLoad(x, v));
+  PetscCall(PetscViewerDestroy(&v));
+  PetscCall(PetscPrintf(sc->comm, "  resuming the solve from the iterate saved at iteration %d (%s)\n", (int)it, sc->path));
+  *loaded = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After every CG iteration: save the iterate every -checkpoint_interval seconds, and on a stop signal save it and stop
+   the solve. Collective. */
+static PetscErrorCode sm_solve_iteration(void *ctx, Vec x, PetscInt it, PetscBool *stop)
+{
+  SMSolveCheckpoint *sc = (SMSolveCheckpoint *)ctx;
+  int                sig;
+
+  PetscFunctionBeginUser;
+  if (sc->stop_at >= 0 && it == sc->stop_at) sm_stop_signal = SIGUSR1; /* test hook: a signal right now */
+  PetscCall(sm_stop_requested(sc->comm, &sig));
+  if (sig || (sc->interval >= 0 && sm_sys_wtime() - sc->last >= sc->interval)) {
+    PetscCall(sm_solve_save(sc, x, it));
+    sc->last = sm_sys_wtime();
+  }
+  *stop = sig ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, const char *phase, int dir, const char *unit,
+                                        SMRecord rec, double *M, PetscBool *stopped)
+{
+  SMSolveCheckpoint sc;
+  SMTransportHooks  hooks;
   int               np, label;
   const char *const *names;
   double            cond[SM_MAX_PHASES], bytes;
@@ -382,7 +494,31 @@ static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, con
   for (int i = 0; i < np; i++) cond[i] = i == label ? 1.0 : 0.0;
   PetscCall(sm_transport_memory_estimate(vol, cond, o->method, &bytes));
   PetscCall(sm_app_check_memory(sm_grid_comm(grid), bytes, "This transport solve"));
-  PetscCall(sm_transport_solve(vol, cond, label, o->method, dir, NULL, &res));
+  PetscCall(PetscMemzero(&sc, sizeof(sc)));
+  sc.comm     = sm_grid_comm(grid);
+  sc.interval = o->checkpoint_interval;
+  sc.last     = sm_sys_wtime();
+  sc.stop_at  = o->test_stop_iteration;
+  PetscCall(PetscSNPrintf(sc.path, sizeof(sc.path), "%s/solves/", o->dir));
+  for (const char *u = unit; *u; u++) {
+    char ch[2] = {*u == '/' ? '_' : *u, 0};
+    PetscCall(PetscStrlcat(sc.path, ch, sizeof(sc.path)));
+  }
+  PetscCall(PetscStrlcat(sc.path, ".h5", sizeof(sc.path)));
+  hooks.initial_guess = sm_solve_initial_guess;
+  hooks.iteration     = sm_solve_iteration;
+  hooks.ctx           = &sc;
+  PetscCall(sm_transport_solve_hooked(vol, cond, label, o->method, dir, NULL, &hooks, &res));
+  *stopped = res.stopped;
+  if (res.stopped) {
+    PetscCall(PetscPrintf(sc.comm, "  %s stopped at iteration %d; its iterate is in %s\n", unit, (int)res.iterations, sc.path));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  { /* the unit is about to be recorded: its iterate is no longer needed */
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(sc.comm, &rank));
+    if (!rank) (void)remove(sc.path);
+  }
 #define SM_PUT(name, value) \
   do { \
     PetscCall(PetscSNPrintf(key, sizeof(key), "transport.%s.%c.%s", phase, ax, name)); \
@@ -458,6 +594,7 @@ static PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig)
   PetscCallMPI(MPI_Allreduce(&mine, sig, 1, MPI_INT, MPI_MAX, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
 
 /* Units of task t: generate, analyze (unless -descriptors none), transport per phase and direction. */
 static int sm_task_units(const SMRunOptions *o) { return 1 + (o->desc != SM_RUN_DESC_NONE) + o->nphases_tr * o->ndirs; }
@@ -593,7 +730,16 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       if (*stopped) goto finish;
       PetscCall(sm_record_create(&rec));
       PetscCall(PetscLogStagePush(sm_stage_transport));
-      PetscCall(sm_unit_transport(vol, o, o->tphase[p], o->dirs[d], rec, &M));
+      {
+        PetscBool solve_stopped = PETSC_FALSE;
+        PetscCall(sm_unit_transport(vol, o, o->tphase[p], o->dirs[d], unit, rec, &M, &solve_stopped));
+        if (solve_stopped) {
+          PetscCall(PetscLogStagePop());
+          PetscCall(sm_record_destroy(&rec));
+          PetscCall(sm_stop_requested(comm, stopped));
+          goto finish;
+        }
+      }
       PetscCall(PetscLogStagePop());
       PetscCall(sm_test_kill(comm, pg));
       PetscCall(sm_store_put(st, unit, rec));
@@ -785,6 +931,8 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   }
   PetscCall(sm_mkdir(comm, o.dir));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/volumes", o.dir));
+  PetscCall(sm_mkdir(comm, path));
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/solves", o.dir));
   PetscCall(sm_mkdir(comm, path));
   if (o.task_index >= 0) {
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks", o.dir));

@@ -181,9 +181,52 @@ static PetscErrorCode sm_transport_fem_pc_edge(MPI_Comm comm, PetscBool *edge)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The convergence test of the hooked solve: PETSc's default test, after the iteration hook, which may stop the solve. */
+typedef struct {
+  const SMTransportHooks *hooks;
+  void                   *dctx;
+  PetscBool               stopped;
+} SMHookCtx;
+
+static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rnorm, KSPConvergedReason *reason, void *ctx)
+{
+  SMHookCtx *h = (SMHookCtx *)ctx;
+
+  PetscFunctionBeginUser;
+  PetscCall(KSPConvergedDefault(ksp, it, rnorm, reason, h->dctx));
+  if (*reason == KSP_CONVERGED_ITERATING && it > 0 && h->hooks->iteration) {
+    Vec       x;
+    PetscBool stop = PETSC_FALSE;
+    PetscCall(KSPBuildSolution(ksp, NULL, &x));
+    PetscCall(h->hooks->iteration(h->hooks->ctx, x, it, &stop));
+    if (stop) {
+      h->stopped = PETSC_TRUE;
+      *reason    = KSP_CONVERGED_ITS; /* ends KSPSolve; the caller looks at h->stopped, never at this reason */
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_transport_converged_destroy(void *ctx)
+{
+  PetscFunctionBeginUser;
+  PetscCall(KSPConvergedDefaultDestroy(((SMHookCtx *)ctx)->dctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int phase_label, SMTransportMethod method,
                                   int direction, double *potential, SMTransportResult *res)
 {
+  PetscFunctionBeginUser;
+  PetscCall(sm_transport_solve_hooked(vol, conductivity, phase_label, method, direction, potential, NULL, res));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity[], int phase_label,
+                                         SMTransportMethod method, int direction, double *potential,
+                                         const SMTransportHooks *hooks, SMTransportResult *res)
+{
+  SMHookCtx      hctx = {hooks, NULL, PETSC_FALSE};
   SMTransportCtx c;
   SMGrid         grid;
   int            np;
@@ -269,10 +312,30 @@ PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int
     PetscCall(PCGetType(pc, &pt));
     PetscCall(PetscStrncpy(res->ksp_type, kt, sizeof(res->ksp_type)));
     PetscCall(PetscStrncpy(res->pc_type, pt, sizeof(res->pc_type)));
+    if (hooks) {
+      PetscBool loaded = PETSC_FALSE;
+      if (hooks->initial_guess) PetscCall(hooks->initial_guess(hooks->ctx, x, &loaded));
+      PetscCall(KSPConvergedDefaultCreate(&hctx.dctx));
+      PetscCall(KSPSetConvergenceTest(ksp, sm_transport_converged, &hctx, sm_transport_converged_destroy));
+    }
     PetscCall(KSPSolve(ksp, b, x));
     PetscCall(KSPGetConvergedReason(ksp, &res->reason));
     PetscCall(KSPGetIterationNumber(ksp, &res->iterations));
     PetscCall(KSPGetResidualNorm(ksp, &res->residual_norm));
+    if (hctx.stopped) { /* stopped by the hook: no result, nothing more to compute */
+      res->stopped = PETSC_TRUE;
+      res->reason  = KSP_CONVERGED_ITERATING;
+      PetscCall(KSPDestroy(&ksp));
+      PetscCall(MatDestroy(&A));
+      PetscCall(MatDestroy(&P));
+      PetscCall(VecDestroy(&b));
+      PetscCall(VecDestroy(&x));
+      PetscCall(PetscFree(c.num));
+      PetscCall(PetscFree(c.klab));
+      PetscCall(PetscLogEventEnd(SM_EVENT_TransportSolve, 0, 0, 0, 0));
+      res->M = res->D_eff = res->tau_eff = NAN;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
     res->solved = PETSC_TRUE;
     PetscCheck(res->reason > 0, c.comm, PETSC_ERR_NOT_CONVERGED,
                "The %s transport solve in %s did not converge: %s after %d iterations (residual norm %g); raise "
