@@ -143,7 +143,7 @@ void sm_shape_sh_derivative_bounds(int L, const double *c, double *mag, double *
      sqrt(sum_m m^4 c_lm^2) sqrt((2l+1)/(4 pi)), smaller when the energy sits at low m. */
   double s = fabs(c[0]) / sqrt(4.0 * PETSC_PI), g = 0, ha = 0, hp = 0;
   for (int l = 1; l <= L; l++) {
-    const double f = sqrt((2.0 * l + 1.0) / (4.0 * PETSC_PI));
+    const double f  = sqrt((2.0 * l + 1.0) / (4.0 * PETSC_PI));
     double       nl = 0, n4 = 0;
     for (int m = -l; m <= l; m++) {
       const double cm = c[l * l + l + m];

@@ -17,16 +17,17 @@
  * margin for rounding (of the exact evaluation, of the table, of the angles; 1e-10 of the magnitude bound plus the
  * slope bound times 1e-7 rad, the worst angle error of a direction near a pole) gives err with
  * |psi as evaluated - I| <= err everywhere. Then:
- *  - a voxel (or an octant of its points) is decided whole when the distance range of its points' bounding box lies
- *    beyond [min, max] of the nodes of the table cells its directions cover, widened by err;
+ *  - a voxel is decided whole when the distance range of its points' bounding box lies beyond [min, max] of the nodes
+ *    of the table cells its directions cover, widened by err;
  *  - a point is decided when ry <= I(y) - err (inside) or ry > I(y) + err (outside);
  *  - only the points within err of the surface are evaluated exactly.
  * The step is chosen per particle so that err is a small fraction of the sub-sample spacing (bounded by a node cap),
- * which leaves about one point in a hundred of the surface shell to the exact evaluation.
+ * so that only points very close to the surface reach the exact evaluation (on a 128^3 chi2 twin at L = 10, s = 4,
+ * the evaluations take a few % of the time instead of nearly all of it).
  *
  * The union is an OR of per-point bits, so the order of the particles does not matter and the result is independent
  * of the rank count. Memory: ceil(s^3 / 8) bytes of point bits + 1 byte "whole voxel inside" + the 1-byte labels, per
- * voxel; plus one table of at most SM_RASTER_MAX_NODES doubles (2 MiB) and its row scratch, per rank. */
+ * voxel; plus the table and its scratch, 2 SM_RASTER_MAX_NODES doubles (4 MiB), per rank. */
 #include "shape_impl.h"
 #include <math.h>
 
@@ -36,7 +37,8 @@
 /* Target of the interpolation bound, as a fraction of the sub-sample spacing: smaller means fewer exact evaluations
    but a larger table (nodes grow as 1 / fraction); 1/16 balances the two on chi2 twins at L = 10. */
 #define SM_RASTER_ERR_FRACTION 0.0625
-/* A block's directions are bounded from the table only if they cover at most this many cells. */
+/* A voxel's directions are bounded from the table only if they cover at most this many cells (else its points are
+   tested one by one: voxels near the particle centre). */
 #define SM_RASTER_MAX_SCAN 256
 
 typedef struct {
@@ -79,7 +81,8 @@ static void raster_table_build(SMRasterTable *t, const double *cf, double target
   nt = (int)PetscMin(ceil(PETSC_PI / a), 1e6);
   nt = PetscMax(nt, SM_RASTER_MIN_CELLS);
   /* cap: (nt + 1) (2 nt + 1) nodes, and np * L cos/sin pairs in cs of SM_RASTER_MAX_NODES doubles */
-  while (nt > SM_RASTER_MIN_CELLS && ((nt + 1) * (2 * nt + 1) > SM_RASTER_MAX_NODES || 2 * nt * 2 * L > SM_RASTER_MAX_NODES))
+  while (nt > SM_RASTER_MIN_CELLS &&
+         ((nt + 1) * (2 * nt + 1) > SM_RASTER_MAX_NODES || 2 * nt * 2 * L > SM_RASTER_MAX_NODES))
     nt--;
   np     = 2 * nt;
   t->nt  = nt;
@@ -95,8 +98,8 @@ static void raster_table_build(SMRasterTable *t, const double *cf, double target
     double       c = 1, s = 0;
     for (int m = 1; m <= L; m++) {
       const double cn = c * c1 - s * s1, sn = s * c1 + c * s1;
-      c                            = cn;
-      s                            = sn;
+      c                                      = cn;
+      s                                      = sn;
       t->cs[2 * ((size_t)j * L + m - 1)]     = c;
       t->cs[2 * ((size_t)j * L + m - 1) + 1] = s;
     }
@@ -214,74 +217,39 @@ double sm_shape_rasterize_bytes_per_voxel(int s)
 
 /* Everything one particle needs while its voxels are visited. */
 typedef struct {
-  int                  L, s, npts;
+  int                  L, npts;
   const double        *c, *cf, *off, *h;
   double               rmax, rin, rout, eps;
   const SMRasterTable *t;
 } SMRasterParticle;
 
-/* Decide the points a of voxel (i, j, k) in the sub-block [a0, a1) per axis (sub-sample indices); bits b. */
-static void raster_block(const SMRasterParticle *P, int64_t i, int64_t j, int64_t k, const int a0[3], const int a1[3],
-                         uint8_t *b, PetscBool try_box)
+/* Test the points of voxel (i, j, k) not yet inside (bits b): from the table when it decides, else exactly. */
+static void raster_points(const SMRasterParticle *P, int64_t i, int64_t j, int64_t k, uint8_t *b)
 {
-  const int     s = P->s;
-  const double *c = P->c, *off = P->off, *h = P->h;
+  const double *c = P->c, *off = P->off, *h = P->h, err = P->t->err;
 
-  if (try_box) {
-    /* the bounding box of the block's points as they are computed below, widened by the rounding of those sums */
-    const int amin = a0[0] + s * (a0[1] + s * a0[2]), amax = (a1[0] - 1) + s * ((a1[1] - 1) + s * (a1[2] - 1));
-    double    b0[3], b1[3], r0, r1, pmin, pmax;
-    b0[0] = i * h[0] + off[3 * amin] - c[0] - P->eps;
-    b0[1] = j * h[1] + off[3 * amin + 1] - c[1] - P->eps;
-    b0[2] = k * h[2] + off[3 * amin + 2] - c[2] - P->eps;
-    b1[0] = i * h[0] + off[3 * amax] - c[0] + P->eps;
-    b1[1] = j * h[1] + off[3 * amax + 1] - c[1] + P->eps;
-    b1[2] = k * h[2] + off[3 * amax + 2] - c[2] + P->eps;
-    box_distances(b0, b1, &r0, &r1);
-    if (r0 > P->rout) return;
-    if (r1 <= P->rin) {
-      for (int z = a0[2]; z < a1[2]; z++)
-        for (int y = a0[1]; y < a1[1]; y++)
-          for (int x = a0[0]; x < a1[0]; x++) {
-            const int a = x + s * (y + s * z);
-            b[a >> 3] |= (uint8_t)(1u << (a & 7));
-          }
-      return;
+  for (int a = 0; a < P->npts; a++) {
+    double y[3], ry, v;
+    int    in;
+    if (b[a >> 3] & (1u << (a & 7))) continue;
+    y[0] = i * h[0] + off[3 * a] - c[0];
+    y[1] = j * h[1] + off[3 * a + 1] - c[1];
+    y[2] = k * h[2] + off[3 * a + 2] - c[2];
+    ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
+    if (ry > P->rmax) continue;
+    if (ry == 0)
+      in = sm_shape_sh_eval(P->L, P->cf, (const double[3]){0, 0, 1}) >= 0;
+    else {
+      v = raster_table_interp(P->t, y);
+      if (ry <= v - err)
+        in = 1;
+      else if (ry > v + err)
+        in = 0;
+      else
+        in = ry <= sm_shape_sh_eval(P->L, P->cf, y); /* the predicate itself, near the surface */
     }
-    if (r0 > 0 && raster_table_box(P->t, b0, b1, &pmin, &pmax)) {
-      if (r0 > pmax) return;
-      if (r1 <= pmin && r1 <= P->rmax) {
-        for (int z = a0[2]; z < a1[2]; z++)
-          for (int y = a0[1]; y < a1[1]; y++)
-            for (int x = a0[0]; x < a1[0]; x++) {
-              const int a = x + s * (y + s * z);
-              b[a >> 3] |= (uint8_t)(1u << (a & 7));
-            }
-        return;
-      }
-    }
+    if (in) b[a >> 3] |= (uint8_t)(1u << (a & 7));
   }
-  for (int z = a0[2]; z < a1[2]; z++)
-    for (int y = a0[1]; y < a1[1]; y++)
-      for (int x = a0[0]; x < a1[0]; x++) {
-        const int a = x + s * (y + s * z);
-        double    yv[3], ry, v;
-        int       in;
-        if (b[a >> 3] & (1u << (a & 7))) continue;
-        yv[0] = i * h[0] + off[3 * a] - c[0];
-        yv[1] = j * h[1] + off[3 * a + 1] - c[1];
-        yv[2] = k * h[2] + off[3 * a + 2] - c[2];
-        ry    = sqrt(yv[0] * yv[0] + yv[1] * yv[1] + yv[2] * yv[2]);
-        if (ry > P->rmax) continue;
-        if (ry == 0) in = sm_shape_sh_eval(P->L, P->cf, (const double[3]){0, 0, 1}) >= 0;
-        else {
-          v = raster_table_interp(P->t, yv);
-          if (ry <= v - P->t->err) in = 1;
-          else if (ry > v + P->t->err) in = 0;
-          else in = ry <= sm_shape_sh_eval(P->L, P->cf, yv); /* the predicate itself, near the surface */
-        }
-        if (in) b[a >> 3] |= (uint8_t)(1u << (a & 7));
-      }
 }
 
 PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolume *vol)
@@ -290,7 +258,7 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
   SMGridInfo               g;
   MPI_Comm                 comm = sm_grid_comm(grid);
   uint8_t                 *bits, *full, *labels;
-  int                      npts, nb, half;
+  int                      npts, nb;
   double                   h[3], zlo, zhi, *off, extent = 0;
   SMRasterTable            table;
 
@@ -301,7 +269,6 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
   PetscCall(sm_grid_get_info(grid, &g));
   npts = s * s * s;
   nb   = (npts + 7) / 8;
-  half = (s + 1) / 2;
   for (int d = 0; d < 3; d++) {
     h[d]   = (double)g.h[d];
     extent = PetscMax(extent, (double)g.n[d] * h[d]);
@@ -326,7 +293,6 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
     raster_table_build(&table, cf, SM_RASTER_ERR_FRACTION * PetscMin(h[0], PetscMin(h[1], h[2])) / s);
     for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
     P.L    = sh->degree;
-    P.s    = s;
     P.npts = npts;
     P.c    = c;
     P.cf   = cf;
@@ -353,8 +319,7 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
     for (int64_t k = lo[2]; k <= hi[2]; k++)
       for (int64_t j = lo[1]; j <= hi[1]; j++)
         for (int64_t i = lo[0]; i <= hi[0]; i++) {
-          const int64_t v      = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
-          const int     all0[3] = {0, 0, 0}, all1[3] = {s, s, s};
+          const int64_t v = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
           uint8_t      *b = bits + v * nb;
           double        b0[3], b1[3], r0, r1, pmin, pmax;
           if (full[v]) continue;
@@ -378,17 +343,7 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
               continue;
             }
           }
-          if (s == 1) raster_block(&P, i, j, k, all0, all1, b, PETSC_FALSE);
-          else
-            /* the 8 octants of the points (halves of ceil(s / 2) and floor(s / 2) per axis), each tried whole */
-            for (int o = 0; o < 8; o++) {
-              int a0[3], a1[3];
-              for (int d = 0; d < 3; d++) {
-                a0[d] = (o >> d) & 1 ? half : 0;
-                a1[d] = (o >> d) & 1 ? s : half;
-              }
-              raster_block(&P, i, j, k, a0, a1, b, PETSC_TRUE);
-            }
+          raster_points(&P, i, j, k, b);
         }
   }
   PetscCall(raster_table_destroy(&table));

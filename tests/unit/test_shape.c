@@ -2,10 +2,14 @@
  * Truths: closed forms of the degree-0 and degree-1 real harmonics; orthonormality by a product quadrature that is
  * exact for the products (Gauss-Legendre in cos theta with L + 1 nodes, the trapezoidal rule with 2L + 2 nodes in phi);
  * analytic radius functions (sphere, ellipsoid 1/sqrt(sum u_i^2 / a_i^2), the star r = R (1 + 0.2 Y_3,2 + 0.1 Y_5,-1))
- * and their exact volumes (4/3 pi a b c; (1/3) int r^3 dOmega by a quadrature exact for degree 15). */
+ * and their exact volumes (4/3 pi a b c; (1/3) int r^3 dOmega by a quadrature exact for degree 15); finite differences
+ * of sm_shape_sh_eval for the derivative bounds; and a brute-force rasterisation (every sub-sample point of every
+ * voxel tested against every particle with the exact predicate) that the rasteriser's labels must equal bitwise. */
 #include <stochmorph/shape.h>
 #include <gsl/gsl_integration.h>
 #include "smtest.h"
+/* the module's private bounds and Fourier rows, checked below against finite differences and sm_shape_sh_eval */
+#include "../../src/shape/shape_impl.h"
 
 #define NC(L) ((L + 1) * (L + 1))
 
@@ -351,6 +355,197 @@ static PetscErrorCode check_raster_convergence(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* ---- random irregular particles ---- */
+
+/* xorshift64*: a fixed, platform-independent stream for the test particles */
+static double rnd_uniform(uint64_t *st)
+{
+  *st ^= *st >> 12;
+  *st ^= *st << 25;
+  *st ^= *st >> 27;
+  return (double)((*st * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* Degree-L coefficients of an irregular particle of mean radius R: c_lm uniform in +-amp R sqrt(4 pi) / (l + 1)^1.5 for
+   l >= 1, so psi has bumps and dents of tens of % of R at every degree (like fits of L = 10 to chi2 twins, whose
+   bound rmin is often negative). */
+static void random_particle(uint64_t *st, int L, double R, double amp, double *c)
+{
+  c[0] = R * sqrt(4 * PETSC_PI);
+  for (int l = 1; l <= L; l++)
+    for (int m = -l; m <= l; m++) c[l * l + l + m] = (2 * rnd_uniform(st) - 1) * amp * c[0] / pow(l + 1.0, 1.5);
+}
+
+/* The derivative bounds against central differences of sm_shape_sh_eval along random great circles and parallels,
+   the magnitude bound against sum |c_lm Y_lm|, and the Fourier rows against sm_shape_sh_eval. */
+static PetscErrorCode check_derivative_bounds(void)
+{
+  const int L = 10, ntry = 4000;
+  uint64_t  st = 0x9e3779b97f4a7c15ULL;
+  double    c[NC(10)], Y[NC(10)], a[2 * 10 + 1], *plm;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(sm_shape_sh_legendre_scratch(), &plm));
+  for (int k = 0; k < 3; k++) {
+    double mag, g1, harc, hphi, m1 = 0, m2 = 0, mp = 0, ms = 0, ef = 0;
+    random_particle(&st, L, 0.1 + 0.1 * k, 0.5, c);
+    sm_shape_sh_derivative_bounds(L, c, &mag, &g1, &harc, &hphi);
+    for (int q = 0; q < ntry; q++) {
+      /* a random point u and a random unit tangent t at u: the great circle cos(s) u + sin(s) t */
+      const double d = 1e-3;
+      double       u[3], t[3], nu = 0, dot = 0, nt = 0, f[3], sum = 0;
+      for (int e = 0; e < 3; e++) {
+        u[e] = 2 * rnd_uniform(&st) - 1;
+        t[e] = 2 * rnd_uniform(&st) - 1;
+        nu += u[e] * u[e];
+      }
+      for (int e = 0; e < 3; e++) {
+        u[e] /= sqrt(nu);
+        dot += u[e] * t[e];
+      }
+      for (int e = 0; e < 3; e++) {
+        t[e] -= dot * u[e];
+        nt += t[e] * t[e];
+      }
+      for (int e = 0; e < 3; e++) t[e] /= sqrt(nt);
+      for (int w = -1; w <= 1; w++) {
+        const double x[3] = {cos(w * d) * u[0] + sin(w * d) * t[0], cos(w * d) * u[1] + sin(w * d) * t[1],
+                             cos(w * d) * u[2] + sin(w * d) * t[2]};
+        f[w + 1]          = sm_shape_sh_eval(L, c, x);
+      }
+      m1 = PetscMax(m1, fabs(f[2] - f[0]) / (2 * d));
+      m2 = PetscMax(m2, fabs(f[2] - 2 * f[1] + f[0]) / (d * d));
+      {
+        /* along the parallel through u: phi -> phi +- d at fixed theta */
+        const double cp = cos(d), sp = sin(d);
+        const double xp[3] = {cp * u[0] - sp * u[1], sp * u[0] + cp * u[1], u[2]};
+        const double xm[3] = {cp * u[0] + sp * u[1], -sp * u[0] + cp * u[1], u[2]};
+        mp = PetscMax(mp, fabs(sm_shape_sh_eval(L, c, xp) - 2 * f[1] + sm_shape_sh_eval(L, c, xm)) / (d * d));
+      }
+      PetscCall(sm_shape_sh_basis(L, u, Y));
+      for (int i = 0; i < NC(L); i++) sum += fabs(c[i] * Y[i]);
+      ms = PetscMax(ms, sum);
+      {
+        /* the Fourier row at cos(theta) = u_z, summed at the phi of u */
+        const double phi = atan2(u[1], u[0]);
+        double       v;
+        sm_shape_sh_fourier(L, c, u[2], plm, a);
+        v = a[0];
+        for (int m = 1; m <= L; m++) v += a[2 * m - 1] * cos(m * phi) + a[2 * m] * sin(m * phi);
+        ef = PetscMax(ef, fabs(v - f[1]));
+      }
+    }
+    /* central differences at d = 1e-3 err by d^2/6 max|f'''| (slope) and d^2/12 max|f''''| (curvature), each
+       derivative adding at most a factor L = 10, so below 2e-5 of the bounds; rounding adds 4e-16 max|f| / d^2 ~ 1e-10
+       of them: the bounds get a relative 1e-4 */
+    SM_TEST_TRUE(m1 <= g1 * (1 + 1e-4), "particle %d: slope %g along a great circle above the bound %g", k, m1, g1);
+    SM_TEST_TRUE(m2 <= harc * (1 + 1e-4), "particle %d: curvature %g along a great circle above the bound %g", k, m2,
+                 harc);
+    SM_TEST_TRUE(mp <= hphi * (1 + 1e-4), "particle %d: d2/dphi2 %g above the bound %g", k, mp, hphi);
+    /* a sum of 121 products: relative rounding below 1e-12 */
+    SM_TEST_TRUE(ms <= mag * (1 + 1e-12), "particle %d: sum |c Y| %g above the bound %g", k, ms, mag);
+    /* the same terms summed in another order: rounding of ~100 terms of size <= mag */
+    SM_TEST_CLOSE(ef, 0, 1e-13 * mag, "Fourier row against sm_shape_sh_eval");
+    /* the bounds are worth having: within a factor 10 of what the samples reach */
+    SM_TEST_TRUE(harc < 10 * m2 && g1 < 10 * m1, "particle %d: loose bounds (%g for %g, %g for %g)", k, harc, m2, g1,
+                 m1);
+  }
+  PetscCall(PetscFree(plm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rasterise random irregular particles (L = 10) on an anisotropic grid, some crossing the box border, one centred
+   exactly on a sub-sample point, and a sphere through sub-sample points, with s = 1 (the label is the predicate at the
+   voxel centre: a check point by point), 2, 3 and 4, and compare with testing every sub-sample point of every voxel
+   against every particle: inside when ry <= sm_shape_sh_eval(psi, y), ry = |y| (for ry = 0, psi(0, 0, 1) >= 0). The
+   points are formed with the rasteriser's expression (i h + ((a + 1/2) / s) h - c), so the predicate sees the same
+   numbers and the labels must be identical, voxel for voxel. */
+static PetscErrorCode check_raster_brute_force(void)
+{
+  const int       L = 10, np = 7;
+  const int64_t   n[3]  = {23, 19, 17};
+  const PetscReal hh[3] = {0.05, 0.04, 0.06};
+  const double    h[3] = {0.05, 0.04, 0.06}, R[7] = {0.22, 0.3, 0.18, 0.26, 0.12, 0.2, 0.25};
+  /* centres: inside, across the x = 0 face, across the top z face, across the y = 0 and x = max edges, a dumbbell,
+     and (set below for each s) two on sub-sample points */
+  const double cen[7][3] = {{0.43, 0.37, 0.51}, {-0.04, 0.41, 0.33}, {0.71, 0.22, 1.0}, {1.1, 0.03, 0.62},
+                            {0.62, 0.58, 0.27}, {0, 0, 0},           {0, 0, 0}};
+  uint64_t     st        = 0x2545f4914f6cdd1dULL;
+  SMShapes     sh;
+  SMGrid       grid;
+  double       bound[7];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&sh, sizeof(sh)));
+  PetscCall(sm_shapes_alloc(&sh, L, np));
+  for (int p = 0; p < np; p++) {
+    double *c = sh.coeffs + p * sh.ncoeffs;
+    random_particle(&st, L, R[p], 0.5, c);
+    if (p == 4) c[2 * 2 + 2] += 0.8 * c[0]; /* a strong Y_20: psi < 0 around the equator, a dumbbell */
+    if (p == 6) /* a sphere of 0.25 um = 5 voxels along x: points at that distance lie on it to rounding */
+      for (int i = 1; i < sh.ncoeffs; i++) c[i] = 0;
+    /* |psi| <= sum |c_lm| max|Y_lm| <= sum |c_lm| sqrt((2l + 1) / (4 pi)): no point beyond it can be inside */
+    bound[p] = 0;
+    for (int l = 0; l <= L; l++)
+      for (int m = -l; m <= l; m++) bound[p] += fabs(c[l * l + l + m]) * sqrt((2 * l + 1) / (4 * PETSC_PI));
+    sm_shape_sh_bounds(L, c, NULL, &sh.rmax[p], NULL);
+    for (int d = 0; d < 3; d++) sh.centres[3 * p + d] = cen[p][d];
+  }
+  PetscCall(sm_grid_create(PETSC_COMM_SELF, n, hh, &grid));
+  for (int s = 1; s <= 4; s++) {
+    const int npts = s * s * s;
+    SMVolume  vol;
+    uint8_t  *lab;
+    int64_t   differ = 0, partial = 0, solid = 0;
+    char      what[96];
+    /* particle 5 centred on the sub-sample point (1, 1, 1) of voxel (9, 8, 7) (ry = 0 there exactly), the sphere on
+       the point (0, 0, 0) of voxel (16, 9, 8) */
+    for (int d = 0; d < 3; d++) {
+      sh.centres[3 * 5 + d] = (d == 0 ? 9 : d == 1 ? 8 : 7) * h[d] + ((s > 1) + 0.5) / s * h[d];
+      sh.centres[3 * 6 + d] = (d == 0 ? 16 : d == 1 ? 9 : 8) * h[d] + 0.5 / s * h[d];
+    }
+    PetscCall(sm_shape_rasterize(&sh, grid, s, &vol));
+    PetscCall(sm_volume_get_labels(vol, &lab));
+    for (int64_t k = 0; k < n[2]; k++)
+      for (int64_t j = 0; j < n[1]; j++)
+        for (int64_t i = 0; i < n[0]; i++) {
+          int cnt = 0, ref;
+          for (int a = 0; a < npts; a++) {
+            const int q[3] = {a % s, (a / s) % s, a / (s * s)};
+            int       in   = 0;
+            for (int p = 0; p < np && !in; p++) {
+              const double *c = sh.centres + 3 * p, *cf = sh.coeffs + p * sh.ncoeffs;
+              double        y[3], ry;
+              y[0] = i * h[0] + (q[0] + 0.5) / s * h[0] - c[0];
+              y[1] = j * h[1] + (q[1] + 0.5) / s * h[1] - c[1];
+              y[2] = k * h[2] + (q[2] + 0.5) / s * h[2] - c[2];
+              ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
+              if (ry > bound[p] * (1 + 1e-9)) continue;
+              in =
+                  ry == 0 ? sm_shape_sh_eval(L, cf, (const double[3]){0, 0, 1}) >= 0 : ry <= sm_shape_sh_eval(L, cf, y);
+            }
+            cnt += in;
+          }
+          ref = 2 * cnt > npts || (2 * cnt == npts && (i + j + k) % 2 == 0);
+          differ += ref != lab[(k * n[1] + j) * n[0] + i];
+          partial += cnt > 0 && cnt < npts;
+          solid += ref;
+        }
+    PetscCall(PetscSNPrintf(what, sizeof(what), "s = %d: voxels labelled unlike the brute-force reference", s));
+    /* exact: the same predicate on the same numbers */
+    SM_TEST_CLOSE((double)differ, 0, 0, what);
+    /* the comparison means something only if many voxels are cut by a surface (none can be for s = 1) */
+    SM_TEST_TRUE((s == 1 || partial > 200) && solid > 500, "s = %d: only %lld cut and %lld solid voxels", s,
+                 (long long)partial, (long long)solid);
+    PetscCall(PetscPrintf(PETSC_COMM_SELF, "brute force s = %d: %lld solid, %lld cut by a surface, %lld differ\n", s,
+                          (long long)solid, (long long)partial, (long long)differ));
+    PetscCall(sm_volume_destroy(&vol));
+  }
+  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_shapes_free(&sh));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -361,6 +556,8 @@ int main(int argc, char **argv)
   PetscCall(check_voxel_fits());
   PetscCall(check_moved_centre());
   PetscCall(check_raster_convergence());
+  PetscCall(check_derivative_bounds());
+  PetscCall(check_raster_brute_force());
   {
     int rc = sm_test_finish(PETSC_COMM_WORLD);
     PetscCall(PetscFinalize());
