@@ -101,7 +101,7 @@ def plot_sweep(s, figdir):
         ax.set_xlabel(param)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)
-        ax.set_title("%s against %s" % (ylabel, param))
+        ax.set_title("%s against %s" % (ylabel, param), fontsize=9)
         written.append(_save(fig, figdir, "sweep_" + name))
     return written
 
