@@ -239,12 +239,25 @@ static int64_t maxball_table_row(const MaxBallTable *t, double limc)
   return lo;
 }
 
-/* Ridge test (step 1) for all local voxels: marks P[v] = 1 for kept centres, 0 otherwise. Whether a centre is kept
+static inline PetscErrorCode maxball_append(MaxBallCentre **c, int64_t *nc, int64_t *cap, double f, int64_t idx)
+{
+  PetscFunctionBeginUser;
+  if (PetscUnlikely(*nc == *cap)) {
+    *cap = PetscMax(1024, 2 * *cap);
+    PetscCall(PetscRealloc(sizeof(MaxBallCentre) * (size_t)*cap, c));
+  }
+  (*c)[*nc].f     = f;
+  (*c)[(*nc)++].idx = idx;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Ridge test (step 1) for all local voxels: appends the kept centres, in index order, to *c (*nc of them, capacity
+   *cap, grown by doubling). Whether a centre is kept
    does not depend on the order in which its neighbours are tried; the nearest ones come first since they prune
    most often. Voxels whose whole in-plane neighbourhood lies inside the box take a path without bounds checks. */
 static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, const double *below, const double *above,
                                          int have_below, int have_above, int skip_axis, const MaxBallTable *t,
-                                         double *P)
+                                         MaxBallCentre **c, int64_t *nc, int64_t *cap)
 {
   const int64_t nx = g->n[0], ny = g->n[1], np = g->n_plane;
   const double  hmin = PetscMin(PetscMin(g->h[0], g->h[1]), g->h[2]), fprune = SM_MAXBALL_PRUNE_MAX * hmin;
@@ -301,7 +314,6 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
         const int     interior = yin && x >= SM_MAXBALL_NR && x < nx - SM_MAXBALL_NR;
         int           keep     = 1, slot;
         int64_t       row;
-        P[v] = 0.0;
         if (!(fc > 0.0)) continue;
         slot = maxball_cache_slot(fc);
         if (cache->key[slot] == fc)
@@ -320,7 +332,7 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
               const double fn = nbpl[k][yx + lin[k]];
               pr |= (fn >= fc) & (trow[cls[k]] <= fn * fn * (1.0 + SM_MAXBALL_SLACK));
             }
-          if (!pr) P[v] = 1.0;
+          if (!pr) PetscCall(maxball_append(c, nc, cap, fc, g->z_start * np + v));
           continue;
         }
         for (int k = 0; k < nnb; k++) {
@@ -345,7 +357,7 @@ static PetscErrorCode maxball_mark_ridge(const SMGridInfo *g, const double *f, c
             break;
           }
         }
-        if (keep) P[v] = 1.0;
+        if (keep) PetscCall(maxball_append(c, nc, cap, fc, g->z_start * np + v));
       }
     }
   }
@@ -551,7 +563,7 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
   const int64_t *starts;
   double        *below = NULL, *above = NULL;
   int            have_below = 0, have_above = 0, *scount, *sdispl, *rcount, *rdispl, total;
-  int64_t        nbad = 0, *scount64, nsend = 0, nrecv = 0, *fill;
+  int64_t        nbad = 0, *scount64, nrecv = 0, *fill, nown = 0, cap = 0;
   MaxBallCentre *sbuf = NULL, *rbuf = NULL;
   MPI_Datatype   centre_type;
   MaxBallTable   table;
@@ -578,32 +590,38 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
              "(use SM_EDT_BORDER_OBSTACLE or a volume that contains both phases)",
              (long long)nbad);
 
-  /* Step 1: ridge centres, marked in P (the output doubles as scratch until painting). */
+  /* Step 1: ridge centres, in index order. */
   if (skip_axis != 2) {
     PetscCall(PetscMalloc2(g.n_plane, &below, g.n_plane, &above));
     PetscCall(maxball_ghost_planes(grid, &g, f, below, above, &have_below, &have_above));
   }
   PetscCall(maxball_table_build(&g, skip_axis, fmax, &table));
-  PetscCall(maxball_mark_ridge(&g, f, below, above, have_below, have_above, skip_axis, &table, P));
+  PetscCall(maxball_mark_ridge(&g, f, below, above, have_below, have_above, skip_axis, &table, &rbuf, &nown, &cap));
   PetscCall(PetscFree2(below, above));
   PetscCall(PetscFree2(table.S, table.T));
 
-  /* Step 3: send each ridge centre to every rank whose slab its ball reaches in z. Counts first, then the records
-     go straight into their places: this rank's own centres directly into the receive buffer. */
-  PetscCall(PetscCalloc4(g.size, &scount, g.size, &sdispl, g.size, &rcount, g.size, &rdispl));
-  PetscCall(PetscCalloc2(g.size, &scount64, g.size, &fill));
-  PetscCall(PetscMalloc1(1, &cache)); /* z extents per radius */
-  maxball_cache_init(cache);
-  for (int pass = 0; pass < 2; pass++) {
-    for (int64_t z = 0; z < g.z_local; z++) {
-      for (int64_t i = z * g.n_plane; i < (z + 1) * g.n_plane; i++) {
-        MaxBallCentre cen;
+  /* Step 3: send each ridge centre to every rank whose slab its ball reaches in z. The own centres stay in the array
+     that becomes the receive buffer: it is grown to the received total, the own block moved to its place, and the
+     others received around it. A ball below zroom(z) (see below) reaches no other slab and needs no extent. */
+  nrecv = nown;
+  if (g.size > 1) {
+    PetscCall(PetscCalloc4(g.size, &scount, g.size, &sdispl, g.size, &rcount, g.size, &rdispl));
+    PetscCall(PetscCalloc2(g.size, &scount64, g.size, &fill));
+    PetscCall(PetscMalloc1(1, &cache)); /* z extents per radius */
+    maxball_cache_init(cache);
+    for (int pass = 0; pass < 2; pass++) {
+      for (int64_t k = 0; k < nown; k++) {
+        const MaxBallCentre cen = rbuf[k];
+        const int64_t       z   = cen.idx / g.n_plane - g.z_start;
+        /* the distance in planes from plane z to the nearest other slab is dz; the z extent of a ball (the largest k
+           with (k hz)^2 <= f^2 (1 + slack)) is below dz when f < (dz - 1/2) hz, the half plane dwarfing the slack;
+           2D disks in z slices never leave their plane */
+        const int64_t dz = PetscMin(g.z_start > 0 ? z + 1 : INT64_MAX / 4,
+                                    g.z_start + g.z_local < g.n[2] ? g.z_local - z : INT64_MAX / 4);
         int64_t       ez;
         int           r0, r1, slot;
-        if (P[i] == 0.0) continue;
-        cen.f   = f[i];
-        cen.idx = g.z_start * g.n_plane + i;
-        slot    = maxball_cache_slot(cen.f);
+        if (skip_axis == 2 || cen.f < ((double)dz - 0.5) * (double)g.h[2]) continue; /* stays here */
+        slot = maxball_cache_slot(cen.f);
         if (cache->key[slot] == cen.f)
           ez = cache->val[slot];
         else {
@@ -616,41 +634,49 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
         r0 = maxball_owner(starts, g.size, PetscMax(g.z_start + z - ez, 0));
         r1 = maxball_owner(starts, g.size, PetscMin(g.z_start + z + ez, g.n[2] - 1));
         for (int r = r0; r <= r1; r++) {
-          if (pass == 0)
-            scount64[r]++;
-          else if (r == g.rank)
-            rbuf[rdispl[r] + fill[r]++] = cen;
-          else
-            sbuf[sdispl[r] + fill[r]++] = cen;
+          if (r == g.rank) continue;
+          if (pass == 0) scount64[r]++;
+          else sbuf[sdispl[r] + fill[r]++] = cen;
         }
       }
-    }
-    if (pass == 0) {
-      for (int r = 0; r < g.size; r++) PetscCall(sm_int64_to_int(scount64[r], &scount[r]));
-      PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
-      for (int r = 0; r < g.size; r++) {
-        PetscCall(sm_int64_to_int(nsend, &sdispl[r]));
-        PetscCall(sm_int64_to_int(nrecv, &rdispl[r]));
-        if (r != g.rank) nsend += scount[r];
-        nrecv += rcount[r];
+      if (pass == 0) {
+        int64_t nsend = 0;
+        for (int r = 0; r < g.size; r++) PetscCall(sm_int64_to_int(scount64[r], &scount[r]));
+        PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
+        nrecv = 0;
+        for (int r = 0; r < g.size; r++) {
+          PetscCall(sm_int64_to_int(nsend, &sdispl[r]));
+          if (r == g.rank) {
+            PetscCall(sm_int64_to_int(nrecv, &rdispl[r]));
+            nrecv += nown;
+            continue;
+          }
+          PetscCall(sm_int64_to_int(nrecv, &rdispl[r]));
+          nsend += scount[r];
+          nrecv += rcount[r];
+        }
+        PetscCall(sm_int64_to_int(nrecv, &total)); /* Alltoallv counts in ints: the totals must fit as well */
+        PetscCall(sm_int64_to_int(nsend, &total));
+        PetscCall(PetscMalloc1(nsend, &sbuf));
       }
-      PetscCall(sm_int64_to_int(nrecv, &total)); /* Alltoallv counts in ints: the totals must fit as well */
-      PetscCall(sm_int64_to_int(nsend, &total));
-      PetscCall(PetscMalloc1(nsend, &sbuf));
-      PetscCall(PetscMalloc1(nrecv, &rbuf));
     }
+    /* the own block moves to its place; MPI neither sends nor receives it */
+    if (nrecv > cap) {
+      PetscCall(PetscRealloc(sizeof(MaxBallCentre) * (size_t)nrecv, &rbuf));
+      cap = nrecv;
+    }
+    if (rdispl[g.rank] > 0) memmove(rbuf + rdispl[g.rank], rbuf, sizeof(MaxBallCentre) * (size_t)nown);
+    scount[g.rank] = 0;
+    rcount[g.rank] = 0;
+    PetscCallMPI(MPI_Type_contiguous((int)sizeof(MaxBallCentre), MPI_BYTE, &centre_type));
+    PetscCallMPI(MPI_Type_commit(&centre_type));
+    PetscCallMPI(MPI_Alltoallv(sbuf, scount, sdispl, centre_type, rbuf, rcount, rdispl, centre_type, comm));
+    PetscCallMPI(MPI_Type_free(&centre_type));
+    PetscCall(PetscFree(sbuf));
+    PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
+    PetscCall(PetscFree2(scount64, fill));
+    PetscCall(PetscFree(cache));
   }
-  /* The own block is already in place; MPI must neither send nor receive it. */
-  scount[g.rank] = 0;
-  rcount[g.rank] = 0;
-  PetscCallMPI(MPI_Type_contiguous((int)sizeof(MaxBallCentre), MPI_BYTE, &centre_type));
-  PetscCallMPI(MPI_Type_commit(&centre_type));
-  PetscCallMPI(MPI_Alltoallv(sbuf, scount, sdispl, centre_type, rbuf, rcount, rdispl, centre_type, comm));
-  PetscCallMPI(MPI_Type_free(&centre_type));
-  PetscCall(PetscFree(sbuf));
-  PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
-  PetscCall(PetscFree2(scount64, fill));
-  PetscCall(PetscFree(cache));
 
   /* Step 2: largest balls first. */
   maxball_sort_desc(rbuf, nrecv, 56);
