@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sub-particle benchmark (SPEC 7): `stochmorph shape` then `stochmorph rasterize` (same voxel size, 4^3 sub-samples) of
 # a chi2 twin with F850 parameters (p = 0.46, alpha = 7.28 1/um, 10 nm voxels) on 1 and 2 ranks; wall time of each
-# command, the watershed's distance transform and the fits from -log_view (slowest rank), peak memory (/usr/bin/time -v
+# command, the watershed's distance transform and the sub-particle extraction and fits (SMShape) from -log_view (slowest rank), peak memory (/usr/bin/time -v
 # around each rank, summed), and the acceptance numbers (volume fraction and surface area of the representation against
 # the twin, both with the non-periodic estimator).
 # Usage: bench/run_shape.sh [build dir or stochmorph executable] [sizes...]   (default size: 256) -> Markdown on stdout
@@ -28,7 +28,7 @@ run() {
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}'
 }
 ev() { awk -v e="$1" '$1 == e {print $4}' "$2" | head -1; }
-echo "| grid | ranks | sub-particles | shape [s] | EDT [s] | fits [s] | shape peak RSS [bytes/voxel] | rasterize [s] | rasterize peak RSS [bytes/voxel] | eps twin -> shapes | S twin -> shapes [1/um] |"
+echo "| grid | ranks | sub-particles | shape [s] | EDT [s] | sub-particles and fits [s] | shape peak RSS [bytes/voxel] | rasterize [s] | rasterize peak RSS [bytes/voxel] | eps twin -> shapes | S twin -> shapes [1/um] |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for n in ${sizes[@]}; do
   mpiexec --oversubscribe -n 2 "$exe" generate -model chi2 -model_alpha 7.28 -model_volume_fraction 0.46 \
@@ -48,6 +48,6 @@ print("%.4f -> %.4f | %.3f -> %.3f (%+.1f %%)" % (a["volume_fraction"], b["volum
       b["specific_surface_area"], 100 * (b["specific_surface_area"] / a["specific_surface_area"] - 1)))
 PY
 )
-    echo "| ${n}^3 | $np | $np_sub | $ts | $(ev SMEDT "$tmp/shape.log") | $(ev SMFit "$tmp/shape.log") | $bs | $tr | $br | $acc |"
+    echo "| ${n}^3 | $np | $np_sub | $ts | $(ev SMEDT "$tmp/shape.log") | $(ev SMShape "$tmp/shape.log") | $bs | $tr | $br | $acc |"
   done
 done

@@ -20,7 +20,7 @@ for m in F850 F900 M850 M900 C850 C900; do
   t1=$(date +%s.%N)
   st() { awk -v s="$1" '{line = $0; sub(/^ *[0-9]+: */, "", line); if (index(line, s ":") == 1) {split(line, a, ":");
          split(a[2], b, " "); print b[1]; exit}}' "$tmp/$m.log"; }
-  printf "| %s | %s^3 | %s | %s | %.1f | %.1f | %.1f | %.1f |\n" "$m" "$size" "$r" "$NP" "$(st 'Unit generate')" \
+  printf "| %s | %s^3 | %s | %s | %.2f | %.1f | %.1f | %.1f |\n" "$m" "$size" "$r" "$NP" "$(st 'Unit generate')" \
     "$(st 'Unit analyze')" "$(st 'Unit transport')" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')"
 done
 rm -rf "$tmp"

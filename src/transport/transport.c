@@ -417,10 +417,11 @@ PetscErrorCode sm_transport_memory_estimate(SMVolume vol, const double conductiv
   }
   PetscCall(PetscFree(below));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &cand, 1, MPI_INT64_T, MPI_SUM, sm_grid_comm(grid)));
-  /* Bytes per unknown at the peak (matrices, BoomerAMG hierarchy, vectors, row numbers), measured on the 128^3 chi2
-     twin (F850 parameters, solid, z) as the summed peak resident size above that of the bare executable (about 40 MB
-     per rank): FEM 495 on 1 rank and 562 on 2, FV 415 and 450; with a margin for more ranks. Plus 10 bytes per voxel
-     for the component analysis (mask, ids, kept labels). */
-  *bytes = 10.0 * (double)g.n_total + (method == SM_TRANSPORT_FEM ? 700.0 : 600.0) * (double)cand;
+  /* Bytes per unknown at the peak (matrices, BoomerAMG hierarchy, vectors, row numbers), measured on chi2 twins (F850
+     parameters, solid, z; bench/run_transport.sh) as the summed peak resident size above that of the bare executable
+     (about 40 MB per rank): FEM 488-497 on 1 rank and 538-567 on 2 from 128^3 to 256^3, FV 415-418 and 431-457; with a
+     small margin, so that a paper-size 400^3 twin (3e7 FEM unknowns) is still accepted on a 24 GiB node. Plus 10 bytes
+     per voxel for the component analysis (mask, ids, kept labels). */
+  *bytes = 10.0 * (double)g.n_total + (method == SM_TRANSPORT_FEM ? 620.0 : 520.0) * (double)cand;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
