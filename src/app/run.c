@@ -283,7 +283,6 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
       char *end = strchr(at + strlen(key), ' ');
       if (end) memmove(at + strlen(key), end, strlen(end) + 1);
       else at[strlen(key) - 1] = 0;
-      memcpy(at + strlen(key) - 1, end ? " *" : "", end ? 0 : 0);
     }
   }
   for (int i = 0; i < o->nphases_tr; i++) {
@@ -315,7 +314,6 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
   double             S[SM_MAX_PHASES];
   PetscBool          periodic;
   char               key[SM_RECORD_KEY_LEN];
-  const char         ax[3] = {'x', 'y', 'z'};
 
   PetscFunctionBeginUser;
   PetscCall(sm_volume_get_grid(vol, &grid));
@@ -372,7 +370,6 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
       }
       PetscCall(sm_morph_phase_descriptors_free(&m));
     }
-  (void)ax;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -648,12 +645,8 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscBool exists = PETSC_FALSE;
     if (!access(vpath, R_OK)) exists = PETSC_TRUE;
     PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
-    if (exists) {
-      SMGrid vgrid;
-      PetscCall(sm_h5_read_volume(comm, vpath, NULL, 0, &vol));
-      PetscCall(sm_volume_get_grid(vol, &vgrid));
-      (void)vgrid;
-    } else {
+    if (exists) PetscCall(sm_h5_read_volume(comm, vpath, NULL, 0, &vol));
+    else {
       PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n", t,
                             vpath));
       PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
@@ -796,10 +789,11 @@ static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const c
                                      SMStore stores[])
 {
   char        param[64], values[4096], path[PETSC_MAX_PATH_LEN], buf[32];
-  int         ntasks, nunits_per_task = 0;
+  int         ntasks;
   SMStudyRow *rows;
   char      (*vals)[64] = NULL;
   int         nvals     = 0;
+  PetscBool  *generated; /* the task's generate unit is in a store */
 
   PetscFunctionBeginUser;
   PetscCall(sm_study_item(study, "tasks", buf, sizeof(buf)));
@@ -815,6 +809,7 @@ static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const c
     nvals = tmp.nvalues;
   }
   PetscCall(PetscCalloc1(ntasks, &rows));
+  PetscCall(PetscCalloc1(ntasks, &generated));
   for (int t = 0; t < ntasks; t++) {
     rows[t].task = t;
     PetscCall(sm_record_create(&rows[t].rec));
@@ -836,13 +831,13 @@ static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const c
         else PetscCall(sm_record_set(rows[t].rec, k, v));
       }
       rows[t].task = t;
-      if (strstr(name, "/generate")) rows[t].value[0] = 1; /* marks a task whose generate unit exists */
+      if (strstr(name, "/generate")) generated[t] = PETSC_TRUE;
     }
   {
     char missing[256] = "";
     int  nm           = 0;
     for (int t = 0; t < ntasks; t++) {
-      if (rows[t].value[0] == 1) continue;
+      if (generated[t]) continue;
       if (nm < 12) {
         PetscCall(PetscSNPrintf(buf, sizeof(buf), "%s%d", nm ? "," : "", t));
         PetscCall(PetscStrlcat(missing, buf, sizeof(missing)));
@@ -886,11 +881,11 @@ static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const c
   for (int t = 0; t < ntasks; t++)
     PetscCall(PetscStrncpy(rows[t].value, param[0] && rows[t].value_index < nvals ? vals[rows[t].value_index] : "",
                            sizeof(rows[t].value)));
-  (void)nunits_per_task;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/study", dir));
   PetscCall(sm_study_write_table(comm, path, command, study, param, ntasks, rows));
   for (int t = 0; t < ntasks; t++) PetscCall(sm_record_destroy(&rows[t].rec));
   PetscCall(PetscFree(rows));
+  PetscCall(PetscFree(generated));
   PetscCall(PetscFree(vals));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
