@@ -8,7 +8,7 @@
 static const char help[] =
   "stochmorph <command> [options]\n"
   "  generate   draw a digital twin (excursion set of Gaussian / chi2 / pluri-Gaussian fields) -> HDF5 + XDMF\n"
-  "  analyze    descriptors of a labelled volume (volume fraction, surface area, two-point functions) -> JSON + CSV\n"
+  "  analyze    descriptors of a labelled volume or image (fractions, surface, two-point, sizes, intrusion, paths) -> JSON\n"
   "  transport  effective conductivity of a phase (M-factor, effective tortuosity; FEM or FV, PETSc) -> JSON\n"
   "  fit        calibrate gauss / chi2 / pluri to a labelled image -> options file (model section) + JSON\n"
   "  run        a study: R twins of a model -> descriptors, transport, study table (checkpoint/restart)\n"
