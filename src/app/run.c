@@ -560,7 +560,7 @@ static PetscErrorCode sm_progress(MPI_Comm comm, SMProgress *pg, const char *wha
   sm_hms(sm_sys_wtime() - pg->t0, el, sizeof(el));
   if (pg->computed > 0 && remaining > 0) sm_hms(pg->t_computing / pg->computed * remaining, left, sizeof(left));
   else PetscCall(PetscStrncpy(left, remaining ? "?" : "0:00:00", sizeof(left)));
-  PetscCall(PetscPrintf(comm, "  %-58s %8.2f s | unit %d/%d, elapsed %s, about %s left\n", what, dt,
+  PetscCall(PetscPrintf(comm, "  %-64s %7.2f s | unit %d/%d, elapsed %s, about %s left\n", what, dt,
                         pg->done_before + pg->computed, pg->total, el, left));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -599,7 +599,7 @@ static int sm_task_units(const SMRunOptions *o) { return 1 + (o->desc != SM_RUN_
 static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid grid, SMStore st, int t, SMProgress *pg,
                                   int *stopped)
 {
-  char          unit[SM_UNIT_NAME_LEN], vpath[PETSC_MAX_PATH_LEN], what[128], vlabel[96] = "";
+  char          unit[SM_UNIT_NAME_LEN], vpath[PETSC_MAX_PATH_LEN], what[320], vlabel[96] = "";
   SMModel       model = NULL;
   SMVolume      vol   = NULL;
   PetscBool     done;
@@ -610,7 +610,7 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
   PetscFunctionBeginUser;
   sm_task_split(o, t, &vi, &ri);
   real = o->real0 + (uint64_t)ri;
-  if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s ", o->param, o->values[vi]));
+  if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s, ", o->param, o->values[vi]));
   PetscCall(PetscSNPrintf(vpath, sizeof(vpath), "%s/volumes/t%04d.h5", o->dir, t));
   /* which units are left? */
   PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/generate", t));
@@ -684,7 +684,8 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscCall(sm_record_destroy(&rec));
     pg->computed++;
     pg->t_computing += sm_sys_wtime() - t1;
-    PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealization %llu)", unit, vlabel, (unsigned long long)real));
+    PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d, index %llu)", unit, vlabel, ri + 1,
+                            (int)o->realizations, (unsigned long long)real));
     PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
   }
 
@@ -709,7 +710,7 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       PetscCall(sm_record_destroy(&rec));
       pg->computed++;
       pg->t_computing += sm_sys_wtime() - t1;
-      PetscCall(PetscSNPrintf(what, sizeof(what), "%s", unit));
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d)", unit, vlabel, ri + 1, (int)o->realizations));
       PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
     }
   }
@@ -739,7 +740,8 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       PetscCall(sm_record_destroy(&rec));
       pg->computed++;
       pg->t_computing += sm_sys_wtime() - t1;
-      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (M = %.4g)", unit, M));
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d): M = %.4g", unit, vlabel, ri + 1,
+                              (int)o->realizations, M));
       PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
     }
   /* the task is done: its twin is no longer needed */
