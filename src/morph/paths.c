@@ -42,8 +42,10 @@
  * per packed map at 200^3 on one rank). A scan of an interior voxel first compares all 26 neighbours without branches
  * into a bit mask and then visits only the improving ones (about two): whether a neighbour improves is close to a coin
  * toss, and the mispredicted branches cost more than the comparisons (packed map 0.46 -> 0.33 s, geodesic map 0.29 ->
- * 0.28 s at 200^3 on one rank). Lazy deletion: a popped geodesic entry carries the value it was queued with and
- * is skipped if the voxel has improved since; a popped bottleneck entry of bucket j is skipped if the voxel's value has
+ * 0.28 s at 200^3 on one rank). Lazy deletion: a geodesic entry is the voxel alone (4 bytes); a bit per
+ * voxel records that it was scanned with its current value (cleared whenever the value improves), so a popped entry is
+ * skipped when that bit is set (the voxel improved after it was queued and a newer entry, in this or an earlier bucket,
+ * scanned it) and otherwise scanned with the value it has, which is final (label setting); a popped bottleneck entry of bucket j is skipped if the voxel's value has
  * risen above bucket j.
  *
  * Exactness. Geodesic: every value written is fl(d[u] + w) for a neighbour u, i.e. the left-to-right floating-point
@@ -65,10 +67,11 @@
  * key table may hold (PetscMax(2^16, n / 16)), the table is a sample of them and a bucket may mix keys; voxels improved
  * within a bucket are then scanned again (a label-correcting search), which is still exact.
  *
- * Memory: besides the output, the queue entries (16 bytes per geodesic entry, holding the thin front: about 1 % of the
+ * Memory: besides the output, the queue entries (4 bytes per geodesic entry, holding the thin front: about 1 % of the
  * slab at 200^3; 4 bytes per bottleneck entry, whose front can hold a good part of the set since low-f voxels wait in
  * low buckets; a bucket's array is freed once it is processed, and the sort scratch is as large as the largest
- * bucket), the key tables and bucket headers (at most about 2 bytes per voxel, or 1 MB), and four ghost planes. */
+ * bucket), the key tables and bucket headers (at most about 2 bytes per voxel, or 1 MB), the scanned bits of the
+ * geodesic search (1/8 byte per voxel), and four ghost planes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +82,8 @@
 
 typedef enum { SM_PATH_GEODESIC = 0, SM_PATH_BOTTLENECK = 1 } SMPathKind;
 
-/* One bucket of a queue: a growable array of entries (SMGeoEntry for the geodesic map, uint32 local indices for the
-   bottleneck map). */
+/* One bucket of a queue: a growable array of entries (uint32 local indices; SMGeoEntry, voxel and value, for the
+   seeds of a geodesic pass, which are sorted by value). */
 typedef struct {
   void   *a;
   int64_t size, cap;
@@ -104,7 +107,8 @@ typedef struct {
   /* geodesic: ring of buckets of width 1 / inv_width, nring a power of two */
   double    inv_width;
   int64_t   nring;
-  SMBucket *ring;
+  SMBucket *ring;     /* entries: uint32 local voxel indices */
+  uint64_t *scanned;  /* a bit per voxel: scanned with its current value (cleared whenever the value improves) */
   /* bottleneck: key table of this slab (nbase sorted distinct values), the table of the current pass (the base plus
      the ghost values it brings in), one bucket per key of the pass */
   double   *base, *keys;
@@ -221,6 +225,7 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
   const int64_t  mask = c->nring - 1, nseed = c->seed.size;
   const double   iw   = c->inv_width;
   double *const  val  = c->val;
+  uint64_t *const done = c->scanned;
   SMGeoEntry    *s    = (SMGeoEntry *)c->seed.a;
   int64_t        next = 0, live = 0, cur;
 
@@ -232,34 +237,38 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
     SMBucket *b;
     if (!live) cur = PetscMax(cur, (int64_t)(s[next].d * iw)); /* the ring is empty: jump to the next seed */
     b = &c->ring[cur & mask];
-    for (; next < nseed && (int64_t)(s[next].d * iw) <= cur; next++, live++)
-      PetscCall(sm_geo_push(b, s[next].d, s[next].v));
-    PetscCall(sm_sort_by_plane(c, b, sizeof(SMGeoEntry), offsetof(SMGeoEntry, v)));
+    for (; next < nseed && (int64_t)(s[next].d * iw) <= cur; next++, live++) PetscCall(sm_u32_push(b, s[next].v));
+    PetscCall(sm_sort_by_plane(c, b, sizeof(uint32_t), 0));
     /* b may grow (rounding clamps into the current bucket), so it is indexed afresh each time */
     for (int64_t i = 0; i < b->size; i++) {
-      const SMGeoEntry e = ((const SMGeoEntry *)b->a)[i];
-      const uint32_t   u = e.v, z = u / np, r = u - z * np, y = r / nx, x = r - y * nx;
-      const int        inner = x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1;
+      const uint32_t u = ((const uint32_t *)b->a)[i], z = u / np, r = u - z * np, y = r / nx, x = r - y * nx;
+      const int      inner = x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1;
+      double         d;
       live--;
-      if (val[u] != e.d) continue; /* improved after it was queued: the newer entry scans it */
+      /* scanned already with its current value: this entry is stale (the voxel improved after it was queued and
+         the newer entry, in this or an earlier bucket, scanned it); otherwise its value is final (label setting) */
+      if (done[u >> 6] >> (u & 63) & 1) continue;
+      done[u >> 6] |= (uint64_t)1 << (u & 63);
+      d = val[u];
       c->scans++;
       if (inner) {
         /* Whether a neighbour improves is close to a coin toss: collect the answers of all 26 without branches, then
            visit only the improving ones (about two per scan). */
         uint32_t bits = 0;
-        for (int k = 0; k < 26; k++) bits |= (uint32_t)(e.d + c->len[k] < val[(int64_t)u + c->off[k]]) << k;
+        for (int k = 0; k < 26; k++) bits |= (uint32_t)(d + c->len[k] < val[(int64_t)u + c->off[k]]) << k;
         for (; bits; bits &= bits - 1) {
           const int     k    = __builtin_ctz(bits);
           const int64_t w    = (int64_t)u + c->off[k];
-          const double  cand = e.d + c->len[k];
+          const double  cand = d + c->len[k];
           int64_t       bb   = (int64_t)(cand * iw);
           val[w]             = cand;
+          done[w >> 6] &= ~((uint64_t)1 << (w & 63));
           if (PetscUnlikely(bb <= cur)) {
             bb = cur;
             c->clamped++;
           } else if (PetscUnlikely(bb > cur + mask))
             bb = cur + mask;
-          PetscCall(sm_geo_push(&c->ring[bb & mask], cand, (uint32_t)w));
+          PetscCall(sm_u32_push(&c->ring[bb & mask], (uint32_t)w));
           live++;
           c->pushes++;
         }
@@ -268,22 +277,23 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
       for (int k = 0; k < 26; k++) {
         int64_t w;
         double  cand;
-        if (!inner) {
+        {
           const int64_t xx = (int64_t)x + c->dxyz[k][0], yy = (int64_t)y + c->dxyz[k][1],
                         zz = (int64_t)z + c->dxyz[k][2];
           if (xx < 0 || xx >= nx || yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
         }
         w    = (int64_t)u + c->off[k];
-        cand = e.d + c->len[k];
+        cand = d + c->len[k];
         if (cand < val[w]) { /* off-set voxels hold -1 and never improve */
           int64_t bb = (int64_t)(cand * iw);
           val[w]     = cand;
+          done[w >> 6] &= ~((uint64_t)1 << (w & 63));
           if (PetscUnlikely(bb <= cur)) { /* rounding beyond the margin (see the header): rescan in this sweep */
             bb = cur;
             c->clamped++;
           } else if (PetscUnlikely(bb > cur + mask))
             bb = cur + mask;
-          PetscCall(sm_geo_push(&c->ring[bb & mask], cand, (uint32_t)w));
+          PetscCall(sm_u32_push(&c->ring[bb & mask], (uint32_t)w));
           live++;
           c->pushes++;
         }
@@ -478,6 +488,7 @@ static PetscErrorCode sm_path_seed_from_ghost(SMPathCtx *c, SMPathKind kind, con
           const double cand = gv + c->len[k];
           if (cand < c->val[v]) {
             c->val[v] = cand;
+            c->scanned[v >> 6] &= ~((uint64_t)1 << (v & 63));
             PetscCall(sm_geo_push(&c->seed, cand, (uint32_t)v));
           }
         } else {
@@ -807,6 +818,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
     c.nring     = 4;
     while (c.nring < (int64_t)ceil(wmax / width) + 2) c.nring *= 2;
     PetscCall(PetscCalloc1((size_t)c.nring, &c.ring));
+    PetscCall(PetscCalloc1((size_t)(c.n + 63) / 64, &c.scanned));
   } else {
     PetscCall(sm_bottleneck_base_keys(&c));
     PetscCall(sm_bottleneck_global_keys(&c, comm, info.size, &packed));
@@ -872,6 +884,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   PetscCall(PetscFree(c.zcount));
   for (int64_t i = 0; i < c.nring; i++) PetscCall(PetscFree(c.ring[i].a));
   PetscCall(PetscFree(c.ring));
+  PetscCall(PetscFree(c.scanned));
   for (int64_t i = 0; i < c.nbk; i++) PetscCall(PetscFree(c.bk[i].a));
   PetscCall(PetscFree(c.bk));
   if (c.keys != c.base) PetscCall(PetscFree(c.keys));
