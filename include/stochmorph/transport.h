@@ -21,8 +21,8 @@
  * connectivity) are removed, so the operator is symmetric positive definite; their volume is reported. A conducting
  * set that does not connect the faces gives M = 0 and percolates = PETSC_FALSE, with no solve and no error.
  *
- * Solver: KSP CG with PCGAMG, relative tolerance 1e-8 on the unpreconditioned residual, from a linear initial guess;
- * every choice can be overridden with the usual -ksp_* / -pc_* / -mg_* options (no prefix). For FEM the preconditioner
+ * Solver: KSP CG with hypre BoomerAMG (PCHYPRE; -pc_type gamg for PCGAMG), relative tolerance 1e-8 on the
+ * unpreconditioned residual, from a linear initial guess; every choice can be overridden with the usual -ksp_* / -pc_* / -mg_* options (no prefix). For FEM the preconditioner
  * is built from the 7-point edge Laplacian of the kept elements (spectrally equivalent to the Q1 matrix, a third of its
  * entries) unless -transport_pc_matrix stiffness is given. A solve that does not converge is an error naming the
  * reason. */

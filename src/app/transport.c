@@ -245,7 +245,7 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
   o.ncond = SM_MAX_PHASES + 1;
   PetscOptionsBegin(comm, NULL,
                     "stochmorph transport: effective conductivity of one phase (SPEC 6). Side faces no-flux, L = N h, "
-                    "A = the full box cross-section. Solver: -ksp_type cg -pc_type gamg -ksp_rtol 1e-8 "
+                    "A = the full box cross-section. Solver: -ksp_type cg -pc_type hypre (BoomerAMG) -ksp_rtol 1e-8 "
                     "-ksp_norm_type unpreconditioned by default; any -ksp_*, -pc_*, -mg_* option overrides",
                     "stochmorph");
   PetscCall(PetscOptionsString("-i", "Input HDF5 volume (written by generate, or any 3D integer dataset)", "transport", o.in,

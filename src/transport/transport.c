@@ -162,12 +162,13 @@ static PetscErrorCode sm_transport_ksp(SMTransportCtx *c, Mat A, Mat P, KSP *ksp
 }
 
 /* -transport_pc_matrix edge|stiffness (FEM): the matrix the preconditioner is built from. Measured on the 128^3 chi2
-   twin (F850 parameters, 1.1e6 unknowns, 1 rank): GAMG on the Q1 stiffness matrix needs 11 CG iterations but about 870
-   bytes per unknown at its peak (the squared aggregation graph of a 27-point operator, next to the matrix); GAMG on
-   the 7-point edge Laplacian, set up before the stiffness matrix is assembled, needs 21 iterations in about the same
-   total time and about 630 bytes per unknown. The finest-level smoother then works on the edge Laplacian too: the
-   preconditioner is a V-cycle for that operator, spectrally equivalent to the stiffness matrix, so CG still converges
-   in a number of iterations independent of the mesh size (21-22 from 24^3 to 128^3). */
+   twin (F850 parameters, 1.1e6 unknowns, 1 rank, then with GAMG): algebraic multigrid on the Q1 stiffness matrix needs
+   11 CG iterations but about 870 bytes per unknown at its peak (the aggregation graph of a 27-point operator, next to
+   the matrix); on the 7-point edge Laplacian, set up before the stiffness matrix is assembled, 21 iterations in about
+   the same total time and about 630 bytes per unknown (with BoomerAMG and the SBAIJ operator, 22 iterations and ~500).
+   The finest-level smoother then works on the edge Laplacian too: the preconditioner is a V-cycle for that operator,
+   spectrally equivalent to the stiffness matrix, so CG still converges in a number of iterations independent of the
+   mesh size (21-22 from 24^3 to 256^3). */
 static PetscErrorCode sm_transport_fem_pc_edge(MPI_Comm comm, PetscBool *edge)
 {
   char      val[32] = "edge";
