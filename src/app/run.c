@@ -16,6 +16,7 @@
 #include <stochmorph/study.h>
 #include <stochmorph/report.h>
 #include <stochmorph/io.h>
+#include <stochmorph/image.h>
 #include <stochmorph/fft.h>
 #include <stochmorph/log.h>
 #include <signal.h>
@@ -38,6 +39,8 @@ typedef enum { SM_RUN_DESC_NONE = 0, SM_RUN_DESC_BASIC = 1, SM_RUN_DESC_ALL = 2 
 typedef struct {
   const char       *command; /* "run" or "sweep" */
   char              dir[PETSC_MAX_PATH_LEN];
+  char              image[PETSC_MAX_PATH_LEN]; /* -i: a study of this image instead of twins of a model */
+  SMImageOptions    image_opts;
   PetscBool         restart, keep_volumes, list_tasks;
   PetscInt          realizations, task_index;
   uint64_t          seed, real0;
@@ -154,6 +157,11 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
                     "stochmorph");
   PetscCall(PetscOptionsString("-o", "Study directory: checkpoint.h5, study.json, study.csv, volumes/, tasks/", command, o->dir,
                                o->dir, sizeof(o->dir), &set_o));
+  if (command[0] == 'r')
+    PetscCall(PetscOptionsString("-i", "An image (any format of `analyze`) to study instead of twins of a model: its "
+                                 "descriptors and transport; to study twins of a model fitted to it, run `stochmorph fit` "
+                                 "and then `run -options_file fitted.opts`", command, o->image, o->image, sizeof(o->image),
+                                 NULL));
   PetscCall(PetscOptionsInt("-realizations", "Twins per parameter value (realisation indices -realization, +1, ...)",
                             command, o->realizations, &o->realizations, NULL));
   PetscCall(PetscOptionsBool("-restart", "Resume the study in -o from its checkpoint, skipping every finished unit",
@@ -187,6 +195,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscOptionsEnd();
   PetscCall(sm_app_read_seed(comm, &o->seed, &o->real0));
   PetscCall(sm_fft_flags_from_options(comm, &o->fft_flags));
+  PetscCall(sm_image_options_default(&o->image_opts));
+  if (o->image[0]) PetscCall(sm_image_options_set_from_options(comm, &o->image_opts));
   {
     PetscInt kill = -1; /* test hooks, see sm_test_kill and sm_solve_iteration (read here so they count as used) */
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
@@ -212,6 +222,9 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscCheck(set_o && o->dir[0], comm, PETSC_ERR_ARG_WRONG, "%s needs a study directory: -o DIR", command);
   PetscCheck(o->realizations >= 1 && o->realizations <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-realizations must be between 1 and 100000 (got %d)", (int)o->realizations);
+  PetscCheck(!o->image[0] || o->realizations == 1, comm, PETSC_ERR_ARG_INCOMP,
+             "-i studies one image: -realizations does not apply (to study twins of a model fitted to the image, run "
+             "`stochmorph fit -i %s -o fitted.opts` and then `run -options_file fitted.opts -realizations R`)", o->image);
   if (!strcmp(desc, "all")) o->desc = SM_RUN_DESC_ALL;
   else if (!strcmp(desc, "basic")) o->desc = SM_RUN_DESC_BASIC;
   else if (!strcmp(desc, "none")) o->desc = SM_RUN_DESC_NONE;
@@ -294,11 +307,12 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
     for (int d = 0; d < o->ndirs; d++) dl[d] = (char)('x' + o->dirs[d]);
     PetscCall(PetscSNPrintf(o->study, sizeof(o->study),
                             "tasks=%d; param=%s; values=%s; realizations=%d; seed=%llu; realization0=%llu; grid=%lldx%lldx%lld; "
-                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s%s; transport=%s:%s:%s",
+                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s%s; transport=%s:%s:%s%s%s",
                             o->ntasks, o->param, command[0] == 's' ? values : "", (int)o->realizations,
                             (unsigned long long)o->seed, (unsigned long long)o->real0, (long long)g.n[0], (long long)g.n[1],
                             (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
-                            o->morph.cpsd_2d ? "+2d" : "", o->nphases_tr ? tr : "none", dl, method));
+                            o->morph.cpsd_2d ? "+2d" : "", o->nphases_tr ? tr : "none", dl, method,
+                            o->image[0] ? "; image=" : "", o->image));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -613,7 +627,7 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
   if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s, ", o->param, o->values[vi]));
   PetscCall(PetscSNPrintf(vpath, sizeof(vpath), "%s/volumes/t%04d.h5", o->dir, t));
   /* which units are left? */
-  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/generate", t));
+  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/%s", t, o->image[0] ? "load" : "generate"));
   PetscCall(sm_store_has(st, unit, &done));
   pending += !done;
   if (o->desc != SM_RUN_DESC_NONE) {
@@ -639,9 +653,35 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
   /* generate, or read back the twin a finished generate unit left */
   PetscCall(sm_stop_requested(comm, stopped));
   if (*stopped) goto finish;
-  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/generate", t));
+  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/%s", t, o->image[0] ? "load" : "generate"));
   PetscCall(sm_store_has(st, unit, &done));
-  if (done) {
+  if (o->image[0]) { /* a study of an image: the image is the volume (read again on a restart) */
+    PetscCall(sm_image_read(comm, o->image, &o->image_opts, &vol));
+    if (!done) {
+      SMGrid     vg;
+      SMGridInfo g;
+      int64_t    counts[SM_MAX_PHASES];
+      int        np;
+      const char *const *names;
+      PetscCall(sm_volume_get_grid(vol, &vg));
+      PetscCall(sm_grid_get_info(vg, &g));
+      PetscCall(sm_record_create(&rec));
+      PetscCall(sm_record_set(rec, "task.value_index", 0));
+      PetscCall(sm_record_set(rec, "task.realization", 0));
+      PetscCall(sm_morph_label_counts(vol, counts));
+      PetscCall(sm_volume_get_phases(vol, &np, &names));
+      for (int i = 0; i < np; i++) {
+        char key[SM_RECORD_KEY_LEN];
+        PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.volume_fraction", names[i]));
+        PetscCall(sm_record_set(rec, key, (double)counts[i] / (double)g.n_total));
+      }
+      PetscCall(sm_store_put(st, unit, rec));
+      PetscCall(sm_record_destroy(&rec));
+      pg->computed++;
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%s)", unit, o->image));
+      PetscCall(sm_progress(comm, pg, what, 0.0));
+    }
+  } else if (done) {
     PetscBool exists = PETSC_FALSE;
     if (!access(vpath, R_OK)) exists = PETSC_TRUE;
     PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
@@ -698,7 +738,9 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       if (*stopped) goto finish;
       if (o->desc == SM_RUN_DESC_ALL) {
         SMGridInfo g;
-        PetscCall(sm_grid_get_info(grid, &g));
+        SMGrid     vg;
+        PetscCall(sm_volume_get_grid(vol, &vg));
+        PetscCall(sm_grid_get_info(vg, &g));
         PetscCall(sm_app_check_memory(comm, 41.0 * (double)g.n_total, "The morphology descriptors of this twin"));
       }
       PetscCall(sm_record_create(&rec));
@@ -745,7 +787,7 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
     }
   /* the task is done: its twin is no longer needed */
-  if (!o->keep_volumes) {
+  if (!o->keep_volumes && !o->image[0]) {
     PetscMPIInt rank;
     PetscCallMPI(MPI_Comm_rank(comm, &rank));
     if (!rank) {
@@ -833,7 +875,7 @@ static PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const c
         else PetscCall(sm_record_set(rows[t].rec, k, v));
       }
       rows[t].task = t;
-      if (strstr(name, "/generate")) generated[t] = PETSC_TRUE;
+      if (strstr(name, "/generate") || strstr(name, "/load")) generated[t] = PETSC_TRUE;
     }
   {
     char missing[256] = "";
@@ -948,11 +990,16 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   {
     SMGridInfo g;
     PetscCall(sm_grid_get_info(grid, &g));
-    PetscCall(PetscPrintf(comm, "stochmorph %s: %d task%s (%d value%s x %d realisation%s), grid %lld x %lld x %lld, %d units%s; "
-                          "checkpoint %s\n",
-                          command, t1 - t0, t1 - t0 > 1 ? "s" : "", o.nvalues, o.nvalues > 1 ? "s" : "", (int)o.realizations,
-                          o.realizations > 1 ? "s" : "", (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], pg.total,
-                          pg.done_before ? " (resuming)" : "", path));
+    if (o.image[0])
+      PetscCall(PetscPrintf(comm, "stochmorph %s: the image %s, %d units%s; checkpoint %s\n", command, o.image, pg.total,
+                            pg.done_before ? " (resuming)" : "", path));
+    else
+      PetscCall(PetscPrintf(comm,
+                            "stochmorph %s: %d task%s (%d value%s x %d realisation%s), grid %lld x %lld x %lld, %d units%s; "
+                            "checkpoint %s\n",
+                            command, t1 - t0, t1 - t0 > 1 ? "s" : "", o.nvalues, o.nvalues > 1 ? "s" : "",
+                            (int)o.realizations, o.realizations > 1 ? "s" : "", (long long)g.n[0], (long long)g.n[1],
+                            (long long)g.n[2], pg.total, pg.done_before ? " (resuming)" : "", path));
     if (pg.done_before) PetscCall(PetscPrintf(comm, "  %d finished units found in the checkpoint: skipped\n", pg.done_before));
   }
 

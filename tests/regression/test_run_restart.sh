@@ -140,4 +140,24 @@ EOF2
 truncate -s 100 middamaged/solves/t0000_transport_solid_z.h5
 if run 2 run $S7 -o middamaged -restart; then fail "damaged iterate accepted"; else ok; fi
 grep -q "stochmorph error:.*Refusing the solver checkpoint" run.log && ok || { fail "damaged iterate: no message"; cat run.log; }
+# 8. a study of an image (-i): the same numbers as analyze and transport of that file, one task, the image kept
+run 2 generate -grid_size 40 -voxel_size 0.02 -seed 9 -o img.h5 || fail "generate the image"
+if run 2 run -i img.h5 -o imgstudy -transport_direction z -transport_method fv -transport_phases solid; then ok; else fail "run -i"; cat run.log; fi
+run 2 analyze -i img.h5 -o img_analysis.json || fail "analyze of the image"
+run 2 transport -i img.h5 -phase solid -transport_direction z -transport_method fv -o img_transport.json || fail "transport of the image"
+"$SM_PYTHON" - <<'EOF2' && ok || fail "run -i differs from analyze/transport of the same file"
+import json
+r = json.load(open("imgstudy/study.json"))["tasks"]
+assert len(r) == 1
+r = r[0]["results"]
+a = json.load(open("img_analysis.json"))["phases"]["solid"]
+t = json.load(open("img_transport.json"))
+t = t["directions"]["z"] if "directions" in t else t
+assert r["phases.solid.volume_fraction"] == a["volume_fraction"]
+assert abs(r["phases.solid.geodesic_tortuosity_mean"] - a["geodesic_tortuosity"]["mean"]) <= 1e-12
+assert abs(r["transport.solid.z.M"] - t["D_eff_over_D"]) <= 1e-12 * t["D_eff_over_D"], (r["transport.solid.z.M"], t["D_eff_over_D"])
+EOF2
+[ -f img.h5 ] && ok || fail "run -i removed the image"
+if run 1 run -i img.h5 -o imgbad -realizations 2; then fail "run -i with -realizations accepted"; else ok; fi
+grep -q "stochmorph error:.*-realizations does not apply" run.log && ok || fail "run -i -realizations: no message"
 finish
