@@ -50,7 +50,10 @@ PetscErrorCode sm_model_generate(SMModel model, SMGrid grid, uint64_t seed, uint
 /* Print progress lines of sm_model_generate on rank 0 (default: off, PetscInfo only). */
 void sm_model_set_verbose(PetscBool verbose);
 
-/* The model section as one line of options ("-model chi2 -model_dof 2 ..."), every number in shortest round-trip form. */
+/* The model section as one line of options ("-model chi2 -model_dof 2 ..."), every number in shortest round-trip form:
+   of a model, or of parameters (type, covariance, dof, alpha, volume_fraction[1..2], alpha_x, alpha_y and m are read;
+   nothing is checked: sm_model_create_from_options checks the text). */
 PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len);
+PetscErrorCode sm_model_params_options_text(const SMModelParams *p, char *buf, size_t len);
 
 #endif

@@ -756,27 +756,26 @@ PetscErrorCode sm_fit_pluri_result_free(SMPluriFitResult *res)
 
 PetscErrorCode sm_fit_model_options(const SMFitResult *res, const SMPluriFitResult *pres, char *text, size_t len)
 {
-  char a[32], b[32], c[32], e[32], f[32];
+  SMModelParams p;
 
   PetscFunctionBeginUser;
-  if (pres) {
-    sm_sys_format_real(pres->eps[0], a, sizeof(a));
-    sm_sys_format_real(pres->eps[1], b, sizeof(b));
-    sm_sys_format_real(pres->alpha_x, c, sizeof(c));
-    sm_sys_format_real(pres->alpha_y, e, sizeof(e));
-    sm_sys_format_real(pres->m, f, sizeof(f));
-    PetscCall(PetscSNPrintf(text, len,
-                            "-model pluri -model_covariance %s -model_volume_fractions %s,%s -model_alpha_x %s "
-                            "-model_alpha_y %s -model_m %s",
-                            sm_covariance_names[pres->covariance], a, b, c, e, f));
-  } else {
-    char dof[32] = "";
-    sm_sys_format_real(res->alpha, a, sizeof(a));
-    sm_sys_format_real(res->volume_fraction, b, sizeof(b));
-    if (res->type == SM_MODEL_CHI2) PetscCall(PetscSNPrintf(dof, sizeof(dof), " -model_dof %d", res->dof));
-    PetscCall(PetscSNPrintf(text, len, "-model %s%s -model_covariance %s -model_alpha %s -model_volume_fraction %s",
-                            sm_model_names[res->type], dof, sm_covariance_names[res->covariance], a, b));
+  PetscCall(PetscMemzero(&p, sizeof(p)));
+  if (pres) { /* label order of the pluri model: pore, active, carbon */
+    p.type               = SM_MODEL_PLURI;
+    p.covariance         = pres->covariance;
+    p.volume_fraction[1] = pres->eps[0];
+    p.volume_fraction[2] = pres->eps[1];
+    p.alpha_x            = pres->alpha_x;
+    p.alpha_y            = pres->alpha_y;
+    p.m                  = pres->m;
+  } else { /* two phases: pore, solid */
+    p.type               = res->type;
+    p.covariance         = res->covariance;
+    p.dof                = res->dof;
+    p.alpha              = res->alpha;
+    p.volume_fraction[1] = res->volume_fraction;
   }
+  PetscCall(sm_model_params_options_text(&p, text, len));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

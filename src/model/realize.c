@@ -37,7 +37,7 @@ static PetscErrorCode sm_set_attr_int(SMVolume vol, const char *key, long long v
 }
 
 /* The model section as options text: what generate needs to draw this twin again. */
-static PetscErrorCode sm_model_options_text(const SMModelParams *p, char *buf, size_t len)
+PetscErrorCode sm_model_params_options_text(const SMModelParams *p, char *buf, size_t len)
 {
   char a[32], b[32], c[32], d[32], e[32];
 
@@ -69,7 +69,7 @@ PetscErrorCode sm_model_get_options_text(SMModel model, char *buf, size_t len)
 
   PetscFunctionBeginUser;
   PetscCall(sm_model_get_params(model, &p));
-  PetscCall(sm_model_options_text(&p, buf, len));
+  PetscCall(sm_model_params_options_text(&p, buf, len));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -209,7 +209,7 @@ PetscErrorCode sm_model_generate(SMModel model, SMGrid grid, uint64_t seed, uint
 
   PetscCall(sm_volume_set_attr(vol, "model", sm_model_names[p.type]));
   PetscCall(sm_volume_set_attr(vol, "model_covariance", sm_covariance_names[p.covariance]));
-  PetscCall(sm_model_options_text(&p, buf, sizeof(buf)));
+  PetscCall(sm_model_params_options_text(&p, buf, sizeof(buf)));
   PetscCall(sm_volume_set_attr(vol, "model_options", buf));
   PetscCall(PetscSNPrintf(buf, sizeof(buf), "%llu", (unsigned long long)seed));
   PetscCall(sm_volume_set_attr(vol, "seed", buf));
