@@ -24,6 +24,9 @@ PetscErrorCode sm_morph_surface_lut(const PetscReal h[3], double lut[256]);
 PetscErrorCode sm_morph_configuration_histogram(SMVolume vol, int label, PetscBool periodic, int64_t hist[256]);
 /* Specific surface area S [1/um] of label: interface area per unit total volume. Collective. */
 PetscErrorCode sm_morph_specific_surface_area(SMVolume vol, int label, PetscBool periodic, double *S);
+/* Pairwise interface area S_ij = (S_i + S_j - sum of the other phases' S) / 2 from the specific surface areas S[np] of
+   the phases (SPEC 5: exact when every boundary separates two phases; for three phases (S_i + S_j - S_k) / 2). */
+double sm_morph_interface_area(const double S[], int np, int i, int j);
 
 /* ---- Two-point coverage functions C_ij(h) (SPEC 4.3, 5) ---- */
 typedef struct {

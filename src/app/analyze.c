@@ -244,12 +244,9 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
     PetscCall(sm_json_begin_object(js, "interfaces"));
     for (int i = 0; i < np; i++)
       for (int j = i + 1; j < np; j++) {
-        double rest = 0;
-        for (int k = 0; k < np; k++)
-          if (k != i && k != j) rest += S[k];
         PetscCall(PetscSNPrintf(key, sizeof(key), "%s_%s", names[i], names[j]));
         PetscCall(sm_json_begin_object(js, key));
-        PetscCall(sm_json_real(js, "specific_surface_area", 0.5 * (S[i] + S[j] - rest)));
+        PetscCall(sm_json_real(js, "specific_surface_area", sm_morph_interface_area(S, np, i, j)));
         PetscCall(sm_json_end_object(js));
       }
     PetscCall(sm_json_end_object(js));

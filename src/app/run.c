@@ -345,11 +345,8 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
   if (np >= 3)
     for (int i = 0; i < np; i++)
       for (int j = i + 1; j < np; j++) {
-        double rest = 0;
-        for (int k = 0; k < np; k++)
-          if (k != i && k != j) rest += S[k];
         PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
-        PetscCall(sm_record_set(rec, key, 0.5 * (S[i] + S[j] - rest)));
+        PetscCall(sm_record_set(rec, key, sm_morph_interface_area(S, np, i, j)));
       }
   if (o->desc == SM_RUN_DESC_ALL)
     for (int i = 0; i < np; i++) {

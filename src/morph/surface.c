@@ -262,3 +262,11 @@ PetscErrorCode sm_morph_specific_surface_area(SMVolume vol, int label, PetscBool
   *S    = area / (cells * (double)info.h[0] * (double)info.h[1] * (double)info.h[2]);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+double sm_morph_interface_area(const double S[], int np, int i, int j)
+{
+  double rest = 0;
+  for (int k = 0; k < np; k++)
+    if (k != i && k != j) rest += S[k];
+  return 0.5 * (S[i] + S[j] - rest);
+}
