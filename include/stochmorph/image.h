@@ -62,7 +62,7 @@ PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *
 
 /* Read the image at path into a new volume, as o says.
    [in] comm, path, o   [out] vol: the volume, on a grid created here that the volume does not own: destroy the
-   volume, then its grid (sm_volume_get_grid), as for sm_h5_read_volume. Every input error is reported (identically
+   volume, then its grid (sm_volume_get_grid). Every input error is reported (identically
    on every rank) before any large allocation, naming the file and what to do. Peak memory per voxel of the cropped
    box: 1 byte (labels) + 4 bytes (a float copy, only when a threshold is applied) or + 1 byte (when the phase count
    is known only after reading), plus a batch buffer of at most 8 MiB. Collective. */

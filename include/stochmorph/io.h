@@ -23,9 +23,4 @@ PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *n
    Accepts NULL. Collective. */
 PetscErrorCode sm_h5_writer_close(SMH5Writer *w, PetscBool complete);
 
-/* Read a volume written by stochmorph (or any HDF5 file with an integer 3D dataset, [z][y][x]) in parallel.
-   dataset defaults to "/labels" when NULL. Voxel size, phase names, periodic flag and provenance come from the
-   attributes where present (voxel size falls back to h_default if > 0, else an error). Collective. */
-PetscErrorCode sm_h5_read_volume(MPI_Comm comm, const char *path, const char *dataset, PetscReal h_default, SMVolume *vol);
-
 #endif

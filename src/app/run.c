@@ -682,7 +682,12 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscBool exists = PETSC_FALSE;
     if (!access(vpath, R_OK)) exists = PETSC_TRUE;
     PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
-    if (exists) PetscCall(sm_h5_read_volume(comm, vpath, NULL, 0, &vol));
+    if (exists) {
+      SMImageOptions io;
+      PetscCall(sm_image_options_default(&io));
+      io.format = SM_IMAGE_FORMAT_HDF5; /* the study's own twin file, whatever its name */
+      PetscCall(sm_image_read(comm, vpath, &io, &vol));
+    }
     else {
       PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n", t,
                             vpath));

@@ -2,6 +2,7 @@
  * stochmorph rasterize: the union of those sub-particles on any grid -> a labelled HDF5 volume (SPEC 7). */
 #include "app_shape.h"
 #include <stochmorph/io.h>
+#include <stochmorph/image.h>
 #include <stochmorph/shape.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -11,6 +12,7 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
 {
   char           in[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "shapes.h5", phase[SM_NAME_LEN] = "solid";
   SMShapeOptions opt;
+  SMImageOptions image;
   SMVolume       vol  = NULL;
   SMGrid         grid = NULL;
   SMGridInfo     g;
@@ -23,19 +25,21 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&sh, sizeof(sh)));
   PetscOptionsBegin(comm, NULL, "stochmorph shape: spherical-harmonic sub-particles of a phase", "stochmorph");
-  PetscCall(PetscOptionsString("-i", "Input HDF5 volume (written by generate, or any 3D integer dataset /labels)",
-                               "shape", in, in, sizeof(in), &set_in));
+  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
+                               "multi-page TIFF (see -image_format)", "shape", in, in, sizeof(in), &set_in));
   PetscCall(PetscOptionsString("-o", "Output HDF5 file of sub-particles (/shapes/centres, coeffs, fit_error, voxels)",
                                "shape", out, out, sizeof(out), NULL));
   PetscCall(PetscOptionsString("-shape_phase",
                                "Phase to split into sub-particles (a name from the volume's phase_names)", "shape",
                                phase, phase, sizeof(phase), NULL));
   PetscOptionsEnd();
+  PetscCall(sm_image_options_default(&image));
+  PetscCall(sm_image_options_set_from_options(comm, &image));
   PetscCall(sm_shape_options_default(&opt));
   PetscCall(sm_shape_options_set_from_options(comm, &opt));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(sm_app_check_unused_options(comm, "shape"));
-  PetscCheck(set_in && in[0], comm, PETSC_ERR_ARG_WRONG, "shape needs an input volume: -i FILE.h5");
+  PetscCheck(set_in && in[0], comm, PETSC_ERR_ARG_WRONG, "shape needs an input image: -i FILE (.h5, .tif or raw)");
   {
     /* refuse an unwritable or misnamed output before the work */
     SMH5Writer probe = NULL;
@@ -43,7 +47,7 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
     PetscCall(sm_h5_writer_close(&probe, PETSC_FALSE));
   }
   PetscCall(PetscLogEventBegin(SM_EVENT_H5Read, 0, 0, 0, 0));
-  PetscCall(sm_h5_read_volume(comm, in, NULL, 0, &vol));
+  PetscCall(sm_image_read(comm, in, &image, &vol));
   PetscCall(PetscLogEventEnd(SM_EVENT_H5Read, 0, 0, 0, 0));
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));

@@ -2,6 +2,7 @@
  * -> JSON (SPEC 6), optionally the potential fields -> HDF5 + XDMF. */
 #include "app.h"
 #include <stochmorph/io.h>
+#include <stochmorph/image.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/report.h>
 #include <stochmorph/transport.h>
@@ -12,12 +13,12 @@
 #include <math.h>
 
 typedef struct {
-  char              in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN], dataset[PETSC_MAX_PATH_LEN];
+  char              in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN];
   char              phase[SM_NAME_LEN], direction[16], method_name[16], pc_matrix[16];
   char             *cond_items[SM_MAX_PHASES + 1];
   PetscInt          ncond;
   PetscBool         cond_set, save_solution;
-  PetscReal         h_default;
+  SMImageOptions    image;
   SMTransportMethod method;
   int               dirs[3], ndirs;
 } SMTransportOptions;
@@ -238,7 +239,7 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&o, sizeof(o)));
   PetscCall(PetscStrncpy(o.out, "transport.json", sizeof(o.out)));
-  PetscCall(PetscStrncpy(o.dataset, "/labels", sizeof(o.dataset)));
+  PetscCall(sm_image_options_default(&o.image));
   PetscCall(PetscStrncpy(o.direction, "all", sizeof(o.direction)));
   PetscCall(PetscStrncpy(o.method_name, "fem", sizeof(o.method_name)));
   PetscCall(PetscStrncpy(o.pc_matrix, "edge", sizeof(o.pc_matrix)));
@@ -248,14 +249,10 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
                     "A = the full box cross-section. Solver: -ksp_type cg -pc_type hypre (BoomerAMG) -ksp_rtol 1e-8 "
                     "-ksp_norm_type unpreconditioned by default; any -ksp_*, -pc_*, -mg_* option overrides",
                     "stochmorph");
-  PetscCall(PetscOptionsString("-i", "Input HDF5 volume (written by generate, or any 3D integer dataset)", "transport", o.in,
-                               o.in, sizeof(o.in), &set_in));
+  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
+                               "multi-page TIFF (see -image_format)", "transport", o.in, o.in, sizeof(o.in), &set_in));
   PetscCall(PetscOptionsString("-o", "Output JSON; with -save_solution the potentials go to <stem>_potential.h5 (+ .xmf)",
                                "transport", o.out, o.out, sizeof(o.out), NULL));
-  PetscCall(PetscOptionsString("-image_dataset", "Dataset holding the labels", "transport", o.dataset, o.dataset,
-                               sizeof(o.dataset), NULL));
-  PetscCall(PetscOptionsReal("-voxel_size", "Voxel size [um] for files that do not record one", "transport", o.h_default,
-                             &o.h_default, NULL));
   PetscCall(PetscOptionsString("-phase", "The phase whose D_eff/D (M-factor) and tau_eff = eps / M are computed (required; "
                                "e.g. solid or pore, active, carbon)", "transport", o.phase, o.phase, sizeof(o.phase),
                                &set_phase));
@@ -275,13 +272,14 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
                              "NaN outside the solved set) to <stem>_potential.h5 as /fields/potential_<x|y|z>",
                              "transport", o.save_solution, &o.save_solution, NULL));
   PetscOptionsEnd();
+  PetscCall(sm_image_options_set_from_options(comm, &o.image));
   if (sm_app_help()) {
     for (PetscInt i = 0; o.cond_set && i < o.ncond; i++) PetscCall(PetscFree(o.cond_items[i]));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(sm_accept_solver_options());
   PetscCall(sm_app_check_unused_options(comm, "transport"));
-  PetscCheck(set_in && o.in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input volume: -i FILE.h5");
+  PetscCheck(set_in && o.in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input image: -i FILE (.h5, .tif or raw)");
   if (!strcmp(o.direction, "all")) {
     o.ndirs = 3;
     for (int d = 0; d < 3; d++) o.dirs[d] = d;
@@ -305,7 +303,7 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
   }
 
   PetscCall(PetscLogEventBegin(SM_EVENT_H5Read, 0, 0, 0, 0));
-  PetscCall(sm_h5_read_volume(comm, o.in, o.dataset, o.h_default, &vol));
+  PetscCall(sm_image_read(comm, o.in, &o.image, &vol));
   PetscCall(PetscLogEventEnd(SM_EVENT_H5Read, 0, 0, 0, 0));
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));

@@ -1087,6 +1087,16 @@ static PetscErrorCode sm_image_reduce_stats(MPI_Comm comm, SMImageStats *st)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The one rule for the names of phases that neither the file nor -phase_names names: two phases are pore (0) and solid
+   (1), as a segmented two-phase image and a generated two-phase twin are; more are phase0, phase1, ... buf holds at
+   least 16 characters. */
+static const char *sm_image_default_phase_name(int nphases, int i, char buf[16])
+{
+  if (nphases == 2) return i ? "solid" : "pore";
+  (void)snprintf(buf, 16, "phase%d", i);
+  return buf;
+}
+
 /* Refuse a read whose buffers would not fit: each node's ranks together against the node's physical memory (90 %). */
 static PetscErrorCode sm_image_check_memory(MPI_Comm comm, const char *path, double mine, double per_voxel)
 {
@@ -1253,12 +1263,7 @@ static PetscErrorCode sm_image_read_impl(MPI_Comm comm, const char *path, const 
         names[i] = o->phase_names[i];
       else if (mode != SM_MODE_GREY && s->nnames && v == floor(v) && v >= 0 && v < s->nnames)
         names[i] = s->names[(int)v];
-      else if (nphases == 2)
-        names[i] = i ? "solid" : "pore";
-      else {
-        PetscCall(PetscSNPrintf(defnames[i], sizeof(defnames[i]), "phase%d", i));
-        names[i] = defnames[i];
-      }
+      else names[i] = sm_image_default_phase_name(nphases, i, defnames[i]);
     }
     PetscCall(sm_volume_create(st->grid, nphases, names, &st->vol));
   }
@@ -1303,14 +1308,7 @@ static PetscErrorCode sm_image_read_impl(MPI_Comm comm, const char *path, const 
                  "-phase_labels V0,V1,... or segment with -segment otsu",
                  path, sm_num(stats.vmax, n1), SM_MAX_PHASES, SM_MAX_PHASES - 1);
       nphases = (int)stats.vmax + 1;
-      for (int i = 0; i < nphases; i++) {
-        if (nphases == 2)
-          names[i] = i ? "solid" : "pore";
-        else {
-          PetscCall(PetscSNPrintf(defnames[i], sizeof(defnames[i]), "phase%d", i));
-          names[i] = defnames[i];
-        }
-      }
+      for (int i = 0; i < nphases; i++) names[i] = sm_image_default_phase_name(nphases, i, defnames[i]);
       PetscCall(sm_volume_create(st->grid, nphases, names, &st->vol));
       PetscCall(sm_volume_get_labels(st->vol, &labels));
       PetscCall(PetscArraycpy(labels, st->tmp, (size_t)g.n_local));

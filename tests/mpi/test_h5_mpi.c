@@ -2,6 +2,7 @@
  * FFT-padded rows, are written collectively, read back and compared voxel by voxel; h5py (an independent reader)
  * checks the layout, types and attributes, and the XDMF sidecar is parsed as XML. Error paths: unwritable path, wrong
  * extension, abandoned writer, missing file and dataset, incomplete file, out-of-range and non-3D foreign data. */
+#include <stochmorph/image.h>
 #include <stochmorph/io.h>
 #include <hdf5.h>
 #include <stdlib.h>
@@ -87,6 +88,21 @@ static PetscErrorCode write_foreign(MPI_Comm comm, const char *path, const char 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Read a volume through the one reader (HDF5 format; dataset NULL = /labels; h > 0 sets the voxel size). */
+static PetscErrorCode read_volume(MPI_Comm comm, const char *path, const char *dataset, PetscReal h, SMVolume *vol)
+{
+  SMImageOptions o;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_image_options_default(&o));
+  o.format = SM_IMAGE_FORMAT_HDF5;
+  if (dataset) PetscCall(PetscStrncpy(o.dataset, dataset, sizeof(o.dataset)));
+  if (h > 0)
+    for (int d = 0; d < 3; d++) o.voxel_size[d] = h;
+  PetscCall(sm_image_read(comm, path, &o, vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Read expecting failure; returns whether it failed and destroys anything returned by mistake. */
 static PetscBool read_fails(MPI_Comm comm, const char *path, const char *dataset, PetscReal h_default)
 {
@@ -94,7 +110,7 @@ static PetscBool read_fails(MPI_Comm comm, const char *path, const char *dataset
   PetscErrorCode ierr;
 
   PetscCallAbort(comm, PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-  ierr = sm_h5_read_volume(comm, path, dataset, h_default, &vol);
+  ierr = read_volume(comm, path, dataset, h_default, &vol);
   PetscCallAbort(comm, PetscPopErrorHandler());
   if (vol) {
     SMGrid grid;
@@ -157,7 +173,7 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   }
 
   /* read back in parallel and compare every voxel with the formula */
-  PetscCall(sm_h5_read_volume(comm, path, NULL, 0, &rvol));
+  PetscCall(read_volume(comm, path, NULL, 0, &rvol));
   PetscCall(sm_volume_get_grid(rvol, &rgrid));
   PetscCall(sm_grid_get_info(rgrid, &rg));
   for (int d = 0; d < 3; d++) {
@@ -312,7 +328,7 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/foreign.h5", dir));
     PetscCall(write_foreign(comm, path, "seg", H5T_STD_I16BE, 3, dims3, ok, 3, PETSC_FALSE));
     SM_TEST_TRUE(read_fails(comm, path, "seg", 0), "no voxel_size and no default must fail");
-    PetscCall(sm_h5_read_volume(comm, path, "seg", 0.5, &vol));
+    PetscCall(read_volume(comm, path, "seg", 0.5, &vol));
     PetscCall(sm_volume_get_grid(vol, &grid));
     PetscCall(sm_grid_get_info(grid, &g));
     SM_TEST_TRUE(g.n[0] == 5 && g.n[1] == 4 && g.n[2] == 6, "foreign shape %lld %lld %lld", (long long)g.n[0],
@@ -346,7 +362,7 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
       }
       PetscCallMPI(MPI_Barrier(comm));
     }
-    PetscCall(sm_h5_read_volume(comm, path, NULL, 1.0, &vol));
+    PetscCall(read_volume(comm, path, NULL, 1.0, &vol));
     PetscCall(sm_volume_get_phases(vol, &np, &names));
     SM_TEST_TRUE(np == 3 && !strcmp(names[0], "phase0") && !strcmp(names[2], "phase2"), "generated phase names");
     PetscCall(sm_volume_get_grid(vol, &grid));
@@ -359,7 +375,22 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
     PetscCall(write_foreign(comm, path, "labels", H5T_STD_I8LE, 3, dims3, neg, 2, PETSC_FALSE));
     SM_TEST_TRUE(read_fails(comm, path, NULL, 1.0), "negative labels must be refused");
     PetscCall(write_foreign(comm, path, "labels", H5T_IEEE_F32LE, 3, dims3, ok, 3, PETSC_FALSE));
-    SM_TEST_TRUE(read_fails(comm, path, NULL, 1.0), "float labels must be refused");
+    {
+      /* float data are a greyscale image for the one reader; with -segment none whole values are labels */
+      SMImageOptions io;
+      PetscCall(sm_image_options_default(&io));
+      io.format  = SM_IMAGE_FORMAT_HDF5;
+      io.segment = SM_IMAGE_SEGMENT_NONE;
+      for (int d = 0; d < 3; d++) io.voxel_size[d] = 1.0;
+      PetscCall(sm_image_read(comm, path, &io, &vol));
+      PetscCall(sm_volume_get_grid(vol, &grid));
+      PetscCall(sm_grid_get_info(grid, &g));
+      PetscCall(sm_volume_get_labels(vol, &lab));
+      for (int64_t i = 0; i < g.n_local; i++) bad += lab[i] != ok[(g.z_start * g.n_plane + i) % 3];
+      SM_TEST_TRUE(bad == 0, "%d voxels of whole-valued float labels differ", bad);
+      PetscCall(sm_volume_destroy(&vol));
+      PetscCall(sm_grid_destroy(&grid));
+    }
     PetscCall(write_foreign(comm, path, "labels", H5T_STD_U8LE, 2, dims2, ok, 3, PETSC_FALSE));
     SM_TEST_TRUE(read_fails(comm, path, NULL, 1.0), "a 2D dataset must be refused");
   }

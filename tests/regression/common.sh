@@ -3,6 +3,7 @@
 set -u
 : "${SM_EXE:?}" "${SM_MPIRUN:?}" "${SM_WORK:?}"
 SM_PYTHON=${SM_PYTHON:-/usr/bin/python3}
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 rm -rf "$SM_WORK" && mkdir -p "$SM_WORK" && cd "$SM_WORK" || exit 1
 sm_pass=0
 sm_fail=0
