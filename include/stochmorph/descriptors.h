@@ -6,7 +6,26 @@
 
 #include <stochmorph/morph.h>
 
+/* The descriptors a command can be asked for (-descriptors): the basic ones (volume fraction, surface area, two-point
+   functions), then the per-phase morphology of this header. */
+typedef enum {
+  SM_DESC_VOLUME_FRACTION,
+  SM_DESC_SURFACE_AREA,
+  SM_DESC_TWO_POINT,
+  SM_DESC_CPSD,
+  SM_DESC_CPSD_2D,
+  SM_DESC_MIP,
+  SM_DESC_CONSTRICTIVITY,
+  SM_DESC_TORTUOSITY,
+  SM_DESC_PERCOLATION,
+  SM_DESC_M_PREDICTED,
+  SM_DESC_NUM
+} SMDescriptor;
+extern const char *const sm_descriptor_names[]; /* "volume_fraction", ..., "M_predicted" */
+#define SM_DESC_BASIC_LAST SM_DESC_TWO_POINT
+
 typedef struct {
+  PetscBool want[SM_DESC_NUM];                           /* what was asked for, with what it needs */
   PetscBool cpsd, cpsd_2d, mip, tortuosity, percolation; /* what to compute (constrictivity needs cpsd and mip) */
   double    dr;          /* radius step [um] of the sampled distributions (<= 0: a quarter of the smallest voxel side) */
   int       mip_side[3]; /* inlet face of each direction: 0 low (default), 1 high */
@@ -37,8 +56,18 @@ typedef struct {
   double  M_predicted; /* eps^1.15 beta^0.35 / tau^4.39 (Stenzel et al. 2016); NAN if beta or tau are not defined */
 } SMPhaseMorphology;
 
-/* Set the defaults and read -cpsd_dr, -mip_faces, -tortuosity_bins (within an open PetscOptionsBegin block). */
+/* The defaults: every descriptor, the radius step a quarter of the smallest voxel side, intrusion from the low faces,
+   40 tortuosity bins. Not collective. */
 PetscErrorCode sm_morph_options_default(SMMorphOptions *opt);
+/* Read -descriptors (all, basic, none or a list of names), -cpsd_dr, -mip_faces and -tortuosity_bins into opt, check
+   them, and derive the computed parts from what was asked for; -help documents them. Every command that computes
+   descriptors (analyze, run, sweep) reads them here, so a key means the same everywhere. Collective. */
+PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *opt);
+/* Upper estimate of the peak memory [bytes, all ranks together] of sm_morph_phase_descriptors for vol with opt (the
+   distance maps, labels and path buffers of the kernels: 41 bytes per voxel), for a check before the work. Collective. */
+PetscErrorCode sm_morph_descriptors_memory_estimate(SMVolume vol, const SMMorphOptions *opt, double *bytes);
+/* Whether any per-phase morphology descriptor (beyond the basic ones) is asked for. */
+PetscBool sm_morph_options_want_morphology(const SMMorphOptions *opt);
 
 /* All descriptors of opt for phase `label` of vol. Collective; identical numbers on every rank and at any rank
    count. */

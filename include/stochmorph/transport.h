@@ -21,11 +21,19 @@
  * connectivity) are removed, so the operator is symmetric positive definite; their volume is reported. A conducting
  * set that does not connect the faces gives M = 0 and percolates = PETSC_FALSE, with no solve and no error.
  *
- * Solver: KSP CG with hypre BoomerAMG (PCHYPRE; -pc_type gamg for PCGAMG), relative tolerance 1e-8 on the
- * unpreconditioned residual, from a linear initial guess; every choice can be overridden with the usual -ksp_* / -pc_* / -mg_* options (no prefix). For FEM the preconditioner
- * is built from the 7-point edge Laplacian of the kept elements (spectrally equivalent to the Q1 matrix, a third of its
- * entries) unless -transport_pc_matrix stiffness is given. A solve that does not converge is an error naming the
- * reason. */
+ * The solver is an object (SMTransport, PETSc's life cycle: create, set, set_from_options, set_up, view, destroy) that
+ * holds every setting that changes a number: the method, the preconditioner matrix, the directions, the conductivities
+ * and the options of its own KSP. Its options prefix is "transport_" by default, for its own keys (-transport_method,
+ * -transport_pc_matrix, -transport_direction, -transport_conductivities) and for its KSP (-transport_ksp_rtol,
+ * -transport_pc_type, ...). Every command that solves transport configures it through sm_transport_set_from_options.
+ *
+ * Solver: KSP CG with hypre BoomerAMG (PCHYPRE; -transport_pc_type gamg for PCGAMG), relative tolerance 1e-8 on the
+ * unpreconditioned residual, from a linear initial guess; every choice can be overridden with -transport_ksp_* /
+ * -transport_pc_* / -transport_mg_* options. The solver's defaults live in the object's own options database (a copy of
+ * the user's -transport_ksp_* / -transport_pc_* / -transport_mg_* options over the defaults), so nothing is written into
+ * the global options database. For FEM the preconditioner is built from the 7-point edge Laplacian of the kept elements
+ * (spectrally equivalent to the Q1 matrix, a third of its entries) unless -transport_pc_matrix stiffness is given. A
+ * solve that does not converge is an error naming the reason. */
 #ifndef STOCHMORPH_TRANSPORT_H
 #define STOCHMORPH_TRANSPORT_H
 
@@ -64,11 +72,66 @@ typedef struct {
   double    solve_time;        /* KSPSolve [s] */
 } SMTransportResult;
 
+/* Hooks into a long solve (stochmorph run uses them for checkpoints of the iterate). The unknowns are numbered in the
+   [z][y][x] order of their points, so a saved iterate fits the same problem at any rank count.
+   initial_guess: may fill x (the default is the linear profile) and set *loaded.
+   iteration: called after every CG iteration with the current iterate (collective); may save it, and may set *stop to
+   end the solve at once: sm_transport_solve then returns with res->stopped = PETSC_TRUE and no M. */
+typedef struct {
+  PetscErrorCode (*initial_guess)(void *ctx, Vec x, PetscBool *loaded);
+  PetscErrorCode (*iteration)(void *ctx, Vec x, PetscInt it, PetscBool *stop);
+  void *ctx;
+} SMTransportHooks;
+
+typedef enum { SM_TRANSPORT_PC_EDGE = 0, SM_TRANSPORT_PC_STIFFNESS = 1 } SMTransportPCMatrix;
+extern const char *const sm_transport_pc_matrix_names[]; /* "edge", "stiffness" */
+
+typedef struct _p_SMTransport *SMTransport;
+
+/* Create a transport solver with the defaults: FEM, the edge preconditioner matrix, the three directions x, y, z,
+   conductivity 1 for the reported phase and 0 for the others, options prefix "transport_". Collective. */
+PetscErrorCode sm_transport_create(MPI_Comm comm, SMTransport *t);
+/* Destroy (accepts NULL, nulls the handle). Collective. */
+PetscErrorCode sm_transport_destroy(SMTransport *t);
+
+/* Settings (not collective; call before sm_transport_set_up). */
+PetscErrorCode sm_transport_set_method(SMTransport t, SMTransportMethod method);
+PetscErrorCode sm_transport_get_method(SMTransport t, SMTransportMethod *method);
+PetscErrorCode sm_transport_set_pc_matrix(SMTransport t, SMTransportPCMatrix pc_matrix);
+PetscErrorCode sm_transport_get_pc_matrix(SMTransport t, SMTransportPCMatrix *pc_matrix);
+/* The directions solved by commands (1 to 3 distinct values 0 x, 1 y, 2 z, in this order). */
+PetscErrorCode sm_transport_set_directions(SMTransport t, int n, const int dirs[]);
+PetscErrorCode sm_transport_get_directions(SMTransport t, int *n, const int **dirs);
+/* Conductivities by phase name (n pairs, values >= 0); a phase not named has 1 if it is the reported phase, else 0. */
+PetscErrorCode sm_transport_set_conductivities(SMTransport t, int n, const char *const names[], const double values[]);
+/* The conductivity of every phase of vol (label order) when phase_label is reported: an unknown phase name or a
+   reported phase of conductivity 0 is an error naming the option. Collective. */
+PetscErrorCode sm_transport_get_conductivities(SMTransport t, SMVolume vol, int phase_label, double conductivity[]);
+/* Hooks of the next solves (NULL: none); the struct is copied. */
+PetscErrorCode sm_transport_set_hooks(SMTransport t, const SMTransportHooks *hooks);
+/* The prefix of every option key of the object and of its KSP (default "transport_"; NULL: no prefix). */
+PetscErrorCode sm_transport_set_options_prefix(SMTransport t, const char prefix[]);
+
+/* Read -<prefix>method fem|fv, -<prefix>pc_matrix edge|stiffness, -<prefix>direction x,y,z|all,
+   -<prefix>conductivities name:value,..., and take the user's -<prefix>ksp_* / -<prefix>pc_* / -<prefix>mg_* options
+   into the object's own options database for its KSP; -help documents them. Collective. */
+PetscErrorCode sm_transport_set_from_options(SMTransport t);
+/* Build the object's solver options database (defaults, then the options taken by set_from_options). Called by the
+   first solve if not before. Collective. */
+PetscErrorCode sm_transport_set_up(SMTransport t);
+/* Print the settings (method, preconditioner matrix, directions, conductivities, solver options). Collective. */
+PetscErrorCode sm_transport_view(SMTransport t, PetscViewer viewer);
+/* One line naming every setting that changes a number, in a fixed order and without "; " (e.g. "method=fem
+   pc_matrix=edge conductivities=solid:1,pore:0.1 solver=[-transport_ksp_rtol 1e-6]"), for the identity of a study. Not
+   collective. */
+PetscErrorCode sm_transport_get_settings_text(SMTransport t, char buf[], size_t len);
+
 /* Solve the effective transport problem in one direction.
+   [in]  t             the solver (its method, preconditioner matrix, solver options and hooks)
    [in]  vol           the labelled volume (z-slabs)
    [in]  conductivity  one value >= 0 per phase of vol (label order); conductivity[phase_label] must be > 0
+                       (sm_transport_get_conductivities gives the object's)
    [in]  phase_label   the phase whose eps and M are reported
-   [in]  method        SM_TRANSPORT_FEM or SM_TRANSPORT_FV
    [in]  direction     0 x, 1 y, 2 z (any direction, whatever the slab axis)
    [out] potential     optional (NULL): this rank's slab [z_local][ny][nx] of the solved potential per voxel (FEM: the
                        mean of its 8 nodes; FV: the cell value), NAN where nothing was solved
@@ -76,29 +139,12 @@ typedef struct {
    Memory: about 11 bytes per voxel during the component analysis, then about 5 bytes per voxel (labels of the kept
    set, node numbers) plus the matrix, the multigrid hierarchy and three vectors: see sm_transport_memory_estimate().
    Collective on the volume's communicator. */
-PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int phase_label, SMTransportMethod method,
+PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double conductivity[], int phase_label,
                                   int direction, double *potential, SMTransportResult *res);
-
-/* Hooks into a long solve (stochmorph run uses them for checkpoints of the iterate). The unknowns are numbered in the
-   [z][y][x] order of their points, so a saved iterate fits the same problem at any rank count.
-   initial_guess: may fill x (the default is the linear profile) and set *loaded.
-   iteration: called after every CG iteration with the current iterate (collective); may save it, and may set *stop to
-   end the solve at once: sm_transport_solve_hooked then returns with res->stopped = PETSC_TRUE and no M. */
-typedef struct {
-  PetscErrorCode (*initial_guess)(void *ctx, Vec x, PetscBool *loaded);
-  PetscErrorCode (*iteration)(void *ctx, Vec x, PetscInt it, PetscBool *stop);
-  void *ctx;
-} SMTransportHooks;
-
-/* sm_transport_solve with hooks (NULL: none). Collective. */
-PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity[], int phase_label,
-                                         SMTransportMethod method, int direction, double *potential,
-                                         const SMTransportHooks *hooks, SMTransportResult *res);
 
 /* Upper estimate of the peak memory [bytes, all ranks together] of sm_transport_solve for vol (from the number of
    voxels of positive conductivity, before any large allocation), for a check against the machine's memory.
    Collective. */
-PetscErrorCode sm_transport_memory_estimate(SMVolume vol, const double conductivity[], SMTransportMethod method,
-                                            double *bytes);
+PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const double conductivity[], double *bytes);
 
 #endif

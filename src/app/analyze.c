@@ -10,52 +10,6 @@
 #include <string.h>
 #include <math.h>
 
-enum {
-  SM_DESC_VOLUME_FRACTION,
-  SM_DESC_SURFACE_AREA,
-  SM_DESC_TWO_POINT,
-  SM_DESC_CPSD,
-  SM_DESC_CPSD_2D,
-  SM_DESC_MIP,
-  SM_DESC_CONSTRICTIVITY,
-  SM_DESC_TORTUOSITY,
-  SM_DESC_PERCOLATION,
-  SM_DESC_M_PREDICTED,
-  SM_DESC_NUM
-};
-static const char *const sm_desc_names[SM_DESC_NUM] = {"volume_fraction", "surface_area", "two_point", "cpsd",
-                                                       "cpsd_2d", "mip", "constrictivity", "geodesic_tortuosity",
-                                                       "percolation", "M_predicted"};
-#define SM_DESC_BASIC_LAST SM_DESC_TWO_POINT
-
-/* -descriptors: names, "basic" (volume fraction, surface area, two-point functions) or "all" (everything). */
-static PetscErrorCode sm_parse_descriptors(MPI_Comm comm, char *items[], PetscInt n, PetscBool set, PetscBool want[SM_DESC_NUM])
-{
-  PetscFunctionBeginUser;
-  for (int d = 0; d < SM_DESC_NUM; d++) want[d] = !set;
-  if (set) {
-    for (PetscInt i = 0; i < n; i++) {
-      PetscBool found = PETSC_FALSE;
-      if (!strcmp(items[i], "all") || !strcmp(items[i], "basic")) {
-        for (int d = 0; d < SM_DESC_NUM; d++)
-          if (!strcmp(items[i], "all") || d <= SM_DESC_BASIC_LAST) want[d] = PETSC_TRUE;
-        found = PETSC_TRUE;
-      }
-      for (int d = 0; d < SM_DESC_NUM; d++)
-        if (!strcmp(items[i], sm_desc_names[d])) want[d] = found = PETSC_TRUE;
-      PetscCheck(found, comm, PETSC_ERR_ARG_WRONG,
-                 "-descriptors: unknown descriptor '%s'; known: all, basic, volume_fraction, surface_area, two_point, cpsd, "
-                 "cpsd_2d, mip, constrictivity, geodesic_tortuosity, percolation, M_predicted",
-                 items[i]);
-    }
-    for (PetscInt i = 0; i < n; i++) PetscCall(PetscFree(items[i]));
-  }
-  /* what the derived descriptors need */
-  if (want[SM_DESC_M_PREDICTED]) want[SM_DESC_CONSTRICTIVITY] = want[SM_DESC_TORTUOSITY] = PETSC_TRUE;
-  if (want[SM_DESC_CONSTRICTIVITY]) want[SM_DESC_CPSD] = want[SM_DESC_MIP] = PETSC_TRUE;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static void sm_csv_real(FILE *csv, double v)
 {
   char buf[32];
@@ -66,19 +20,13 @@ static void sm_csv_real(FILE *csv, double v)
 typedef struct {
   char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN];
   SMImageOptions image;
-  PetscBool want[SM_DESC_NUM];
   PetscBool periodic, periodic_set;
   double    max_lag;
   unsigned  fft_flags;
   SMMorphOptions morph;
 } SMAnalyzeOptions;
 
-static PetscBool sm_want_morphology(const SMAnalyzeOptions *o)
-{
-  for (int d = SM_DESC_CPSD; d < SM_DESC_NUM; d++)
-    if (o->want[d]) return PETSC_TRUE;
-  return PETSC_FALSE;
-}
+static PetscBool sm_want_morphology(const SMAnalyzeOptions *o) { return sm_morph_options_want_morphology(&o->morph); }
 
 static PetscErrorCode sm_json_xyz(SMJson js, const char *key, const double v[3], PetscBool with_mean, double mean)
 {
@@ -99,13 +47,13 @@ static PetscErrorCode sm_write_morphology(SMJson js, const SMAnalyzeOptions *o, 
   const char *ax[3] = {"x", "y", "z"};
 
   PetscFunctionBeginUser;
-  if (o->want[SM_DESC_CPSD]) {
+  if (o->morph.want[SM_DESC_CPSD]) {
     PetscCall(sm_json_real(js, "r_50", m->r50));
     PetscCall(sm_json_begin_object(js, "cpsd"));
     PetscCall(sm_json_real_array(js, "r", m->r, m->psi ? m->nr : 0));
     PetscCall(sm_json_real_array(js, "psi", m->psi, m->psi ? m->nr : 0));
     PetscCall(sm_json_real(js, "r_50", m->r50));
-    if (o->want[SM_DESC_CPSD_2D]) {
+    if (o->morph.want[SM_DESC_CPSD_2D]) {
       PetscCall(sm_json_begin_object(js, "slices"));
       for (int a = 0; a < 3; a++) {
         PetscCall(sm_json_begin_object(js, ax[a]));
@@ -117,7 +65,7 @@ static PetscErrorCode sm_write_morphology(SMJson js, const SMAnalyzeOptions *o, 
     }
     PetscCall(sm_json_end_object(js));
   }
-  if (o->want[SM_DESC_MIP]) {
+  if (o->morph.want[SM_DESC_MIP]) {
     PetscCall(sm_json_xyz(js, "r_min", m->r_min, PETSC_TRUE, m->r_min_mean));
     PetscCall(sm_json_begin_object(js, "mip"));
     PetscCall(sm_json_real_array(js, "r", m->r, m->V[0] ? m->nr : 0));
@@ -130,8 +78,8 @@ static PetscErrorCode sm_write_morphology(SMJson js, const SMAnalyzeOptions *o, 
     PetscCall(sm_json_xyz(js, "r_min", m->r_min, PETSC_TRUE, m->r_min_mean));
     PetscCall(sm_json_end_object(js));
   }
-  if (o->want[SM_DESC_CONSTRICTIVITY]) PetscCall(sm_json_xyz(js, "constrictivity", m->beta, PETSC_TRUE, m->beta_mean));
-  if (o->want[SM_DESC_TORTUOSITY]) {
+  if (o->morph.want[SM_DESC_CONSTRICTIVITY]) PetscCall(sm_json_xyz(js, "constrictivity", m->beta, PETSC_TRUE, m->beta_mean));
+  if (o->morph.want[SM_DESC_TORTUOSITY]) {
     PetscCall(sm_json_begin_object(js, "geodesic_tortuosity"));
     for (int d = 0; d < 3; d++) PetscCall(sm_json_real(js, ax[d], m->tau_dir[d]));
     PetscCall(sm_json_real(js, "mean", m->tau_mean));
@@ -158,26 +106,26 @@ static PetscErrorCode sm_write_morphology(SMJson js, const SMAnalyzeOptions *o, 
     PetscCall(sm_json_end_object(js));
     PetscCall(sm_json_end_object(js));
   }
-  if (o->want[SM_DESC_PERCOLATION]) {
+  if (o->morph.want[SM_DESC_PERCOLATION]) {
     PetscCall(sm_json_xyz(js, "percolating_fraction", m->percolating, PETSC_FALSE, 0));
     PetscCall(sm_json_xyz(js, "dead_end_fraction", m->dead_end, PETSC_FALSE, 0));
     PetscCall(sm_json_xyz(js, "isolated_fraction", m->isolated, PETSC_FALSE, 0));
   }
-  if (o->want[SM_DESC_M_PREDICTED]) PetscCall(sm_json_real(js, "M_predicted", m->M_predicted));
+  if (o->morph.want[SM_DESC_M_PREDICTED]) PetscCall(sm_json_real(js, "M_predicted", m->M_predicted));
   {
     /* say why a number is missing */
     char notes[1024] = "";
     if (m->voxels == 0) PetscCall(PetscStrlcat(notes, "the phase is empty; ", sizeof(notes)));
-    if (o->want[SM_DESC_CPSD] && m->voxels && isnan(m->r50))
+    if (o->morph.want[SM_DESC_CPSD] && m->voxels && isnan(m->r50))
       PetscCall(PetscStrlcat(notes, "r_50 not defined (the size distribution never falls to 0.5, or the phase fills whole lines of the box); ", sizeof(notes)));
     for (int d = 0; d < 3; d++) {
       char buf[160];
-      if (o->want[SM_DESC_MIP] && m->voxels && isnan(m->r_min[d])) {
+      if (o->morph.want[SM_DESC_MIP] && m->voxels && isnan(m->r_min[d])) {
         PetscCall(PetscSNPrintf(buf, sizeof(buf), "r_min.%s not defined (intrusion from the %s face never fills half the phase); ", ax[d],
                                 ax[d]));
         PetscCall(PetscStrlcat(notes, buf, sizeof(notes)));
       }
-      if (o->want[SM_DESC_TORTUOSITY] && m->voxels && isnan(m->tau_dir[d])) {
+      if (o->morph.want[SM_DESC_TORTUOSITY] && m->voxels && isnan(m->tau_dir[d])) {
         PetscCall(PetscSNPrintf(buf, sizeof(buf), "geodesic_tortuosity.%s not defined (no path inside the phase between the %s faces); ",
                                 ax[d], ax[d]));
         PetscCall(PetscStrlcat(notes, buf, sizeof(notes)));
@@ -233,13 +181,13 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
     PetscCall(sm_json_begin_object(js, names[i]));
     PetscCall(sm_json_int(js, "label", i));
     PetscCall(sm_json_int(js, "voxels", counts[i]));
-    if (o->want[SM_DESC_VOLUME_FRACTION]) PetscCall(sm_json_real(js, "volume_fraction", (double)counts[i] / (double)g.n_total));
-    if (o->want[SM_DESC_SURFACE_AREA]) PetscCall(sm_json_real(js, "specific_surface_area", S[i]));
+    if (o->morph.want[SM_DESC_VOLUME_FRACTION]) PetscCall(sm_json_real(js, "volume_fraction", (double)counts[i] / (double)g.n_total));
+    if (o->morph.want[SM_DESC_SURFACE_AREA]) PetscCall(sm_json_real(js, "specific_surface_area", S[i]));
     if (sm_want_morphology(o)) PetscCall(sm_write_morphology(js, o, &morph[i]));
     PetscCall(sm_json_end_object(js));
   }
   PetscCall(sm_json_end_object(js));
-  if (o->want[SM_DESC_SURFACE_AREA] && np >= 3) {
+  if (o->morph.want[SM_DESC_SURFACE_AREA] && np >= 3) {
     /* pairwise interfaces S_ij = (S_i + S_j - S_k) / 2, exact when every boundary separates two phases */
     PetscCall(sm_json_begin_object(js, "interfaces"));
     for (int i = 0; i < np; i++)
@@ -251,7 +199,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
       }
     PetscCall(sm_json_end_object(js));
   }
-  if (o->want[SM_DESC_TWO_POINT]) {
+  if (o->morph.want[SM_DESC_TWO_POINT]) {
     PetscCall(sm_json_begin_object(js, "two_point"));
     PetscCall(sm_json_string(js, "estimator", tp->periodic ? "periodic" : "minus-sampling"));
     PetscCall(sm_json_real_array(js, "h", tp->h, tp->nbins));
@@ -287,7 +235,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
     {
       char a[32], b[32];
       sm_sys_format_real((double)counts[i] / (double)g.n_total, a, sizeof(a));
-      sm_sys_format_real(o->want[SM_DESC_SURFACE_AREA] ? S[i] : NAN, b, sizeof(b));
+      sm_sys_format_real(o->morph.want[SM_DESC_SURFACE_AREA] ? S[i] : NAN, b, sizeof(b));
       fprintf(csv, "%s,%d,%lld,%s,%s", names[i], i, (long long)counts[i], a, b);
       {
         const SMPhaseMorphology *m = &morph[i];
@@ -301,7 +249,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
     }
   }
   PetscCall(sm_text_close(comm, csvpath, &csv, PETSC_TRUE));
-  if (o->want[SM_DESC_TWO_POINT]) {
+  if (o->morph.want[SM_DESC_TWO_POINT]) {
     PetscCall(sm_text_open(comm, tppath, &csv));
     if (csv) {
       fprintf(csv, "curve,h_um");
@@ -334,9 +282,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   SMGridInfo       g;
   SMTwoPoint       tp;
   SMPhaseMorphology morph[SM_MAX_PHASES];
-  PetscBool        periodic, set_in, set_desc;
-  char            *items[16];
-  PetscInt         nitems = 16;
+  PetscBool        periodic, set_in;
   int64_t          counts[SM_MAX_PHASES];
   double           S[SM_MAX_PHASES], t0 = sm_sys_wtime();
   int              np;
@@ -355,38 +301,10 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
                              "twins are periodic, images are not)", "analyze", o.periodic, &o.periodic, &o.periodic_set));
   PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "
                              "box side for periodic volumes, a quarter for images)", "analyze", o.max_lag, &o.max_lag, NULL));
-  PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic, or a list of "
-                                    "volume_fraction,surface_area,two_point", "analyze", items, &nitems, &set_desc));
-  PetscCall(sm_morph_options_default(&o.morph));
-  PetscCall(PetscOptionsReal("-cpsd_dr", "Radius step [um] of the size distributions and intrusion curves (default: a quarter of "
-                             "the smallest voxel side)", "analyze", o.morph.dr, &o.morph.dr, NULL));
-  {
-    char     *faces[3];
-    PetscInt  nf = 3;
-    PetscBool set_faces;
-    PetscCall(PetscOptionsStringArray("-mip_faces", "Inlet face of the intrusion in x, y, z: three of x-,x+,y-,y+,z-,z+ "
-                                      "(default x-,y-,z-)", "analyze", faces, &nf, &set_faces));
-    if (set_faces) {
-      for (PetscInt i = 0; i < nf; i++) {
-        PetscCheck(strlen(faces[i]) == 2 && faces[i][0] >= 'x' && faces[i][0] <= 'z' && (faces[i][1] == '-' || faces[i][1] == '+'),
-                   comm, PETSC_ERR_ARG_WRONG, "-mip_faces: '%s' is not a face; use x-, x+, y-, y+, z- or z+", faces[i]);
-        o.morph.mip_side[faces[i][0] - 'x'] = faces[i][1] == '+';
-        PetscCall(PetscFree(faces[i]));
-      }
-    }
-  }
-  PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)", "analyze",
-                            o.morph.tortuosity_bins, &o.morph.tortuosity_bins, NULL));
   PetscOptionsEnd();
   PetscCall(sm_image_options_set_from_options(comm, &o.image));
-  PetscCall(sm_parse_descriptors(comm, items, nitems, set_desc, o.want));
-  PetscCheck(o.morph.tortuosity_bins >= 1 && o.morph.tortuosity_bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "-tortuosity_bins must be between 1 and 100000");
-  o.morph.cpsd        = o.want[SM_DESC_CPSD];
-  o.morph.cpsd_2d     = o.want[SM_DESC_CPSD_2D];
-  o.morph.mip         = o.want[SM_DESC_MIP];
-  o.morph.tortuosity  = o.want[SM_DESC_TORTUOSITY];
-  o.morph.percolation = o.want[SM_DESC_PERCOLATION];
+  PetscCall(sm_morph_options_default(&o.morph));
+  PetscCall(sm_morph_options_set_from_options(comm, &o.morph));
   PetscCall(sm_fft_flags_from_options(comm, &o.fft_flags));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(sm_app_check_unused_options(comm, "analyze"));
@@ -408,23 +326,25 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscCall(PetscPrintf(comm, "stochmorph analyze: %s, %lld x %lld x %lld voxels of %g x %g x %g um, %d phases, %s\n", o.in,
                         (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
                         (double)g.h[2], np, periodic ? "periodic" : "non-periodic"));
-  if (o.want[SM_DESC_TWO_POINT]) {
+  if (o.morph.want[SM_DESC_TWO_POINT]) {
     /* FFT buffer plus one stored spectrum per transformed phase; minus-sampling pads by up to half the box per axis */
     double pad = periodic ? 1.0 : 3.4, per = 8.0 * (1 + (np > 2 ? np : 0)) + 2;
     PetscCall(sm_app_check_memory(comm, per * pad * (double)g.n_total, "The two-point functions of this volume"));
   }
   PetscCall(sm_morph_label_counts(vol, counts));
   for (int i = 0; i < np; i++) S[i] = NAN;
-  if (o.want[SM_DESC_SURFACE_AREA]) {
+  if (o.morph.want[SM_DESC_SURFACE_AREA]) {
     PetscCall(PetscLogEventBegin(SM_EVENT_Surface, 0, 0, 0, 0));
     for (int i = 0; i < np; i++) PetscCall(sm_morph_specific_surface_area(vol, i, periodic, &S[i]));
     PetscCall(PetscLogEventEnd(SM_EVENT_Surface, 0, 0, 0, 0));
   }
   PetscCall(PetscMemzero(&tp, sizeof(tp)));
-  if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point(vol, periodic, o.max_lag, o.fft_flags, &tp));
+  if (o.morph.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point(vol, periodic, o.max_lag, o.fft_flags, &tp));
   PetscCall(PetscMemzero(morph, sizeof(morph)));
   if (sm_want_morphology(&o)) {
-    PetscCall(sm_app_check_memory(comm, 40.0 * (double)g.n_total, "The morphology descriptors of this volume"));
+    double bytes;
+    PetscCall(sm_morph_descriptors_memory_estimate(vol, &o.morph, &bytes));
+    PetscCall(sm_app_check_memory(comm, bytes, "The morphology descriptors of this volume"));
     for (int i = 0; i < np; i++) {
       double t1 = sm_sys_wtime();
       PetscCall(sm_morph_phase_descriptors(vol, i, &o.morph, &morph[i]));
@@ -447,7 +367,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
     }
   }
   PetscCall(PetscPrintf(comm, "  analysed in %.2f s; wrote %s\n", sm_sys_wtime() - t0, o.out));
-  if (o.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point_free(&tp));
+  if (o.morph.want[SM_DESC_TWO_POINT]) PetscCall(sm_morph_two_point_free(&tp));
   for (int i = 0; i < np; i++) PetscCall(sm_morph_phase_descriptors_free(&morph[i]));
   PetscCall(sm_volume_destroy(&vol));
   PetscCall(sm_grid_destroy(&grid)); /* the reader created the grid; the volume only borrows it */

@@ -34,7 +34,6 @@
 static volatile sig_atomic_t sm_stop_signal = 0;
 static void                  sm_on_signal(int sig) { sm_stop_signal = sig; }
 
-typedef enum { SM_RUN_DESC_NONE = 0, SM_RUN_DESC_BASIC = 1, SM_RUN_DESC_ALL = 2 } SMRunDescriptors;
 
 typedef struct {
   const char       *command; /* "run" or "sweep" */
@@ -44,12 +43,11 @@ typedef struct {
   PetscBool         restart, keep_volumes, list_tasks;
   PetscInt          realizations, task_index;
   uint64_t          seed, real0;
-  SMRunDescriptors  desc;
   SMMorphOptions    morph;
   int               nphases_tr;   /* -1: every phase of the model */
   char              tphase[SM_MAX_PHASES][SM_NAME_LEN];
   int               ndirs, dirs[3];
-  SMTransportMethod method;
+  SMTransport       solver;              /* method, preconditioner, directions, conductivities, KSP options */
   double            checkpoint_interval; /* seconds between saved iterates of a transport solve; < 0: never */
   PetscInt          test_stop_iteration; /* test hook: a stop signal at this CG iteration of the first solve */
   char              param[64];
@@ -134,9 +132,9 @@ static void sm_task_split(const SMRunOptions *o, int t, int *vi, int *ri)
 /* ------------------------------------------------------------------ options */
 static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *o, SMModel *model0, SMGrid *grid)
 {
-  char          values[4096] = "", desc[16] = "all", method[8] = "fem", *dirs[3], *phases[SM_MAX_PHASES];
-  PetscInt      ndirs = 3, nph = SM_MAX_PHASES;
-  PetscBool     set_dirs, set_ph, set_o, set_values;
+  char          values[4096] = "", desc[512] = "", *phases[SM_MAX_PHASES], settings[1024];
+  PetscInt      nph = SM_MAX_PHASES;
+  PetscBool     set_ph, set_o, set_values;
   const int64_t n_default[3] = {128, 128, 128};
   SMModelParams p;
   SMGridInfo    g;
@@ -147,11 +145,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   o->command      = command;
   o->realizations = 1;
   o->task_index   = -1;
-  o->method       = SM_TRANSPORT_FEM;
   o->checkpoint_interval = 300;
   o->test_stop_iteration = -1;
-  PetscCall(sm_morph_options_default(&o->morph));
-  o->morph.cpsd_2d = PETSC_FALSE;
   PetscOptionsBegin(comm, NULL, command[0] == 'r' ? "stochmorph run: a study of R twins of one model" :
                                                     "stochmorph sweep: a study over the values of one model parameter",
                     "stochmorph");
@@ -168,16 +163,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
                              command, o->restart, &o->restart, NULL));
   PetscCall(PetscOptionsBool("-keep_volumes", "Keep the twins (volumes/tNNNN.h5) after their task has finished", command,
                              o->keep_volumes, &o->keep_volumes, NULL));
-  PetscCall(PetscOptionsString("-descriptors", "Descriptors of each twin: all (volume fraction, surface area, size "
-                               "distribution, intrusion, constrictivity, geodesic tortuosity, percolation, M^), basic "
-                               "(volume fraction and surface area) or none", command, desc, desc, sizeof(desc), NULL));
-  PetscCall(PetscOptionsBool("-descriptors_2d", "Also the size distributions of 2D slices", command, o->morph.cpsd_2d,
-                             &o->morph.cpsd_2d, NULL));
   PetscCall(PetscOptionsStringArray("-transport_phases", "Phases to solve transport for: names, all (default) or none",
                                     command, phases, &nph, &set_ph));
-  PetscCall(PetscOptionsStringArray("-transport_direction", "Transport directions: x, y, z (a list) or all (default)",
-                                    command, dirs, &ndirs, &set_dirs));
-  PetscCall(PetscOptionsString("-transport_method", "fem (default) or fv", command, method, method, sizeof(method), NULL));
   PetscCall(PetscOptionsReal("-checkpoint_interval", "Save the iterate of a running transport solve every this many "
                              "seconds (DIR/solves/), so a killed solve resumes from it; 0: every iteration, < 0: never",
                              command, o->checkpoint_interval, &o->checkpoint_interval, NULL));
@@ -193,6 +180,13 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
                               NULL));
   }
   PetscOptionsEnd();
+  PetscCall(sm_transport_create(comm, &o->solver));
+  PetscCall(sm_transport_set_from_options(o->solver));
+  {
+    const int *dirs;
+    PetscCall(sm_transport_get_directions(o->solver, &o->ndirs, &dirs));
+    for (int d = 0; d < o->ndirs; d++) o->dirs[d] = dirs[d];
+  }
   PetscCall(sm_app_read_seed(comm, &o->seed, &o->real0));
   PetscCall(sm_fft_flags_from_options(comm, &o->fft_flags));
   PetscCall(sm_image_options_default(&o->image_opts));
@@ -202,12 +196,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_stop_at_iteration", &o->test_stop_iteration, NULL));
   }
-  PetscCall(sm_morph_options_default(&o->morph)); /* cpsd_2d was read above; the rest are the defaults of analyze */
-  {
-    PetscBool d2 = PETSC_FALSE;
-    PetscCall(PetscOptionsGetBool(NULL, NULL, "-descriptors_2d", &d2, NULL));
-    o->morph.cpsd_2d = d2;
-  }
+  PetscCall(sm_morph_options_default(&o->morph));
+  PetscCall(sm_morph_options_set_from_options(comm, &o->morph));
   if (command[0] == 's' && set_values) PetscCall(sm_parse_values(comm, values, o));
   if (command[0] == 's' && o->param[0] && o->nvalues > 0) { /* the model must read the first value to be checked */
     char key[80];
@@ -225,13 +215,6 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscCheck(!o->image[0] || o->realizations == 1, comm, PETSC_ERR_ARG_INCOMP,
              "-i studies one image: -realizations does not apply (to study twins of a model fitted to the image, run "
              "`stochmorph fit -i %s -o fitted.opts` and then `run -options_file fitted.opts -realizations R`)", o->image);
-  if (!strcmp(desc, "all")) o->desc = SM_RUN_DESC_ALL;
-  else if (!strcmp(desc, "basic")) o->desc = SM_RUN_DESC_BASIC;
-  else if (!strcmp(desc, "none")) o->desc = SM_RUN_DESC_NONE;
-  else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-descriptors must be all, basic or none for %s (got '%s')", command, desc);
-  if (!strcmp(method, "fem")) o->method = SM_TRANSPORT_FEM;
-  else if (!strcmp(method, "fv")) o->method = SM_TRANSPORT_FV;
-  else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-transport_method must be fem or fv (got '%s')", method);
   PetscCall(sm_model_get_params(*model0, &p));
   o->nphases_tr = -1;
   if (set_ph) {
@@ -254,23 +237,6 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   if (o->nphases_tr < 0) {
     o->nphases_tr = p.nphases;
     for (int k = 0; k < p.nphases; k++) PetscCall(PetscStrncpy(o->tphase[k], p.phase_names[k], SM_NAME_LEN));
-  }
-  o->ndirs = 0;
-  if (!set_dirs) {
-    ndirs = 1;
-    PetscCall(PetscStrallocpy("all", &dirs[0]));
-  }
-  for (PetscInt i = 0; i < ndirs; i++) {
-    if (!strcmp(dirs[i], "all")) {
-      o->ndirs = 3;
-      for (int d = 0; d < 3; d++) o->dirs[d] = d;
-    } else {
-      PetscCheck(strlen(dirs[i]) == 1 && dirs[i][0] >= 'x' && dirs[i][0] <= 'z', comm, PETSC_ERR_ARG_WRONG,
-                 "-transport_direction must be x, y, z (or a list of them) or all (got '%s')", dirs[i]);
-      PetscCheck(o->ndirs < 3, comm, PETSC_ERR_ARG_WRONG, "-transport_direction: at most three directions");
-      o->dirs[o->ndirs++] = dirs[i][0] - 'x';
-    }
-    PetscCall(PetscFree(dirs[i]));
   }
   if (command[0] == 's') {
     PetscCheck(o->param[0], comm, PETSC_ERR_ARG_WRONG,
@@ -302,16 +268,30 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
     PetscCall(PetscStrlcat(tr, i ? "," : "", sizeof(tr)));
     PetscCall(PetscStrlcat(tr, o->tphase[i], sizeof(tr)));
   }
+  PetscCall(sm_transport_get_settings_text(o->solver, settings, sizeof(settings)));
+  for (int d = 0; d < SM_DESC_NUM; d++)
+    if (o->morph.want[d] && d != SM_DESC_TWO_POINT) {
+      PetscCall(PetscStrlcat(desc, desc[0] ? "," : "", sizeof(desc)));
+      PetscCall(PetscStrlcat(desc, sm_descriptor_names[d], sizeof(desc)));
+    }
+  if (!desc[0]) PetscCall(PetscStrncpy(desc, "none", sizeof(desc)));
+  if (sm_morph_options_want_morphology(&o->morph)) {
+    char more[128];
+    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d", o->morph.dr,
+                            o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
+                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins));
+    PetscCall(PetscStrlcat(desc, more, sizeof(desc)));
+  }
   {
     char dl[8] = "";
     for (int d = 0; d < o->ndirs; d++) dl[d] = (char)('x' + o->dirs[d]);
     PetscCall(PetscSNPrintf(o->study, sizeof(o->study),
                             "tasks=%d; param=%s; values=%s; realizations=%d; seed=%llu; realization0=%llu; grid=%lldx%lldx%lld; "
-                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s%s; transport=%s:%s:%s%s%s",
+                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s; transport=%s:%s:%s%s%s",
                             o->ntasks, o->param, command[0] == 's' ? values : "", (int)o->realizations,
                             (unsigned long long)o->seed, (unsigned long long)o->real0, (long long)g.n[0], (long long)g.n[1],
                             (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
-                            o->morph.cpsd_2d ? "+2d" : "", o->nphases_tr ? tr : "none", dl, method,
+                            o->nphases_tr ? tr : "none", dl, settings,
                             o->image[0] ? "; image=" : "", o->image));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -348,34 +328,37 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
         PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
         PetscCall(sm_record_set(rec, key, sm_morph_interface_area(S, np, i, j)));
       }
-  if (o->desc == SM_RUN_DESC_ALL)
+  if (sm_morph_options_want_morphology(&o->morph))
     for (int i = 0; i < np; i++) {
       SMPhaseMorphology m;
       struct {
         const char *name;
         double      v;
+        int         want; /* the descriptor (SMDescriptor) that gives it */
       } items[24];
       int n = 0;
+#define SM_ITEM(nm, val, w) (items[n].name = (nm), items[n].v = (val), items[n++].want = (w))
       PetscCall(sm_morph_phase_descriptors(vol, i, &o->morph, &m));
-      items[n].name = "r_50", items[n++].v = m.r50;
-      items[n].name = "r_min_mean", items[n++].v = m.r_min_mean;
-      items[n].name = "constrictivity_mean", items[n++].v = m.beta_mean;
-      items[n].name = "geodesic_tortuosity_mean", items[n++].v = m.tau_mean;
+      SM_ITEM("r_50", m.r50, SM_DESC_CPSD);
+      SM_ITEM("r_min_mean", m.r_min_mean, SM_DESC_MIP);
+      SM_ITEM("constrictivity_mean", m.beta_mean, SM_DESC_CONSTRICTIVITY);
+      SM_ITEM("geodesic_tortuosity_mean", m.tau_mean, SM_DESC_TORTUOSITY);
       for (int d = 0; d < 3; d++) {
         static const char *const rmin[3] = {"r_min_x", "r_min_y", "r_min_z"}, *const tau[3] = {"geodesic_tortuosity_x",
                                             "geodesic_tortuosity_y", "geodesic_tortuosity_z"},
                                  *const perc[3] = {"percolating_fraction_x", "percolating_fraction_y", "percolating_fraction_z"};
-        items[n].name = rmin[d], items[n++].v = m.r_min[d];
-        items[n].name = tau[d], items[n++].v = m.tau_dir[d];
-        items[n].name = perc[d], items[n++].v = m.percolating[d];
+        SM_ITEM(rmin[d], m.r_min[d], SM_DESC_MIP);
+        SM_ITEM(tau[d], m.tau_dir[d], SM_DESC_TORTUOSITY);
+        SM_ITEM(perc[d], m.percolating[d], SM_DESC_PERCOLATION);
       }
-      if (o->morph.cpsd_2d)
-        for (int d = 0; d < 3; d++) {
-          static const char *const r2[3] = {"r_50_2d_x", "r_50_2d_y", "r_50_2d_z"};
-          items[n].name = r2[d], items[n++].v = m.r50_2d[d];
-        }
-      items[n].name = "M_predicted", items[n++].v = m.M_predicted;
+      for (int d = 0; d < 3; d++) {
+        static const char *const r2[3] = {"r_50_2d_x", "r_50_2d_y", "r_50_2d_z"};
+        SM_ITEM(r2[d], m.r50_2d[d], SM_DESC_CPSD_2D);
+      }
+      SM_ITEM("M_predicted", m.M_predicted, SM_DESC_M_PREDICTED);
+#undef SM_ITEM
       for (int k = 0; k < n; k++) {
+        if (!o->morph.want[items[k].want]) continue;
         PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.%s", names[i], items[k].name));
         PetscCall(sm_record_set(rec, key, items[k].v));
       }
@@ -499,8 +482,8 @@ static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, con
   PetscCall(sm_volume_get_phases(vol, &np, &names));
   PetscCall(sm_volume_find_phase(vol, phase, &label));
   PetscCall(sm_volume_get_grid(vol, &grid));
-  for (int i = 0; i < np; i++) cond[i] = i == label ? 1.0 : 0.0;
-  PetscCall(sm_transport_memory_estimate(vol, cond, o->method, &bytes));
+  PetscCall(sm_transport_get_conductivities(o->solver, vol, label, cond));
+  PetscCall(sm_transport_memory_estimate(o->solver, vol, cond, &bytes));
   PetscCall(sm_app_check_memory(sm_grid_comm(grid), bytes, "This transport solve"));
   PetscCall(PetscMemzero(&sc, sizeof(sc)));
   sc.comm     = sm_grid_comm(grid);
@@ -516,7 +499,9 @@ static PetscErrorCode sm_unit_transport(SMVolume vol, const SMRunOptions *o, con
   hooks.initial_guess = sm_solve_initial_guess;
   hooks.iteration     = sm_solve_iteration;
   hooks.ctx           = &sc;
-  PetscCall(sm_transport_solve_hooked(vol, cond, label, o->method, dir, NULL, &hooks, &res));
+  PetscCall(sm_transport_set_hooks(o->solver, &hooks));
+  PetscCall(sm_transport_solve(o->solver, vol, cond, label, dir, NULL, &res));
+  PetscCall(sm_transport_set_hooks(o->solver, NULL));
   *stopped = res.stopped;
   if (res.stopped) {
     PetscCall(PetscPrintf(sc.comm, "  %s stopped at iteration %d; its iterate is in %s\n", unit, (int)res.iterations, sc.path));
@@ -605,7 +590,14 @@ static PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig)
 
 
 /* Units of task t: generate, analyze (unless -descriptors none), transport per phase and direction. */
-static int sm_task_units(const SMRunOptions *o) { return 1 + (o->desc != SM_RUN_DESC_NONE) + o->nphases_tr * o->ndirs; }
+/* The analyze unit of a task: surface areas (and interfaces) and the per-phase morphology asked for by -descriptors
+   (volume fractions are recorded with the twin; two-point functions are curves, not study columns). */
+static PetscBool sm_run_analyze_unit(const SMRunOptions *o)
+{
+  return o->morph.want[SM_DESC_SURFACE_AREA] || sm_morph_options_want_morphology(&o->morph);
+}
+
+static int sm_task_units(const SMRunOptions *o) { return 1 + (sm_run_analyze_unit(o) ? 1 : 0) + o->nphases_tr * o->ndirs; }
 
 static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid grid, SMStore st, int t, SMProgress *pg,
                                   int *stopped)
@@ -627,7 +619,7 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
   PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/%s", t, o->image[0] ? "load" : "generate"));
   PetscCall(sm_store_has(st, unit, &done));
   pending += !done;
-  if (o->desc != SM_RUN_DESC_NONE) {
+  if (sm_run_analyze_unit(o)) {
     PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
     PetscCall(sm_store_has(st, unit, &done));
     pending += !done;
@@ -731,19 +723,17 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
   }
 
-  if (o->desc != SM_RUN_DESC_NONE) {
+  if (sm_run_analyze_unit(o)) {
     PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
     PetscCall(sm_store_has(st, unit, &done));
     if (!done) {
       double t1 = sm_sys_wtime();
       PetscCall(sm_stop_requested(comm, stopped));
       if (*stopped) goto finish;
-      if (o->desc == SM_RUN_DESC_ALL) {
-        SMGridInfo g;
-        SMGrid     vg;
-        PetscCall(sm_volume_get_grid(vol, &vg));
-        PetscCall(sm_grid_get_info(vg, &g));
-        PetscCall(sm_app_check_memory(comm, 41.0 * (double)g.n_total, "The morphology descriptors of this twin"));
+      if (sm_morph_options_want_morphology(&o->morph)) {
+        double bytes;
+        PetscCall(sm_morph_descriptors_memory_estimate(vol, &o->morph, &bytes));
+        PetscCall(sm_app_check_memory(comm, bytes, "The morphology descriptors of this twin"));
       }
       PetscCall(sm_record_create(&rec));
       PetscCall(PetscLogStagePush(sm_stage_analyze));
@@ -952,6 +942,7 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   PetscCall(sm_run_options(comm, command, &o, &model0, &grid));
   if (sm_app_help()) {
     PetscCall(PetscFree(o.values));
+    PetscCall(sm_transport_destroy(&o.solver));
     PetscCall(sm_model_destroy(&model0));
     PetscCall(sm_grid_destroy(&grid));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -966,6 +957,7 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
     }
     PetscCall(PetscPrintf(comm, "%d tasks (SLURM: --array=0-%d)\n", o.ntasks, o.ntasks - 1));
     PetscCall(PetscFree(o.values));
+    PetscCall(sm_transport_destroy(&o.solver));
     PetscCall(sm_model_destroy(&model0));
     PetscCall(sm_grid_destroy(&grid));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -1032,6 +1024,7 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   }
   PetscCall(sm_store_close(&st));
   PetscCall(PetscFree(o.values));
+  PetscCall(sm_transport_destroy(&o.solver));
   PetscCall(sm_model_destroy(&model0));
   PetscCall(sm_grid_destroy(&grid));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -10,6 +10,7 @@
  * rank count. */
 #include <stochmorph/descriptors.h>
 #include <math.h>
+#include <string.h>
 
 double sm_morph_crossing_half(const double *r, const double *y, int n)
 {
@@ -18,13 +19,106 @@ double sm_morph_crossing_half(const double *r, const double *y, int n)
   return NAN;
 }
 
+const char *const sm_descriptor_names[] = {"volume_fraction", "surface_area", "two_point", "cpsd", "cpsd_2d", "mip",
+                                           "constrictivity", "geodesic_tortuosity", "percolation", "M_predicted", NULL};
+
+/* What the derived descriptors need, and the computed parts from the asked ones. */
+static void sm_morph_options_derive(SMMorphOptions *opt)
+{
+  if (opt->want[SM_DESC_M_PREDICTED]) opt->want[SM_DESC_CONSTRICTIVITY] = opt->want[SM_DESC_TORTUOSITY] = PETSC_TRUE;
+  if (opt->want[SM_DESC_CONSTRICTIVITY]) opt->want[SM_DESC_CPSD] = opt->want[SM_DESC_MIP] = PETSC_TRUE;
+  if (opt->want[SM_DESC_CPSD_2D]) opt->want[SM_DESC_CPSD] = PETSC_TRUE; /* the slices share the 3D radius grid */
+  opt->cpsd        = opt->want[SM_DESC_CPSD];
+  opt->cpsd_2d     = opt->want[SM_DESC_CPSD_2D];
+  opt->mip         = opt->want[SM_DESC_MIP];
+  opt->tortuosity  = opt->want[SM_DESC_TORTUOSITY];
+  opt->percolation = opt->want[SM_DESC_PERCOLATION];
+}
+
 PetscErrorCode sm_morph_options_default(SMMorphOptions *opt)
 {
   PetscFunctionBeginUser;
-  opt->cpsd = opt->cpsd_2d = opt->mip = opt->tortuosity = opt->percolation = PETSC_TRUE;
+  for (int d = 0; d < SM_DESC_NUM; d++) opt->want[d] = PETSC_TRUE;
+  sm_morph_options_derive(opt);
   opt->dr              = 0;
   opt->mip_side[0]     = opt->mip_side[1] = opt->mip_side[2] = 0;
   opt->tortuosity_bins = 40;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_morph_descriptors_memory_estimate(SMVolume vol, const SMMorphOptions *opt, double *bytes)
+{
+  SMGrid     grid;
+  SMGridInfo g;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  *bytes = sm_morph_options_want_morphology(opt) ? 41.0 * (double)g.n_total : 0.0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscBool sm_morph_options_want_morphology(const SMMorphOptions *opt)
+{
+  for (int d = SM_DESC_BASIC_LAST + 1; d < SM_DESC_NUM; d++)
+    if (opt->want[d]) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *opt)
+{
+  char     *items[SM_DESC_NUM + 4], *faces[3];
+  PetscInt  nitems = SM_DESC_NUM + 4, nf = 3, bins = opt->tortuosity_bins;
+  PetscBool set_desc, set_faces;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, NULL, "Descriptors (SPEC 5)", "SMMorphOptions");
+  PetscCall(PetscOptionsStringArray("-descriptors", "Descriptors to compute: all (default), basic (volume_fraction, "
+                                    "surface_area, two_point), none, or a list of volume_fraction, surface_area, two_point, "
+                                    "cpsd, cpsd_2d, mip, constrictivity, geodesic_tortuosity, percolation, M_predicted",
+                                    "sm_morph_options_set_from_options", items, &nitems, &set_desc));
+  PetscCall(PetscOptionsReal("-cpsd_dr", "Radius step [um] of the size distributions and intrusion curves (default: a "
+                             "quarter of the smallest voxel side)", "sm_morph_options_set_from_options", opt->dr, &opt->dr,
+                             NULL));
+  PetscCall(PetscOptionsStringArray("-mip_faces", "Inlet face of the intrusion in x, y, z: three of x-,x+,y-,y+,z-,z+ "
+                                    "(default x-,y-,z-)", "sm_morph_options_set_from_options", faces, &nf, &set_faces));
+  PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)",
+                            "sm_morph_options_set_from_options", bins, &bins, NULL));
+  PetscOptionsEnd();
+  if (set_desc) {
+    for (int d = 0; d < SM_DESC_NUM; d++) opt->want[d] = PETSC_FALSE;
+    for (PetscInt i = 0; i < nitems; i++) {
+      PetscBool found = PETSC_FALSE;
+      if (!strcmp(items[i], "all") || !strcmp(items[i], "basic")) {
+        for (int d = 0; d < SM_DESC_NUM; d++)
+          if (!strcmp(items[i], "all") || d <= SM_DESC_BASIC_LAST) opt->want[d] = PETSC_TRUE;
+        found = PETSC_TRUE;
+      }
+      if (!strcmp(items[i], "none")) found = PETSC_TRUE;
+      for (int d = 0; d < SM_DESC_NUM; d++)
+        if (!strcmp(items[i], sm_descriptor_names[d])) opt->want[d] = found = PETSC_TRUE;
+      PetscCheck(found, comm, PETSC_ERR_ARG_WRONG,
+                 "-descriptors: unknown descriptor '%s'; known: all, basic, none, volume_fraction, surface_area, two_point, "
+                 "cpsd, cpsd_2d, mip, constrictivity, geodesic_tortuosity, percolation, M_predicted",
+                 items[i]);
+      PetscCheck(strcmp(items[i], "none") || nitems == 1, comm, PETSC_ERR_ARG_WRONG,
+                 "-descriptors: none stands alone");
+    }
+    for (PetscInt i = 0; i < nitems; i++) PetscCall(PetscFree(items[i]));
+  }
+  sm_morph_options_derive(opt);
+  if (set_faces) {
+    for (PetscInt i = 0; i < nf; i++) {
+      PetscCheck(strlen(faces[i]) == 2 && faces[i][0] >= 'x' && faces[i][0] <= 'z' && (faces[i][1] == '-' || faces[i][1] == '+'),
+                 comm, PETSC_ERR_ARG_WRONG, "-mip_faces: '%s' is not a face; use x-, x+, y-, y+, z- or z+", faces[i]);
+      opt->mip_side[faces[i][0] - 'x'] = faces[i][1] == '+';
+      PetscCall(PetscFree(faces[i]));
+    }
+  }
+  PetscCheck(bins >= 1 && bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE, "-tortuosity_bins must be between 1 and 100000");
+  opt->tortuosity_bins = (int)bins;
+  PetscCheck(opt->dr >= 0 && isfinite(opt->dr), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-cpsd_dr must be a radius step >= 0 um (0: a quarter of the smallest voxel side), got %g", opt->dr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

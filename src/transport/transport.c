@@ -111,20 +111,21 @@ static PetscErrorCode sm_transport_kept_set(SMTransportCtx *c, SMVolume vol, SMG
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* KSP for the SPD system. Defaults (all overridable with -ksp_* / -pc_* / -mg_*, read by KSPSetFromOptions last):
+/* KSP for the SPD system, on the solver object's options database and prefix (solver.c). Defaults (all overridable with
+   -transport_ksp_* / -transport_pc_* / -transport_mg_*, read by KSPSetFromOptions last):
    - CG: the matrix is symmetric positive definite once the Dirichlet columns are on the right-hand side.
    - hypre BoomerAMG with HMIS coarsening, extended+i interpolation truncated to 4 entries per row, strong threshold
      0.5 (the usual 3D choice) and aggressive coarsening on the first level. Measured on the 128^3 chi2 twin (F850,
      solid, FEM, 1.1e6 unknowns) and the 200^3 twin (FV, 3.6e6 unknowns), against GAMG (smoothed aggregation): the
      same iteration counts (21-22 FEM, 14-16 FV), a setup 2x faster, and on two ranks 360 instead of 610 MB per rank
-     at the peak (GAMG's parallel coarsening keeps about 2.4x the data of its serial one). -pc_type gamg restores GAMG
+     at the peak (GAMG's parallel coarsening keeps about 2.4x the data of its serial one). -transport_pc_type gamg gives GAMG
      (with the constant near-null space set below).
    - Relative tolerance 1e-8 on the unpreconditioned residual ||b - A u|| / ||b||: the flux imbalance between inlet and
      outlet is a sum of residual entries, so this bounds it directly, and it keeps the M of runs on different rank
      counts (whose multigrid hierarchies differ) equal to about 1e-8, far below the discretisation error (percent) and
      the 1e-6 reproducibility we promise; PETSc's default 1e-5 would leave differences at the 1e-4 level.
    - A linear initial guess (exact for straight channels). */
-static PetscErrorCode sm_transport_ksp(SMTransportCtx *c, Mat A, Mat P, KSP *ksp)
+static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, Mat P, KSP *ksp)
 {
   PC           pc;
   MatNullSpace nsp;
@@ -136,24 +137,15 @@ static PetscErrorCode sm_transport_ksp(SMTransportCtx *c, Mat A, Mat P, KSP *ksp
   PetscCall(MatSetNearNullSpace(P, nsp));
   PetscCall(MatNullSpaceDestroy(&nsp));
   PetscCall(KSPCreate(c->comm, ksp));
+  PetscCall(PetscObjectSetOptions((PetscObject)*ksp, t->options));
+  PetscCall(KSPGetPC(*ksp, &pc));
+  PetscCall(PetscObjectSetOptions((PetscObject)pc, t->options));
+  PetscCall(KSPSetOptionsPrefix(*ksp, t->prefix[0] ? t->prefix : NULL));
   PetscCall(KSPSetOperators(*ksp, A, P));
   PetscCall(KSPSetType(*ksp, KSPCG));
   PetscCall(KSPSetNormType(*ksp, KSP_NORM_UNPRECONDITIONED));
   PetscCall(KSPSetTolerances(*ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
   PetscCall(KSPSetInitialGuessNonzero(*ksp, PETSC_TRUE));
-  PetscCall(KSPGetPC(*ksp, &pc));
-  {
-    static const char *const defaults[][2] = {{"-pc_hypre_boomeramg_coarsen_type", "HMIS"},
-                                              {"-pc_hypre_boomeramg_interp_type", "ext+i"},
-                                              {"-pc_hypre_boomeramg_P_max", "4"},
-                                              {"-pc_hypre_boomeramg_strong_threshold", "0.5"},
-                                              {"-pc_hypre_boomeramg_agg_nl", "1"}};
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-      PetscBool set;
-      PetscCall(PetscOptionsHasName(NULL, NULL, defaults[i][0], &set));
-      if (!set) PetscCall(PetscOptionsSetValue(NULL, defaults[i][0], defaults[i][1]));
-    }
-  }
   PetscCall(PCSetType(pc, PCHYPRE));
   PetscCall(PCHYPRESetType(pc, "boomeramg"));
   PetscCall(KSPSetFromOptions(*ksp));
@@ -161,7 +153,8 @@ static PetscErrorCode sm_transport_ksp(SMTransportCtx *c, Mat A, Mat P, KSP *ksp
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* -transport_pc_matrix edge|stiffness (FEM): the matrix the preconditioner is built from. Measured on the 128^3 chi2
+/* Why the preconditioner of FEM is built from the edge Laplacian by default (-transport_pc_matrix edge|stiffness,
+   solver.c). Measured on the 128^3 chi2
    twin (F850 parameters, 1.1e6 unknowns, 1 rank, then with GAMG): algebraic multigrid on the Q1 stiffness matrix needs
    11 CG iterations but about 870 bytes per unknown at its peak (the aggregation graph of a 27-point operator, next to
    the matrix); on the 7-point edge Laplacian, set up before the stiffness matrix is assembled, 21 iterations in about
@@ -169,18 +162,6 @@ static PetscErrorCode sm_transport_ksp(SMTransportCtx *c, Mat A, Mat P, KSP *ksp
    The finest-level smoother then works on the edge Laplacian too: the preconditioner is a V-cycle for that operator,
    spectrally equivalent to the stiffness matrix, so CG still converges in a number of iterations independent of the
    mesh size (21-22 from 24^3 to 256^3). */
-static PetscErrorCode sm_transport_fem_pc_edge(MPI_Comm comm, PetscBool *edge)
-{
-  char      val[32] = "edge";
-  PetscBool set;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-transport_pc_matrix", val, sizeof(val), &set));
-  PetscCheck(!strcmp(val, "edge") || !strcmp(val, "stiffness"), comm, PETSC_ERR_ARG_WRONG,
-             "-transport_pc_matrix: unknown value '%s'; use edge or stiffness", val);
-  *edge = !strcmp(val, "edge");
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 /* The convergence test of the hooked solve: PETSc's default test, after the iteration hook, which may stop the solve. */
 typedef struct {
@@ -215,18 +196,11 @@ static PetscErrorCode sm_transport_converged_destroy(void *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_transport_solve(SMVolume vol, const double conductivity[], int phase_label, SMTransportMethod method,
+PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double conductivity[], int phase_label,
                                   int direction, double *potential, SMTransportResult *res)
 {
-  PetscFunctionBeginUser;
-  PetscCall(sm_transport_solve_hooked(vol, conductivity, phase_label, method, direction, potential, NULL, res));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity[], int phase_label,
-                                         SMTransportMethod method, int direction, double *potential,
-                                         const SMTransportHooks *hooks, SMTransportResult *res)
-{
+  const SMTransportHooks *hooks  = t->has_hooks ? &t->hooks : NULL;
+  const SMTransportMethod method = t->method;
   SMHookCtx      hctx = {hooks, NULL, PETSC_FALSE};
   SMTransportCtx c;
   SMGrid         grid;
@@ -238,6 +212,7 @@ PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity
 
   PetscFunctionBeginUser;
   PetscCall(sm_transport_check_input(vol, conductivity, phase_label, method, direction));
+  PetscCall(sm_transport_set_up(t));
   PetscCall(PetscLogEventBegin(SM_EVENT_TransportSetup, 0, 0, 0, 0));
   PetscCall(PetscMemzero(&c, sizeof(c)));
   PetscCall(PetscMemzero(res, sizeof(*res)));
@@ -280,13 +255,11 @@ PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity
   else PetscCall(sm_transport_fv_number(&c));
   res->unknowns = c.nglobal;
   if (c.nglobal > 0) {
-    PetscBool edge;
-    PetscCall(sm_transport_fem_pc_edge(c.comm, &edge));
-    if (method == SM_TRANSPORT_FEM && edge) {
+    if (method == SM_TRANSPORT_FEM && t->pc_matrix == SM_TRANSPORT_PC_EDGE) {
       /* the preconditioner is built from the edge Laplacian before the stiffness matrix exists, so the multigrid
          setup's transient memory and the Q1 matrix are never allocated at the same time */
       PetscCall(sm_transport_fem_assemble_edge(&c, &P));
-      PetscCall(sm_transport_ksp(&c, P, P, &ksp));
+      PetscCall(sm_transport_ksp(t, &c, P, P, &ksp));
       c.symmetric_storage = PETSC_TRUE;
       PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
       PetscCall(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
@@ -297,7 +270,7 @@ PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity
       else PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
       P = A;
       PetscCall(PetscObjectReference((PetscObject)A));
-      PetscCall(sm_transport_ksp(&c, A, P, &ksp));
+      PetscCall(sm_transport_ksp(t, &c, A, P, &ksp));
     }
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_TransportSetup, 0, 0, 0, 0));
@@ -340,9 +313,9 @@ PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity
     res->solved = PETSC_TRUE;
     PetscCheck(res->reason > 0, c.comm, PETSC_ERR_NOT_CONVERGED,
                "The %s transport solve in %s did not converge: %s after %d iterations (residual norm %g); raise "
-               "-ksp_max_it, loosen -ksp_rtol or try another preconditioner (-pc_type)",
+               "-%sksp_max_it, loosen -%sksp_rtol or try another preconditioner (-%spc_type)",
                sm_transport_method_names[method], sm_transport_direction_names[direction], KSPConvergedReasons[res->reason],
-               (int)res->iterations, res->residual_norm);
+               (int)res->iterations, res->residual_norm, t->prefix, t->prefix, t->prefix);
     PetscCall(KSPDestroy(&ksp));
     PetscCall(MatDestroy(&A));
     PetscCall(MatDestroy(&P));
@@ -372,9 +345,9 @@ PetscErrorCode sm_transport_solve_hooked(SMVolume vol, const double conductivity
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_transport_memory_estimate(SMVolume vol, const double conductivity[], SMTransportMethod method,
-                                            double *bytes)
+PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const double conductivity[], double *bytes)
 {
+  const SMTransportMethod method = t->method;
   SMGrid      grid;
   SMGridInfo  g;
   uint8_t    *lab, *below;

@@ -5,6 +5,23 @@
 #include <stochmorph/transport.h>
 #include <stochmorph/grid.h>
 
+/* The solver object (solver.c): every setting that changes a number, and the options database of its KSP. */
+struct _p_SMTransport {
+  MPI_Comm            comm;
+  char                prefix[64];
+  SMTransportMethod   method;
+  SMTransportPCMatrix pc_matrix;
+  int                 ndirs, dirs[3];
+  int                 ncond;
+  char                cond_names[SM_MAX_PHASES][SM_NAME_LEN];
+  double              cond_values[SM_MAX_PHASES];
+  SMTransportHooks    hooks;
+  PetscBool           has_hooks;
+  char               *solver_options; /* the user's -<prefix>ksp_* ... options as "-key value ..." (set_from_options) */
+  PetscOptions        options;        /* the KSP's database: defaults, then solver_options (set_up) */
+  PetscBool           setup;
+};
+
 /* One direction's problem on this rank.
    klab holds the kept conducting set with one ghost plane on each side: klab[(z - z_start + 1) * n_plane + y nx + x] is
    0 if voxel (x, y, z) is not part of the solve (no conductivity, removed, or outside the box) and label + 1 otherwise;

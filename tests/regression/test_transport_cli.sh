@@ -113,11 +113,11 @@ expect_fail "missing.h5" 1 transport -i missing.h5 -phase solid -o out.json
 expect_fail "-transport_direction: unknown direction 'w'" 1 $T -phase solid -transport_direction w
 expect_fail "-transport_method: unknown method 'fd'" 2 $T -phase solid -transport_method fd
 expect_fail "-transport_pc_matrix" 1 $T -phase solid -transport_pc_matrix lu
-expect_fail "-phase_conductivities: unknown phase 'gold'" 1 $T -phase solid -phase_conductivities gold:1
-expect_fail "-phase_conductivities" 1 $T -phase solid -phase_conductivities solid:-1
-expect_fail "-phase_conductivities" 1 $T -phase solid -phase_conductivities solid:0,pore:1
+expect_fail "-transport_conductivities: unknown phase 'gold'" 1 $T -phase solid -transport_conductivities gold:1
+expect_fail "-transport_conductivities" 1 $T -phase solid -transport_conductivities solid:-1
+expect_fail "-transport_conductivities" 1 $T -phase solid -transport_conductivities solid:0,pore:1
 expect_fail "-transport_directoin" 1 $T -phase solid -transport_directoin x
 expect_fail "-o" 1 transport -i twin.h5 -phase solid -o /nonexistent_dir/out.json
 # a solve that cannot converge in the allowed iterations is an error, not a number
-expect_fail "did not converge" 2 $T -phase solid -transport_direction x -ksp_max_it 1 -pc_type none -save_solution
+expect_fail "did not converge" 2 $T -phase solid -transport_direction x -transport_ksp_max_it 1 -transport_pc_type none -save_solution
 finish

@@ -12,6 +12,21 @@
 #include <stochmorph/transport.h>
 #include "smtest.h"
 
+/* One solve with a solver object of the given method and the defaults otherwise. */
+static PetscErrorCode solve(SMVolume vol, const double *cond, int label, SMTransportMethod m, int d, SMTransportResult *r)
+{
+  SMTransport t;
+  SMGrid      grid;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_transport_create(sm_grid_comm(grid), &t));
+  PetscCall(sm_transport_set_method(t, m));
+  PetscCall(sm_transport_solve(t, vol, cond, label, d, NULL, r));
+  PetscCall(sm_transport_destroy(&t));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* ---- the hand-solved FV network ---- */
 
 /* 2 x 1 x 2 voxels of hx x hy x hz, flow along z: A0 = (0,0,0), A1 = (0,0,1), P = (1,0,1) conduct (k = 1), (1,0,0) does
@@ -39,7 +54,7 @@ static PetscErrorCode check_fv_network(void)
   lab[1] = 0; /* (1,0,0) */
   lab[2] = 1; /* (0,0,1) */
   lab[3] = 1; /* (1,0,1) */
-  PetscCall(sm_transport_solve(vol, cond, 1, SM_TRANSPORT_FV, 2, NULL, &r));
+  PetscCall(solve(vol, cond, 1, SM_TRANSPORT_FV, 2, &r));
   SM_TEST_REL(r.flux_in, J, 1e-9, "fv network: flux by hand");
   SM_TEST_REL(r.D_eff, J * 2 * h[2] / (2 * h[0] * h[1]), 1e-9, "fv network: D_eff = J L / A");
   SM_TEST_REL(r.tau_eff, 0.75 / r.M, 1e-12, "fv network: tau_eff = eps / M");
@@ -282,7 +297,7 @@ static PetscErrorCode check_brute_force(void)
           SMTransportResult r;
           const double      Mb = m == 0 ? dense_fem(n, h, k, d) : dense_fv(n, h, k, d);
           char              what[128];
-          PetscCall(sm_transport_solve(vol, cond, 1, (SMTransportMethod)m, d, NULL, &r));
+          PetscCall(solve(vol, cond, 1, (SMTransportMethod)m, d, &r));
           PetscCall(PetscSNPrintf(what, sizeof(what), "%s brute force, grid %d seed %d direction %d", sm_transport_method_names[m], s,
                                   seed, d));
           if (Mb == 0) SM_TEST_TRUE(r.M == 0 && !r.percolates, "%s: M %g, expected 0", what, r.M);
@@ -329,7 +344,7 @@ static PetscErrorCode check_convergence(void)
         }
     for (int m = 0; m < 2; m++) {
       SMTransportResult r;
-      PetscCall(sm_transport_solve(vol, cond, 1, (SMTransportMethod)m, 2, NULL, &r));
+      PetscCall(solve(vol, cond, 1, (SMTransportMethod)m, 2, &r));
       M[i][m] = r.M;
     }
     gap[i] = (M[i][0] - M[i][1]) / M[i][0];
