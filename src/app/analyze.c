@@ -1,5 +1,6 @@
 /* stochmorph analyze: descriptors of a labelled volume -> JSON (+ CSV tables). */
 #include "app.h"
+#include <stochmorph/version.h>
 #include <stochmorph/io.h>
 #include <stochmorph/image.h>
 #include <stochmorph/fft.h>
@@ -212,7 +213,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   PetscCall(sm_json_open(comm, o->out, &js));
   PetscCall(sm_json_string(js, "command", "analyze"));
   PetscCall(sm_json_string(js, "input", o->in));
-  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "code_version", sm_version_code()));
   PetscCall(sm_json_begin_object(js, "units"));
   PetscCall(sm_json_string(js, "volume_fraction", "1"));
   PetscCall(sm_json_string(js, "specific_surface_area", "1/um (interface area per unit total volume)"));
@@ -375,8 +376,12 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
       }
     }
   }
-  PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)", "analyze",
-                            o.morph.tortuosity_bins, &o.morph.tortuosity_bins, NULL));
+  {
+    PetscInt bins = o.morph.tortuosity_bins; /* PetscInt may be 64-bit; the descriptor options hold an int */
+    PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)", "analyze", bins,
+                              &bins, NULL));
+    o.morph.tortuosity_bins = (bins >= 1 && bins <= 100000) ? (int)bins : 0; /* 0: refused below */
+  }
   PetscOptionsEnd();
   PetscCall(sm_image_options_set_from_options(comm, &o.image));
   PetscCall(sm_parse_descriptors(comm, items, nitems, set_desc, o.want));
