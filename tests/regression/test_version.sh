@@ -41,23 +41,26 @@ for flag in -help --help; do
   if [ $st -eq 0 ] && grep -q '^stochmorph <command>' out.txt; then ok; else fail "$flag: status $st"; fi
 done
 
-# the build block in the files: a volume (HDF5), its analysis and transport (JSON), a study (JSON + HDF5 checkpoint)
+# the build block in the files: a volume, its sub-particle shapes (HDF5), its analysis, transport and fit (JSON), a study
+# (JSON + HDF5 checkpoint)
 run 2 generate -grid_size 24 -voxel_size 0.02 -seed 3 -o twin.h5 || { fail generate; cat run.log; }
 run 2 analyze -i twin.h5 -descriptors volume_fraction -o a.json || { fail analyze; cat run.log; }
 run 2 transport -i twin.h5 -phase solid -transport_direction z -o t.json || { fail transport; cat run.log; }
 run 1 run -grid_size 16 -voxel_size 0.02 -realizations 1 -transport_direction z -transport_method fv -o study ||
   { fail run; cat run.log; }
-if "$SM_PYTHON" - v--version.txt twin.h5 study/checkpoint.h5 a.json t.json study/study.json <<'PY'; then ok; else fail "build block in the files"; fi
+run 2 shape -i twin.h5 -o shapes.h5 || { fail shape; cat run.log; }
+run 2 generate -grid_size 40 -voxel_size 0.02 -seed 4 -o twin40.h5 && run 2 fit -i twin40.h5 -model chi2 -o fitted.opts || { fail fit; cat run.log; }
+if "$SM_PYTHON" - v--version.txt twin.h5 study/checkpoint.h5 shapes.h5 a.json t.json study/study.json fitted.json <<'PY'; then ok; else fail "build block in the files"; fi
 import h5py, json, re, sys
 lines = open(sys.argv[1]).read().splitlines()
 m = re.match(r"stochmorph (\S+) \(git (\S+)\)$", lines[0])
 want = {"stochmorph": m.group(1), "git": m.group(2)}
 want.update(dict(l.strip().split(None, 1) for l in lines[1:]))
-for f in sys.argv[2:4]:
+for f in sys.argv[2:5]:
     with h5py.File(f, "r") as h:
         got = {k[6:]: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h.attrs.items() if k.startswith("build.")}
     assert got == want, (f, got, want)
-for f in sys.argv[4:]:
+for f in sys.argv[5:]:
     got = json.load(open(f))["build"]
     assert got == want, (f, got, want)
 PY
