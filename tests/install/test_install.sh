@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install into a temporary prefix, build examples/twin_surface.c against the installed tree twice (find_package and
-# pkg-config), run it at 2 ranks and compare its volume fraction and surface area with the installed
-# `stochmorph generate` + `analyze` of the same model, grid and seed.
+# Install into a temporary prefix, build examples/twin_surface.c against the installed tree (find_package with the
+# shared and the static library, and pkg-config), run it (2 ranks; the static build at 1) and compare its volume
+# fraction and surface area with the installed `stochmorph generate` + `analyze` of the same model, grid and seed.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR (CTest: SM_MPIRUN, SM_WORK, SM_PYTHON in the environment)
 set -u
 build=$1 src=$2
@@ -33,11 +33,12 @@ else fail "example with pkg-config"; cat pc.log; fi
 args=(-grid_size 40,36,32 -voxel_size 0.03 -seed 11 -model chi2 -model_dof 3 -model_alpha 12 -model_volume_fraction 0.4)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$SM_MPIRUN" 2 ex/twin_surface "${args[@]}" > ex.out 2>&1 || { fail "example run"; cat ex.out; }
+"$SM_MPIRUN" 1 ex/twin_surface_static "${args[@]}" > static.out 2>&1 || { fail "static example run"; cat static.out; }
 [ -x twin_surface_pc ] && { "$SM_MPIRUN" 2 ./twin_surface_pc "${args[@]}" > pc.out 2>&1 || { fail "pkg-config example run"; cat pc.out; }; }
 "$SM_MPIRUN" 2 "$exe" generate "${args[@]}" -o twin.h5 > gen.log 2>&1 || { fail "generate"; cat gen.log; }
 "$SM_MPIRUN" 2 "$exe" analyze -i twin.h5 -descriptors volume_fraction,surface_area -o twin.json > an.log 2>&1 ||
   { fail "analyze"; cat an.log; }
-for out in ex.out pc.out; do
+for out in ex.out static.out pc.out; do
   [ -s $out ] || { fail "$out missing"; continue; }
   if "$SM_PYTHON" - "$out" twin.json <<'PY'; then ok; else fail "$out differs from generate + analyze"; cat "$out"; fi
 import json, sys
