@@ -2,7 +2,7 @@
 # Install the Debian packages stochmorph needs, only those missing. Safe to run again.
 # Run as root (or with sudo available) on Debian bookworm.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config git petsc-dev libfftw3-mpi-dev libhdf5-openmpi-dev libopenmpi-dev openmpi-bin
+pkgs=(build-essential cmake pkg-config git petsc-dev petsc64-dev libfftw3-mpi-dev libhdf5-openmpi-dev libopenmpi-dev openmpi-bin
       libgsl-dev librandom123-dev hdf5-tools libtiff-dev python3-numpy python3-h5py python3-matplotlib time)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,8 @@
 # Sourced by the job scripts: how to start stochmorph on the ranks of this job.
 # Under SLURM (SLURM_JOB_ID set): srun with the job's tasks. Without SLURM: mpiexec with NP ranks (default 2).
 # STOCHMORPH: the executable (default: build/stochmorph of this checkout).
+# SM_LAUNCHER: the launcher command to use instead (e.g. "mpiexec -ppn 64" for Intel MPI, "srun --mpi=pmix");
+# otherwise mpiexec, with --oversubscribe when it is Open MPI's (MPICH's and Intel MPI's mpiexec do not take it).
 sm_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STOCHMORPH=${STOCHMORPH:-$sm_root/build/stochmorph}
 if [ ! -x "$STOCHMORPH" ]; then
@@ -10,20 +12,26 @@ fi
 if [ "$(id -u)" -eq 0 ]; then # Open MPI refuses root unless told (containers, CI)
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+sm_mpiexec=(mpiexec)
+if mpiexec --version 2>&1 | grep -q -e 'Open MPI' -e 'OpenRTE'; then sm_mpiexec+=(--oversubscribe); fi
 # sm_launch ARGS...: stochmorph ARGS on the job's ranks, in the foreground
 sm_launch() {
-  if [ -n "${SLURM_JOB_ID:-}" ]; then
+  if [ -n "${SM_LAUNCHER:-}" ]; then
+    $SM_LAUNCHER "$STOCHMORPH" "$@"
+  elif [ -n "${SLURM_JOB_ID:-}" ]; then
     srun "$STOCHMORPH" "$@"
   else
-    mpiexec --oversubscribe -n "${NP:-2}" "$STOCHMORPH" "$@"
+    "${sm_mpiexec[@]}" -n "${NP:-2}" "$STOCHMORPH" "$@"
   fi
 }
 # sm_launch_exec ARGS...: the same, replacing the calling (sub)shell, so that `sm_launch_exec ... &` leaves $! = the
 # launcher's PID, to which signals can be passed (srun and mpiexec forward SIGUSR1 to every rank)
 sm_launch_exec() {
-  if [ -n "${SLURM_JOB_ID:-}" ]; then
+  if [ -n "${SM_LAUNCHER:-}" ]; then
+    exec $SM_LAUNCHER "$STOCHMORPH" "$@"
+  elif [ -n "${SLURM_JOB_ID:-}" ]; then
     exec srun "$STOCHMORPH" "$@"
   else
-    exec mpiexec --oversubscribe -n "${NP:-2}" "$STOCHMORPH" "$@"
+    exec "${sm_mpiexec[@]}" -n "${NP:-2}" "$STOCHMORPH" "$@"
   fi
 }

@@ -31,6 +31,15 @@ static inline PetscErrorCode sm_int64_to_int(int64_t v, int *out)
 /* Memory the machine has, in bytes (physical RAM of this node); used to refuse runs that cannot fit. */
 PetscErrorCode sm_sys_physical_memory(double *bytes);
 
+/* Memory the nodes of comm have together, in bytes: the physical memory of each node counted once (by the first rank
+   on it), or -memory_limit GiB when that option is given. Collective. */
+PetscErrorCode sm_sys_job_memory(MPI_Comm comm, double *bytes);
+
+/* Refuse work that needs `need` bytes (all ranks together) when `have` bytes are available (90 % usable; have <= 0:
+   unknown, accepted): PETSC_ERR_MEM with a message naming `what`, both sizes and the fix. Call before allocating.
+   Collective (the same need and have on every rank). */
+PetscErrorCode sm_sys_check_memory(MPI_Comm comm, double need, double have, const char *what);
+
 /* Format a byte count as "1.23 GiB". */
 void sm_sys_format_bytes(double bytes, char *buf, size_t len);
 

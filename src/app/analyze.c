@@ -1,5 +1,6 @@
 /* stochmorph analyze: descriptors of a labelled volume -> JSON (+ CSV tables). */
 #include "app.h"
+#include <stochmorph/version.h>
 #include <stochmorph/io.h>
 #include <stochmorph/image.h>
 #include <stochmorph/fft.h>
@@ -160,7 +161,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   PetscCall(sm_json_open(comm, o->out, &js));
   PetscCall(sm_json_string(js, "command", "analyze"));
   PetscCall(sm_json_string(js, "input", o->in));
-  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "code_version", sm_version_code()));
   PetscCall(sm_json_begin_object(js, "units"));
   PetscCall(sm_json_string(js, "volume_fraction", "1"));
   PetscCall(sm_json_string(js, "specific_surface_area", "1/um (interface area per unit total volume)"));

@@ -47,27 +47,11 @@ PetscErrorCode sm_app_check_unused_options(MPI_Comm comm, const char *command)
 
 PetscErrorCode sm_app_check_memory(MPI_Comm comm, double bytes, const char *what)
 {
-  MPI_Comm    node;
-  PetscMPIInt noderank;
-  double      mem, total = 0, mine, limit_gib = 0;
-  char        need[32], have[32];
-  PetscBool   set;
+  double have;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  PetscCallMPI(MPI_Comm_rank(node, &noderank));
-  PetscCallMPI(MPI_Comm_free(&node));
-  PetscCall(sm_sys_physical_memory(&mem));
-  mine = noderank == 0 ? mem : 0;
-  PetscCallMPI(MPI_Allreduce(&mine, &total, 1, MPI_DOUBLE, MPI_SUM, comm));
-  PetscCall(PetscOptionsGetReal(NULL, NULL, "-memory_limit", &limit_gib, &set));
-  if (set) total = limit_gib * 1073741824.0;
-  sm_sys_format_bytes(bytes, need, sizeof(need));
-  sm_sys_format_bytes(total, have, sizeof(have));
-  PetscCheck(total <= 0 || bytes <= 0.9 * total, comm, PETSC_ERR_MEM,
-             "%s needs about %s but the nodes of this job have %s (90 %% usable); use a smaller -grid_size or more nodes "
-             "(-memory_limit GiB overrides the limit)",
-             what, need, have);
+  PetscCall(sm_sys_job_memory(comm, &have));
+  PetscCall(sm_sys_check_memory(comm, bytes, have, what));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -1,5 +1,6 @@
 /* stochmorph fit: calibrate gauss / chi2 / pluri to a labelled image -> an options file (model section) + JSON. */
 #include "app.h"
+#include <stochmorph/version.h>
 #include <stochmorph/fit.h>
 #include <stochmorph/image.h>
 #include <stochmorph/report.h>
@@ -119,7 +120,7 @@ static PetscErrorCode sm_json_header(SMJson js, const SMFitCmdOptions *o, const 
   PetscCall(sm_json_string(js, "command", "fit"));
   PetscCall(sm_json_string(js, "input", o->in));
   PetscCall(sm_json_string(js, "options_file", o->out));
-  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "code_version", sm_version_code()));
   PetscCall(sm_json_begin_object(js, "units"));
   PetscCall(sm_json_string(js, "h", "um"));
   PetscCall(sm_json_string(js, "alpha", "1/um"));

@@ -2,6 +2,7 @@
 #include "app.h"
 #include "app_shape.h"
 #include <stochmorph/log.h>
+#include <stochmorph/version.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ static const char help[] =
   "  collect    merge the tasks of a sweep into its study table\n"
   "  shape      split the solid into sub-particles with spherical-harmonic shapes -> HDF5\n"
   "  rasterize  draw a shapes file on any grid -> labelled volume (HDF5 + XDMF)\n"
-  "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n";
+  "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n"
+  "stochmorph --version prints the versions of stochmorph and of the libraries it runs on.\n";
 
 int sm_app_exit_status = 0;
 
@@ -49,7 +51,15 @@ int main(int argc, char **argv)
   char      **cargv   = argc > 1 ? argv + 1 : argv;
   PetscLogStage stage;
 
+  int version = command && (!strcmp(command, "--version") || !strcmp(command, "-version"));
+
+  if (version) cargc = 1; /* PETSc's own -version would print its banner instead of ours */
   PetscCall(PetscInitialize(&cargc, &cargv, NULL, help));
+  if (version) {
+    PetscCall(sm_version_print(PETSC_COMM_WORLD, PETSC_STDOUT));
+    PetscCall(PetscFinalize());
+    return 0;
+  }
   PetscCall(sm_log_register());
   {
     PetscBool tb = PETSC_FALSE;
@@ -57,9 +67,11 @@ int main(int argc, char **argv)
     if (!tb) PetscCall(PetscPushErrorHandler(sm_error_handler, NULL));
   }
   if (!command || command[0] == '-') {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
+    /* asked for help: usage on stdout, success; no command (or an option in its place): usage on stderr, status 2 */
+    int asked = command && (!strcmp(command, "-help") || !strcmp(command, "--help") || !strcmp(command, "-h"));
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, asked ? PETSC_STDOUT : PETSC_STDERR, "%s", help));
     PetscCall(PetscFinalize());
-    return (command && (!strcmp(command, "-help") || !strcmp(command, "--help"))) ? 0 : 2;
+    return asked ? 0 : 2;
   }
   {
     static const struct {

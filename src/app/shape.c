@@ -1,6 +1,7 @@
 /* stochmorph shape: split a phase into star-shaped sub-particles and fit spherical-harmonic radius functions -> HDF5.
  * stochmorph rasterize: the union of those sub-particles on any grid -> a labelled HDF5 volume (SPEC 7). */
 #include "app_shape.h"
+#include <stochmorph/version.h>
 #include <stochmorph/io.h>
 #include <stochmorph/image.h>
 #include <stochmorph/shape.h>
@@ -183,7 +184,7 @@ PetscErrorCode sm_cmd_rasterize(MPI_Comm comm)
     PetscCall(PetscSNPrintf(buf, sizeof(buf), "%d", (int)s));
     ierr = sm_volume_set_attr(vol, "raster_subsamples", buf);
   }
-  if (!ierr) ierr = sm_volume_set_attr(vol, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")");
+  if (!ierr) ierr = sm_volume_set_attr(vol, "code_version", sm_version_code());
   if (!ierr) ierr = PetscLogEventBegin(SM_EVENT_H5Write, 0, 0, 0, 0);
   if (!ierr) ierr = sm_h5_writer_write_volume(w, vol);
   if (!ierr) ierr = PetscLogEventEnd(SM_EVENT_H5Write, 0, 0, 0, 0);

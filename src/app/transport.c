@@ -1,6 +1,7 @@
 /* stochmorph transport: effective conductivity (M-factor, effective tortuosity) of one phase of a labelled volume
  * -> JSON (SPEC 6), optionally the potential fields -> HDF5 + XDMF. */
 #include "app.h"
+#include <stochmorph/version.h>
 #include <stochmorph/io.h>
 #include <stochmorph/image.h>
 #include <stochmorph/morph.h>
@@ -101,7 +102,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMTransportOptions *
   PetscCall(sm_json_open(comm, o->out, &js));
   PetscCall(sm_json_string(js, "command", "transport"));
   PetscCall(sm_json_string(js, "input", o->in));
-  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "code_version", sm_version_code()));
   PetscCall(sm_json_string(js, "phase", names[label]));
   PetscCall(sm_json_int(js, "label", label));
   PetscCall(sm_json_string(js, "method", sm_transport_method_names[method]));

@@ -13,6 +13,7 @@
  * calls with the same values, and every check that could fail on one rank only is reduced first so that all ranks
  * take the same error path. */
 #include "io_impl.h"
+#include <stochmorph/version.h>
 #include <hdf5.h>
 #include <errno.h>
 #include <stdio.h>
@@ -291,11 +292,17 @@ static PetscErrorCode sm_h5_writer_open_impl(SMH5Writer w)
              w->path, w->partial);
   /* Written at once, so an interrupted run leaves a file that readers recognise as ours and refuse as incomplete. */
   PetscCall(sm_h5_attr_write_string(w->file, "format", SM_H5_FORMAT));
-#ifdef SM_GIT_DESCRIBE
-  PetscCall(sm_h5_attr_write_string(w->file, "software", "stochmorph " SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
-#else
-  PetscCall(sm_h5_attr_write_string(w->file, "software", "stochmorph " SM_VERSION_STRING));
-#endif
+  PetscCall(sm_h5_attr_write_string(w->file, "software", sm_version_software()));
+  {
+    int                nb;
+    const char *const *bk, *const *bv;
+    PetscCall(sm_version_get(&nb, &bk, &bv));
+    for (int i = 0; i < nb; i++) {
+      char name[64];
+      PetscCall(PetscSNPrintf(name, sizeof(name), "build.%s", bk[i]));
+      PetscCall(sm_h5_attr_write_string(w->file, name, bv[i]));
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -1,5 +1,6 @@
 /* JSON and CSV result files, written by rank 0 to "<path>.partial" and renamed when complete. */
 #include <stochmorph/report.h>
+#include <stochmorph/version.h>
 #include <math.h>
 #include <string.h>
 
@@ -69,6 +70,15 @@ PetscErrorCode sm_json_open(MPI_Comm comm, const char *path, SMJson *js)
   j->depth    = 1;
   j->count[1] = 0;
   *js         = j;
+  {
+    /* every JSON file carries the build block (the versions `stochmorph --version` prints) */
+    int                nb;
+    const char *const *bk, *const *bv;
+    PetscCall(sm_version_get(&nb, &bk, &bv));
+    PetscCall(sm_json_begin_object(j, "build"));
+    for (int i = 0; i < nb; i++) PetscCall(sm_json_string(j, bk[i], bv[i]));
+    PetscCall(sm_json_end_object(j));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

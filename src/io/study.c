@@ -1,5 +1,6 @@
 /* Study records, the HDF5 checkpoint store and the study table (see include/stochmorph/study.h). */
 #include <stochmorph/study.h>
+#include <stochmorph/version.h>
 #include <stochmorph/report.h>
 #include <hdf5.h>
 #include <math.h>
@@ -191,6 +192,20 @@ static herr_t sm_h5_write_string_attr(hid_t loc, const char *name, const char *v
   return e;
 }
 
+/* The build block as "build.*" attributes of the store file; 0 or -1. */
+static herr_t sm_store_write_build(hid_t file)
+{
+  int                nb;
+  const char *const *bk, *const *bv;
+  if (sm_version_get(&nb, &bk, &bv)) return -1;
+  for (int i = 0; i < nb; i++) {
+    char name[64];
+    snprintf(name, sizeof(name), "build.%s", bk[i]);
+    if (sm_h5_write_string_attr(file, name, bv[i]) < 0) return -1;
+  }
+  return 0;
+}
+
 static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ftype, hsize_t n, const void *buf)
 {
   hid_t  s = H5Screate_simple(1, &n, NULL), d;
@@ -225,7 +240,7 @@ static PetscErrorCode sm_store_write(SMStore st)
       tk = H5Tcopy(H5T_C_S1);
       H5Tset_size(tu, SM_UNIT_NAME_LEN);
       H5Tset_size(tk, SM_RECORD_KEY_LEN);
-      ok = sm_h5_write_string_attr(file, "format", SM_STORE_FORMAT) >= 0 &&
+      ok = sm_h5_write_string_attr(file, "format", SM_STORE_FORMAT) >= 0 && sm_store_write_build(file) >= 0 &&
            sm_h5_write_string_attr(file, "study", st->study) >= 0 &&
            sm_h5_write_1d(file, "units", tu, tu, (hsize_t)f.nunits, f.units) >= 0 &&
            sm_h5_write_1d(file, "unit_start", H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)f.nunits + 1, f.start) >= 0 &&
@@ -662,7 +677,7 @@ PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char 
 
   PetscCall(sm_json_open(comm, jpath, &js));
   PetscCall(sm_json_string(js, "command", command));
-  PetscCall(sm_json_string(js, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_json_string(js, "code_version", sm_version_code()));
   PetscCall(sm_json_string(js, "study", study));
   PetscCall(sm_json_string(js, "parameter", param ? param : ""));
   PetscCall(sm_json_begin_array(js, "tasks"));

@@ -1,5 +1,6 @@
 /* Realisation of an excursion-set model on a grid: Gaussian fields -> thresholds -> labels. */
 #include <stochmorph/model.h>
+#include <stochmorph/version.h>
 #include <stochmorph/log.h>
 #include <math.h>
 
@@ -216,7 +217,7 @@ PetscErrorCode sm_model_generate(SMModel model, SMGrid grid, uint64_t seed, uint
   PetscCall(PetscSNPrintf(buf, sizeof(buf), "%llu", (unsigned long long)realization));
   PetscCall(sm_volume_set_attr(vol, "realization", buf));
   PetscCall(sm_set_attr_real(vol, "spectrum_clipped_fraction", st.clipped_fraction));
-  PetscCall(sm_volume_set_attr(vol, "code_version", SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")"));
+  PetscCall(sm_volume_set_attr(vol, "code_version", sm_version_code()));
   PetscCall(sm_volume_set_attr(vol, "generator", "stochmorph generate: spectral synthesis, Philox4x32-10 Fourier-space noise"));
   PetscCall(sm_progress(comm, t0, "labels thresholded"));
   *out = vol;

@@ -11,6 +11,7 @@
  *   phase, source_file, marker_height (um), directions, centres_moved, not_star_shaped, harmonics (the convention).
  * Written as "<path>.partial" and renamed when complete; an error removes the partial file. */
 #include "shape_impl.h"
+#include <stochmorph/version.h>
 #include <hdf5.h>
 #include <errno.h>
 #include <stdio.h>
@@ -80,16 +81,20 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
   hid_t         grp;
   herr_t        e         = 0;
   int64_t       counts[2] = {s->moved, s->not_star};
+  int           nb;
+  const char *const *bk, *const *bv;
 
   for (int i = 0; i < s->nphases; i++) phases[i] = s->phase_names[i];
   one = SM_SHAPES_FORMAT;
   if (sm_sh_attr_strings(file, "format", 1, &one, 1) < 0) return -1;
-#ifdef SM_GIT_DESCRIBE
-  one = "stochmorph " SM_VERSION_STRING " (" SM_GIT_DESCRIBE ")";
-#else
-  one = "stochmorph " SM_VERSION_STRING;
-#endif
+  one = sm_version_software();
   if (sm_sh_attr_strings(file, "software", 1, &one, 1) < 0) return -1;
+  if (sm_version_get(&nb, &bk, &bv)) return -1;
+  for (int i = 0; i < nb; i++) {
+    char name[64];
+    snprintf(name, sizeof(name), "build.%s", bk[i]);
+    if (sm_sh_attr_strings(file, name, 1, &bv[i], 1) < 0) return -1;
+  }
   grp = H5Gcreate2(file, "/shapes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (grp < 0) return -1;
   if (sm_sh_dataset(grp, "centres", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d3, s->centres) < 0 ||

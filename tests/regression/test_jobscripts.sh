@@ -43,4 +43,8 @@ if SIZE=24 R=1 bash "$J/study_nmc.sh" nmc > nmc.log 2>&1; then ok; else fail "st
 png nmc/figures/nmc_M_vs_temperature.png && [ -f nmc/C900/study.csv ] && ok || fail "NMC study outputs"
 if SIZE=24 R=1 VALUES=0.15:0.40:0.125 bash "$J/study_nvpc.sh" nvpc > nvpc.log 2>&1; then ok; else fail "study_nvpc.sh"; tail nvpc.log; fi
 png nvpc/figures/sweep_interfaces.png && grep -q "^mean,,0.275" nvpc/study.csv && ok || fail "NVP/C study outputs"
+# a site's launcher (SM_LAUNCHER: Intel MPI, MPICH, srun with options) is used as given, with the executable after it
+printf '#!/usr/bin/env bash\necho "launcher: $*" >> "%s/launcher.log"\nexec "%s" 3 "$@"\n' "$PWD" "$SM_MPIRUN" > launcher.sh
+if SM_LAUNCHER="bash $PWD/launcher.sh" bash "$J/slurm_run.sh" lr $T -realizations 1 > lr.log 2>&1 && [ -f lr/study.csv ] &&
+   grep -q "^launcher: $SM_EXE run " launcher.log; then ok; else fail "SM_LAUNCHER"; tail lr.log; cat launcher.log; fi
 finish
