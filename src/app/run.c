@@ -408,12 +408,34 @@ static PetscErrorCode sm_solve_save(SMSolveCheckpoint *sc, Vec x, PetscInt it)
   PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", sc->path));
   PetscCall(VecGetSize(x, &n));
   PetscCall(PetscObjectSetName((PetscObject)x, "x"));
-  PetscCall(PetscViewerHDF5Open(sc->comm, partial, FILE_MODE_WRITE, &v));
-  PetscCall(VecView(x, v));
-  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "unknowns", PETSC_INT, &n));
-  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "iteration", PETSC_INT, &it));
-  PetscCall(PetscViewerDestroy(&v));
   PetscCallMPI(MPI_Comm_rank(sc->comm, &rank));
+  { /* a failure (a full disk) is reported once, with the system's reason, and the partial file removed */
+    PetscErrorCode ierr;
+    int            err;
+    errno = 0;
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = PetscViewerHDF5Open(sc->comm, partial, FILE_MODE_WRITE, &v);
+    if (!ierr) {
+      ierr = VecView(x, v);
+      if (!ierr) ierr = PetscViewerHDF5WriteAttribute(v, "x", "unknowns", PETSC_INT, &n);
+      if (!ierr) ierr = PetscViewerHDF5WriteAttribute(v, "x", "iteration", PETSC_INT, &it);
+      if (PetscViewerDestroy(&v) && !ierr) ierr = PETSC_ERR_FILE_WRITE;
+    }
+    err = errno;
+    PetscCall(PetscPopErrorHandler());
+    ok = !ierr;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, sc->comm));
+    if (!ok) {
+      char why[256] = "";
+      if (!rank) {
+        sm_sys_write_reason(partial, err, why, sizeof(why));
+        (void)remove(partial);
+      }
+      PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, sc->comm));
+      SETERRQ(sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s: %s (the partial file was removed)",
+              sc->path, why);
+    }
+  }
   if (!rank) ok = rename(partial, sc->path) == 0;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, sc->comm));
   PetscCheck(ok, sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s", sc->path);

@@ -209,7 +209,8 @@ static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ft
 /* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
 static PetscErrorCode sm_store_write(SMStore st)
 {
-  int ok = 1;
+  int  ok = 1;
+  char why[256] = "";
 
   PetscFunctionBeginUser;
   if (!st->rank) {
@@ -221,8 +222,12 @@ static PetscErrorCode sm_store_write(SMStore st)
     PetscCall(sm_store_flatten(st, &f));
     sum = sm_store_checksum(&f);
     PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", st->path));
-    file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) ok = 0;
+    errno = 0;
+    file  = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+      ok = 0;
+      sm_sys_write_reason(partial, errno, why, sizeof(why));
+    }
     else {
       tu = H5Tcopy(H5T_C_S1);
       tk = H5Tcopy(H5T_C_S1);
@@ -248,14 +253,20 @@ static PetscErrorCode sm_store_write(SMStore st)
       H5Tclose(tu);
       H5Tclose(tk);
       if (H5Fclose(file) < 0) ok = 0;
-      if (ok) ok = rename(partial, st->path) == 0;
-      if (!ok) (void)remove(partial);
+      if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
+      if (ok && rename(partial, st->path)) {
+        ok = 0;
+        snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
+      }
     }
+    if (!ok) (void)remove(partial); /* also when H5Fcreate made the file but could not write its superblock */
     PetscCall(sm_store_flat_free(&f));
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, st->comm));
-  PetscCheck(ok, st->comm, PETSC_ERR_FILE_WRITE, "Could not write the checkpoint %s (is the directory writable, the disk full?)",
-             st->path);
+  PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, st->comm));
+  PetscCheck(ok, st->comm, PETSC_ERR_FILE_WRITE,
+             "Could not write the checkpoint %s: %s. The previous checkpoint is intact: free space (or fix the directory) "
+             "and resume with the same options and -restart", st->path, why);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
