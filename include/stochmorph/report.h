@@ -27,6 +27,9 @@ PetscErrorCode sm_json_int_array(SMJson js, const char *key, const int64_t *v, i
 /* Same partial-then-rename discipline for a plain text file (CSV) written by rank 0: *fp is NULL elsewhere. */
 PetscErrorCode sm_text_open(MPI_Comm comm, const char *path, FILE **fp);
 PetscErrorCode sm_text_close(MPI_Comm comm, const char *path, FILE **fp, PetscBool complete);
+/* Close and remove every text file still open as "<path>.partial" (an error cut its writing short), so a failed
+   command leaves nothing behind and no buffered write of a full disk fails again at exit. For main's error path. */
+void sm_text_abandon_all(void);
 
 /* path with its extension replaced (or added): "a/b.json", ".csv" -> "a/b.csv". */
 PetscErrorCode sm_path_replace_ext(const char *path, const char *ext, char *out, size_t len);

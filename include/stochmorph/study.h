@@ -79,4 +79,17 @@ PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char 
 #define SM_FNV_OFFSET 0xcbf29ce484222325ULL
 uint64_t sm_fnv1a(uint64_t h, const void *data, size_t n);
 
+/* ---- One writer per study ---- */
+/* A lock on a study directory or on one task of it: an fcntl record lock on the file `path` (DIR/.lock, or
+   DIR/tasks/task_NNNN.lock), which the kernel releases when the process dies, however it dies. An exclusive lock
+   (run, sweep, collect) writes "host pid" into the file; a shared one (sweep -task_index, which then also locks its own
+   task file exclusively) lets array tasks run side by side but keeps a whole-study job out. A job that finds the lock
+   held stops with a message naming the holder (host and pid). On a file system without record locks (some NFS mounts)
+   the file alone is the lock: a live process of this host named in it refuses the job, and a warning says that jobs on
+   other hosts cannot be detected. Collective; rank 0 holds the lock. */
+typedef struct _p_SMStudyLock *SMStudyLock;
+PetscErrorCode sm_study_lock(MPI_Comm comm, const char *path, PetscBool exclusive, SMStudyLock *lock);
+/* Release the lock (the file stays: removing it could let two jobs lock two different files). Accepts NULL. */
+PetscErrorCode sm_study_unlock(SMStudyLock *lock);
+
 #endif

@@ -49,4 +49,13 @@ void sm_sys_format_real(double v, char *buf, size_t len);
 /* Wall-clock seconds. */
 double sm_sys_wtime(void);
 
+/* Why writing path failed, in the system's words, for an error message: strerror(err) when err (an errno value captured
+   at the failure, 0 if none) names a cause; otherwise what the file system says now: "No space left on device" (less
+   than 1 MiB free), "Read-only file system", the directory not writable, or the file removed while it was written.
+   Not collective; call it before removing the partial file (whose blocks are part of the evidence). */
+void sm_sys_write_reason(const char *path, int err, char *buf, size_t len);
+/* Free bytes for an unprivileged writer in the file system holding path (its directory when path does not exist);
+   -1 if unknown. Not collective. */
+double sm_sys_free_bytes(const char *path);
+
 #endif

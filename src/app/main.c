@@ -1,5 +1,6 @@
 /* stochmorph: digital twins of nanostructured electrode particles and their descriptors. */
 #include "app.h"
+#include <stochmorph/report.h>
 #include "app_shape.h"
 #include <stochmorph/log.h>
 #include <stochmorph/version.h>
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
     if (ierr) {
       /* An error every rank saw (input checks are collective) ends cleanly with exit status 1; an error on some
          ranks only would leave the others waiting in a collective call, so it aborts the job. */
+      sm_text_abandon_all();
       fflush(stdout);
       fflush(stderr);
       if (!sm_error_collective) MPI_Abort(MPI_COMM_WORLD, 1);

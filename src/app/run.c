@@ -195,6 +195,8 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
     PetscInt kill = -1; /* test hooks, see sm_test_kill and sm_solve_iteration (read here so they count as used) */
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_stop_at_iteration", &o->test_stop_iteration, NULL));
+    PetscBool nolocks = PETSC_FALSE; /* sm_study_lock's */
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-study_test_no_locks", &nolocks, NULL));
   }
   PetscCall(sm_morph_options_default(&o->morph));
   PetscCall(sm_morph_options_set_from_options(comm, &o->morph));
@@ -389,12 +391,34 @@ static PetscErrorCode sm_solve_save(SMSolveCheckpoint *sc, Vec x, PetscInt it)
   PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", sc->path));
   PetscCall(VecGetSize(x, &n));
   PetscCall(PetscObjectSetName((PetscObject)x, "x"));
-  PetscCall(PetscViewerHDF5Open(sc->comm, partial, FILE_MODE_WRITE, &v));
-  PetscCall(VecView(x, v));
-  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "unknowns", PETSC_INT, &n));
-  PetscCall(PetscViewerHDF5WriteAttribute(v, "x", "iteration", PETSC_INT, &it));
-  PetscCall(PetscViewerDestroy(&v));
   PetscCallMPI(MPI_Comm_rank(sc->comm, &rank));
+  { /* a failure (a full disk) is reported once, with the system's reason, and the partial file removed */
+    PetscErrorCode ierr;
+    int            err;
+    errno = 0;
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = PetscViewerHDF5Open(sc->comm, partial, FILE_MODE_WRITE, &v);
+    if (!ierr) {
+      ierr = VecView(x, v);
+      if (!ierr) ierr = PetscViewerHDF5WriteAttribute(v, "x", "unknowns", PETSC_INT, &n);
+      if (!ierr) ierr = PetscViewerHDF5WriteAttribute(v, "x", "iteration", PETSC_INT, &it);
+      if (PetscViewerDestroy(&v) && !ierr) ierr = PETSC_ERR_FILE_WRITE;
+    }
+    err = errno;
+    PetscCall(PetscPopErrorHandler());
+    ok = !ierr;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, sc->comm));
+    if (!ok) {
+      char why[256] = "";
+      if (!rank) {
+        sm_sys_write_reason(partial, err, why, sizeof(why));
+        (void)remove(partial);
+      }
+      PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, sc->comm));
+      SETERRQ(sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s: %s (the partial file was removed)",
+              sc->path, why);
+    }
+  }
   if (!rank) ok = rename(partial, sc->path) == 0;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, sc->comm));
   PetscCheck(ok, sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s", sc->path);
@@ -933,8 +957,9 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   SMModel          model0 = NULL;
   SMGrid           grid   = NULL;
   SMStore          st     = NULL;
+  SMStudyLock      lock = NULL, task_lock = NULL;
   SMProgress       pg;
-  char             path[PETSC_MAX_PATH_LEN];
+  char             path[PETSC_MAX_PATH_LEN], lpath[PETSC_MAX_PATH_LEN];
   int              stopped = 0, t0, t1;
   struct sigaction sa, old_term, old_usr1;
 
@@ -972,6 +997,14 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
     PetscCall(sm_mkdir(comm, path));
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_%04d.h5", o.dir, (int)o.task_index));
   } else PetscCall(PetscSNPrintf(path, sizeof(path), "%s/checkpoint.h5", o.dir));
+  /* one writer per study: a whole study locks the directory; a task of an array shares that lock with the other
+     tasks and locks its own task */
+  PetscCall(PetscSNPrintf(lpath, sizeof(lpath), "%s/.lock", o.dir));
+  PetscCall(sm_study_lock(comm, lpath, o.task_index < 0 ? PETSC_TRUE : PETSC_FALSE, &lock));
+  if (o.task_index >= 0) {
+    PetscCall(PetscSNPrintf(lpath, sizeof(lpath), "%s/tasks/task_%04d.lock", o.dir, (int)o.task_index));
+    PetscCall(sm_study_lock(comm, lpath, PETSC_TRUE, &task_lock));
+  }
   PetscCall(sm_store_open(comm, path, o.study, o.restart, &st));
   PetscCall(sm_run_register_stages());
 
@@ -1023,6 +1056,8 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
                             command, (int)o.task_index, sm_sys_wtime() - pg.t0, path, o.dir));
   }
   PetscCall(sm_store_close(&st));
+  PetscCall(sm_study_unlock(&task_lock));
+  PetscCall(sm_study_unlock(&lock));
   PetscCall(PetscFree(o.values));
   PetscCall(sm_transport_destroy(&o.solver));
   PetscCall(sm_model_destroy(&model0));
@@ -1033,23 +1068,15 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
 PetscErrorCode sm_cmd_run(MPI_Comm comm) { return sm_run_study(comm, "run"); }
 PetscErrorCode sm_cmd_sweep(MPI_Comm comm) { return sm_run_study(comm, "sweep"); }
 
-/* collect: merge DIR/tasks/task_NNNN.h5 (or DIR/checkpoint.h5) into DIR/study.{json,csv}. */
-PetscErrorCode sm_cmd_collect(MPI_Comm comm)
+/* collect: merge DIR/tasks/task_NNNN.h5 (or DIR/checkpoint.h5) into DIR/study.{json,csv}. The caller holds the lock. */
+static PetscErrorCode sm_collect(MPI_Comm comm, const char *dir)
 {
-  char        dir[PETSC_MAX_PATH_LEN] = "", path[PETSC_MAX_PATH_LEN], buf[32];
-  PetscBool   set;
+  char        path[PETSC_MAX_PATH_LEN], buf[32];
   SMStore    *stores;
   const char *study0 = NULL;
   int         ntasks, nst = 0;
 
   PetscFunctionBeginUser;
-  PetscOptionsBegin(comm, NULL, "stochmorph collect: merge the tasks of a sweep into the study table", "stochmorph");
-  PetscCall(PetscOptionsString("-o", "Study directory (holding tasks/task_NNNN.h5 from sweep -task_index)", "collect", dir, dir,
-                               sizeof(dir), &set));
-  PetscOptionsEnd();
-  if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(sm_app_check_unused_options(comm, "collect"));
-  PetscCheck(set && dir[0], comm, PETSC_ERR_ARG_WRONG, "collect needs the study directory: -o DIR");
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/checkpoint.h5", dir));
   if (!access(path, R_OK)) { /* a whole study: its checkpoint */
     SMStore st;
@@ -1098,5 +1125,27 @@ PetscErrorCode sm_cmd_collect(MPI_Comm comm)
   PetscCall(PetscPrintf(comm, "stochmorph collect: %d tasks; wrote %s/study.json and %s/study.csv\n", nst, dir, dir));
   for (int s = 0; s < nst; s++) PetscCall(sm_store_close(&stores[s]));
   PetscCall(PetscFree(stores));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_cmd_collect(MPI_Comm comm)
+{
+  char        dir[PETSC_MAX_PATH_LEN] = "", lpath[PETSC_MAX_PATH_LEN];
+  PetscBool   set;
+  SMStudyLock lock = NULL;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, NULL, "stochmorph collect: merge the tasks of a sweep into the study table", "stochmorph");
+  PetscCall(PetscOptionsString("-o", "Study directory (holding tasks/task_NNNN.h5 from sweep -task_index)", "collect", dir, dir,
+                               sizeof(dir), &set));
+  PetscOptionsEnd();
+  if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(sm_app_check_unused_options(comm, "collect"));
+  PetscCheck(set && dir[0], comm, PETSC_ERR_ARG_WRONG, "collect needs the study directory: -o DIR");
+  PetscCheck(!access(dir, F_OK), comm, PETSC_ERR_FILE_OPEN, "collect: the study directory %s does not exist", dir);
+  PetscCall(PetscSNPrintf(lpath, sizeof(lpath), "%s/.lock", dir));
+  PetscCall(sm_study_lock(comm, lpath, PETSC_TRUE, &lock));
+  PetscCall(sm_collect(comm, dir));
+  PetscCall(sm_study_unlock(&lock));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

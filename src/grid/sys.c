@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/statvfs.h>
 
 PetscErrorCode sm_sys_physical_memory(double *bytes)
 {
@@ -30,4 +33,66 @@ void sm_sys_format_real(double v, char *buf, size_t len)
     snprintf(buf, len, "%.*g", digits, v);
     if (strtod(buf, NULL) == v) return;
   }
+}
+
+void sm_sys_write_reason(const char *path, int err, char *buf, size_t len)
+{
+  char           dir[PETSC_MAX_PATH_LEN];
+  const char    *slash = strrchr(path, '/');
+  struct statvfs fs;
+
+  switch (err) { /* causes that errno names without doubt */
+    case ENOSPC:
+    case EDQUOT:
+    case EROFS:
+    case EACCES:
+    case EPERM:
+    case ENOENT:
+    case EFBIG:
+    case ENAMETOOLONG:
+    case ENOTDIR:
+      snprintf(buf, len, "%s", strerror(err));
+      return;
+    default:
+      break;
+  }
+  if (!slash) snprintf(dir, sizeof(dir), ".");
+  else if (slash == path) snprintf(dir, sizeof(dir), "/");
+  else snprintf(dir, sizeof(dir), "%.*s", (int)PetscMin((size_t)(slash - path), sizeof(dir) - 1), path);
+  if (!statvfs(dir, &fs)) {
+    if (fs.f_flag & ST_RDONLY) {
+      snprintf(buf, len, "%s", strerror(EROFS));
+      return;
+    }
+    if ((double)fs.f_bavail * (double)fs.f_frsize < 1048576.0) {
+      snprintf(buf, len, "%s (%s has %llu bytes free)", strerror(ENOSPC), dir,
+               (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_frsize);
+      return;
+    }
+  } else {
+    snprintf(buf, len, "the directory %s: %s", dir, strerror(errno));
+    return;
+  }
+  if (access(dir, W_OK)) {
+    snprintf(buf, len, "the directory %s: %s", dir, strerror(errno));
+    return;
+  }
+  if (access(path, F_OK)) {
+    snprintf(buf, len, "the file was removed while it was being written");
+    return;
+  }
+  snprintf(buf, len, "%s", err ? strerror(err) : "an input/output error");
+}
+
+double sm_sys_free_bytes(const char *path)
+{
+  char           dir[PETSC_MAX_PATH_LEN];
+  const char    *slash = strrchr(path, '/');
+  struct statvfs fs;
+
+  if (!slash) snprintf(dir, sizeof(dir), ".");
+  else if (slash == path) snprintf(dir, sizeof(dir), "/");
+  else snprintf(dir, sizeof(dir), "%.*s", (int)PetscMin((size_t)(slash - path), sizeof(dir) - 1), path);
+  if (statvfs(dir, &fs)) return -1;
+  return (double)fs.f_bavail * (double)fs.f_frsize;
 }

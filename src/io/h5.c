@@ -263,6 +263,48 @@ static PetscErrorCode sm_h5_writer_free(SMH5Writer *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* After a write step that failed on some ranks (ierr, with errno err captured at the failure): collectively abandon
+   the partial file and raise one error naming the file and the system's reason (a full disk, a read-only or vanished
+   directory). The caller ran the step under PetscReturnErrorHandler, so HDF5's own call is not reported. */
+static PetscErrorCode sm_h5_writer_check(SMH5Writer w, PetscErrorCode ierr, int err)
+{
+  int  bad[2] = {ierr ? 1 : 0, ierr ? err : 0};
+  char why[256] = "";
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT, MPI_MAX, w->comm));
+  if (!bad[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!w->rank) sm_sys_write_reason(w->partial, bad[1], why, sizeof(why));
+  PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, w->comm));
+  PetscCall(sm_h5_writer_abandon(w));
+  SETERRQ(w->comm, PETSC_ERR_FILE_WRITE, "Could not write '%s': %s (the partial file was removed; nothing is left under "
+          "that name)", w->path, why);
+}
+
+/* Parallel HDF5 cannot close a file cleanly after a write failed on some ranks only (the ranks part ways in the
+   metadata flush and wait for each other for ever), so a write that cannot fit is refused before it starts: rank 0
+   compares the free space with the bytes to write plus a margin for metadata. */
+#define SM_H5_METADATA_MARGIN 262144.0
+static PetscErrorCode sm_h5_writer_check_space(SMH5Writer w, double bytes)
+{
+  double free_bytes = 0;
+
+  PetscFunctionBeginUser;
+  if (!w->rank) free_bytes = sm_sys_free_bytes(w->partial);
+  PetscCallMPI(MPI_Bcast(&free_bytes, 1, MPI_DOUBLE, 0, w->comm));
+  if (free_bytes < 0 || free_bytes >= bytes + SM_H5_METADATA_MARGIN) PetscFunctionReturn(PETSC_SUCCESS);
+  {
+    char need[32], have[32];
+    sm_sys_format_bytes(bytes + SM_H5_METADATA_MARGIN, need, sizeof(need));
+    sm_sys_format_bytes(free_bytes, have, sizeof(have));
+    if (w->file >= 0) PetscCall(sm_h5_writer_abandon(w));
+    else if (!w->rank) (void)remove(w->partial);
+    SETERRQ(w->comm, PETSC_ERR_FILE_WRITE,
+            "Could not write '%s': %s (it needs %s, the file system has %s free); free space or choose another -o",
+            w->path, strerror(ENOSPC), need, have);
+  }
+}
+
 static PetscErrorCode sm_h5_writer_open_impl(SMH5Writer w)
 {
   SMH5Ids        ids = {.n = 0};
@@ -278,6 +320,7 @@ static PetscErrorCode sm_h5_writer_open_impl(SMH5Writer w)
     else fclose(f);
   }
   PetscCall(sm_h5_bcast_errno(w->comm, &err));
+  if (!err) PetscCall(sm_h5_writer_check_space(w, 0));
   PetscCheck(!err, w->comm, PETSC_ERR_FILE_OPEN,
              "-o: cannot create the output file '%s' (creating '%s' failed: %s); check that the directory exists "
              "and is writable, or choose another path with -o",
@@ -398,6 +441,7 @@ static PetscErrorCode sm_h5_write_volume_impl(SMH5Writer w, SMVolume vol, SMH5Id
 
 PetscErrorCode sm_h5_writer_write_volume(SMH5Writer w, SMVolume vol)
 {
+  int            err;
   SMH5Ids        ids = {.n = 0};
   SMGrid         grid;
   SMGridInfo     g;
@@ -409,9 +453,15 @@ PetscErrorCode sm_h5_writer_write_volume(SMH5Writer w, SMVolume vol)
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_h5_writer_set_dims(w, &g, "a volume"));
+  PetscCheck(w->file >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "The HDF5 writer is not open");
+  PetscCall(sm_h5_writer_check_space(w, (double)g.n_total));
+  errno = 0;
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   ierr = sm_h5_write_volume_impl(w, vol, &ids);
+  err  = errno;
   sm_h5_ids_close(&ids);
-  PetscCall(ierr);
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(sm_h5_writer_check(w, ierr, err));
   w->has_labels = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -419,6 +469,7 @@ PetscErrorCode sm_h5_writer_write_volume(SMH5Writer w, SMVolume vol)
 PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *name, const double *slab,
                                         int64_t row_stride)
 {
+  int            err;
   SMH5Ids        ids = {.n = 0};
   SMGridInfo     g;
   hid_t          dset;
@@ -443,12 +494,18 @@ PetscErrorCode sm_h5_writer_write_field(SMH5Writer w, SMGrid grid, const char *n
   PetscCheck(row_stride >= g.n[0], w->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "Field %s: row stride %lld is less than nx = %lld", name, (long long)row_stride, (long long)g.n[0]);
   PetscCall(sm_h5_writer_set_dims(w, &g, "a field"));
-  if (w->fields_group < 0)
-    SM_CALL_HDF5(w->fields_group = H5Gcreate2(w->file, "/fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  ierr = sm_h5_write_dataset_impl(w->fields_group, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &g, slab, row_stride, &ids,
-                                  &dset);
+  PetscCall(sm_h5_writer_check_space(w, 8.0 * (double)g.n_total));
+  errno = 0;
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  if (w->fields_group < 0) w->fields_group = H5Gcreate2(w->file, "/fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (w->fields_group < 0) ierr = PETSC_ERR_LIB;
+  else
+    ierr = sm_h5_write_dataset_impl(w->fields_group, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &g, slab, row_stride, &ids,
+                                    &dset);
+  err = errno;
   sm_h5_ids_close(&ids);
-  PetscCall(ierr);
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(sm_h5_writer_check(w, ierr, err));
   PetscCall(PetscStrallocpy(name, &w->fields[w->nfields++]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -460,17 +517,25 @@ static PetscErrorCode sm_h5_writer_finish_h5(SMH5Writer w)
 
   PetscFunctionBeginUser;
   PetscCheck(w->file >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "The HDF5 writer is not open");
-  if (w->fields_group >= 0) {
-    herr_t e        = H5Gclose(w->fields_group);
-    w->fields_group = -1;
-    SM_CALL_HDF5(e);
-  }
-  PetscCall(sm_h5_attr_write_int(w->file, "complete", 1));
   {
-    herr_t e = H5Fclose(w->file);
-    w->file  = -1;
-    PetscCheck(e >= 0, w->comm, PETSC_ERR_FILE_WRITE, "HDF5 could not finish writing '%s' (is the disk full?)",
-               w->partial);
+    PetscErrorCode ierr = PETSC_SUCCESS;
+    errno               = 0;
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    if (w->fields_group >= 0) {
+      herr_t e        = H5Gclose(w->fields_group);
+      w->fields_group = -1;
+      if (e < 0) ierr = PETSC_ERR_LIB;
+    }
+    if (!ierr) ierr = sm_h5_attr_write_int(w->file, "complete", 1);
+    if (!ierr) { /* the flush of the metadata cache: where a full disk shows */
+      herr_t e = H5Fclose(w->file);
+      w->file  = -1;
+      if (e < 0) ierr = PETSC_ERR_FILE_WRITE;
+    }
+    err = errno;
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(sm_h5_writer_check(w, ierr, err));
+    err = 0;
   }
   if (w->rank == 0 && rename(w->partial, w->path)) err = errno;
   PetscCall(sm_h5_bcast_errno(w->comm, &err));

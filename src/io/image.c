@@ -1028,16 +1028,20 @@ typedef enum { SM_MODE_LABELS, SM_MODE_MAP, SM_MODE_GREY } SMMode;
 /* What the conversion of this rank's batches saw; reduced across ranks before anything is judged. */
 typedef struct {
   double  vmin, vmax, unknown_min;
-  int64_t nonint, nonfinite, unknown, counts[SM_MAX_PHASES];
+  int64_t nonint, nan, inf, unknown, counts[SM_MAX_PHASES];
+  int64_t first_nonfinite; /* the smallest voxel index (in the crop box, x fastest) of a NaN or infinity */
 } SMImageStats;
 
-static void sm_image_convert(SMMode mode, const void *buf, SMSample sample, int64_t n, const double map[], int nmap,
-                             uint8_t *labels, float *grey, SMImageStats *st)
+/* Convert n samples of a batch whose first voxel has index base in the crop box. */
+static void sm_image_convert(SMMode mode, const void *buf, SMSample sample, int64_t n, int64_t base, const double map[],
+                             int nmap, uint8_t *labels, float *grey, SMImageStats *st)
 {
   for (int64_t i = 0; i < n; i++) {
     double v = sm_image_load(buf, sample, i);
     if (!isfinite(v)) {
-      st->nonfinite++;
+      if (isnan(v)) st->nan++;
+      else st->inf++;
+      st->first_nonfinite = PetscMin(st->first_nonfinite, base + i);
       if (labels) labels[i] = 0;
       if (grey) grey[i] = 0;
       continue;
@@ -1068,22 +1072,25 @@ static void sm_image_convert(SMMode mode, const void *buf, SMSample sample, int6
 static PetscErrorCode sm_image_reduce_stats(MPI_Comm comm, SMImageStats *st)
 {
   double  mm[3] = {-st->vmin, st->vmax, -st->unknown_min};
-  int64_t c[3 + SM_MAX_PHASES];
+  int64_t c[4 + SM_MAX_PHASES];
 
   PetscFunctionBeginUser;
   c[0] = st->nonint;
-  c[1] = st->nonfinite;
-  c[2] = st->unknown;
-  for (int p = 0; p < SM_MAX_PHASES; p++) c[3 + p] = st->counts[p];
+  c[1] = st->nan;
+  c[2] = st->inf;
+  c[3] = st->unknown;
+  for (int p = 0; p < SM_MAX_PHASES; p++) c[4 + p] = st->counts[p];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, mm, 3, MPI_DOUBLE, MPI_MAX, comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c, 3 + SM_MAX_PHASES, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c, 4 + SM_MAX_PHASES, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &st->first_nonfinite, 1, MPI_INT64_T, MPI_MIN, comm));
   st->vmin        = -mm[0];
   st->vmax        = mm[1];
   st->unknown_min = -mm[2];
   st->nonint      = c[0];
-  st->nonfinite   = c[1];
-  st->unknown     = c[2];
-  for (int p = 0; p < SM_MAX_PHASES; p++) st->counts[p] = c[3 + p];
+  st->nan         = c[1];
+  st->inf         = c[2];
+  st->unknown     = c[3];
+  for (int p = 0; p < SM_MAX_PHASES; p++) st->counts[p] = c[4 + p];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1275,6 +1282,7 @@ static PetscErrorCode sm_image_read_impl(MPI_Comm comm, const char *path, const 
   PetscCall(PetscMemzero(&stats, sizeof(stats)));
   stats.vmin = stats.unknown_min = PETSC_MAX_REAL;
   stats.vmax                     = -PETSC_MAX_REAL;
+  stats.first_nonfinite          = INT64_MAX;
   {
     double map[SM_MAX_PHASES];
     /* float data hold float values: compare with the listed values as floats */
@@ -1286,16 +1294,23 @@ static PetscErrorCode sm_image_read_impl(MPI_Comm comm, const char *path, const 
       int64_t off = z0 * g.n_plane;
       PetscCall(sm_image_source_read(s, blo, bcnt, st->batch, msg, sizeof(msg)));
       PetscCall(sm_image_sync_error(comm, msg));
-      sm_image_convert(mode, st->batch, s->sample, nz * g.n_plane, map, o->nphase_labels,
+      sm_image_convert(mode, st->batch, s->sample, nz * g.n_plane, (g.z_start + z0) * g.n_plane, map, o->nphase_labels,
                        mode == SM_MODE_GREY ? NULL : labels + off, mode == SM_MODE_GREY ? st->grey + off : NULL,
                        &stats);
     }
   }
   PetscCall(PetscFree(st->batch));
   PetscCall(sm_image_reduce_stats(comm, &stats));
-  PetscCheck(!stats.nonfinite, comm, PETSC_ERR_FILE_UNEXPECTED,
-             "-i: '%s' holds %lld non-finite values (NaN or infinity); replace them before reading", path,
-             (long long)stats.nonfinite);
+  /* NaN and infinity are refused, never thresholded: no phase is the right guess for a voxel the instrument lost */
+  if (stats.nan || stats.inf) {
+    const int64_t f = stats.first_nonfinite, nxy = cn[0] * cn[1];
+    SETERRQ(comm, PETSC_ERR_FILE_UNEXPECTED,
+            "-i: '%s' holds %lld NaN and %lld infinite values (the first at voxel x=%lld, y=%lld, z=%lld of the image, "
+            "0-based); stochmorph does not guess a phase for them: replace them (for example by the value of the pore "
+            "phase) or -crop them away, and read the image again",
+            path, (long long)stats.nan, (long long)stats.inf, (long long)(lo[0] + f % cn[0]),
+            (long long)(lo[1] + (f / cn[0]) % cn[1]), (long long)(lo[2] + f / nxy));
+  }
 
   if (mode == SM_MODE_LABELS) {
     PetscCheck(!stats.nonint && stats.vmin >= 0 && stats.vmax <= 255, comm, PETSC_ERR_FILE_UNEXPECTED,

@@ -3,6 +3,8 @@
 #include <stochmorph/version.h>
 #include <math.h>
 #include <string.h>
+#include <errno.h>
+#include <stdio.h>
 
 #define SM_JSON_MAX_DEPTH 32
 
@@ -15,11 +17,44 @@ struct _p_SMJson {
   int         count[SM_JSON_MAX_DEPTH]; /* items written at each depth, for commas */
 };
 
+/* The text files open on this process (rank 0), for sm_text_abandon_all. */
+#define SM_TEXT_MAX_OPEN 16
+static struct {
+  FILE *fp;
+  char  partial[PETSC_MAX_PATH_LEN + 16];
+} sm_text_open_files[SM_TEXT_MAX_OPEN];
+
+static void sm_text_register(FILE *fp, const char *partial)
+{
+  for (int i = 0; i < SM_TEXT_MAX_OPEN; i++)
+    if (!sm_text_open_files[i].fp) {
+      sm_text_open_files[i].fp = fp;
+      snprintf(sm_text_open_files[i].partial, sizeof(sm_text_open_files[i].partial), "%s", partial);
+      return;
+    }
+}
+
+static void sm_text_unregister(FILE *fp)
+{
+  for (int i = 0; i < SM_TEXT_MAX_OPEN; i++)
+    if (sm_text_open_files[i].fp == fp) sm_text_open_files[i].fp = NULL;
+}
+
+void sm_text_abandon_all(void)
+{
+  for (int i = 0; i < SM_TEXT_MAX_OPEN; i++)
+    if (sm_text_open_files[i].fp) {
+      (void)fclose(sm_text_open_files[i].fp);
+      (void)remove(sm_text_open_files[i].partial);
+      sm_text_open_files[i].fp = NULL;
+    }
+}
+
 PetscErrorCode sm_text_open(MPI_Comm comm, const char *path, FILE **fp)
 {
   PetscMPIInt rank;
   int         ok = 1;
-  char        partial[PETSC_MAX_PATH_LEN + 16];
+  char        partial[PETSC_MAX_PATH_LEN + 16], why[256] = "";
 
   PetscFunctionBeginUser;
   *fp = NULL;
@@ -28,9 +63,13 @@ PetscErrorCode sm_text_open(MPI_Comm comm, const char *path, FILE **fp)
     PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", path));
     *fp = fopen(partial, "w");
     ok  = *fp != NULL;
+    if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
+    else sm_text_register(*fp, partial);
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
-  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "-o: cannot create %s (does the directory exist and is it writable?)", path);
+  PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "-o: cannot create %s: %s (does the directory exist and is it writable?)",
+             path, why);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -38,20 +77,30 @@ PetscErrorCode sm_text_close(MPI_Comm comm, const char *path, FILE **fp, PetscBo
 {
   PetscMPIInt rank;
   int         ok = 1;
-  char        partial[PETSC_MAX_PATH_LEN + 16];
+  char        partial[PETSC_MAX_PATH_LEN + 16], why[256] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank && fp && *fp) {
+    int err = 0;
     PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", path));
-    ok = fclose(*fp) == 0;
-    if (complete && ok) ok = rename(partial, path) == 0;
-    else (void)remove(partial);
+    /* a full disk shows in the buffered writes (ferror) or at the last flush (fclose) */
+    sm_text_unregister(*fp);
+    errno = 0;
+    if (fflush(*fp) || ferror(*fp)) ok = 0, err = errno;
+    if (fclose(*fp) && ok) ok = 0, err = errno;
+    if (!ok && complete) sm_sys_write_reason(partial, err, why, sizeof(why));
+    if (complete && ok && rename(partial, path)) {
+      ok = 0;
+      snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
+    }
+    if (!complete || !ok) (void)remove(partial);
     *fp = NULL;
   }
   if (complete) {
     PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
-    PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "Could not finish writing %s", path);
+    PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, comm));
+    PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "Could not write %s: %s (the partial file was removed)", path, why);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

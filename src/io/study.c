@@ -7,6 +7,9 @@
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 
 #define SM_STORE_FORMAT "stochmorph-checkpoint-1"
 
@@ -221,7 +224,8 @@ static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ft
 /* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
 static PetscErrorCode sm_store_write(SMStore st)
 {
-  int ok = 1;
+  int  ok = 1;
+  char why[256] = "";
 
   PetscFunctionBeginUser;
   if (!st->rank) {
@@ -233,8 +237,12 @@ static PetscErrorCode sm_store_write(SMStore st)
     PetscCall(sm_store_flatten(st, &f));
     sum = sm_store_checksum(&f);
     PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s.partial", st->path));
-    file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) ok = 0;
+    errno = 0;
+    file  = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+      ok = 0;
+      sm_sys_write_reason(partial, errno, why, sizeof(why));
+    }
     else {
       tu = H5Tcopy(H5T_C_S1);
       tk = H5Tcopy(H5T_C_S1);
@@ -260,14 +268,20 @@ static PetscErrorCode sm_store_write(SMStore st)
       H5Tclose(tu);
       H5Tclose(tk);
       if (H5Fclose(file) < 0) ok = 0;
-      if (ok) ok = rename(partial, st->path) == 0;
-      if (!ok) (void)remove(partial);
+      if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
+      if (ok && rename(partial, st->path)) {
+        ok = 0;
+        snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
+      }
     }
+    if (!ok) (void)remove(partial); /* also when H5Fcreate made the file but could not write its superblock */
     PetscCall(sm_store_flat_free(&f));
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, st->comm));
-  PetscCheck(ok, st->comm, PETSC_ERR_FILE_WRITE, "Could not write the checkpoint %s (is the directory writable, the disk full?)",
-             st->path);
+  PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, st->comm));
+  PetscCheck(ok, st->comm, PETSC_ERR_FILE_WRITE,
+             "Could not write the checkpoint %s: %s. The previous checkpoint is intact: free space (or fix the directory) "
+             "and resume with the same options and -restart", st->path, why);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -719,5 +733,147 @@ PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char 
   PetscCall(sm_json_end_array(js));
   PetscCall(sm_json_close(&js, PETSC_TRUE));
   PetscCall(sm_record_destroy(&keys));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---------------------------------------------------------------- one writer per study */
+struct _p_SMStudyLock {
+  int       fd;       /* rank 0: the open lock file (closing it releases the lock); -1 elsewhere */
+  PetscBool fallback; /* no record locks here: the file's content is the lock, removed on unlock */
+  char      path[PETSC_MAX_PATH_LEN];
+  char      me[320];  /* "host pid" of this job */
+};
+
+/* The holder named in the file ("host pid"), or "" if the file names nobody. */
+static void sm_lock_holder(int fd, char *holder, size_t len)
+{
+  ssize_t n = pread(fd, holder, len - 1, 0);
+  holder[n > 0 ? n : 0] = 0;
+  holder[strcspn(holder, "\n")] = 0;
+}
+
+static int sm_lock_write_holder(int fd, const char *me)
+{
+  size_t n = strlen(me);
+  if (ftruncate(fd, 0) || pwrite(fd, me, n, 0) != (ssize_t)n || pwrite(fd, "\n", 1, (off_t)n) != 1) return -1;
+  return fsync(fd);
+}
+
+/* Is the holder "host pid" a live process of this host other than us? */
+static PetscBool sm_lock_holder_alive(const char *holder, const char *host)
+{
+  char h[256];
+  long pid;
+  if (sscanf(holder, "%255s %ld", h, &pid) != 2 || strcmp(h, host) || pid <= 0 || pid == (long)getpid()) return PETSC_FALSE;
+  return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+PetscErrorCode sm_study_lock(MPI_Comm comm, const char *path, PetscBool exclusive, SMStudyLock *lock)
+{
+  PetscMPIInt rank;
+  SMStudyLock l;
+  char        msg[1024] = "", warn[1024] = "";
+  int         ok = 1;
+  PetscBool   nolocks = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  /* test hook: behave as on a file system without record locks */
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-study_test_no_locks", &nolocks, NULL));
+  PetscCall(PetscNew(&l));
+  l->fd = -1;
+  PetscCall(PetscStrncpy(l->path, path, sizeof(l->path)));
+  if (!rank) {
+    char         host[256] = "?", holder[320];
+    struct flock fl;
+    int          r, err;
+    (void)gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    snprintf(l->me, sizeof(l->me), "%s %ld", host, (long)getpid());
+    l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->fd < 0) {
+      ok = 0;
+      snprintf(msg, sizeof(msg), "Could not open the lock file %s: %s", path, strerror(errno));
+    } else {
+      memset(&fl, 0, sizeof(fl));
+      fl.l_type   = exclusive ? F_WRLCK : F_RDLCK;
+      fl.l_whence = SEEK_SET;
+      if (nolocks) r = -1, err = ENOLCK;
+      else {
+        r   = fcntl(l->fd, F_SETLK, &fl);
+        err = errno;
+      }
+      if (!r) {
+        if (exclusive && sm_lock_write_holder(l->fd, l->me)) {
+          ok = 0;
+          snprintf(msg, sizeof(msg), "Could not write the lock file %s: %s", path, strerror(errno));
+        }
+      } else if (err == EACCES || err == EAGAIN) { /* somebody holds it: name them */
+        struct flock q = fl;
+        int          shared_holder;
+        q.l_type = F_WRLCK;
+        shared_holder = !fcntl(l->fd, F_GETLK, &q) && q.l_type == F_RDLCK;
+        ok = 0;
+        if (shared_holder)
+          snprintf(msg, sizeof(msg),
+                   "Another job is writing to this study: %s is held by sweep -task_index jobs (for instance pid %ld on "
+                   "this host). Wait for them to finish, or give another -o",
+                   path, (long)q.l_pid);
+        else {
+          sm_lock_holder(l->fd, holder, sizeof(holder));
+          snprintf(msg, sizeof(msg),
+                   "Another job is writing to this study: %s is held by the process %s (host pid). Two jobs on one "
+                   "study would compute the same units and overwrite each other's checkpoint; wait for it to finish or "
+                   "stop it (the kernel frees the lock when it dies), or give another -o",
+                   path, holder[0] ? holder : "(unknown)");
+        }
+      } else if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) { /* no record locks here */
+        sm_lock_holder(l->fd, holder, sizeof(holder));
+        l->fallback = PETSC_TRUE;
+        if (sm_lock_holder_alive(holder, host)) {
+          ok = 0;
+          snprintf(msg, sizeof(msg),
+                   "Another job is writing to this study: %s names the running process %s (host pid). Wait for it to "
+                   "finish, or give another -o",
+                   path, holder);
+        } else if (sm_lock_write_holder(l->fd, l->me)) {
+          ok = 0;
+          snprintf(msg, sizeof(msg), "Could not write the lock file %s: %s", path, strerror(errno));
+        } else
+          snprintf(warn, sizeof(warn),
+                   "stochmorph warning: the file system of %s has no file locks (%s); the file records this job (%s), "
+                   "which keeps out a second job on this host only. Make sure no other job uses this study directory%s%s\n",
+                   path, strerror(err), l->me, holder[0] ? "; it last named " : "", holder);
+      } else {
+        ok = 0;
+        snprintf(msg, sizeof(msg), "Could not lock %s: %s", path, strerror(err));
+      }
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, comm));
+  if (!ok) {
+    if (l->fd >= 0) close(l->fd);
+    PetscCall(PetscFree(l));
+    SETERRQ(comm, PETSC_ERR_FILE_OPEN, "%s", msg);
+  }
+  if (warn[0]) PetscCall(PetscFPrintf(PETSC_COMM_SELF, PETSC_STDERR, "%s", warn));
+  *lock = l;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_study_unlock(SMStudyLock *lock)
+{
+  PetscFunctionBeginUser;
+  if (!lock || !*lock) PetscFunctionReturn(PETSC_SUCCESS);
+  if ((*lock)->fd >= 0) {
+    if ((*lock)->fallback) { /* the file is the lock: remove it if it still names us */
+      char holder[320];
+      sm_lock_holder((*lock)->fd, holder, sizeof(holder));
+      if (!strcmp(holder, (*lock)->me)) (void)remove((*lock)->path);
+    }
+    close((*lock)->fd);
+  }
+  PetscCall(PetscFree(*lock));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

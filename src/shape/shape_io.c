@@ -125,7 +125,7 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
   PetscMPIInt rank;
   int         err = 0; /* 1: cannot create (errno in sys), 2: HDF5 write failed, 3: rename failed */
   int         sys = 0;
-  char        partial[PETSC_MAX_PATH_LEN];
+  char        partial[PETSC_MAX_PATH_LEN], why[256] = "";
   const char *dot = path ? strrchr(path, '.') : NULL;
 
   PetscFunctionBeginUser;
@@ -144,7 +144,8 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
     } else {
       hid_t file;
       fclose(f);
-      file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      errno = 0;
+      file  = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
       if (file < 0)
         err = 2;
       else {
@@ -153,6 +154,7 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
         if (!err && sm_sh_attr(file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &c) < 0) err = 2;
         if (H5Fclose(file) < 0) err = 2;
       }
+      if (err == 2) sm_sys_write_reason(partial, errno, why, sizeof(why));
       if (!err && rename(partial, path)) {
         err = 3;
         sys = errno;
@@ -167,7 +169,8 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
       "-o: cannot create the output file '%s' (creating '%s' failed: %s); check that the directory exists and is "
       "writable, or choose another path with -o",
       path, partial, strerror(sys));
-  PetscCheck(err != 2, comm, PETSC_ERR_FILE_WRITE, "HDF5 could not write '%s' (is the disk full?)", partial);
+  PetscCallMPI(MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, comm));
+  PetscCheck(err != 2, comm, PETSC_ERR_FILE_WRITE, "Could not write '%s': %s (the partial file was removed)", path, why);
   PetscCheck(err != 3, comm, PETSC_ERR_FILE_WRITE, "Cannot rename the finished '%s' to '%s': %s", partial, path,
              strerror(sys));
   PetscFunctionReturn(PETSC_SUCCESS);
