@@ -47,6 +47,11 @@ typedef struct {
    results identical on every rank. */
 PetscErrorCode sm_morph_two_point(SMVolume vol, PetscBool periodic, double h_max, unsigned fft_flags, SMTwoPoint *tp);
 PetscErrorCode sm_morph_two_point_free(SMTwoPoint *tp);
+/* Upper estimate of the peak memory [bytes, all ranks together] of sm_morph_two_point on grid for a volume of nphases
+   phases: labels and an indicator (2 bytes per voxel), the FFT buffer (8) and, for three or more phases, one stored
+   spectrum per phase (8 each); minus-sampling pads each axis by up to half its length (at most 3.4 times the voxels).
+   Not collective. */
+PetscErrorCode sm_morph_two_point_memory_estimate(SMGrid grid, int nphases, PetscBool periodic, double *bytes);
 
 /* ---- Euclidean distance transform (SPEC 5) ---- */
 typedef enum { SM_EDT_BORDER_FREE = 0, SM_EDT_BORDER_OBSTACLE = 1 } SMEdtBorder;

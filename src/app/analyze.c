@@ -328,9 +328,9 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
                         (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
                         (double)g.h[2], np, periodic ? "periodic" : "non-periodic"));
   if (o.morph.want[SM_DESC_TWO_POINT]) {
-    /* FFT buffer plus one stored spectrum per transformed phase; minus-sampling pads by up to half the box per axis */
-    double pad = periodic ? 1.0 : 3.4, per = 8.0 * (1 + (np > 2 ? np : 0)) + 2;
-    PetscCall(sm_app_check_memory(comm, per * pad * (double)g.n_total, "The two-point functions of this volume"));
+    double bytes;
+    PetscCall(sm_morph_two_point_memory_estimate(grid, np, periodic, &bytes));
+    PetscCall(sm_app_check_memory(comm, bytes, "The two-point functions of this volume"));
   }
   PetscCall(sm_morph_label_counts(vol, counts));
   for (int i = 0; i < np; i++) S[i] = NAN;

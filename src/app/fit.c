@@ -435,10 +435,11 @@ PetscErrorCode sm_cmd_fit(MPI_Comm comm)
       (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], np,
       periodic ? "periodic" : "non-periodic", o.kind == SM_FIT_AUTO ? "auto" : sm_model_names[o.kind]));
   {
-    /* labels (1) + indicator copy (1) + FFT buffer (8) per voxel, pluri: + two stored spectra (16); minus-sampling
-       pads each axis by up to half its length (at most 3.4 times the voxels) */
-    double per = o.kind == SM_FIT_PLURI ? 8.0 + 16 + 1 : 8.0 + 2, pad = periodic ? 1.0 : 3.4;
-    PetscCall(sm_app_check_memory(comm, per * pad * (double)g.n_total, "Fitting this image"));
+    /* the two-point functions are the fit's largest allocation: of the three phases (pluri), else of the indicator of
+       the fitted phase (two phases) */
+    double bytes;
+    PetscCall(sm_morph_two_point_memory_estimate(grid, o.kind == SM_FIT_PLURI ? np : 2, periodic, &bytes));
+    PetscCall(sm_app_check_memory(comm, bytes, "Fitting this image"));
   }
   ierr = sm_fit_body(comm, &o, vol);
   PetscCall(sm_volume_destroy(&vol));

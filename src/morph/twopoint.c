@@ -317,3 +317,13 @@ PetscErrorCode sm_morph_two_point_free(SMTwoPoint *tp)
   PetscCall(PetscMemzero(tp, sizeof(*tp)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode sm_morph_two_point_memory_estimate(SMGrid grid, int nphases, PetscBool periodic, double *bytes)
+{
+  SMGridInfo g;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  *bytes = (2.0 + 8.0 * (1 + (nphases > 2 ? nphases : 0))) * (periodic ? 1.0 : 3.4) * (double)g.n_total;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
