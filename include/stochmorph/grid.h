@@ -99,6 +99,15 @@ PetscErrorCode sm_grid_halo_end(SMGridHalo *halo);
 PetscErrorCode sm_grid_halo(SMGrid grid, const SMGridHaloSpec *spec, const void *first, const void *last, void *below,
                             void *above);
 
+/* Variable-size exchange with the z neighbours (not periodic): send_down (n_down elements of type) goes to the rank
+   below, send_up (n_up) to the rank above; recv_below (n_below elements) comes from the rank below, recv_above
+   (n_above) from the rank above. The counts must match pairwise (my n_up is the n_below of the rank above; a count of
+   0 on both sides means no message). For data whose size the two sides agree on beforehand, e.g. the labels of the
+   components that touch a slab face. Collective over neighbours. */
+PetscErrorCode sm_grid_neighbor_exchange(SMGrid grid, MPI_Datatype type, int64_t n_down, const void *send_down, int64_t n_up,
+                                         const void *send_up, int64_t n_below, void *recv_below, int64_t n_above,
+                                         void *recv_above);
+
 /* The y split of the y-slab layout: this rank holds rows [y_start, y_start + y_local) of every z plane (balanced like
    the z slabs; ranks beyond ny hold none). */
 PetscErrorCode sm_grid_get_yslab(SMGrid grid, int64_t *y_start, int64_t *y_local);

@@ -17,6 +17,7 @@ struct _p_SMFFT {
   double      *real;             /* the real view in the grid layout: buf when the layouts coincide */
   int64_t     *fstart, *fcount;  /* FFTW's z planes of every rank */
   MPI_Datatype plane;            /* one padded real plane */
+  double       tr_msgs, tr_bytes; /* what FFTW's global transpose sends from this rank per transform */
   fftw_plan    fwd, bwd;
   SMFFTInfo    info;
 };
@@ -53,6 +54,20 @@ PetscErrorCode sm_fft_create(SMGrid grid, unsigned flags, SMFFT *fft)
   f->info.ky_start      = (int64_t)s1;
   f->info.ky_local      = (int64_t)n1;
   f->info.alloc_complex = (int64_t)(alloc > 0 ? alloc : 1);
+  {
+    /* FFTW's transposed transforms do one global transpose each: this rank's [z_local][ny][nkx] complex block goes
+       to every rank in pieces of its ky rows. FFTW's messages do not pass PETSc's MPI wrappers, so they are counted
+       here, for -log_view (events SMFFT and the kernels calling it). */
+    long long my = (long long)n1, *ky;
+    PetscCall(PetscMalloc1(grid->size, &ky));
+    PetscCallMPI(MPI_Allgather(&my, 1, MPI_LONG_LONG, ky, 1, MPI_LONG_LONG, grid->comm));
+    for (int r = 0; r < grid->size; r++)
+      if (r != grid->rank && ky[r] > 0 && n0 > 0) {
+        f->tr_msgs += 1;
+        f->tr_bytes += (double)n0 * (double)ky[r] * (double)f->info.nkx * sizeof(SMComplex);
+      }
+    PetscCall(PetscFree(ky));
+  }
   f->buf                = (double *)fftw_alloc_complex((size_t)f->info.alloc_complex);
   PetscCheck(f->buf, grid->comm, PETSC_ERR_MEM, "Cannot allocate the FFT buffer (%lld complex numbers)",
              (long long)f->info.alloc_complex);
@@ -91,6 +106,19 @@ PetscErrorCode sm_fft_get_info(SMFFT fft, SMFFTInfo *info)
 double       *sm_fft_real(SMFFT fft) { return fft->real; }
 SMComplex    *sm_fft_complex(SMFFT fft) { return (SMComplex *)fft->buf; }
 
+/* FFTW's transpose in PETSc's message counters (sent and received: the volumes are symmetric over the ranks). */
+static void sm_fft_count_transpose(SMFFT fft)
+{
+#if defined(PETSC_USE_LOG)
+  petsc_isend_ct += fft->tr_msgs;
+  petsc_isend_len += fft->tr_bytes;
+  petsc_irecv_ct += fft->tr_msgs;
+  petsc_irecv_len += fft->tr_bytes;
+#else
+  (void)fft;
+#endif
+}
+
 PetscErrorCode sm_fft_forward(SMFFT fft)
 {
   PetscFunctionBeginUser;
@@ -99,6 +127,7 @@ PetscErrorCode sm_fft_forward(SMFFT fft)
     PetscCall(sm_grid_move_planes(fft->grid, fft->plane, sizeof(double) * (size_t)(fft->grid->n[1] * fft->info.nx_padded),
                                   fft->grid->starts, fft->grid->counts, fft->real, fft->fstart, fft->fcount, fft->buf));
   fftw_execute(fft->fwd);
+  sm_fft_count_transpose(fft);
   PetscCall(PetscLogEventEnd(SM_EVENT_FFT, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -108,6 +137,7 @@ PetscErrorCode sm_fft_backward(SMFFT fft)
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(SM_EVENT_FFT, 0, 0, 0, 0));
   fftw_execute(fft->bwd);
+  sm_fft_count_transpose(fft);
   if (fft->real != fft->buf)
     PetscCall(sm_grid_move_planes(fft->grid, fft->plane, sizeof(double) * (size_t)(fft->grid->n[1] * fft->info.nx_padded),
                                   fft->fstart, fft->fcount, fft->buf, fft->grid->starts, fft->grid->counts, fft->real));

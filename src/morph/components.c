@@ -9,8 +9,10 @@
  *      A forward pass then flattens the forest and numbers the local roots 0, 1, ... in index order.
  *   2. Provisional ids: local ordinal + the number of local roots on lower ranks. Slabs are ordered by rank, so the
  *      provisional ids are ordered like the smallest global voxel index of each local component.
- *   3. Every local root starts with its provisional id as label; sweeps of label propagation across the slab faces
- *      (the grid's halo exchange of the first and last planes of labels; each root takes the smallest label of the
+ *   3. One halo exchange of the provisional ids of the first and last planes gives, for each slab face, the pairs of
+ *      local roots that touch across it; both sides list the roots touching the face in id order, so a sweep sends
+ *      only the labels of those roots (a few per component crossing the face, not a plane). Every local root starts
+ *      with its provisional id as label; sweeps of label propagation (each root takes the smallest label of the
  *      roots touching it on the neighbouring ranks) run until no rank changes a label (one MPI_Allreduce of a flag
  *      per sweep). The fixed point gives every local root the smallest provisional id of its global component, i.e.
  *      the id of the local component holding the component's smallest global voxel (the final root).
@@ -19,9 +21,10 @@
  *      final root's number to the other local roots of its component.
  * Components are thus numbered 0 .. n-1 in the order of their smallest global voxel index: integer results that do
  * not depend on the rank count. The number of sweeps is the longest chain of local components that the smallest id
- * must cross (a few per slab boundary for the usual microstructures, -info prints it); each sweep costs O(plane) work
- * and two plane messages per rank, and no rank gathers anything from the others. Extra memory: one local-root table
- * (at most one int64 per local voxel, usually far fewer) plus four planes of int64. */
+ * must cross (at least P - 1 for a component that spans all P slabs; -info prints it); a sweep costs work and
+ * messages proportional to the roots on the two faces, plus one small reduction, and no rank gathers anything from
+ * the others. Extra memory: one local-root table (at most one int64 per local voxel, usually far fewer), four planes
+ * of int64 for the one halo, and the face lists. */
 #include <stdlib.h>
 #include <string.h>
 #include <stochmorph/morph.h>
@@ -132,71 +135,134 @@ static int64_t flatten_slab(int64_t n, int64_t *comp)
   return k;
 }
 
-/* One sweep of the label propagation across the slab faces: val[a] (a local root) takes the smallest value of the
-   local roots of the neighbouring ranks that touch it. The first and last planes carry val of their voxels' roots
-   (-1 outside the set) through the grid's halo; a voxel of the last plane touches the voxels of the ghost plane above
-   at the same (x, y) or, for 26-connectivity, one step aside, and likewise the first plane the ghost below. */
-static PetscErrorCode propagate_sweep(SMGrid grid, const SMGridInfo *g, const int64_t *comp, int connectivity, int64_t *val,
-                                      int64_t *sfirst, int64_t *slast, int64_t *below, int64_t *above, int *changed)
+static int cmp_pair(const void *a, const void *b)
 {
-  const int64_t        nx = g->n[0], ny = g->n[1], np = g->n_plane, fill = -1;
-  const int64_t       *lastc = comp + (g->z_local - 1) * np;
-  const SMGridHaloSpec spec  = {MPI_INT64_T, sizeof(int64_t), np, 1, PETSC_FALSE, &fill};
+  const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  if (x[1] != y[1]) return x[1] < y[1] ? -1 : 1;
+  return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+  const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Index of key in the sorted array a[n] (key must be present). */
+static int64_t find_sorted(const int64_t *a, int64_t n, int64_t key)
+{
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (a[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* The adjacency of this rank's local roots with those of one neighbouring rank across one slab face:
+   own[] the distinct own roots on the face that touch the neighbour's set (sorted; their values are sent),
+   nb[] the distinct provisional ids of the neighbour's roots that touch mine (sorted; their values are received, and
+   the neighbour's own[] towards me is exactly this list, in the same order), and the edges (own root, index in nb). */
+typedef struct {
+  int64_t  nown, nnb, nedge;
+  int64_t *own, *nb, *edge; /* edge[2 i] = local root, edge[2 i + 1] = index into nb */
+  int64_t *sendv, *recvv;   /* values of own[] and nb[] during a sweep */
+} SMFace;
+
+/* Build a face from this rank's face plane (local root ordinals, -1 outside the set) and the ghost plane of the
+   neighbour's provisional ids. */
+static PetscErrorCode face_build(const int64_t *plane, const int64_t *ghost, int64_t nx, int64_t ny, int connectivity,
+                                 SMFace *f)
+{
+  int64_t n = 0, cap = 64, *ab;
 
   PetscFunctionBeginUser;
-  for (int64_t v = 0; v < np; v++) {
-    sfirst[v] = comp[v] >= 0 ? val[comp[v]] : -1;
-    slast[v]  = lastc[v] >= 0 ? val[lastc[v]] : -1;
-  }
-  PetscCall(sm_grid_halo(grid, &spec, sfirst, slast, below, above));
-  for (int side = 0; side < 2; side++) {
-    const int64_t *own = side ? lastc : comp, *ghost = side ? above : below;
-    for (int64_t y = 0; y < ny; y++)
-      for (int64_t x = 0; x < nx; x++) {
-        const int64_t v = y * nx + x;
-        int64_t       a, best;
-        if (own[v] < 0) continue;
-        a    = own[v];
-        best = val[a];
-        if (connectivity == 6) {
-          if (ghost[v] >= 0 && ghost[v] < best) best = ghost[v];
-        } else
-          for (int64_t dy = y > 0 ? -1 : 0; dy <= (y + 1 < ny ? 1 : 0); dy++)
-            for (int64_t dx = x > 0 ? -1 : 0; dx <= (x + 1 < nx ? 1 : 0); dx++) {
-              const int64_t w = ghost[v + dy * nx + dx];
-              if (w >= 0 && w < best) best = w;
-            }
-        if (best < val[a]) {
-          val[a]   = best;
-          *changed = 1;
+  PetscCall(PetscMalloc1(2 * (size_t)cap, &ab));
+  for (int64_t y = 0; y < ny; y++)
+    for (int64_t x = 0; x < nx; x++) {
+      const int64_t v = y * nx + x;
+      if (plane[v] < 0) continue;
+      for (int64_t dy = (connectivity == 26 && y > 0) ? -1 : 0; dy <= ((connectivity == 26 && y + 1 < ny) ? 1 : 0); dy++)
+        for (int64_t dx = (connectivity == 26 && x > 0) ? -1 : 0; dx <= ((connectivity == 26 && x + 1 < nx) ? 1 : 0); dx++) {
+          const int64_t w = ghost[v + dy * nx + dx];
+          if (w < 0) continue;
+          /* large components give long runs of the same pair: skip repeats */
+          if (n > 0 && ab[2 * n - 2] == plane[v] && ab[2 * n - 1] == w) continue;
+          if (n == cap) {
+            cap *= 2;
+            PetscCall(PetscRealloc(2 * sizeof(int64_t) * (size_t)cap, &ab));
+          }
+          ab[2 * n]     = plane[v];
+          ab[2 * n + 1] = w;
+          n++;
         }
-      }
+    }
+  if (n) qsort(ab, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
+  f->nedge = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (!f->nedge || ab[2 * i] != ab[2 * f->nedge - 2] || ab[2 * i + 1] != ab[2 * f->nedge - 1]) {
+      ab[2 * f->nedge]     = ab[2 * i];
+      ab[2 * f->nedge + 1] = ab[2 * i + 1];
+      f->nedge++;
+    }
+  PetscCall(PetscMalloc4((size_t)f->nedge + 1, &f->own, (size_t)f->nedge + 1, &f->nb, (size_t)f->nedge + 1, &f->sendv,
+                         (size_t)f->nedge + 1, &f->recvv));
+  f->nown = f->nnb = 0;
+  for (int64_t i = 0; i < f->nedge; i++) {
+    if (!f->nown || f->own[f->nown - 1] != ab[2 * i]) f->own[f->nown++] = ab[2 * i];
+    f->nb[f->nnb++] = ab[2 * i + 1];
   }
+  if (f->nnb) qsort(f->nb, (size_t)f->nnb, sizeof(int64_t), cmp_i64);
+  {
+    int64_t m = 0;
+    for (int64_t i = 0; i < f->nnb; i++)
+      if (!m || f->nb[i] != f->nb[m - 1]) f->nb[m++] = f->nb[i];
+    f->nnb = m;
+  }
+  for (int64_t i = 0; i < f->nedge; i++) ab[2 * i + 1] = find_sorted(f->nb, f->nnb, ab[2 * i + 1]);
+  f->edge = ab;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Sweeps until no rank changes a value (an MPI_Allreduce of the change flag): val becomes, on every local root, the
-   smallest initial value over its global component (values < 0 are not used as initial values). Returns the number
-   of sweeps. Collective. */
-static PetscErrorCode propagate_min(SMGrid grid, const SMGridInfo *g, const int64_t *comp, int connectivity, int64_t *val,
-                                    int *sweeps)
+static PetscErrorCode face_destroy(SMFace *f)
 {
-  int64_t *sfirst, *slast, *below, *above;
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(f->own, f->nb, f->sendv, f->recvv));
+  PetscCall(PetscFree(f->edge));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sweeps of label propagation until no rank changes a value (an MPI_Allreduce of the change flag per sweep): each
+   sweep sends the values of the roots on each face to the neighbour (sm_grid_neighbor_exchange: as many int64 as
+   roots touch the face, not a plane) and every root takes the smallest value of the neighbour roots touching it.
+   At the fixed point val is, on every local root, the smallest initial value over its global component (negative
+   values are not used). Returns the number of sweeps. Collective. */
+static PetscErrorCode propagate_min(SMGrid grid, SMFace face[2], int64_t *val, int *sweeps)
+{
   MPI_Comm comm = sm_grid_comm(grid);
 
   PetscFunctionBeginUser;
   *sweeps = 0;
-  if (g->size == 1) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscMalloc4((size_t)g->n_plane, &sfirst, (size_t)g->n_plane, &slast, (size_t)g->n_plane, &below,
-                         (size_t)g->n_plane, &above));
   for (;;) {
     int changed = 0, any = 0;
-    PetscCall(propagate_sweep(grid, g, comp, connectivity, val, sfirst, slast, below, above, &changed));
+    for (int s = 0; s < 2; s++)
+      for (int64_t i = 0; i < face[s].nown; i++) face[s].sendv[i] = val[face[s].own[i]];
+    PetscCall(sm_grid_neighbor_exchange(grid, MPI_INT64_T, face[0].nown, face[0].sendv, face[1].nown, face[1].sendv,
+                                        face[0].nnb, face[0].recvv, face[1].nnb, face[1].recvv));
+    for (int s = 0; s < 2; s++)
+      for (int64_t i = 0; i < face[s].nedge; i++) {
+        const int64_t a = face[s].edge[2 * i], w = face[s].recvv[face[s].edge[2 * i + 1]];
+        if (w >= 0 && w < val[a]) {
+          val[a]  = w;
+          changed = 1;
+        }
+      }
     (*sweeps)++;
     PetscCallMPI(MPI_Allreduce(&changed, &any, 1, MPI_INT, MPI_LOR, comm));
     if (!any) break;
   }
-  PetscCall(PetscFree4(sfirst, slast, below, above));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -207,6 +273,7 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   int64_t      nroots, offset = 0, total_roots = 0, *table = NULL;
   int64_t      nonfinal_below = 0, nonfinal_total = 0, ncomp = 0;
   int          sweeps1 = 0, sweeps2 = 0;
+  SMFace       face[2];
   PetscMPIInt  rank;
 
   PetscFunctionBeginUser;
@@ -227,10 +294,26 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   if (rank == 0) offset = 0;
   PetscCallMPI(MPI_Allreduce(&nroots, &total_roots, 1, MPI_INT64_T, MPI_SUM, comm));
 
-  /* 3. the smallest provisional id of each global component, by propagation across the slab faces */
+  /* 3. the smallest provisional id of each global component, by propagation across the slab faces: one halo of
+     the provisional ids of the first and last planes gives the adjacency of the roots across both faces */
+  memset(face, 0, sizeof(face));
+  if (info.size > 1) {
+    const int64_t        fill = -1, np = info.n_plane, *lastc = comp + (info.z_local - 1) * np;
+    const SMGridHaloSpec spec = {MPI_INT64_T, sizeof(int64_t), np, 1, PETSC_FALSE, &fill};
+    int64_t             *sfirst, *slast, *below, *above;
+    PetscCall(PetscMalloc4((size_t)np, &sfirst, (size_t)np, &slast, (size_t)np, &below, (size_t)np, &above));
+    for (int64_t v = 0; v < np; v++) {
+      sfirst[v] = comp[v] >= 0 ? comp[v] + offset : -1;
+      slast[v]  = lastc[v] >= 0 ? lastc[v] + offset : -1;
+    }
+    PetscCall(sm_grid_halo(grid, &spec, sfirst, slast, below, above));
+    PetscCall(face_build(comp, below, info.n[0], info.n[1], connectivity, &face[0]));
+    PetscCall(face_build(lastc, above, info.n[0], info.n[1], connectivity, &face[1]));
+    PetscCall(PetscFree4(sfirst, slast, below, above));
+  }
   PetscCall(PetscMalloc1((size_t)nroots + 1, &table));
   for (int64_t k = 0; k < nroots; k++) table[k] = offset + k;
-  PetscCall(propagate_min(grid, &info, comp, connectivity, table, &sweeps1));
+  if (info.size > 1) PetscCall(propagate_min(grid, face, table, &sweeps1));
 
   /* 4. final numbers: a final root f (table = own id) is numbered f - #(non-final ids below f); the others take the
      number of their root by a second propagation (only roots start with a number, so the minimum is that number) */
@@ -248,7 +331,11 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
       }
     }
   }
-  PetscCall(propagate_min(grid, &info, comp, connectivity, table, &sweeps2));
+  if (info.size > 1) PetscCall(propagate_min(grid, face, table, &sweeps2));
+  if (info.size > 1) {
+    PetscCall(face_destroy(&face[0]));
+    PetscCall(face_destroy(&face[1]));
+  }
   PetscCall(PetscInfo(NULL, "components: %lld local roots, %d + %d propagation sweeps\n", (long long)total_roots, sweeps1,
                       sweeps2));
   ncomp           = total_roots - nonfinal_total;
