@@ -1,6 +1,7 @@
 /* Distributed real-to-complex FFTs on a grid, in place, with FFTW-MPI.
  *
- * Real layout: [z_local][ny][2 (nx/2 + 1)] (rows padded, FFTW in-place convention), the rank's z-slab.
+ * Real layout: [z_local][ny][2 (nx/2 + 1)] (rows padded, FFTW in-place convention), the rank's (balanced) z-slab of
+ * the grid, whatever FFTW's own split of the planes (the planes are moved to it inside the transforms).
  * Complex layout (transposed, FFTW_MPI_TRANSPOSED_OUT): [ky_local][nz][nx/2 + 1], this rank owning
  * ky in [ky_start, ky_start + ky_local) (possibly none). Forward is unnormalised; backward(forward(x)) = N x. */
 #ifndef STOCHMORPH_FFT_H
@@ -28,7 +29,9 @@ PetscErrorCode sm_fft_create(SMGrid grid, unsigned flags, SMFFT *fft);
 PetscErrorCode sm_fft_destroy(SMFFT *fft);
 PetscErrorCode sm_fft_get_info(SMFFT fft, SMFFTInfo *info);
 PetscErrorCode sm_fft_get_grid(SMFFT fft, SMGrid *grid);
-/* The buffer, viewed as real (padded rows) or as complex; owned by fft. */
+/* The real view (grid slab, padded rows; input of forward, output of backward) and the complex view (input of
+   backward, output of forward); owned by fft. They may share memory: each is valid only as the output it just was
+   or as the input being prepared. */
 double       *sm_fft_real(SMFFT fft);
 SMComplex    *sm_fft_complex(SMFFT fft);
 PetscErrorCode sm_fft_forward(SMFFT fft);  /* real -> complex (transposed), collective */

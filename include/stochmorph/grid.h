@@ -1,10 +1,18 @@
-/* The grid: global voxel counts, physical voxel size and the z-slab decomposition.
+/* The grid: global voxel counts, physical voxel size, the decomposition and every movement of data between ranks.
  *
- * Memory order is C order [z][y][x] (x fastest). Rank r owns the contiguous z planes
- * [z_start, z_start + z_local), exactly the slab FFTW-MPI gives to the first dimension of an
- * nz x ny x nx transform, and the PETSc DMDA returned by sm_grid_get_dmda() has the same
- * ownership (its lz array), so FFT data and stencil data share one layout. This module is the
- * only place that knows how the volume is split. */
+ * Memory order is C order [z][y][x] (x fastest). Rank r owns the contiguous z planes [z_start, z_start + z_local):
+ * balanced slabs, nz / size planes each and one more on the first nz % size ranks, so any rank count from 1 to nz
+ * works and plane counts differ by at most one. The PETSc DMDA returned by sm_grid_get_dmda() has the same ownership.
+ * FFTW-MPI may split the planes differently (its blocks of ceil(nz / size) planes can leave ranks empty); the FFT
+ * object (fft.h) moves the planes between the two layouts itself, so every other kernel sees the balanced slabs.
+ *
+ * This module is the only place that knows how the volume is split and the only one that moves data between ranks:
+ *   - the halo exchange of ghost planes (sm_grid_halo_begin / _end), any element type and width, periodic or filled;
+ *   - the transpose between the z-slab layout and a y-slab layout (sm_grid_transpose), with one y split;
+ *   - the exchange of records addressed to ranks (sm_grid_exchange_records), e.g. to the owners of planes;
+ *   - the plane-owner lookup (sm_grid_plane_owner) and the local voxel iterator with global coordinates.
+ * All of them send with MPI_Isend / MPI_Irecv to the ranks that share data only, so PETSc's -log_view counts their
+ * messages and bytes under the event of the kernel that called them. */
 #ifndef STOCHMORPH_GRID_H
 #define STOCHMORPH_GRID_H
 
@@ -26,7 +34,7 @@ typedef struct {
 } SMGridInfo;
 
 /* Create a grid of n = {nx, ny, nz} voxels of size h = {hx, hy, hz} um on comm. Collective.
-   Refuses non-positive sizes and decompositions that would leave a rank without a z plane. */
+   Refuses non-positive sizes and more ranks than z planes (the error names the limit). */
 PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMGrid *grid);
 
 /* Create a grid from -grid_size NX,NY,NZ and -voxel_size H | HX,HY,HZ (defaults given). Collective. */
@@ -38,8 +46,88 @@ PetscErrorCode sm_grid_destroy(SMGrid *grid);
 PetscErrorCode sm_grid_get_info(SMGrid grid, SMGridInfo *info);
 MPI_Comm       sm_grid_comm(SMGrid grid);
 
-/* z-slab of every rank: starts[r], counts[r] (arrays of length size, owned by the grid). */
+/* z-slab of every rank: starts[r], counts[r] (arrays of length size, owned by the grid). For the grid module and for
+   tests; kernels use the calls below instead of reading the table. */
 PetscErrorCode sm_grid_get_slabs(SMGrid grid, const int64_t **starts, const int64_t **counts);
+
+/* The rank owning global z plane z (0 <= z < nz). Not collective. */
+PetscErrorCode sm_grid_plane_owner(SMGrid grid, int64_t z, PetscMPIInt *owner);
+
+/* Local voxel iterator: visits this rank's voxels in memory order with their global coordinates.
+     SMGridIter it;
+     for (sm_grid_iter_begin(grid, &it); sm_grid_iter_valid(&it); sm_grid_iter_next(&it)) a[it.v] = f(it.i[0], ...);
+   it.v is the index in the slab array, it.i[] = {x, y, z} the global coordinates. */
+typedef struct {
+  int64_t i[3];  /* global x, y, z */
+  int64_t v;     /* local index in the [z_local][ny][nx] slab */
+  int64_t n[2];  /* nx, ny */
+  int64_t z_end; /* z_start + z_local */
+} SMGridIter;
+PetscErrorCode   sm_grid_iter_begin(SMGrid grid, SMGridIter *it);
+static inline PetscBool sm_grid_iter_valid(const SMGridIter *it) { return it->i[2] < it->z_end ? PETSC_TRUE : PETSC_FALSE; }
+static inline void      sm_grid_iter_next(SMGridIter *it)
+{
+  it->v++;
+  if (++it->i[0] < it->n[0]) return;
+  it->i[0] = 0;
+  if (++it->i[1] < it->n[1]) return;
+  it->i[1] = 0;
+  it->i[2]++;
+}
+
+/* Halo (ghost-plane) exchange. A plane holds `plane` elements of MPI type `type` (esize bytes each); width planes are
+   exchanged on each side (width <= the smallest slab, checked). The caller passes its first `width` own planes (first,
+   sent to the rank below, where they are the ghosts above) and its last `width` own planes (last, sent to the rank
+   above), and receives the ghost planes below (the width planes under its first one) and above. below or above NULL:
+   that side is not wanted (the same on every rank). periodic: the first and last ranks exchange with each other (also
+   on one rank); otherwise the ghosts outside the box are set to *fill, or left untouched when fill is NULL.
+   begin posts the messages, end completes them: work that does not read the ghosts or write first/last can run in
+   between. The element buffers must stay valid until end. Collective. */
+typedef struct {
+  MPI_Datatype type;     /* element type */
+  size_t       esize;    /* bytes per element */
+  int64_t      plane;    /* elements per plane */
+  int          width;    /* planes per side */
+  PetscBool    periodic; /* wrap around in z */
+  const void  *fill;     /* one element: value of the ghosts outside a non-periodic box, or NULL */
+} SMGridHaloSpec;
+typedef struct _p_SMGridHalo *SMGridHalo;
+PetscErrorCode sm_grid_halo_begin(SMGrid grid, const SMGridHaloSpec *spec, const void *first, const void *last, void *below,
+                                  void *above, SMGridHalo *halo);
+PetscErrorCode sm_grid_halo_end(SMGridHalo *halo);
+/* begin + end. */
+PetscErrorCode sm_grid_halo(SMGrid grid, const SMGridHaloSpec *spec, const void *first, const void *last, void *below,
+                            void *above);
+
+/* Variable-size exchange with the z neighbours (not periodic): send_down (n_down elements of type) goes to the rank
+   below, send_up (n_up) to the rank above; recv_below (n_below elements) comes from the rank below, recv_above
+   (n_above) from the rank above. The counts must match pairwise (my n_up is the n_below of the rank above; a count of
+   0 on both sides means no message). For data whose size the two sides agree on beforehand, e.g. the labels of the
+   components that touch a slab face. Collective over neighbours. */
+PetscErrorCode sm_grid_neighbor_exchange(SMGrid grid, MPI_Datatype type, int64_t n_down, const void *send_down, int64_t n_up,
+                                         const void *send_up, int64_t n_below, void *recv_below, int64_t n_above,
+                                         void *recv_above);
+
+/* The y split of the y-slab layout: this rank holds rows [y_start, y_start + y_local) of every z plane (balanced like
+   the z slabs; ranks beyond ny hold none). */
+PetscErrorCode sm_grid_get_yslab(SMGrid grid, int64_t *y_start, int64_t *y_local);
+
+typedef enum { SM_GRID_Z_TO_Y, SM_GRID_Y_TO_Z } SMGridTransposeDir;
+/* Transpose between the z-slab array zslab [z_local][ny][nx] and the y-slab array yslab [y_local][nz][nx] (elements of
+   MPI type `type`, esize bytes): Z_TO_Y writes yslab from zslab, Y_TO_Z writes zslab from yslab. Only ranks that
+   share voxels exchange, with derived datatypes on the arrays themselves (nothing is packed). Collective. */
+PetscErrorCode sm_grid_transpose(SMGrid grid, MPI_Datatype type, size_t esize, void *zslab, void *yslab,
+                                 SMGridTransposeDir dir);
+
+/* The grid {nx, nz, ny} of voxel sizes {hx, hz, hy}, whose z-slabs are exactly the y-slabs of grid (arrays in the
+   y-slab layout are slab arrays of it). NULL when grid has one rank or ny < size (a rank would hold no row). Collective. */
+PetscErrorCode sm_grid_create_transposed(SMGrid grid, SMGrid *tgrid);
+
+/* Send records to ranks: send holds count[r] records for rank r, grouped by rank in rank order (count has size
+   entries, the own block included). On return *recv (PetscMalloc'd, free with PetscFree) holds the *nrecv records
+   received, grouped by source rank in rank order. record: an MPI type of rsize bytes. Collective. */
+PetscErrorCode sm_grid_exchange_records(SMGrid grid, MPI_Datatype record, size_t rsize, const void *send, const int64_t *count,
+                                        void **recv, int64_t *nrecv);
 
 /* The DMDA with the same z-slabs (dof 1, stencil width 1, box stencil, non-periodic), created on first
    use and owned by the grid. Collective on first call. Fails clearly when the grid exceeds 32-bit PetscInt. */

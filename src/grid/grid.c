@@ -1,5 +1,6 @@
-/* Grid and z-slab decomposition. The slab of each rank is the one FFTW-MPI assigns to the first (z)
- * dimension of an nz x ny x (nx/2+1) r2c transform, so synthesis, descriptors and the DMDA agree. */
+/* Grid and z-slab decomposition: balanced slabs (plane counts differ by at most one), so every rank count from 1 to nz
+ * works whatever FFTW's block size; the FFT moves planes to FFTW's own layout itself (fft.c). The data movements
+ * between ranks are in exchange.c. */
 #include "grid_impl.h"
 #include <fftw3-mpi.h>
 #include <string.h>
@@ -10,8 +11,7 @@ static PetscBool sm_fftw_mpi_initialised = PETSC_FALSE;
 PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMGrid *grid)
 {
   SMGrid    g;
-  ptrdiff_t local_n0, local_0_start, local_n1, local_1_start;
-  long long my[2];
+  PetscMPIInt size;
 
   PetscFunctionBeginUser;
   for (int d = 0; d < 3; d++) {
@@ -24,6 +24,11 @@ PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal
   PetscCheck(n[0] <= INT64_MAX / n[1] && n[0] * n[1] <= INT64_MAX / n[2], comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-grid_size: %lld x %lld x %lld voxels overflow a 64-bit count", (long long)n[0], (long long)n[1],
              (long long)n[2]);
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCheck((int64_t)size <= n[2], comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-grid_size: %lld z planes cannot be split over %d ranks: every rank needs at least one z plane, so at most "
+             "%lld ranks can work on this grid; run on at most %lld ranks or give a larger z size",
+             (long long)n[2], (int)size, (long long)n[2], (long long)n[2]);
   PetscCall(sm_log_register());
   if (!sm_fftw_mpi_initialised) {
     fftw_mpi_init();
@@ -32,39 +37,19 @@ PetscErrorCode sm_grid_create(MPI_Comm comm, const int64_t n[3], const PetscReal
   PetscCall(PetscNew(&g));
   PetscCallMPI(MPI_Comm_dup(comm, &g->comm));
   PetscCallMPI(MPI_Comm_rank(comm, &g->rank));
-  PetscCallMPI(MPI_Comm_size(comm, &g->size));
+  g->size = size;
   for (int d = 0; d < 3; d++) {
     g->n[d] = n[d];
     g->h[d] = h[d];
   }
-  (void)fftw_mpi_local_size_3d_transposed((ptrdiff_t)n[2], (ptrdiff_t)n[1], (ptrdiff_t)(n[0] / 2 + 1), g->comm, &local_n0,
-                                          &local_0_start, &local_n1, &local_1_start);
-  g->z_start = (int64_t)local_0_start;
-  g->z_local = (int64_t)local_n0;
-  PetscCall(PetscMalloc2(g->size, &g->starts, g->size, &g->counts));
-  my[0] = (long long)g->z_start;
-  my[1] = (long long)g->z_local;
-  {
-    long long *all;
-    PetscCall(PetscMalloc1(2 * (size_t)g->size, &all));
-    PetscCallMPI(MPI_Allgather(my, 2, MPI_LONG_LONG, all, 2, MPI_LONG_LONG, g->comm));
-    for (int r = 0; r < g->size; r++) {
-      g->starts[r] = (int64_t)all[2 * r];
-      g->counts[r] = (int64_t)all[2 * r + 1];
-    }
-    PetscCall(PetscFree(all));
+  /* the table is computed, not gathered: every rank knows every slab without communication */
+  PetscCall(PetscMalloc4(size, &g->starts, size, &g->counts, size, &g->ystarts, size, &g->ycounts));
+  for (int r = 0; r < size; r++) {
+    sm_grid_split(n[2], size, r, &g->starts[r], &g->counts[r]);
+    sm_grid_split(n[1], size, r, &g->ystarts[r], &g->ycounts[r]);
   }
-  for (int r = 0; r < g->size; r++) {
-    if (g->counts[r] < 1) {
-      int size = g->size;
-      int64_t block = (n[2] + size - 1) / size;
-      PetscCall(sm_grid_destroy(&g));
-      SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE,
-              "-grid_size: %lld z-slices cannot be split over %d ranks (FFTW gives slabs of %lld planes, leaving rank %d "
-              "empty); use fewer ranks (every rank needs at least one z plane) or a larger z size",
-              (long long)n[2], size, (long long)block, r);
-    }
-  }
+  g->z_start = g->starts[g->rank];
+  g->z_local = g->counts[g->rank];
   *grid = g;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -103,7 +88,7 @@ PetscErrorCode sm_grid_destroy(SMGrid *grid)
   PetscFunctionBeginUser;
   if (!grid || !*grid) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DMDestroy(&(*grid)->da));
-  PetscCall(PetscFree2((*grid)->starts, (*grid)->counts));
+  PetscCall(PetscFree4((*grid)->starts, (*grid)->counts, (*grid)->ystarts, (*grid)->ycounts));
   PetscCallMPI(MPI_Comm_free(&(*grid)->comm));
   PetscCall(PetscFree(*grid));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -157,72 +142,75 @@ PetscErrorCode sm_grid_get_dmda(SMGrid g, DM *da)
 
 PetscErrorCode sm_grid_get_plane_above_u8(SMGrid g, const uint8_t *slab, PetscBool periodic, uint8_t fill, uint8_t *above)
 {
-  int64_t     np = g->n[0] * g->n[1];
-  int         count = 0;
-  PetscMPIInt up = g->rank + 1, down = g->rank - 1;
+  const SMGridHaloSpec spec = {MPI_UINT8_T, 1, g->n[0] * g->n[1], 1, periodic, &fill};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(np, &count));
-  /* slabs are ordered by rank, so the plane above comes from rank + 1 and this rank's first plane goes to rank - 1 */
-  if (periodic) {
-    up   = up % g->size;
-    down = (down + g->size) % g->size;
-  } else {
-    if (up >= g->size) {
-      up = MPI_PROC_NULL;
-      memset(above, fill, (size_t)np);
-    }
-    if (down < 0) down = MPI_PROC_NULL;
-  }
-  PetscCallMPI(MPI_Sendrecv(slab, count, MPI_UINT8_T, down, 11, above, count, MPI_UINT8_T, up, 11, g->comm, MPI_STATUS_IGNORE));
+  PetscCall(sm_grid_halo(g, &spec, slab, slab + (g->z_local - 1) * spec.plane, NULL, above));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Owner rank of global plane z in grid g (slabs are contiguous and ordered by rank). */
-static int sm_grid_owner(SMGrid g, int64_t z)
+int sm_grid_owner_in(const int64_t *starts, const int64_t *counts, int size, int64_t z)
 {
-  int lo = 0, hi = g->size - 1;
+  int lo = 0, hi = size - 1;
   while (lo < hi) {
     int mid = (lo + hi + 1) / 2;
-    if (g->starts[mid] <= z) lo = mid;
+    if (starts[mid] <= z) lo = mid;
     else hi = mid - 1;
   }
+  while (lo > 0 && counts[lo] == 0) lo--; /* an empty range starting at z belongs to no plane */
   return lo;
+}
+
+PetscErrorCode sm_grid_plane_owner(SMGrid g, int64_t z, PetscMPIInt *owner)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(z >= 0 && z < g->n[2], PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Plane %lld outside the grid (0..%lld)",
+             (long long)z, (long long)(g->n[2] - 1));
+  *owner = (PetscMPIInt)sm_grid_owner_in(g->starts, g->counts, g->size, z);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_grid_iter_begin(SMGrid g, SMGridIter *it)
+{
+  PetscFunctionBeginUser;
+  it->i[0]  = 0;
+  it->i[1]  = 0;
+  it->i[2]  = g->z_start;
+  it->v     = 0;
+  it->n[0]  = g->n[0];
+  it->n[1]  = g->n[1];
+  it->z_end = g->z_start + g->z_local;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode sm_grid_redistribute_u8(SMGrid src, const uint8_t *in, SMGrid dst, uint8_t *out)
 {
-  int64_t      npa = src->n[0] * src->n[1], npb = dst->n[0] * dst->n[1];
-  int         *scount, *sdispl, *rcount, *rdispl, count = 0;
+  int64_t      npa = src->n[0] * src->n[1], npb = dst->n[0] * dst->n[1], *tstart, *tcount, nrecv;
+  int          count = 0;
   uint8_t     *rbuf;
   MPI_Datatype plane;
-  int64_t      nrecv = 0;
 
   PetscFunctionBeginUser;
   PetscCheck(src->size == dst->size, src->comm, PETSC_ERR_ARG_INCOMP, "Grids live on different communicators");
   for (int d = 0; d < 3; d++)
     PetscCheck(dst->n[d] >= src->n[d], src->comm, PETSC_ERR_ARG_INCOMP, "Destination grid smaller than source");
   PetscCall(sm_int64_to_int(npa, &count));
-  PetscCall(PetscCalloc4(src->size, &scount, src->size, &sdispl, src->size, &rcount, src->size, &rdispl));
-  for (int64_t z = src->z_start; z < src->z_start + src->z_local; z++) scount[sm_grid_owner(dst, z)]++;
-  for (int64_t z = dst->z_start; z < dst->z_start + dst->z_local && z < src->n[2]; z++) {
-    rcount[sm_grid_owner(src, z)]++;
-    nrecv++;
+  /* the planes of src that fall into each rank's dst slab */
+  PetscCall(PetscMalloc2(src->size, &tstart, src->size, &tcount));
+  for (int r = 0; r < src->size; r++) {
+    tstart[r] = PetscMin(dst->starts[r], src->n[2]);
+    tcount[r] = PetscMax(0, PetscMin(dst->starts[r] + dst->counts[r], src->n[2]) - tstart[r]);
   }
-  for (int r = 1; r < src->size; r++) {
-    sdispl[r] = sdispl[r - 1] + scount[r - 1];
-    rdispl[r] = rdispl[r - 1] + rcount[r - 1];
-  }
+  nrecv = tcount[src->rank];
   PetscCall(PetscMalloc1((size_t)(nrecv * npa + 1), &rbuf));
   PetscCallMPI(MPI_Type_contiguous(count, MPI_UINT8_T, &plane));
   PetscCallMPI(MPI_Type_commit(&plane));
-  PetscCallMPI(MPI_Alltoallv(in, scount, sdispl, plane, rbuf, rcount, rdispl, plane, src->comm));
+  PetscCall(sm_grid_move_planes(src, plane, (size_t)npa, src->starts, src->counts, in, tstart, tcount, rbuf));
   PetscCallMPI(MPI_Type_free(&plane));
   memset(out, 0, (size_t)(dst->z_local * npb));
-  /* planes arrive ordered by source rank, hence by global z */
   for (int64_t k = 0; k < nrecv; k++)
     for (int64_t y = 0; y < src->n[1]; y++) memcpy(out + k * npb + y * dst->n[0], rbuf + k * npa + y * src->n[0], (size_t)src->n[0]);
   PetscCall(PetscFree(rbuf));
-  PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
+  PetscCall(PetscFree2(tstart, tcount));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

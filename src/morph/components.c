@@ -9,16 +9,22 @@
  *      A forward pass then flattens the forest and numbers the local roots 0, 1, ... in index order.
  *   2. Provisional ids: local ordinal + the number of local roots on lower ranks. Slabs are ordered by rank, so the
  *      provisional ids are ordered like the smallest global voxel index of each local component.
- *   3. Every rank receives the first plane of provisional ids of the rank above and lists the equivalences
- *      (own id, upper id) of touching voxels across its upper boundary. Rank 0 gathers them (O(plane) per boundary),
- *      runs a union-find over the ids involved, again linking to the smaller id, so the final root of a merged set is
- *      its smallest provisional id, i.e. the local component holding the smallest global voxel of the component.
- *   4. Final ids: a final root f is numbered f - #(non-final provisional ids below f). Non-final ids all occur in the
- *      gathered equivalences, so rank 0 can count them; each rank receives the resolution of its ids that occur
- *      there plus the count of non-final ids on lower ranks, and numbers the others locally.
+ *   3. One halo exchange of the provisional ids of the first and last planes gives, for each slab face, the pairs of
+ *      local roots that touch across it; both sides list the roots touching the face in id order, so a sweep sends
+ *      only the labels of those roots (a few per component crossing the face, not a plane). Every local root starts
+ *      with its provisional id as label; sweeps of label propagation (each root takes the smallest label of the
+ *      roots touching it on the neighbouring ranks) run until no rank changes a label (one MPI_Allreduce of a flag
+ *      per sweep). The fixed point gives every local root the smallest provisional id of its global component, i.e.
+ *      the id of the local component holding the component's smallest global voxel (the final root).
+ *   4. Final ids: a final root f is numbered f - #(non-final provisional ids below f) (the non-final ids of lower
+ *      ranks by one MPI_Exscan, those of this rank by counting); a second propagation of the same kind carries each
+ *      final root's number to the other local roots of its component.
  * Components are thus numbered 0 .. n-1 in the order of their smallest global voxel index: integer results that do
- * not depend on the rank count. Extra memory: one local-root table (at most one int64 per local voxel, usually far
- * fewer) plus O(plane) buffers on every rank; rank 0 also holds the equivalences of all boundaries. */
+ * not depend on the rank count. The number of sweeps is the longest chain of local components that the smallest id
+ * must cross (at least P - 1 for a component that spans all P slabs; -info prints it); a sweep costs work and
+ * messages proportional to the roots on the two faces, plus one small reduction, and no rank gathers anything from
+ * the others. Extra memory: one local-root table (at most one int64 per local voxel, usually far fewer), four planes
+ * of int64 for the one halo, and the face lists. */
 #include <stdlib.h>
 #include <string.h>
 #include <stochmorph/morph.h>
@@ -129,30 +135,6 @@ static int64_t flatten_slab(int64_t n, int64_t *comp)
   return k;
 }
 
-typedef struct {
-  int64_t  n, cap;
-  int64_t *ab; /* pairs (a, b) stored as ab[2i], ab[2i+1] */
-} SMPairs;
-
-static PetscErrorCode pairs_push(SMPairs *p, int64_t a, int64_t b)
-{
-  PetscFunctionBeginUser;
-  /* Large components give long runs of the same pair: skipping repeats keeps the list near its unique size. */
-  if (p->n > 0 && p->ab[2 * p->n - 2] == a && p->ab[2 * p->n - 1] == b) PetscFunctionReturn(PETSC_SUCCESS);
-  if (p->n == p->cap) {
-    int64_t cap = 2 * p->cap + 64, *ab;
-    PetscCall(PetscMalloc1((size_t)(2 * cap), &ab));
-    if (p->n) PetscCall(PetscArraycpy(ab, p->ab, 2 * p->n));
-    PetscCall(PetscFree(p->ab));
-    p->ab  = ab;
-    p->cap = cap;
-  }
-  p->ab[2 * p->n]     = a;
-  p->ab[2 * p->n + 1] = b;
-  p->n++;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static int cmp_pair(const void *a, const void *b)
 {
   const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
@@ -173,98 +155,114 @@ static int64_t find_sorted(const int64_t *a, int64_t n, int64_t key)
   int64_t lo = 0, hi = n - 1;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    if (a[mid] < key)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (a[mid] < key) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
 
-/* Sort and remove duplicates; returns the new count. */
-static int64_t sort_unique_pairs(int64_t *ab, int64_t n)
-{
-  int64_t m = 0;
-  if (n == 0) return 0;
-  qsort(ab, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
-  for (int64_t i = 1; i < n; i++)
-    if (ab[2 * i] != ab[2 * m] || ab[2 * i + 1] != ab[2 * m + 1]) {
-      m++;
-      ab[2 * m]     = ab[2 * i];
-      ab[2 * m + 1] = ab[2 * i + 1];
-    }
-  return m + 1;
-}
+/* The adjacency of this rank's local roots with those of one neighbouring rank across one slab face:
+   own[] the distinct own roots on the face that touch the neighbour's set (sorted; their values are sent),
+   nb[] the distinct provisional ids of the neighbour's roots that touch mine (sorted; their values are received, and
+   the neighbour's own[] towards me is exactly this list, in the same order), and the edges (own root, index in nb). */
+typedef struct {
+  int64_t  nown, nnb, nedge;
+  int64_t *own, *nb, *edge; /* edge[2 i] = local root, edge[2 i + 1] = index into nb */
+  int64_t *sendv, *recvv;   /* values of own[] and nb[] during a sweep */
+} SMFace;
 
-/* Equivalences of provisional ids across the upper slab boundary: own last plane (ids = local ordinal + offset)
-   against the plane above (global provisional ids, -1 outside the set). */
-static PetscErrorCode boundary_pairs(const int64_t *last, const int64_t *above, int64_t offset, int64_t nx, int64_t ny,
-                                     int connectivity, SMPairs *p)
+/* Build a face from this rank's face plane (local root ordinals, -1 outside the set) and the ghost plane of the
+   neighbour's provisional ids. */
+static PetscErrorCode face_build(const int64_t *plane, const int64_t *ghost, int64_t nx, int64_t ny, int connectivity,
+                                 SMFace *f)
 {
+  int64_t n = 0, cap = 64, *ab;
+
   PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(2 * (size_t)cap, &ab));
   for (int64_t y = 0; y < ny; y++)
     for (int64_t x = 0; x < nx; x++) {
       const int64_t v = y * nx + x;
-      if (last[v] < 0) continue;
-      if (connectivity == 6) {
-        if (above[v] >= 0) PetscCall(pairs_push(p, last[v] + offset, above[v]));
-        continue;
-      }
-      for (int64_t dy = y > 0 ? -1 : 0; dy <= (y + 1 < ny ? 1 : 0); dy++)
-        for (int64_t dx = x > 0 ? -1 : 0; dx <= (x + 1 < nx ? 1 : 0); dx++) {
-          const int64_t w = v + dy * nx + dx;
-          if (above[w] >= 0) PetscCall(pairs_push(p, last[v] + offset, above[w]));
+      if (plane[v] < 0) continue;
+      for (int64_t dy = (connectivity == 26 && y > 0) ? -1 : 0; dy <= ((connectivity == 26 && y + 1 < ny) ? 1 : 0); dy++)
+        for (int64_t dx = (connectivity == 26 && x > 0) ? -1 : 0; dx <= ((connectivity == 26 && x + 1 < nx) ? 1 : 0); dx++) {
+          const int64_t w = ghost[v + dy * nx + dx];
+          if (w < 0) continue;
+          /* large components give long runs of the same pair: skip repeats */
+          if (n > 0 && ab[2 * n - 2] == plane[v] && ab[2 * n - 1] == w) continue;
+          if (n == cap) {
+            cap *= 2;
+            PetscCall(PetscRealloc(2 * sizeof(int64_t) * (size_t)cap, &ab));
+          }
+          ab[2 * n]     = plane[v];
+          ab[2 * n + 1] = w;
+          n++;
         }
     }
+  if (n) qsort(ab, (size_t)n, 2 * sizeof(int64_t), cmp_pair);
+  f->nedge = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (!f->nedge || ab[2 * i] != ab[2 * f->nedge - 2] || ab[2 * i + 1] != ab[2 * f->nedge - 1]) {
+      ab[2 * f->nedge]     = ab[2 * i];
+      ab[2 * f->nedge + 1] = ab[2 * i + 1];
+      f->nedge++;
+    }
+  PetscCall(PetscMalloc4((size_t)f->nedge + 1, &f->own, (size_t)f->nedge + 1, &f->nb, (size_t)f->nedge + 1, &f->sendv,
+                         (size_t)f->nedge + 1, &f->recvv));
+  f->nown = f->nnb = 0;
+  for (int64_t i = 0; i < f->nedge; i++) {
+    if (!f->nown || f->own[f->nown - 1] != ab[2 * i]) f->own[f->nown++] = ab[2 * i];
+    f->nb[f->nnb++] = ab[2 * i + 1];
+  }
+  if (f->nnb) qsort(f->nb, (size_t)f->nnb, sizeof(int64_t), cmp_i64);
+  {
+    int64_t m = 0;
+    for (int64_t i = 0; i < f->nnb; i++)
+      if (!m || f->nb[i] != f->nb[m - 1]) f->nb[m++] = f->nb[i];
+    f->nnb = m;
+  }
+  for (int64_t i = 0; i < f->nedge; i++) ab[2 * i + 1] = find_sorted(f->nb, f->nnb, ab[2 * i + 1]);
+  f->edge = ab;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Resolution of one provisional id that occurs in an equivalence: its final component number and whether it is the
-   final root of its set. */
-typedef struct {
-  int64_t id, number, is_root;
-} SMResolved;
-
-/* Rank 0: union-find over all gathered pairs; res[] gets every id that occurs, sorted, with its final number. */
-static PetscErrorCode resolve_pairs(const int64_t *ab, int64_t npairs, SMResolved **res_out, int64_t *nres_out,
-                                    int64_t *nonfinal_total)
+static PetscErrorCode face_destroy(SMFace *f)
 {
-  int64_t    *ids, *parent, nids = 0, nonfinal = 0;
-  SMResolved *res;
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(f->own, f->nb, f->sendv, f->recvv));
+  PetscCall(PetscFree(f->edge));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sweeps of label propagation until no rank changes a value (an MPI_Allreduce of the change flag per sweep): each
+   sweep sends the values of the roots on each face to the neighbour (sm_grid_neighbor_exchange: as many int64 as
+   roots touch the face, not a plane) and every root takes the smallest value of the neighbour roots touching it.
+   At the fixed point val is, on every local root, the smallest initial value over its global component (negative
+   values are not used). Returns the number of sweeps. Collective. */
+static PetscErrorCode propagate_min(SMGrid grid, SMFace face[2], int64_t *val, int *sweeps)
+{
+  MPI_Comm comm = sm_grid_comm(grid);
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1((size_t)(2 * npairs + 1), &ids));
-  for (int64_t i = 0; i < 2 * npairs; i++) ids[i] = ab[i];
-  if (npairs) qsort(ids, (size_t)(2 * npairs), sizeof(int64_t), cmp_i64);
-  for (int64_t i = 0; i < 2 * npairs; i++)
-    if (nids == 0 || ids[i] != ids[nids - 1]) ids[nids++] = ids[i];
-  PetscCall(PetscMalloc1((size_t)nids + 1, &parent));
-  for (int64_t i = 0; i < nids; i++) parent[i] = i;
-  /* ids are sorted, so linking to the smaller index links to the smaller provisional id */
-  for (int64_t i = 0; i < npairs; i++) {
-    int64_t a = uf_find(parent, find_sorted(ids, nids, ab[2 * i])),
-            b = uf_find(parent, find_sorted(ids, nids, ab[2 * i + 1]));
-    if (a < b)
-      parent[b] = a;
-    else if (b < a)
-      parent[a] = b;
+  *sweeps = 0;
+  for (;;) {
+    int changed = 0, any = 0;
+    for (int s = 0; s < 2; s++)
+      for (int64_t i = 0; i < face[s].nown; i++) face[s].sendv[i] = val[face[s].own[i]];
+    PetscCall(sm_grid_neighbor_exchange(grid, MPI_INT64_T, face[0].nown, face[0].sendv, face[1].nown, face[1].sendv,
+                                        face[0].nnb, face[0].recvv, face[1].nnb, face[1].recvv));
+    for (int s = 0; s < 2; s++)
+      for (int64_t i = 0; i < face[s].nedge; i++) {
+        const int64_t a = face[s].edge[2 * i], w = face[s].recvv[face[s].edge[2 * i + 1]];
+        if (w >= 0 && w < val[a]) {
+          val[a]  = w;
+          changed = 1;
+        }
+      }
+    (*sweeps)++;
+    PetscCallMPI(MPI_Allreduce(&changed, &any, 1, MPI_INT, MPI_LOR, comm));
+    if (!any) break;
   }
-  PetscCall(PetscMalloc1((size_t)nids + 1, &res));
-  /* Forward pass: parent[i] <= i, so parent[parent[i]] is already the root. res[i].number first holds the count of
-     non-final ids below ids[i], needed for the numbering of roots. */
-  for (int64_t i = 0; i < nids; i++) {
-    parent[i]      = parent[parent[i]];
-    res[i].id      = ids[i];
-    res[i].is_root = parent[i] == i;
-    res[i].number  = nonfinal;
-    if (parent[i] != i) nonfinal++;
-  }
-  for (int64_t i = 0; i < nids; i++) res[i].number = res[i].is_root ? ids[i] - res[i].number : res[parent[i]].number;
-  PetscCall(PetscFree(parent));
-  PetscCall(PetscFree(ids));
-  *res_out        = res;
-  *nres_out       = nids;
-  *nonfinal_total = nonfinal;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -272,21 +270,17 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
 {
   MPI_Comm     comm = sm_grid_comm(grid);
   SMGridInfo   info;
-  int64_t      nroots, offset = 0, *root_start = NULL, *sendp = NULL, *above = NULL, *table = NULL;
-  int64_t      nonfinal_below = 0, nonfinal_total = 0, nres = 0, ncomp = 0;
-  SMPairs      pairs = {0, 0, NULL};
-  SMResolved  *res = NULL, *mine = NULL;
-  int          np = 0, nmine = 0;
-  PetscMPIInt  rank, size;
-  MPI_Datatype pair_type, res_type;
+  int64_t      nroots, offset = 0, total_roots = 0, *table = NULL;
+  int64_t      nonfinal_below = 0, nonfinal_total = 0, ncomp = 0;
+  int          sweeps1 = 0, sweeps2 = 0;
+  SMFace       face[2];
+  PetscMPIInt  rank;
 
   PetscFunctionBeginUser;
   PetscCheck(connectivity == 6 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "Connectivity must be 6 (face neighbours) or 26 (face, edge and corner neighbours), got %d", connectivity);
   PetscCall(sm_grid_get_info(grid, &info));
   rank = info.rank;
-  size = info.size;
-  PetscCall(sm_int64_to_int(info.n_plane, &np));
   cc->ncomponents = 0;
   cc->size        = NULL;
   cc->faces       = NULL;
@@ -295,98 +289,57 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   label_slab(mask, info.n[0], info.n[1], info.z_local, connectivity, comp);
   nroots = flatten_slab(info.n_local, comp);
 
-  /* 2. provisional ids: offsets of every rank's local roots (root_start[size] = total) */
-  PetscCall(PetscMalloc1((size_t)size + 1, &root_start));
-  PetscCallMPI(MPI_Allgather(&nroots, 1, MPI_INT64_T, root_start + 1, 1, MPI_INT64_T, comm));
-  root_start[0] = 0;
-  for (int r = 0; r < size; r++) root_start[r + 1] += root_start[r];
-  offset = root_start[rank];
+  /* 2. provisional ids: this rank's local roots are offset + 0 .. nroots - 1 */
+  PetscCallMPI(MPI_Exscan(&nroots, &offset, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (rank == 0) offset = 0;
+  PetscCallMPI(MPI_Allreduce(&nroots, &total_roots, 1, MPI_INT64_T, MPI_SUM, comm));
 
-  /* 3. equivalences across the upper boundary */
-  PetscCall(PetscMalloc2((size_t)np, &sendp, (size_t)np, &above));
-  for (int64_t v = 0; v < info.n_plane; v++) sendp[v] = comp[v] >= 0 ? comp[v] + offset : -1;
-  PetscCallMPI(MPI_Sendrecv(sendp, np, MPI_INT64_T, rank > 0 ? rank - 1 : MPI_PROC_NULL, 23, above, np, MPI_INT64_T,
-                            rank + 1 < size ? rank + 1 : MPI_PROC_NULL, 23, comm, MPI_STATUS_IGNORE));
-  if (rank + 1 < size)
-    PetscCall(boundary_pairs(comp + (info.z_local - 1) * info.n_plane, above, offset, info.n[0], info.n[1],
-                             connectivity, &pairs));
-  PetscCall(PetscFree2(sendp, above));
-  pairs.n = sort_unique_pairs(pairs.ab, pairs.n);
-
-  PetscCallMPI(MPI_Type_contiguous(2, MPI_INT64_T, &pair_type));
-  PetscCallMPI(MPI_Type_commit(&pair_type));
-  PetscCallMPI(MPI_Type_contiguous(3, MPI_INT64_T, &res_type));
-  PetscCallMPI(MPI_Type_commit(&res_type));
-  {
-    int     *counts = NULL, *displs = NULL, mycount = 0, total = 0;
-    int64_t *all = NULL, nbelow[1] = {0}, *nb_all = NULL;
-
-    PetscCall(sm_int64_to_int(pairs.n, &mycount));
-    if (rank == 0) PetscCall(PetscMalloc2((size_t)size, &counts, (size_t)size, &displs));
-    PetscCallMPI(MPI_Gather(&mycount, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
-    if (rank == 0) {
-      int64_t sum = 0;
-      for (int r = 0; r < size; r++) {
-        PetscCall(sm_int64_to_int(sum, &displs[r]));
-        sum += counts[r];
-      }
-      PetscCall(sm_int64_to_int(sum, &total));
-      PetscCall(PetscMalloc1(2 * (size_t)total + 2, &all));
+  /* 3. the smallest provisional id of each global component, by propagation across the slab faces: one halo of
+     the provisional ids of the first and last planes gives the adjacency of the roots across both faces */
+  memset(face, 0, sizeof(face));
+  if (info.size > 1) {
+    const int64_t        fill = -1, np = info.n_plane, *lastc = comp + (info.z_local - 1) * np;
+    const SMGridHaloSpec spec = {MPI_INT64_T, sizeof(int64_t), np, 1, PETSC_FALSE, &fill};
+    int64_t             *sfirst, *slast, *below, *above;
+    PetscCall(PetscMalloc4((size_t)np, &sfirst, (size_t)np, &slast, (size_t)np, &below, (size_t)np, &above));
+    for (int64_t v = 0; v < np; v++) {
+      sfirst[v] = comp[v] >= 0 ? comp[v] + offset : -1;
+      slast[v]  = lastc[v] >= 0 ? lastc[v] + offset : -1;
     }
-    PetscCallMPI(MPI_Gatherv(pairs.ab, mycount, pair_type, all, counts, displs, pair_type, 0, comm));
-    PetscCall(PetscFree(pairs.ab));
-
-    /* 4. global resolution on rank 0, then each rank gets the resolutions of the ids it owns */
-    if (rank == 0) {
-      int64_t i = 0;
-      PetscCall(resolve_pairs(all, total, &res, &nres, &nonfinal_total));
-      PetscCall(PetscFree(all));
-      PetscCall(PetscMalloc1((size_t)size, &nb_all));
-      /* res is sorted by id and ids are grouped by owner rank in rank order; nb_all[r] = non-final ids of lower ranks
-       */
-      for (int r = 0; r < size; r++) {
-        int64_t first = i;
-        nb_all[r]     = r == 0 ? 0 : nb_all[r - 1];
-        if (r > 0)
-          for (int64_t j = displs[r - 1]; j < (int64_t)displs[r - 1] + counts[r - 1]; j++) nb_all[r] += !res[j].is_root;
-        while (i < nres && res[i].id < root_start[r + 1]) i++;
-        PetscCall(sm_int64_to_int(i - first, &counts[r]));
-        PetscCall(sm_int64_to_int(first, &displs[r]));
-      }
-    }
-    PetscCallMPI(MPI_Scatter(counts, 1, MPI_INT, &nmine, 1, MPI_INT, 0, comm));
-    PetscCallMPI(MPI_Scatter(nb_all, 1, MPI_INT64_T, nbelow, 1, MPI_INT64_T, 0, comm));
-    nonfinal_below = nbelow[0];
-    PetscCall(PetscMalloc1((size_t)nmine + 1, &mine));
-    PetscCallMPI(MPI_Scatterv(res, counts, displs, res_type, mine, nmine, res_type, 0, comm));
-    PetscCallMPI(MPI_Bcast(&nonfinal_total, 1, MPI_INT64_T, 0, comm));
-    PetscCall(PetscFree(res));
-    PetscCall(PetscFree(nb_all));
-    if (rank == 0) PetscCall(PetscFree2(counts, displs));
+    PetscCall(sm_grid_halo(grid, &spec, sfirst, slast, below, above));
+    PetscCall(face_build(comp, below, info.n[0], info.n[1], connectivity, &face[0]));
+    PetscCall(face_build(lastc, above, info.n[0], info.n[1], connectivity, &face[1]));
+    PetscCall(PetscFree4(sfirst, slast, below, above));
   }
-  PetscCallMPI(MPI_Type_free(&pair_type));
-  PetscCallMPI(MPI_Type_free(&res_type));
-
-  /* final number of each local root: resolved ids from rank 0, the others are final roots numbered
-     id - #(non-final ids below id) */
   PetscCall(PetscMalloc1((size_t)nroots + 1, &table));
+  for (int64_t k = 0; k < nroots; k++) table[k] = offset + k;
+  if (info.size > 1) PetscCall(propagate_min(grid, face, table, &sweeps1));
+
+  /* 4. final numbers: a final root f (table = own id) is numbered f - #(non-final ids below f); the others take the
+     number of their root by a second propagation (only roots start with a number, so the minimum is that number) */
   {
-    int64_t j = 0, nonfinal_here = 0;
+    int64_t nonfinal_here = 0, nonfinal_mine = 0;
+    for (int64_t k = 0; k < nroots; k++) nonfinal_mine += table[k] != offset + k;
+    PetscCallMPI(MPI_Exscan(&nonfinal_mine, &nonfinal_below, 1, MPI_INT64_T, MPI_SUM, comm));
+    if (rank == 0) nonfinal_below = 0;
+    PetscCallMPI(MPI_Allreduce(&nonfinal_mine, &nonfinal_total, 1, MPI_INT64_T, MPI_SUM, comm));
     for (int64_t k = 0; k < nroots; k++) {
-      const int64_t id = offset + k;
-      if (j < nmine && mine[j].id == id) {
-        table[k] = mine[j].number;
-        nonfinal_here += !mine[j].is_root;
-        j++;
-      } else
-        table[k] = id - nonfinal_below - nonfinal_here;
+      if (table[k] == offset + k) table[k] = offset + k - nonfinal_below - nonfinal_here;
+      else {
+        table[k] = INT64_MAX;
+        nonfinal_here++;
+      }
     }
-    PetscAssert(j == nmine, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Resolved ids outside this rank's range");
   }
-  PetscCall(PetscFree(mine));
-  ncomp           = root_start[size] - nonfinal_total;
+  if (info.size > 1) PetscCall(propagate_min(grid, face, table, &sweeps2));
+  if (info.size > 1) {
+    PetscCall(face_destroy(&face[0]));
+    PetscCall(face_destroy(&face[1]));
+  }
+  PetscCall(PetscInfo(NULL, "components: %lld local roots, %d + %d propagation sweeps\n", (long long)total_roots, sweeps1,
+                      sweeps2));
+  ncomp           = total_roots - nonfinal_total;
   cc->ncomponents = ncomp;
-  PetscCall(PetscFree(root_start));
 
   /* final ids, sizes and faces in one pass; sizes and faces are then reduced in place: O(ncomponents) per rank */
   PetscCall(PetscCalloc1((size_t)ncomp + 1, &cc->size));

@@ -19,10 +19,9 @@
  * is what the virtual roots supply), i.e. the distance to the nearest voxel centre just outside the box.
  *
  * Decomposition: x and y lines lie within a rank's z-slab. z lines span ranks, so the intermediate array is transposed
- * with one MPI_Alltoallw to a split of the y rows (each rank then holds complete z columns of ny / size rows), the z
- * pass runs there, and the same exchange runs back. The datatypes carry absolute addresses (MPI_BOTTOM, MPI_Aint), so
- * no int byte displacement can overflow and no send buffer is packed: the only extra memory is the receive buffer
- * (nz x its rows x nx doubles, about one slab) and O(n) per-line scratch. */
+ * by the grid (sm_grid_transpose) to its y-slab layout (each rank then holds complete z columns of its ny / size
+ * rows), the z pass runs there, and the same transpose runs back. The transpose uses derived datatypes on the arrays
+ * themselves, so the only extra memory is the y-slab buffer (about one slab of doubles) and O(n) per-line scratch. */
 #include <math.h>
 #include <string.h>
 #include <stochmorph/morph.h>
@@ -142,76 +141,22 @@ static void sm_edt_pass(double *buf, int64_t ngroup, int64_t gstride, int64_t nc
   }
 }
 
-/* A datatype describing `count` blocks of `blocklen` doubles, `stride` doubles apart, starting at the absolute address
-   of `start` (for use with MPI_BOTTOM). */
-static PetscErrorCode sm_edt_block_type(const double *start, int64_t count, int64_t blocklen, int64_t stride,
-                                        MPI_Datatype *type)
-{
-  MPI_Datatype vec;
-  MPI_Aint     addr;
-  int          icount = 0, iblock = 0, one = 1;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(count, &icount));
-  PetscCall(sm_int64_to_int(blocklen, &iblock));
-  PetscCallMPI(MPI_Type_create_hvector(icount, iblock, (MPI_Aint)stride * (MPI_Aint)sizeof(double), MPI_DOUBLE, &vec));
-  PetscCallMPI(MPI_Get_address(start, &addr));
-  PetscCallMPI(MPI_Type_create_struct(1, &one, &addr, &vec, type));
-  PetscCallMPI(MPI_Type_commit(type));
-  PetscCallMPI(MPI_Type_free(&vec));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The z pass across ranks: transpose the slabs to complete z columns of a block of y rows, transform, transpose back.
- */
+/* The z pass across ranks: transpose the slabs to complete z columns of the grid's y-slab rows, transform, transpose
+   back. */
 static PetscErrorCode sm_edt_z_pass(SMGrid grid, const SMGridInfo *info, double *d2, PetscBool obstacle,
                                     PetscBool binary, SMEdtScratch *s)
 {
-  const int64_t  nx = info->n[0], ny = info->n[1], nz = info->n[2], zl = info->z_local;
-  const int      P = info->size, me = info->rank;
-  const int64_t *zstart, *zcount;
-  int64_t       *row0, m;
-  int           *scount, *rcount, *displ;
-  MPI_Datatype  *stype, *rtype;
-  double        *recv = NULL;
-  MPI_Comm       comm = sm_grid_comm(grid);
+  const int64_t nx = info->n[0], nz = info->n[2];
+  int64_t       yl;
+  double       *ybuf = NULL;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_get_slabs(grid, &zstart, &zcount));
-  PetscCall(PetscMalloc1((size_t)P + 1, &row0));
-  /* y rows split as evenly as possible; ranks beyond ny get none and only take part in the exchange */
-  row0[0] = 0;
-  for (int r = 0; r < P; r++) row0[r + 1] = row0[r] + ny / P + (r < ny % P ? 1 : 0);
-  m = (row0[me + 1] - row0[me]) * nx; /* columns held here during the z pass */
-  PetscCall(PetscMalloc1((size_t)(nz * m), &recv));
-  PetscCall(PetscCalloc3(P, &scount, P, &rcount, P, &displ));
-  PetscCall(PetscMalloc2(P, &stype, P, &rtype));
-  for (int r = 0; r < P; r++) {
-    const int64_t rows = row0[r + 1] - row0[r];
-    stype[r]           = MPI_DOUBLE;
-    rtype[r]           = MPI_DOUBLE;
-    /* to r: the rows of r from each of my planes */
-    if (rows > 0) {
-      PetscCall(sm_edt_block_type(d2 + row0[r] * nx, zl, rows * nx, info->n_plane, &stype[r]));
-      scount[r] = 1;
-    }
-    /* from r: the planes of r, my rows; recv is [nz][m] so they land contiguously at plane zstart[r] */
-    if (m > 0) {
-      PetscCall(sm_edt_block_type(recv + zstart[r] * m, zcount[r], m, m, &rtype[r]));
-      rcount[r] = 1;
-    }
-  }
-  PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, scount, displ, stype, MPI_BOTTOM, rcount, displ, rtype, comm));
-  sm_edt_pass(recv, 1, 0, m, m, nz, info->h[2], obstacle, binary, s);
-  PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, rcount, displ, rtype, MPI_BOTTOM, scount, displ, stype, comm));
-  for (int r = 0; r < P; r++) {
-    if (scount[r]) PetscCallMPI(MPI_Type_free(&stype[r]));
-    if (rcount[r]) PetscCallMPI(MPI_Type_free(&rtype[r]));
-  }
-  PetscCall(PetscFree2(stype, rtype));
-  PetscCall(PetscFree3(scount, rcount, displ));
-  PetscCall(PetscFree(recv));
-  PetscCall(PetscFree(row0));
+  PetscCall(sm_grid_get_yslab(grid, NULL, &yl)); /* ranks beyond ny hold no row and only take part in the exchange */
+  PetscCall(PetscMalloc1((size_t)(yl * nz * nx + 1), &ybuf));
+  PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), d2, ybuf, SM_GRID_Z_TO_Y));
+  sm_edt_pass(ybuf, yl, nz * nx, nx, nx, nz, info->h[2], obstacle, binary, s);
+  PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), d2, ybuf, SM_GRID_Y_TO_Z));
+  PetscCall(PetscFree(ybuf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -20,7 +20,7 @@
  *     per distinct radius (MaxBallRows); a bit per voxel marks the unpainted voxels, so painted parts of a row are
  *     skipped 64 voxels at a time, and a plane of a small ball is first tested with one AND per row.
  *  3. Balls cross slab boundaries: every rank sends each of its ridge centres to all ranks whose slab the ball
- *     reaches in z (one MPI_Alltoallv of 16-byte records). The ridge test on the first and last local planes reads
+ *     reaches in z (16-byte records, sm_grid_exchange_records). The ridge test on the first and last local planes reads
  *     one ghost plane of f from each neighbouring rank. The result is a maximum of values of f, so it is bitwise
  *     independent of the rank count.
  *
@@ -74,37 +74,17 @@ static inline int64_t maxball_half_width(double h, double dyz, double lim, int64
   return k;
 }
 
-/* Rank that owns global plane z (slabs are contiguous and ordered by rank). */
-static int maxball_owner(const int64_t *starts, int size, int64_t z)
-{
-  int lo = 0, hi = size - 1;
-  while (lo < hi) {
-    int mid = (lo + hi + 1) / 2;
-    if (starts[mid] <= z)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
-
-/* The planes of f just below and above this rank's slab; have_below/have_above are 0 at the box faces. */
+/* The planes of f just below and above this rank's slab (the grid's halo); have_below/have_above are 0 at the box
+   faces. */
 static PetscErrorCode maxball_ghost_planes(SMGrid grid, const SMGridInfo *g, const double *f, double *below,
                                            double *above, int *have_below, int *have_above)
 {
-  MPI_Comm    comm = sm_grid_comm(grid);
-  PetscMPIInt up   = g->rank + 1 < g->size ? g->rank + 1 : MPI_PROC_NULL,
-              down = g->rank > 0 ? g->rank - 1 : MPI_PROC_NULL;
-  int count        = 0;
+  const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), g->n_plane, 1, PETSC_FALSE, NULL};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(g->n_plane, &count));
-  /* first plane down, receive the plane above from rank + 1; then the last plane up, receive the plane below */
-  PetscCallMPI(MPI_Sendrecv(f, count, MPI_DOUBLE, down, 41, above, count, MPI_DOUBLE, up, 41, comm, MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Sendrecv(f + (g->z_local - 1) * g->n_plane, count, MPI_DOUBLE, up, 42, below, count, MPI_DOUBLE,
-                            down, 42, comm, MPI_STATUS_IGNORE));
-  *have_below = down != MPI_PROC_NULL;
-  *have_above = up != MPI_PROC_NULL;
+  PetscCall(sm_grid_halo(grid, &spec, f, f + (g->z_local - 1) * g->n_plane, below, above));
+  *have_below = g->z_start > 0;
+  *have_above = g->z_start + g->z_local < g->n[2];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -560,10 +540,9 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
 {
   SMGridInfo     g;
   MPI_Comm       comm;
-  const int64_t *starts;
   double        *below = NULL, *above = NULL;
-  int            have_below = 0, have_above = 0, *scount, *sdispl, *rcount, *rdispl, total;
-  int64_t        nbad = 0, *scount64, nrecv = 0, *fill, nown = 0, cap = 0;
+  int            have_below = 0, have_above = 0;
+  int64_t        nbad = 0, nrecv = 0, nown = 0, cap = 0;
   MaxBallCentre *sbuf = NULL, *rbuf = NULL;
   MPI_Datatype   centre_type;
   MaxBallTable   table;
@@ -575,7 +554,6 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
   comm = sm_grid_comm(grid);
   PetscCheck(skip_axis >= -1 && skip_axis <= 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "skip_axis must be -1 (3D balls) or 0, 1, 2 (disks in the slices normal to x, y, z); got %d", skip_axis);
-  PetscCall(sm_grid_get_slabs(grid, &starts, NULL));
 
   /* Refuse NaN and infinite radii before any allocation; the largest radius sizes the containment table. */
   for (int64_t i = 0; i < g.n_local; i++) {
@@ -600,15 +578,17 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
   PetscCall(PetscFree2(below, above));
   PetscCall(PetscFree2(table.S, table.T));
 
-  /* Step 3: send each ridge centre to every rank whose slab its ball reaches in z. The own centres stay in the array
-     that becomes the receive buffer: it is grown to the received total, the own block moved to its place, and the
-     others received around it. A ball below zroom(z) (see below) reaches no other slab and needs no extent. */
+  /* Step 3: send each ridge centre to every rank whose slab its ball reaches in z (sm_grid_exchange_records; the own
+     centres are the own block, so the received array lists the centres by source rank as before). A ball below
+     zroom(z) (see below) reaches no other slab and needs no extent. */
   nrecv = nown;
   if (g.size > 1) {
-    PetscCall(PetscCalloc4(g.size, &scount, g.size, &sdispl, g.size, &rcount, g.size, &rdispl));
-    PetscCall(PetscCalloc2(g.size, &scount64, g.size, &fill));
+    int64_t       *count, *pos;
+    MaxBallCentre *recv = NULL;
+    PetscCall(PetscCalloc2(g.size, &count, g.size + 1, &pos));
     PetscCall(PetscMalloc1(1, &cache)); /* z extents per radius */
     maxball_cache_init(cache);
+    count[g.rank] = nown;
     for (int pass = 0; pass < 2; pass++) {
       for (int64_t k = 0; k < nown; k++) {
         const MaxBallCentre cen = rbuf[k];
@@ -619,7 +599,9 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
         const int64_t dz = PetscMin(g.z_start > 0 ? z + 1 : INT64_MAX / 4,
                                     g.z_start + g.z_local < g.n[2] ? g.z_local - z : INT64_MAX / 4);
         int64_t       ez;
-        int           r0, r1, slot;
+        PetscMPIInt   r0, r1;
+        int           slot;
+        if (pass == 1) sbuf[pos[g.rank]++] = cen;
         if (skip_axis == 2 || cen.f < ((double)dz - 0.5) * (double)g.h[2]) continue; /* stays here */
         slot = maxball_cache_slot(cen.f);
         if (cache->key[slot] == cen.f)
@@ -631,50 +613,28 @@ static PetscErrorCode sm_morph_max_ball_private(SMGrid grid, const double *f, in
           cache->key[slot] = cen.f;
           cache->val[slot] = ez;
         }
-        r0 = maxball_owner(starts, g.size, PetscMax(g.z_start + z - ez, 0));
-        r1 = maxball_owner(starts, g.size, PetscMin(g.z_start + z + ez, g.n[2] - 1));
-        for (int r = r0; r <= r1; r++) {
+        PetscCall(sm_grid_plane_owner(grid, PetscMax(g.z_start + z - ez, 0), &r0));
+        PetscCall(sm_grid_plane_owner(grid, PetscMin(g.z_start + z + ez, g.n[2] - 1), &r1));
+        for (PetscMPIInt r = r0; r <= r1; r++) {
           if (r == g.rank) continue;
-          if (pass == 0) scount64[r]++;
-          else sbuf[sdispl[r] + fill[r]++] = cen;
+          if (pass == 0) count[r]++;
+          else sbuf[pos[r]++] = cen;
         }
       }
       if (pass == 0) {
-        int64_t nsend = 0;
-        for (int r = 0; r < g.size; r++) PetscCall(sm_int64_to_int(scount64[r], &scount[r]));
-        PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
-        nrecv = 0;
-        for (int r = 0; r < g.size; r++) {
-          PetscCall(sm_int64_to_int(nsend, &sdispl[r]));
-          if (r == g.rank) {
-            PetscCall(sm_int64_to_int(nrecv, &rdispl[r]));
-            nrecv += nown;
-            continue;
-          }
-          PetscCall(sm_int64_to_int(nrecv, &rdispl[r]));
-          nsend += scount[r];
-          nrecv += rcount[r];
-        }
-        PetscCall(sm_int64_to_int(nrecv, &total)); /* Alltoallv counts in ints: the totals must fit as well */
-        PetscCall(sm_int64_to_int(nsend, &total));
-        PetscCall(PetscMalloc1(nsend, &sbuf));
+        pos[0] = 0;
+        for (int r = 0; r < g.size; r++) pos[r + 1] = pos[r] + count[r];
+        PetscCall(PetscMalloc1((size_t)pos[g.size] + 1, &sbuf));
       }
     }
-    /* the own block moves to its place; MPI neither sends nor receives it */
-    if (nrecv > cap) {
-      PetscCall(PetscRealloc(sizeof(MaxBallCentre) * (size_t)nrecv, &rbuf));
-      cap = nrecv;
-    }
-    if (rdispl[g.rank] > 0) memmove(rbuf + rdispl[g.rank], rbuf, sizeof(MaxBallCentre) * (size_t)nown);
-    scount[g.rank] = 0;
-    rcount[g.rank] = 0;
+    PetscCall(PetscFree(rbuf));
     PetscCallMPI(MPI_Type_contiguous((int)sizeof(MaxBallCentre), MPI_BYTE, &centre_type));
     PetscCallMPI(MPI_Type_commit(&centre_type));
-    PetscCallMPI(MPI_Alltoallv(sbuf, scount, sdispl, centre_type, rbuf, rcount, rdispl, centre_type, comm));
+    PetscCall(sm_grid_exchange_records(grid, centre_type, sizeof(MaxBallCentre), sbuf, count, (void **)&recv, &nrecv));
     PetscCallMPI(MPI_Type_free(&centre_type));
+    rbuf = recv;
     PetscCall(PetscFree(sbuf));
-    PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
-    PetscCall(PetscFree2(scount64, fill));
+    PetscCall(PetscFree2(count, pos));
     PetscCall(PetscFree(cache));
   }
 

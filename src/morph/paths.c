@@ -10,14 +10,14 @@
  * few rounds.
  * An axis-z front on the z-slabs would cross the ranks one after another (at least one round per rank, so P times the
  * work of a slab). On more than one rank the z maps therefore run on complete z columns: the input is redistributed
- * (one MPI_Alltoallw with derived datatypes on the arrays themselves, as in the z pass of the EDT) to the grid
- * {nx, nz, ny} of sizes {hx, hz, hy}, whose slabs are ranges of y, the map is computed there along its axis 1, and the
+ * (the grid's z -> y transpose, sm_grid_transpose, as in the z pass of the EDT) to the grid
+ * {nx, nz, ny} of sizes {hx, hz, hy} (sm_grid_create_transposed), whose slabs are the y-slabs, the map is computed there along its axis 1, and the
  * result is sent back into the caller's array. That grid's step lengths are summed in the physical x, y, z order, so
  * they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 + b^2 + c^2) in the last bit), and
  * by the uniqueness of the fixed point (below) the map is bitwise the same. Extra memory: the geodesic map holds a copy
  * of the mask and the transposed map (9 bytes per voxel; the copy is freed before the map is sent back); the bottleneck
  * map a copy of f that the packed search turns into the map in place (8 bytes per voxel). If the y decomposition would
- * leave a rank without a plane (ny < ranks, or FFTW's blocks), or f has too many distinct values for the packed search
+ * leave a rank without a plane (ny < ranks), or f has too many distinct values for the packed search
  * (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
  *
  * Queues. Geodesic: Dial's bucket queue with real keys (R. B. Dial, Comm. ACM 12 (1969) 632; the "approximate bucket"
@@ -78,7 +78,6 @@
 #include <stddef.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
-#include <fftw3-mpi.h>
 
 typedef enum { SM_PATH_GEODESIC = 0, SM_PATH_BOTTLENECK = 1 } SMPathKind;
 
@@ -97,6 +96,7 @@ typedef struct {
 
 /* Work space of one path computation on this rank's slab. */
 typedef struct {
+  SMGrid        grid;              /* the grid of the slab (the ghost exchange goes through it) */
   int64_t       nx, ny, nz, np, n; /* slab sizes: x, y, local z planes, plane, voxels */
   int64_t       off[26];           /* linear offsets of the 26 neighbours */
   double        len[26];           /* geodesic: step lengths of the 26 neighbours */
@@ -503,16 +503,15 @@ static PetscErrorCode sm_path_seed_from_ghost(SMPathCtx *c, SMPathKind kind, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* This rank's first plane goes to rank - 1 (its plane above), the last plane to rank + 1 (its plane below); slabs
-   are ordered by rank and the box is not periodic. A missing neighbour leaves the ghost untouched. */
-static PetscErrorCode sm_path_exchange(MPI_Comm comm, PetscMPIInt rank, PetscMPIInt size, int count, MPI_Datatype type,
-                                       const void *first, const void *last, void *below, void *above)
+/* The ghost planes below and above this rank's slab, from the grid's halo exchange (first / last: this rank's first and
+   last planes); the box is not periodic and a ghost outside it is left untouched. */
+static PetscErrorCode sm_path_exchange(SMGrid grid, MPI_Datatype type, size_t esize, int64_t plane, const void *first,
+                                       const void *last, void *below, void *above)
 {
-  const PetscMPIInt down = rank > 0 ? rank - 1 : MPI_PROC_NULL, up = rank + 1 < size ? rank + 1 : MPI_PROC_NULL;
+  const SMGridHaloSpec spec = {type, esize, plane, 1, PETSC_FALSE, NULL};
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Sendrecv(first, count, type, down, 21, above, count, type, up, 21, comm, MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Sendrecv(last, count, type, up, 22, below, count, type, down, 22, comm, MPI_STATUS_IGNORE));
+  PetscCall(sm_grid_halo(grid, &spec, first, last, below, above));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -717,7 +716,7 @@ static PetscErrorCode sm_packed_solve(SMPathCtx *c, const SMGridInfo *info, MPI_
     PetscCall(sm_packed_run(c, p));
     (*rounds)++;
     if (info->size == 1) break;
-    PetscCall(sm_path_exchange(comm, info->rank, info->size, count, MPI_UINT32_T, p, p + (c->nz - 1) * c->np, gb, ga));
+    PetscCall(sm_path_exchange(c->grid, MPI_UINT32_T, sizeof(uint32_t), c->np, p, p + (c->nz - 1) * c->np, gb, ga));
     PetscCall(sm_packed_seed_from_ghost(c, p, gb, gb_old, +1));
     PetscCall(sm_packed_seed_from_ghost(c, p, ga, ga_old, -1));
     any_local = c->seed.size > 0;
@@ -775,6 +774,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   PetscCall(sm_int64_to_int(info.n_plane, &count));
 
   memset(&c, 0, sizeof(c));
+  c.grid = grid;
   c.nx  = info.n[0];
   c.ny  = info.n[1];
   c.nz  = info.z_local;
@@ -858,7 +858,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
         PetscCall(sm_bottleneck_run(&c));
       rounds++;
       if (info.size == 1) break; /* no ghosts: one pass is the answer */
-      PetscCall(sm_path_exchange(comm, info.rank, info.size, count, MPI_DOUBLE, out, out + (c.nz - 1) * c.np, gb, ga));
+      PetscCall(sm_path_exchange(grid, MPI_DOUBLE, sizeof(double), c.np, out, out + (c.nz - 1) * c.np, gb, ga));
       PetscCall(sm_path_seed_from_ghost(&c, kind, gb, gb_old, +1));
       PetscCall(sm_path_seed_from_ghost(&c, kind, ga, ga_old, -1));
       any_local = c.seed.size > 0;
@@ -892,103 +892,6 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A datatype for c2 groups, s2 elements apart, of c1 runs of nx elements, s1 elements apart (elements of type etype,
-   esize bytes), at the absolute address of start (for use with MPI_BOTTOM). All counts are at most one axis length,
-   and strides are MPI_Aint, so no int overflows however large the slab. */
-static PetscErrorCode sm_path_block_type(const void *start, MPI_Datatype etype, size_t esize, int64_t c2, int64_t s2,
-                                         int64_t c1, int64_t s1, int64_t nx, MPI_Datatype *type)
-{
-  MPI_Datatype inner, outer;
-  MPI_Aint     addr;
-  int          ic2 = 0, ic1 = 0, inx = 0, one = 1;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(c2, &ic2));
-  PetscCall(sm_int64_to_int(c1, &ic1));
-  PetscCall(sm_int64_to_int(nx, &inx));
-  PetscCallMPI(MPI_Type_create_hvector(ic1, inx, (MPI_Aint)s1 * (MPI_Aint)esize, etype, &inner));
-  PetscCallMPI(MPI_Type_create_hvector(ic2, 1, (MPI_Aint)s2 * (MPI_Aint)esize, inner, &outer));
-  PetscCallMPI(MPI_Get_address(start, &addr));
-  PetscCallMPI(MPI_Type_create_struct(1, &one, &addr, &outer, type));
-  PetscCallMPI(MPI_Type_commit(type));
-  PetscCallMPI(MPI_Type_free(&outer));
-  PetscCallMPI(MPI_Type_free(&inner));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Redistribute between this rank's slab [z_local][ny][nx] of grid and its slab [y_local][nz][nx] of tgrid (the grid
-   {nx, nz, ny}, whose slabs are ranges of y): forward from slab to tslab, else back. One MPI_Alltoallw with datatypes
-   on the arrays themselves (as in the z pass of the EDT), so nothing is packed into buffers here; the receiving array
-   is written through MPI_BOTTOM, the other one only read. Collective. */
-static PetscErrorCode sm_path_transpose(SMGrid grid, SMGrid tgrid, MPI_Datatype etype, size_t esize, const void *slab,
-                                        const void *tslab, PetscBool forward)
-{
-  SMGridInfo     info, tinfo;
-  const int64_t *zs, *zc, *ys, *yc;
-  const char    *a = (const char *)slab, *b = (const char *)tslab;
-  int           *count, *displ;
-  MPI_Datatype  *atype, *btype;
-  PetscMPIInt    P;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_grid_get_info(grid, &info));
-  PetscCall(sm_grid_get_info(tgrid, &tinfo));
-  PetscCall(sm_grid_get_slabs(grid, &zs, &zc));
-  PetscCall(sm_grid_get_slabs(tgrid, &ys, &yc));
-  P = info.size;
-  PetscCall(PetscMalloc2(P, &count, P, &displ));
-  PetscCall(PetscMalloc2(P, &atype, P, &btype));
-  for (PetscMPIInt r = 0; r < P; r++) {
-    const int64_t nx = info.n[0], ny = info.n[1], nz = info.n[2];
-    count[r] = 1; /* every rank owns >= 1 plane of both grids */
-    displ[r] = 0;
-    /* my z planes, rows y of rank r: (z, y, x) at (z ny + y) nx + x, in the order z, y, x */
-    PetscCall(sm_path_block_type(a + ys[r] * nx * (int64_t)esize, etype, esize, info.z_local, ny * nx, yc[r], nx, nx,
-                                 &atype[r]));
-    /* the same voxels in my tgrid slab, rows y of mine, planes z of rank r: (y, z, x) at (y nz + z) nx + x, in the
-       same order z, y, x (the type maps match element by element) */
-    PetscCall(sm_path_block_type(b + zs[r] * nx * (int64_t)esize, etype, esize, zc[r], nx, tinfo.z_local, nz * nx, nx,
-                                 &btype[r]));
-  }
-  if (forward)
-    PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, count, displ, atype, MPI_BOTTOM, count, displ, btype, sm_grid_comm(grid)));
-  else
-    PetscCallMPI(MPI_Alltoallw(MPI_BOTTOM, count, displ, btype, MPI_BOTTOM, count, displ, atype, sm_grid_comm(grid)));
-  for (PetscMPIInt r = 0; r < P; r++) {
-    PetscCallMPI(MPI_Type_free(&atype[r]));
-    PetscCallMPI(MPI_Type_free(&btype[r]));
-  }
-  PetscCall(PetscFree2(atype, btype));
-  PetscCall(PetscFree2(count, displ));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-/* The relabelled grid of a z map on more than one rank (see the header): {nx, nz, ny} with sizes {hx, hz, hy}, whose
-   slabs are ranges of y and hold complete z columns; NULL on one rank, or if the decomposition of y (the one
-   sm_grid_create takes from FFTW) would leave a rank without a plane (then the map runs on the z-slabs). Collective. */
-static PetscErrorCode sm_path_transposed_grid(SMGrid grid, SMGrid *tgrid)
-{
-  SMGridInfo info;
-  ptrdiff_t  n0 = 0, s0 = 0, n1 = 0, s1 = 0;
-  int        mine, least;
-
-  PetscFunctionBeginUser;
-  *tgrid = NULL;
-  PetscCall(sm_grid_get_info(grid, &info));
-  if (info.size == 1) PetscFunctionReturn(PETSC_SUCCESS);
-  /* the call sm_grid_create makes for n = {nx, nz, ny} (FFTW-MPI is initialised: grid exists) */
-  (void)fftw_mpi_local_size_3d_transposed((ptrdiff_t)info.n[1], (ptrdiff_t)info.n[2], (ptrdiff_t)(info.n[0] / 2 + 1),
-                                          sm_grid_comm(grid), &n0, &s0, &n1, &s1);
-  mine = n0 >= 1;
-  PetscCallMPI(MPI_Allreduce(&mine, &least, 1, MPI_INT, MPI_MIN, sm_grid_comm(grid)));
-  if (!least) PetscFunctionReturn(PETSC_SUCCESS);
-  {
-    const int64_t   n[3] = {info.n[0], info.n[2], info.n[1]};
-    const PetscReal h[3] = {info.h[0], info.h[2], info.h[1]};
-    PetscCall(sm_grid_create(sm_grid_comm(grid), n, h, tgrid));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist)
 {
   SMGrid     tgrid = NULL;
@@ -998,7 +901,7 @@ static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint
   PetscBool  solved;
 
   PetscFunctionBeginUser;
-  if (axis == 2 && mask && dist && (side == 0 || side == 1)) PetscCall(sm_path_transposed_grid(grid, &tgrid));
+  if (axis == 2 && mask && dist && (side == 0 || side == 1)) PetscCall(sm_grid_create_transposed(grid, &tgrid));
   if (!tgrid) {
     PetscCall(sm_path_solve(grid, SM_PATH_GEODESIC, mask, NULL, axis, side, PETSC_FALSE, dist, &solved));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -1006,11 +909,11 @@ static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint
   /* at most 9 bytes per voxel beside the caller's arrays: the mask copy goes before the map is sent back */
   PetscCall(sm_grid_get_info(tgrid, &tinfo));
   PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tmask));
-  PetscCall(sm_path_transpose(grid, tgrid, MPI_UINT8_T, sizeof(uint8_t), mask, tmask, PETSC_TRUE));
+  PetscCall(sm_grid_transpose(grid, MPI_UINT8_T, sizeof(uint8_t), (uint8_t *)mask, tmask, SM_GRID_Z_TO_Y));
   PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tdist));
   PetscCall(sm_path_solve(tgrid, SM_PATH_GEODESIC, tmask, NULL, 1, side, PETSC_TRUE, tdist, &solved));
   PetscCall(PetscFree(tmask));
-  PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), dist, tdist, PETSC_FALSE));
+  PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), dist, tdist, SM_GRID_Y_TO_Z));
   PetscCall(PetscFree(tdist));
   PetscCall(sm_grid_destroy(&tgrid));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -1024,14 +927,14 @@ static PetscErrorCode sm_morph_bottleneck_map_private(SMGrid grid, const double 
   PetscBool  solved = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  if (axis == 2 && f && m && (side == 0 || side == 1)) PetscCall(sm_path_transposed_grid(grid, &tgrid));
+  if (axis == 2 && f && m && (side == 0 || side == 1)) PetscCall(sm_grid_create_transposed(grid, &tgrid));
   if (tgrid) {
     /* 8 bytes per voxel beside the caller's arrays: the packed search turns the copy of f into the map in place */
     PetscCall(sm_grid_get_info(tgrid, &tinfo));
     PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tf));
-    PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), f, tf, PETSC_TRUE));
+    PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), (double *)f, tf, SM_GRID_Z_TO_Y));
     PetscCall(sm_path_solve(tgrid, SM_PATH_BOTTLENECK, NULL, tf, 1, side, PETSC_TRUE, tf, &solved));
-    if (solved) PetscCall(sm_path_transpose(grid, tgrid, MPI_DOUBLE, sizeof(double), m, tf, PETSC_FALSE));
+    if (solved) PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), m, tf, SM_GRID_Y_TO_Z));
     PetscCall(PetscFree(tf));
     PetscCall(sm_grid_destroy(&tgrid));
   }

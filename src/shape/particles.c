@@ -202,7 +202,8 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   uint8_t           *labels, *mask;
   int64_t           *ws, np = 0, count = 0, *sums, *argmax, (*sendbuf)[2] = NULL, (*recvbuf)[2] = NULL, nrecv = 0;
   double            *d2, *dmax, *dirs, *r, *flags, hmark;
-  int               *scount, *rcount, *sdispl, *rdispl, nphases, ndir, L = opt->degree, n1, n4;
+  int64_t           *scount;
+  int                nphases, ndir, L = opt->degree, n1, n4;
   const char *const *names;
   SMShFitter         fitter = NULL;
 
@@ -264,7 +265,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   /* gather each particle's voxels on its owner, together with the voxels of other particles that touch it (26-
      neighbours; sent as -(index + 1)): the radius is sampled on the particle grown by one voxel into the neighbouring
      particles, so that fitted neighbours overlap a little instead of leaving cracks along their common faces */
-  PetscCall(PetscCalloc4(g.size, &scount, g.size, &rcount, g.size, &sdispl, g.size, &rdispl));
+  PetscCall(PetscCalloc1(g.size, &scount));
   {
     int64_t *cnt, *pos, *ext, nsend = 0;
     PetscCall(PetscMalloc1((size_t)((g.z_local + 2) * g.n_plane), &ext));
@@ -275,10 +276,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
         for (int r = 1; r < g.size; r++) pos[r] = pos[r - 1] + cnt[r - 1];
         nsend = pos[g.size - 1] + cnt[g.size - 1];
         PetscCall(PetscMalloc1((size_t)PetscMax(1, nsend), &sendbuf));
-        for (int r = 0; r < g.size; r++) {
-          PetscCall(sm_int64_to_int(2 * cnt[r], &scount[r]));
-          PetscCall(sm_int64_to_int(2 * pos[r], &sdispl[r]));
-        }
+        for (int r = 0; r < g.size; r++) scount[r] = cnt[r];
       }
       for (int64_t i = 0; i < g.n_local; i++) {
         const int64_t gi = g.z_start * g.n_plane + i, x = i % g.n[0], y = (i / g.n[0]) % g.n[1];
@@ -316,17 +314,15 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     PetscCall(PetscFree(ext));
   }
   PetscCall(PetscFree2(mask, ws));
-  PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
-  for (int r = 0; r < g.size; r++) {
-    PetscCheck(nrecv + rcount[r] <= INT32_MAX, comm, PETSC_ERR_SUP, "Too many voxels for one rank's sub-particles");
-    rdispl[r] = (int)nrecv;
-    nrecv += rcount[r];
+  {
+    MPI_Datatype pair;
+    PetscCallMPI(MPI_Type_contiguous(2, MPI_INT64_T, &pair));
+    PetscCallMPI(MPI_Type_commit(&pair));
+    PetscCall(sm_grid_exchange_records(grid, pair, 2 * sizeof(int64_t), sendbuf, scount, (void **)&recvbuf, &nrecv));
+    PetscCallMPI(MPI_Type_free(&pair));
   }
-  PetscCall(PetscMalloc1((size_t)PetscMax(1, nrecv / 2), &recvbuf));
-  PetscCallMPI(MPI_Alltoallv(sendbuf, scount, sdispl, MPI_INT64_T, recvbuf, rcount, rdispl, MPI_INT64_T, comm));
   PetscCall(PetscFree(sendbuf));
-  PetscCall(PetscFree4(scount, rcount, sdispl, rdispl));
-  nrecv /= 2;
+  PetscCall(PetscFree(scount));
   qsort(recvbuf, (size_t)nrecv, sizeof(recvbuf[0]), sm_pair_compare);
 
   /* fit the owned particles */

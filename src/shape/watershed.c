@@ -42,6 +42,7 @@ typedef struct {
 } SMWsHeap;
 
 typedef struct {
+  SMGrid      grid;
   MPI_Comm    comm;
   PetscMPIInt rank, size;
   int64_t     nx, ny, nz, np, next, z_start; /* nz: local planes; next: (nz + 2) np, the array with ghost planes */
@@ -127,28 +128,16 @@ static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsHeap *h, const double *f, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Ghost planes of an ext array (elements of esize bytes): plane 1 goes to rank - 1 (its plane nz + 1), plane nz to
-   rank + 1 (its plane 0); ghosts beyond the box are set to *fill. */
+/* Ghost planes of an ext array [nz + 2][np] (elements of esize bytes) by the grid's halo: planes 0 and nz + 1 get the
+   neighbours' last and first planes; ghosts beyond the box are set to *fill. */
 static PetscErrorCode sm_ws_exchange(const SMWsCtx *c, void *arr, MPI_Datatype type, size_t esize, const void *fill)
 {
-  char *a = (char *)arr;
-  int   cnt;
+  char                *a    = (char *)arr;
+  const SMGridHaloSpec spec = {type, esize, c->np, 1, PETSC_FALSE, fill};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(c->np, &cnt));
-  if (c->rank == 0)
-    for (int64_t i = 0; i < c->np; i++) memcpy(a + (size_t)i * esize, fill, esize);
-  if (c->rank == c->size - 1)
-    for (int64_t i = 0; i < c->np; i++) memcpy(a + ((size_t)((c->nz + 1) * c->np + i)) * esize, fill, esize);
-  /* upward: my top plane -> the ghost below of rank + 1 */
-  PetscCallMPI(MPI_Sendrecv(a + (size_t)(c->nz * c->np) * esize, c->rank < c->size - 1 ? cnt : 0, type,
-                            c->rank < c->size - 1 ? c->rank + 1 : MPI_PROC_NULL, 71, a, c->rank > 0 ? cnt : 0, type,
-                            c->rank > 0 ? c->rank - 1 : MPI_PROC_NULL, 71, c->comm, MPI_STATUS_IGNORE));
-  /* downward: my bottom plane -> the ghost above of rank - 1 */
-  PetscCallMPI(MPI_Sendrecv(a + (size_t)c->np * esize, c->rank > 0 ? cnt : 0, type,
-                            c->rank > 0 ? c->rank - 1 : MPI_PROC_NULL, 72, a + (size_t)((c->nz + 1) * c->np) * esize,
-                            c->rank < c->size - 1 ? cnt : 0, type, c->rank < c->size - 1 ? c->rank + 1 : MPI_PROC_NULL,
-                            72, c->comm, MPI_STATUS_IGNORE));
+  PetscCall(sm_grid_halo(c->grid, &spec, a + (size_t)c->np * esize, a + (size_t)(c->nz * c->np) * esize, a,
+                         a + (size_t)((c->nz + 1) * c->np) * esize));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -188,6 +177,7 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
 
   PetscFunctionBeginUser;
   PetscCall(sm_grid_get_info(grid, &g));
+  c->grid    = grid;
   c->comm    = sm_grid_comm(grid);
   c->rank    = g.rank;
   c->size    = g.size;

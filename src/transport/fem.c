@@ -283,15 +283,12 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
   const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir], zl = c->g.z_local;
   const PetscScalar *xa = NULL;
   double            *above, kcls[8], fl[2] = {0, 0};
-  int                count = 0;
-  PetscMPIInt        up = c->g.rank + 1 < c->g.size ? c->g.rank + 1 : MPI_PROC_NULL, down = c->g.rank > 0 ? c->g.rank - 1 : MPI_PROC_NULL;
 
   PetscFunctionBeginUser;
   fem_classes(c->g.h, kcls);
   if (x) PetscCall(VecGetArrayRead(x, &xa));
   /* the nodal values of node plane z_start + z_local (the first plane of the rank above) in grid layout, so that every
      element of this slab has all 8 values; one plane of doubles */
-  PetscCall(sm_int64_to_int(c->pplane, &count));
   {
     double *mine;
     PetscCall(PetscMalloc1((size_t)c->pplane, &mine));
@@ -301,7 +298,11 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
       mine[v]          = q >= 0 ? (double)xa[q - c->first] : 0.0;
       above[v]         = 0.0;
     }
-    PetscCallMPI(MPI_Sendrecv(mine, count, MPI_DOUBLE, down, 31, above, count, MPI_DOUBLE, up, 31, c->comm, MPI_STATUS_IGNORE));
+    {
+      const double         zero = 0.0;
+      const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), c->pplane, 1, PETSC_FALSE, &zero};
+      PetscCall(sm_grid_halo(c->grid, &spec, mine, mine, NULL, above));
+    }
     PetscCall(PetscFree(mine));
   }
   for (int64_t z = 0; z < zl; z++)

@@ -19,22 +19,12 @@ const char *const sm_transport_direction_names[] = {"x", "y", "z", NULL};
 PetscErrorCode sm_transport_exchange_ghosts(SMTransportCtx *c, void *buf, int64_t nown, int64_t plane, MPI_Datatype type,
                                             size_t size, const void *fill)
 {
-  char       *b = (char *)buf;
-  int         count = 0;
-  PetscMPIInt up = c->g.rank + 1 < c->g.size ? c->g.rank + 1 : MPI_PROC_NULL, down = c->g.rank > 0 ? c->g.rank - 1 : MPI_PROC_NULL;
+  char                *b    = (char *)buf;
+  const SMGridHaloSpec spec = {type, size, plane, 1, PETSC_FALSE, fill};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_int64_to_int(plane, &count));
-  /* own last plane up, ghost below from below; own first plane down, ghost above from above */
-  PetscCallMPI(MPI_Sendrecv(b + (size_t)(nown * plane) * size, count, type, up, 41, b, count, type, down, 41, c->comm,
-                            MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Sendrecv(b + (size_t)plane * size, count, type, down, 42, b + (size_t)((nown + 1) * plane) * size, count,
-                            type, up, 42, c->comm, MPI_STATUS_IGNORE));
-  for (int side = 0; side < 2; side++) {
-    char *g = b + (side ? (size_t)((nown + 1) * plane) * size : 0);
-    if ((side ? up : down) != MPI_PROC_NULL) continue;
-    for (int64_t v = 0; v < plane; v++) memcpy(g + (size_t)v * size, fill, size);
-  }
+  PetscCall(sm_grid_halo(c->grid, &spec, b + (size_t)plane * size, b + (size_t)(nown * plane) * size, b,
+                         b + (size_t)((nown + 1) * plane) * size));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -219,6 +209,7 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_volume_get_phases(vol, &np, NULL));
   PetscCall(sm_grid_get_info(grid, &c.g));
+  c.grid   = grid;
   c.comm   = sm_grid_comm(grid);
   c.dir    = direction;
   c.method = method;
@@ -352,23 +343,21 @@ PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const d
   SMGridInfo  g;
   uint8_t    *lab, *below;
   int64_t     cand = 0;
-  int         count = 0, np;
-  PetscMPIInt up, down;
+  int         np;
+  const uint8_t zero = 0;
 
   PetscFunctionBeginUser;
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_labels(vol, &lab));
   PetscCall(sm_volume_get_phases(vol, &np, NULL));
-  up   = g.rank + 1 < g.size ? g.rank + 1 : MPI_PROC_NULL;
-  down = g.rank > 0 ? g.rank - 1 : MPI_PROC_NULL;
   /* candidate unknowns: FV the voxels of positive conductivity, FEM the nodes touching one (an upper bound of the
      rows, as removal only takes some away); one plane of labels from below for the nodes of plane z_start */
-  PetscCall(sm_int64_to_int(g.n_plane, &count));
   PetscCall(PetscMalloc1((size_t)g.n_plane, &below));
-  PetscCallMPI(MPI_Sendrecv(lab + (g.z_local - 1) * g.n_plane, count, MPI_UINT8_T, up, 43, below, count, MPI_UINT8_T, down,
-                            43, sm_grid_comm(grid), MPI_STATUS_IGNORE));
-  if (down == MPI_PROC_NULL) memset(below, 0, (size_t)g.n_plane);
+  {
+    const SMGridHaloSpec spec = {MPI_UINT8_T, 1, g.n_plane, 1, PETSC_FALSE, &zero};
+    PetscCall(sm_grid_halo(grid, &spec, lab, lab + (g.z_local - 1) * g.n_plane, below, NULL));
+  }
   {
     double cond[256];
     for (int l = 0; l < 256; l++) cond[l] = l < np ? conductivity[l] : 0.0;
@@ -382,7 +371,7 @@ PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const d
             int on = 0;
             for (int a = 0; a < 8 && !on; a++) {
               const int64_t vx = i - (a & 1), vy = j - ((a >> 1) & 1), vz = z - ((a >> 2) & 1);
-              if (vx < 0 || vy < 0 || vx >= nx || vy >= ny || vz >= g.z_local || (vz < 0 && down == MPI_PROC_NULL)) continue;
+              if (vx < 0 || vy < 0 || vx >= nx || vy >= ny || vz >= g.z_local || (vz < 0 && g.z_start == 0)) continue;
               on = cond[vz < 0 ? below[vy * nx + vx] : lab[vz * g.n_plane + vy * nx + vx]] > 0;
             }
             cand += on;

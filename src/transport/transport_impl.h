@@ -32,6 +32,7 @@ struct _p_SMTransport {
    in the natural [z][y][x] order of the points, so the numbering, and hence the linear system, does not depend on the
    rank count. 4 bytes per point. */
 typedef struct {
+  SMGrid            grid; /* every exchange between ranks goes through it */
   MPI_Comm          comm;
   SMGridInfo        g;
   int               dir;

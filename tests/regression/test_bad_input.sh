@@ -28,7 +28,7 @@ expect_fail "-grid_size" 1 generate -grid_size 0,16,16 -o out.h5
 expect_fail "-grid_size" 1 generate -grid_size -8 -o out.h5
 expect_fail "-voxel_size" 1 generate -grid_size 16 -voxel_size 0 -o out.h5
 expect_fail "-voxel_size" 2 generate -grid_size 16 -voxel_size 0.01,-0.01,0.01 -o out.h5
-expect_fail "-grid_size: 2 z-slices cannot be split over 3 ranks" 3 generate -grid_size 16,16,2 -o out.h5
+expect_fail "-grid_size: 2 z planes cannot be split over 3 ranks: every rank needs at least one z plane, so at most 2 ranks" 3 generate -grid_size 16,16,2 -o out.h5
 expect_fail "Unknown option foo for -model" 1 $G -model foo
 expect_fail "Unknown option bar for -model_covariance" 1 $G -model_covariance bar
 expect_fail "-model_alpah" 1 $G -model_alpah 3
