@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run the whole CTest suite (unit, 1/2/3-rank MPI, regression, install) in build/;
 # then the two other configurations CI keeps working (skip them with SM_VARIANTS=0):
-#   build-petsc64/  64-bit PetscInt (-DSM_PETSC64=ON: Debian's petsc64-dev with hypre64): unit and MPI tests
+#   build-petsc64/  64-bit PetscInt (-DSM_PETSC64=ON: Debian's petsc64-dev with hypre64): unit, MPI and install tests
 #   build-nopc/     discovery without pkg-config search paths, only PETSC_DIR given (as on a cluster with a PETSc
 #                   module): unit tests
 # Extra arguments go to the first ctest. The exit status is that of the first failing step.
@@ -27,7 +27,7 @@ step "suite" suite "$main" "$@"
 if [ "${SM_VARIANTS:-1}" = 1 ]; then
   p64=$root/build-petsc64
   step "build petsc64" env SM_BUILD_DIR="$p64" "$root/jobscripts/build.sh" -DSM_PETSC64=ON &&
-    step "petsc64 unit+mpi" suite "$p64" -L 'unit|mpi'
+    step "petsc64 unit+mpi+install" suite "$p64" -L 'unit|mpi|install'
   # a clean configure: nothing cached from an earlier pkg-config search; pkg-config sees no module of the system
   nopc=$root/build-nopc
   rm -f "$nopc/CMakeCache.txt"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <errno.h>
 
-/* Parse a non-negative 64-bit integer option given as a string (PetscInt is 32-bit in this PETSc build). */
+/* Parse a non-negative 64-bit integer option given as a string (PetscInt may be 32-bit). */
 static PetscErrorCode sm_parse_u64(MPI_Comm comm, const char *opt, const char *s, uint64_t *v)
 {
   char *end;
