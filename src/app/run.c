@@ -706,10 +706,30 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscBool exists = PETSC_FALSE;
     if (!access(vpath, R_OK)) exists = PETSC_TRUE;
     PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
-    if (exists) PetscCall(sm_h5_read_volume(comm, vpath, NULL, 0, &vol));
-    else {
-      PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n", t,
-                            vpath));
+    if (exists) { /* a damaged twin (truncated, altered, not `complete`) is drawn again, never used */
+      PetscErrorCode ierr;
+      int            ok;
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = sm_h5_read_volume(comm, vpath, NULL, 0, &vol);
+      PetscCall(PetscPopErrorHandler());
+      ok = !ierr;
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
+      if (!ok) {
+        if (!ierr && vol) {
+          SMGrid vgrid;
+          PetscCall(sm_volume_get_grid(vol, &vgrid));
+          PetscCall(sm_volume_destroy(&vol));
+          PetscCall(sm_grid_destroy(&vgrid));
+        }
+        vol = NULL;
+        PetscCall(PetscPrintf(comm, "  t%04d: the twin %s cannot be read (damaged or truncated); drawing it again (the "
+                              "same seed gives the same twin)\n", t, vpath));
+      }
+    }
+    if (!vol) {
+      if (!exists)
+        PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n",
+                              t, vpath));
       PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
     }
   } else {
