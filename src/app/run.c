@@ -698,15 +698,33 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     PetscBool exists = PETSC_FALSE;
     if (!access(vpath, R_OK)) exists = PETSC_TRUE;
     PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
-    if (exists) {
+    if (exists) { /* a damaged twin (truncated, altered, not `complete`) is drawn again, never used */
       SMImageOptions io;
+      PetscErrorCode ierr;
+      int            ok;
       PetscCall(sm_image_options_default(&io));
       io.format = SM_IMAGE_FORMAT_HDF5; /* the study's own twin file, whatever its name */
-      PetscCall(sm_image_read(comm, vpath, &io, &vol));
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = sm_image_read(comm, vpath, &io, &vol);
+      PetscCall(PetscPopErrorHandler());
+      ok = !ierr;
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
+      if (!ok) {
+        if (!ierr && vol) {
+          SMGrid vgrid;
+          PetscCall(sm_volume_get_grid(vol, &vgrid));
+          PetscCall(sm_volume_destroy(&vol));
+          PetscCall(sm_grid_destroy(&vgrid));
+        }
+        vol = NULL;
+        PetscCall(PetscPrintf(comm, "  t%04d: the twin %s cannot be read (damaged or truncated); drawing it again (the "
+                              "same seed gives the same twin)\n", t, vpath));
+      }
     }
-    else {
-      PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n", t,
-                            vpath));
+    if (!vol) {
+      if (!exists)
+        PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n",
+                              t, vpath));
       PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
     }
   } else {
