@@ -1,9 +1,14 @@
 # stochmorph.pc: the library with the flags of its dependencies spelt out (full library paths), so
 # `pkg-config --cflags --libs stochmorph` works whatever pkg-config modules the site's PETSc, MPI or HDF5 provide.
+set(_sm_pc_incs ${SM_PETSC_INCLUDE_DIRS} ${HDF5_C_INCLUDE_DIRS} ${MPI_C_INCLUDE_DIRS} ${SM_FFTW_INCLUDE_DIR}
+    ${GSL_INCLUDE_DIRS} ${TIFF_INCLUDE_DIRS} ${SM_RANDOM123_INCLUDE_DIR})
+list(REMOVE_DUPLICATES _sm_pc_incs)
 set(_sm_pc_cflags "")
-foreach(d ${SM_PETSC_INCLUDE_DIRS} ${HDF5_C_INCLUDE_DIRS} ${MPI_C_INCLUDE_DIRS} ${SM_FFTW_INCLUDE_DIR} ${GSL_INCLUDE_DIRS}
-        ${TIFF_INCLUDE_DIRS} ${SM_RANDOM123_INCLUDE_DIR})
-  string(APPEND _sm_pc_cflags " -I${d}")
+foreach(d ${_sm_pc_incs})
+  # the compiler's own directories (-I/usr/include) would only reorder the system search path
+  if(NOT d IN_LIST CMAKE_C_IMPLICIT_INCLUDE_DIRECTORIES)
+    string(APPEND _sm_pc_cflags " -I${d}")
+  endif()
 endforeach()
 set(_sm_pc_libs "")
 foreach(l ${SM_PETSC_LINK_LIBRARIES} ${HDF5_C_LIBRARIES} ${SM_FFTW_MPI_LIBRARY} ${SM_FFTW_LIBRARY} ${GSL_LIBRARIES}

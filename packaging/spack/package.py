@@ -2,6 +2,8 @@
 #   spack repo create myrepo && cp -r packaging/spack myrepo/packages/stochmorph   (the file as package.py)
 #   spack install stochmorph            # 32-bit PetscInt
 #   spack install stochmorph +int64     # 64-bit PetscInt (transport solves past 2^31 unknowns)
+import os
+
 from spack.package import *
 
 
@@ -10,11 +12,10 @@ class Stochmorph(CMakePackage):
     fields), their morphological descriptors and effective transport, MPI-parallel with PETSc, FFTW3-MPI and
     parallel HDF5."""
 
+    # Where the sources are cloned from: set STOCHMORPH_GIT to your site's clone of the repository (or use
+    # `spack develop --path CHECKOUT stochmorph@main` in a Spack environment to build a local checkout).
     homepage = "https://github.com/stochmorph/stochmorph"
-    git = "https://github.com/stochmorph/stochmorph.git"
-
-    maintainers("stochmorph")
-    license("MIT")
+    git = os.environ.get("STOCHMORPH_GIT", "https://github.com/stochmorph/stochmorph.git")
 
     version("main", branch="main")
 
