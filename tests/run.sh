@@ -4,7 +4,8 @@
 #   build-petsc64/  64-bit PetscInt (-DSM_PETSC64=ON: Debian's petsc64-dev with hypre64): unit, MPI and install tests
 #   build-nopc/     discovery without pkg-config search paths, only PETSC_DIR given (as on a cluster with a PETSc
 #                   module): unit tests
-# Extra arguments go to the first ctest. The exit status is that of the first failing step.
+# Tests run in parallel, one per core (SM_TEST_JOBS overrides). Extra arguments go to the first ctest. The exit status
+# is that of the first failing step.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/jobscripts/install_deps.sh" || exit 1
@@ -13,7 +14,7 @@ step() { # step NAME COMMAND...: run, report, remember the first failure
   local name=$1 t0=$SECONDS; shift
   if "$@"; then echo "run.sh: $name ok ($((SECONDS - t0)) s)"; else echo "run.sh: $name FAILED"; [ $status -ne 0 ] || status=1; return 1; fi
 }
-suite() { local dir=$1; shift; (cd "$dir" && ctest --output-on-failure --timeout 900 "$@"); }
+suite() { local dir=$1; shift; (cd "$dir" && ctest --output-on-failure --timeout 900 -j "${SM_TEST_JOBS:-$(nproc)}" "$@"); }
 if [ "${SM_ASAN:-0}" = 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}  # MPI and HDF5 keep allocations to the end
   step "build (ASan)" "$root/jobscripts/build.sh" || exit 1
