@@ -17,6 +17,7 @@
  * flux is a sum of O(1) boundary terms, so the residual carries over without amplification). */
 #include <stochmorph/transport.h>
 #include "smtest.h"
+#include "smtest_transport.h"
 
 typedef int (*SMLabelFn)(int64_t x, int64_t y, int64_t z, const int64_t n[3], const double *par);
 
@@ -152,27 +153,10 @@ static int random_wave(int64_t x, int64_t y, int64_t z, const int64_t n[3], cons
   return s / sqrt(8.0) > 0.35;
 }
 
-/* One solve with a solver object of the given method and preconditioner matrix, the defaults otherwise. */
-static PetscErrorCode solve_pc(SMVolume vol, const double *cond, int label, SMTransportMethod m, SMTransportPCMatrix pcm, int d,
-                               SMTransportResult *r)
-{
-  SMTransport t;
-  SMGrid      grid;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_transport_create(sm_grid_comm(grid), &t));
-  PetscCall(sm_transport_set_method(t, m));
-  PetscCall(sm_transport_set_pc_matrix(t, pcm));
-  PetscCall(sm_transport_solve(t, vol, cond, label, d, NULL, r));
-  PetscCall(sm_transport_destroy(&t));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode solve(SMVolume vol, const double *cond, int label, SMTransportMethod m, int d, SMTransportResult *r)
 {
   PetscFunctionBeginUser;
-  PetscCall(solve_pc(vol, cond, label, m, SM_TRANSPORT_PC_EDGE, d, r));
+  PetscCall(sm_test_transport_solve(vol, cond, label, m, SM_TRANSPORT_PC_EDGE, d, r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -335,7 +319,7 @@ static PetscErrorCode check_random(void)
     if (m == SM_TRANSPORT_FEM) {
       /* the preconditioner built from the Q1 matrix itself: the same system, the same M to the solver tolerance */
       SMTransportResult s;
-      PetscCall(solve_pc(vol, one, 1, SM_TRANSPORT_FEM, SM_TRANSPORT_PC_STIFFNESS, 1, &s));
+      PetscCall(sm_test_transport_solve(vol, one, 1, SM_TRANSPORT_FEM, SM_TRANSPORT_PC_STIFFNESS, 1, &s));
       SM_TEST_REL(s.M, r[1].M, 1e-6, "fem random: -transport_pc_matrix stiffness gives the same M");
       SM_TEST_TRUE(s.solved && s.iterations > 0 && s.iterations <= r[1].iterations, "fem stiffness preconditioner: %d iterations vs %d",
                    (int)s.iterations, (int)r[1].iterations);

@@ -5,24 +5,28 @@ import struct
 import numpy as np
 
 
-def write_tiff(path, pages, rgb=False):
-    """Classic little-endian TIFF, one uncompressed strip per page (baseline tags only)."""
+def write_tiff(path, pages, rgb=False, dtype=np.uint8):
+    """Classic little-endian TIFF, one uncompressed strip per page, written byte by byte (independent of libtiff):
+    baseline tags, uint8 samples (three per pixel with rgb) or float32 samples (dtype "<f4": SampleFormat 3)."""
+    flt = np.dtype(dtype).kind == "f"
     out = bytearray(b"II*\x00" + struct.pack("<I", 0))
     next_pos = 4
     for page in pages:
-        data = np.ascontiguousarray(page, dtype=np.uint8).tobytes()
+        data = np.ascontiguousarray(page, dtype="<f4" if flt else np.uint8).tobytes()
         data_off = len(out)
         out += data
         if len(out) % 2:
             out += b"\x00"
         h, w = page.shape[:2]
         spp = 3 if rgb else 1
-        bps_val = 8
+        bps_val = 32 if flt else 8
         if rgb:
             bps_val = len(out)
             out += struct.pack("<3H", 8, 8, 8)
         entries = [(256, 3, 1, w), (257, 3, 1, h), (258, 3, spp, bps_val), (259, 3, 1, 1), (262, 3, 1, 2 if rgb else 1),
                    (273, 4, 1, data_off), (277, 3, 1, spp), (278, 3, 1, h), (279, 4, 1, len(data))]
+        if flt:
+            entries.append((339, 3, 1, 3))
         ifd = len(out)
         struct.pack_into("<I", out, next_pos, ifd)
         out += struct.pack("<H", len(entries))

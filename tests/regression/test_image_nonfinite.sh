@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # NaN and infinity in float images (issue 16, item 5): the documented rule is that they are refused, never thresholded.
 # A float32 greyscale image 16 x 12 x 10 with 3 NaN and 2 infinities at known voxels is written by Python as raw float32,
-# as a float32 TIFF stack (written byte by byte here, independent of libtiff) and as HDF5 float32 and float64 datasets;
+# as a float32 TIFF stack (written byte by byte, independent of libtiff: smcheck.py) and as HDF5 float32 and float64 datasets;
 # reading each must fail with one message giving both counts and the first position (x fastest, then y, then z: the
 # hand-placed voxel (5, 7, 2)), at 1 and 2 ranks (the ranks' slabs each hold some of them: the first must be reduced over
 # ranks), with a -crop that keeps only some of them (positions stay in image coordinates), and leave no output file.
@@ -10,9 +10,9 @@ source "$(dirname "$0")/common.sh"
 PY=$SM_PYTHON
 
 "$PY" - <<'EOF2' || fail "python export"
-import struct
 import h5py
 import numpy as np
+from smcheck import write_tiff
 
 nx, ny, nz = 16, 12, 10
 rng = np.random.default_rng(5)
@@ -31,31 +31,7 @@ with h5py.File("bad.h5", "w") as f:
     f["grey"] = grey
     f["grey64"] = grey.astype(np.float64)
 
-def write_tiff(path, pages):
-    """Classic little-endian TIFF, float32 samples (SampleFormat 3), one uncompressed strip per page."""
-    out = bytearray(b"II*\x00" + struct.pack("<I", 0))
-    next_pos = 4
-    for page in pages:
-        data = np.ascontiguousarray(page, dtype="<f4").tobytes()
-        data_off = len(out)
-        out += data
-        h, w = page.shape
-        entries = [(256, 3, 1, w), (257, 3, 1, h), (258, 3, 1, 32), (259, 3, 1, 1), (262, 3, 1, 1),
-                   (273, 4, 1, data_off), (277, 3, 1, 1), (278, 3, 1, h), (279, 4, 1, len(data)), (339, 3, 1, 3)]
-        ifd = len(out)
-        struct.pack_into("<I", out, next_pos, ifd)
-        out += struct.pack("<H", len(entries))
-        for tag, typ, cnt, val in entries:
-            if typ == 3:
-                out += struct.pack("<HHIHH", tag, typ, cnt, val, 0)
-            else:
-                out += struct.pack("<HHII", tag, typ, cnt, val)
-        next_pos = len(out)
-        out += struct.pack("<I", 0)
-    with open(path, "wb") as f:
-        f.write(out)
-
-write_tiff("bad.tif", [grey[z] for z in range(nz)])
+write_tiff("bad.tif", [grey[z] for z in range(nz)], dtype="<f4")
 EOF2
 
 # expect_nonfinite NEEDLE NP ARGS...: the read fails with one message holding NEEDLE and leaves no out.* file

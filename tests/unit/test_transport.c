@@ -11,19 +11,12 @@
  *    (SPEC 6.2: first order in the voxel size) and FV rises towards FEM. */
 #include <stochmorph/transport.h>
 #include "smtest.h"
+#include "smtest_transport.h"
 
-/* One solve with a solver object of the given method and the defaults otherwise. */
 static PetscErrorCode solve(SMVolume vol, const double *cond, int label, SMTransportMethod m, int d, SMTransportResult *r)
 {
-  SMTransport t;
-  SMGrid      grid;
-
   PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_transport_create(sm_grid_comm(grid), &t));
-  PetscCall(sm_transport_set_method(t, m));
-  PetscCall(sm_transport_solve(t, vol, cond, label, d, NULL, r));
-  PetscCall(sm_transport_destroy(&t));
+  PetscCall(sm_test_transport_solve(vol, cond, label, m, SM_TRANSPORT_PC_EDGE, d, r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
