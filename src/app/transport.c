@@ -115,7 +115,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMTransportOptions *
   PetscCall(sm_json_string(js, "flux", method == SM_TRANSPORT_FEM ? "consistent nodal reactions at the Dirichlet nodes, mean of inlet and outlet"
                                                                       : "boundary face fluxes, mean of inlet and outlet"));
   PetscCall(sm_json_begin_object(js, "units"));
-  PetscCall(sm_json_string(js, "D_eff", "units of the conductivities (D of the phase = 1 unless -phase_conductivities)"));
+  PetscCall(sm_json_string(js, "D_eff", "units of the conductivities (D of the phase = 1 unless -transport_conductivities)"));
   PetscCall(sm_json_string(js, "D_eff_over_D", "1 (M-factor)"));
   PetscCall(sm_json_string(js, "tau_eff", "1 (volume_fraction / D_eff_over_D)"));
   PetscCall(sm_json_string(js, "flux_in", "conductivity * um (total flux for a unit potential drop)"));
