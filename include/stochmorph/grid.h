@@ -55,7 +55,8 @@ PetscErrorCode sm_grid_plane_owner(SMGrid grid, int64_t z, PetscMPIInt *owner);
 
 /* Local voxel iterator: visits this rank's voxels in memory order with their global coordinates.
      SMGridIter it;
-     for (sm_grid_iter_begin(grid, &it); sm_grid_iter_valid(&it); sm_grid_iter_next(&it)) a[it.v] = f(it.i[0], ...);
+     PetscCall(sm_grid_iter_begin(grid, &it));
+     for (; sm_grid_iter_valid(&it); sm_grid_iter_next(&it)) a[it.v] = f(it.i[0], ...);
    it.v is the index in the slab array, it.i[] = {x, y, z} the global coordinates. */
 typedef struct {
   int64_t i[3];  /* global x, y, z */

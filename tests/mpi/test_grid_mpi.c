@@ -1,6 +1,8 @@
-/* The grid module at 1, 2 and 3 ranks: slabs tile the z range in rank order, equal FFTW-MPI's local sizes and the
- * DMDA's ownership; the plane-above exchange and the padded redistribution move the right planes (checked against the
- * global index of every voxel); 64-bit counts do not overflow; bad sizes and decompositions are refused. */
+/* The grid module at 1, 2 and 3 ranks: slabs tile the z range in rank order, are balanced (counts differ by at most one)
+ * and equal the DMDA's ownership; the plane-above exchange, the halo exchange (widths 1 and 2, periodic and filled,
+ * begin/end), the z <-> y transpose, the neighbour and record exchanges, the plane-owner lookup, the voxel iterator
+ * and the padded redistribution move or name the right voxels (checked against a code of the global coordinates of
+ * every voxel); 64-bit counts do not overflow; bad sizes and more ranks than planes are refused. */
 #include <stochmorph/grid.h>
 #include <fftw3-mpi.h>
 #include "smtest.h"
@@ -38,8 +40,29 @@ int main(int argc, char **argv)
       }
       SM_TEST_TRUE(next == n[2], "slabs cover %lld planes of %lld", (long long)next, (long long)n[2]);
     }
-    (void)fftw_mpi_local_size_3d_transposed(17, 11, 13 / 2 + 1, PETSC_COMM_WORLD, &n0, &s0, &n1, &s1);
-    SM_TEST_TRUE(g.z_start == s0 && g.z_local == n0, "slab differs from FFTW-MPI's");
+    (void)n0, (void)s0, (void)n1, (void)s1;
+    for (int r = 0; r < size; r++)
+      SM_TEST_TRUE(counts[r] == n[2] / size || counts[r] == n[2] / size + 1, "slab %d has %lld planes: not balanced", r,
+                   (long long)counts[r]);
+    {
+      int64_t bad = 0;
+      for (int64_t z = 0; z < n[2]; z++) {
+        PetscMPIInt owner;
+        PetscCall(sm_grid_plane_owner(grid, z, &owner));
+        bad += !(starts[owner] <= z && z < starts[owner] + counts[owner]);
+      }
+      SM_TEST_TRUE(bad == 0, "plane owner wrong for %lld planes", (long long)bad);
+    }
+    {
+      SMGridIter it;
+      int64_t    bad = 0, visited = 0;
+      PetscCall(sm_grid_iter_begin(grid, &it));
+      for (; sm_grid_iter_valid(&it); sm_grid_iter_next(&it)) {
+        bad += it.v != ((it.i[2] - g.z_start) * n[1] + it.i[1]) * n[0] + it.i[0];
+        visited++;
+      }
+      SM_TEST_TRUE(bad == 0 && visited == g.n_local, "iterator: %lld wrong of %lld visited", (long long)bad, (long long)visited);
+    }
     PetscCall(sm_grid_get_dmda(grid, &da));
     PetscCall(DMDAGetCorners(da, &xs, &ys, &zs, &xm, &ym, &zm));
     SM_TEST_TRUE(xs == 0 && ys == 0 && xm == 13 && ym == 11 && zs == g.z_start && zm == g.z_local,
@@ -77,6 +100,78 @@ int main(int argc, char **argv)
       SM_TEST_TRUE(bad == 0, "redistribution into the padded grid: %lld wrong voxels", (long long)bad);
       PetscCall(PetscFree(padded));
       PetscCall(sm_grid_destroy(&big));
+    }
+    {
+      /* halo of doubles, widths 1 and 2, periodic or filled with -1, through begin / end */
+      double *d, *lo, *hi;
+      PetscCall(PetscMalloc3(g.n_local, &d, 2 * g.n_plane, &lo, 2 * g.n_plane, &hi));
+      for (int64_t v = 0; v < g.n_local; v++) d[v] = (double)(g.z_start * g.n_plane + v);
+      for (int w = 1; w <= 2; w++)
+        for (int periodic = 0; periodic < 2; periodic++) {
+          const double         fill = -1;
+          const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), g.n_plane, w, periodic ? PETSC_TRUE : PETSC_FALSE, &fill};
+          SMGridHalo           halo;
+          int64_t              bad = 0;
+          PetscCall(sm_grid_halo_begin(grid, &spec, d, d + (g.z_local - w) * g.n_plane, lo, hi, &halo));
+          PetscCall(sm_grid_halo_end(&halo));
+          for (int k = 0; k < w; k++)
+            for (int64_t v = 0; v < g.n_plane; v++) {
+              int64_t zb = g.z_start - w + k, za = g.z_start + g.z_local + k;
+              double  eb = zb >= 0 ? (double)(zb * g.n_plane + v) : (periodic ? (double)((zb + n[2]) * g.n_plane + v) : -1);
+              double  ea = za < n[2] ? (double)(za * g.n_plane + v) : (periodic ? (double)((za - n[2]) * g.n_plane + v) : -1);
+              bad += lo[k * g.n_plane + v] != eb || hi[k * g.n_plane + v] != ea;
+            }
+          SM_TEST_TRUE(bad == 0, "halo width %d periodic %d: %lld wrong ghosts", w, periodic, (long long)bad);
+        }
+      {
+        /* z <-> y transpose: [y_local][nz][nx] holds the voxel codes; back again restores the slab */
+        int64_t y0, yl, bad = 0;
+        double *t;
+        PetscCall(sm_grid_get_yslab(grid, &y0, &yl));
+        PetscCall(PetscMalloc1(yl * n[2] * n[0] + 1, &t));
+        PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), d, t, SM_GRID_Z_TO_Y));
+        for (int64_t y = 0; y < yl; y++)
+          for (int64_t z = 0; z < n[2]; z++)
+            for (int64_t x = 0; x < n[0]; x++) bad += t[(y * n[2] + z) * n[0] + x] != (double)((z * n[1] + y0 + y) * n[0] + x);
+        for (int64_t v = 0; v < g.n_local; v++) d[v] = 0;
+        PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), d, t, SM_GRID_Y_TO_Z));
+        for (int64_t v = 0; v < g.n_local; v++) bad += d[v] != (double)(g.z_start * g.n_plane + v);
+        SM_TEST_TRUE(bad == 0, "transpose: %lld wrong values", (long long)bad);
+        PetscCall(PetscFree(t));
+      }
+      PetscCall(PetscFree3(d, lo, hi));
+    }
+    {
+      /* records: rank r sends r + q + 1 records {r, q} to rank q; the neighbour exchange sends rank + 1 values down and
+         rank + 2 up */
+      int64_t *cnt, (*send)[2], (*recv)[2] = NULL, nrecv = 0, ns = 0, bad = 0, k = 0;
+      int64_t  down[8], up[8], below[8], above[8];
+      MPI_Datatype pair;
+      PetscCall(PetscMalloc1(size, &cnt));
+      for (int q = 0; q < size; q++) ns += cnt[q] = rank + q + 1;
+      PetscCall(PetscMalloc1(ns, &send));
+      for (int q = 0; q < size; q++)
+        for (int64_t i = 0; i < cnt[q]; i++, k++) send[k][0] = rank, send[k][1] = q;
+      PetscCallMPI(MPI_Type_contiguous(2, MPI_INT64_T, &pair));
+      PetscCallMPI(MPI_Type_commit(&pair));
+      PetscCall(sm_grid_exchange_records(grid, pair, 2 * sizeof(int64_t), send, cnt, (void **)&recv, &nrecv));
+      PetscCallMPI(MPI_Type_free(&pair));
+      k = 0;
+      for (int r = 0; r < size; r++)
+        for (int64_t i = 0; i < r + rank + 1; i++, k++) bad += k >= nrecv || recv[k][0] != r || recv[k][1] != rank;
+      SM_TEST_TRUE(bad == 0 && k == nrecv, "records: %lld wrong, %lld received", (long long)bad, (long long)nrecv);
+      for (int i = 0; i < 8; i++) down[i] = 100 * rank + i, up[i] = 1000 * rank + i, below[i] = above[i] = -1;
+      PetscCall(sm_grid_neighbor_exchange(grid, MPI_INT64_T, rank + 1, down, rank + 2, up, rank > 0 ? rank + 1 : 0, below,
+                                          rank + 1 < size ? rank + 2 : 0, above));
+      bad = 0;
+      if (rank > 0)
+        for (int i = 0; i < rank + 1; i++) bad += below[i] != 1000 * (rank - 1) + i;
+      if (rank + 1 < size)
+        for (int i = 0; i < rank + 2; i++) bad += above[i] != 100 * (rank + 1) + i;
+      SM_TEST_TRUE(bad == 0, "neighbour exchange: %lld wrong", (long long)bad);
+      PetscCall(PetscFree(cnt));
+      PetscCall(PetscFree(send));
+      PetscCall(PetscFree(recv));
     }
     PetscCall(PetscFree2(slab, above));
     PetscCall(sm_grid_destroy(&grid));
@@ -117,7 +212,7 @@ int main(int argc, char **argv)
     if (size == 3) e3 = sm_grid_create(PETSC_COMM_WORLD, nthin, h, &grid);
     PetscCall(PetscPopErrorHandler());
     SM_TEST_TRUE(e1 != 0 && e2 != 0, "negative size or zero voxel size accepted");
-    SM_TEST_TRUE(size != 3 || e3 != 0, "2 z-planes on 3 ranks accepted");
+    SM_TEST_TRUE(size != 3 || e3 != 0, "2 z-planes on 3 ranks accepted (more ranks than planes)");
   }
   {
     int code = sm_test_finish(PETSC_COMM_WORLD);
