@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_image fuzz_options fuzz_checkpoint)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_image fuzz_options fuzz_checkpoint fuzz_shapes)
 dir=${SM_FUZZ_BUILD_DIR:-$root/build-fuzz}
 mkdir -p "$dir"
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
