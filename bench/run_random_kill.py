@@ -27,7 +27,14 @@ W = ("sweep -grid_size 48 -voxel_size 0.02 -realizations 2 -transport_direction 
 
 def start(d, restart, log):
     args = [mpirun, "2", exe] + W + ["-o", d] + (["-restart"] if restart else [])
-    return subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)  # own group: no signal of ours reaches the script
+
+
+def children(pid):
+    try:
+        return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
 
 
 def units(d):
@@ -74,12 +81,20 @@ for i in range(trials):
     p = start(d, False, f"{d}.run.log")
     time.sleep(delay)
     if p.poll() is None:
-        os.killpg(p.pid, signal.SIGKILL)  # mpiexec and both ranks: the group this trial started
-        stats["killed"] += 1
+        # SIGKILL the ranks themselves (mpiexec's children: Open MPI puts them in process groups of their own, and a
+        # rank outliving a killed mpiexec would get time to stop cleanly), then mpiexec
+        ranks = children(p.pid)  # tests/mpirun.sh execs mpiexec, which forks the ranks
+        for q in ranks + [p.pid]:
+            try:
+                os.kill(q, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stats["killed"] += 1 if ranks else 0
+        stats["finished_before"] += 0 if ranks else 1
     else:
         stats["finished_before"] += 1
     p.wait()
-    time.sleep(0.2)
+    time.sleep(0.5)
     if i % 3 == 2:
         vols = sorted(f for f in os.listdir(os.path.join(d, "volumes")) if f.endswith(".h5")) if os.path.isdir(
             os.path.join(d, "volumes")) else []

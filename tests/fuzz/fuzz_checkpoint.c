@@ -15,19 +15,19 @@ typedef struct {
 static unsigned sm_byte(SMBytes *b) { return b->i < b->n ? b->p[b->i++] : 0; }
 
 /* Write dataset name: n elements (rank 1, or rank 2 as n x 1 when asked), of the mutated type. */
-static void sm_put(hid_t f, SMBytes *b, const char *name, hid_t type, const void *buf, hsize_t n)
+static void sm_put(hid_t f, SMBytes *b, const char *name, hid_t type, hid_t mtype, const void *buf, hsize_t n)
 {
   unsigned m = sm_byte(b);
   hsize_t  dims[2];
   hid_t    s, d, t = type;
   if (m % 11 == 1) return; /* missing */
   if (m % 11 == 2 && n) n--; /* one short */
-  if (m % 11 == 3) t = H5T_NATIVE_INT8; /* another type (bytes of buf reinterpreted) */
+  if (m % 11 == 3) t = mtype = H5T_NATIVE_INT8; /* another type (bytes of buf reinterpreted) */
   dims[0] = n;
   dims[1] = 1;
   s = m % 11 == 4 ? H5Screate_simple(2, dims, NULL) : m % 11 == 5 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
   d = H5Dcreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (d >= 0 && (n || m % 11 == 5)) (void)H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  if (d >= 0 && (n || m % 11 == 5)) (void)H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   if (d >= 0) H5Dclose(d);
   H5Sclose(s);
 }
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   double      values[8];
   int         nu = 1 + (int)(sm_byte(&b) % 4), nk;
   uint64_t    sum = SM_FNV_OFFSET;
-  hid_t       f, tu, tk, s, a;
+  hid_t       f, tu, tk, mu, mk, s, a;
   SMStore     st = NULL;
   unsigned    m;
 
@@ -100,12 +100,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   tk = H5Tcopy(H5T_C_S1);
   H5Tset_size(tu, sm_byte(&b) % 6 == 1 ? 8 : SM_UNIT_NAME_LEN); /* names of another width */
   H5Tset_size(tk, sm_byte(&b) % 6 == 1 ? 300 : SM_RECORD_KEY_LEN);
+  mu = H5Tcopy(H5T_C_S1); /* the buffers' own widths (HDF5 converts between string widths) */
+  mk = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mu, SM_UNIT_NAME_LEN);
+  H5Tset_size(mk, SM_RECORD_KEY_LEN);
   sm_put_string_attr(f, &b, "format", "stochmorph-checkpoint-1");
   sm_put_string_attr(f, &b, "study", "tasks=3; param=; values=");
-  sm_put(f, &b, "units", tu, units, (hsize_t)nu);
-  sm_put(f, &b, "unit_start", H5T_NATIVE_INT64, start, (hsize_t)nu + 1);
-  sm_put(f, &b, "keys", tk, keys, (hsize_t)nk);
-  sm_put(f, &b, "values", H5T_NATIVE_DOUBLE, values, (hsize_t)nk);
+  sm_put(f, &b, "units", tu, mu, units, (hsize_t)nu);
+  sm_put(f, &b, "unit_start", H5T_NATIVE_INT64, H5T_NATIVE_INT64, start, (hsize_t)nu + 1);
+  sm_put(f, &b, "keys", tk, mk, keys, (hsize_t)nk);
+  sm_put(f, &b, "values", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, values, (hsize_t)nk);
   if (sm_byte(&b) % 5 != 1) {
     s = H5Screate(H5S_SCALAR);
     a = H5Acreate2(f, "checksum", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT);
@@ -114,6 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   H5Tclose(tu);
   H5Tclose(tk);
+  H5Tclose(mu);
+  H5Tclose(mk);
   H5Fclose(f);
   if (!sm_store_load(PETSC_COMM_SELF, path, &st)) {
     PetscBool done;

@@ -8,14 +8,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_image fuzz_options fuzz_checkpoint)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_image fuzz_options fuzz_checkpoint fuzz_shapes)
 dir=${SM_FUZZ_BUILD_DIR:-$root/build-fuzz}
 mkdir -p "$dir"
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_FUZZ=ON -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > "$dir/fuzz-build.log" 2>&1 || { tail -30 "$dir/fuzz-build.log"; exit 1; }
 cmake --build "$dir" -j 2 --target "${targets[@]}" >> "$dir/fuzz-build.log" 2>&1 || { tail -30 "$dir/fuzz-build.log"; exit 1; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
+export PETSC_OPTIONS=-no_signal_handler OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 for t in "${targets[@]}"; do
   mkdir -p "$dir/corpus/$t" "$dir/crashes/$t"
   echo "== $t: $secs s"
