@@ -49,6 +49,13 @@ void sm_sys_format_real(double v, char *buf, size_t len);
 /* Wall-clock seconds. */
 double sm_sys_wtime(void);
 
+/* Fault injection for tests, never for users: the integer value of the environment variable name (SM_TEST_...),
+   read on rank 0 and broadcast; *set is PETSC_FALSE (and *value unchanged) when it is not set. The hooks of `run`
+   are SM_TEST_KILL_BEFORE_UNIT (SIGKILL before the n-th computed unit is recorded), SM_TEST_STOP_AT_ITERATION (a stop
+   signal at that CG iteration of a solve) and SM_TEST_NO_LOCKS (behave as on a file system without record locks).
+   Collective. */
+PetscErrorCode sm_sys_test_hook(MPI_Comm comm, const char *name, PetscInt *value, PetscBool *set);
+
 /* Why writing path failed, in the system's words, for an error message: strerror(err) when err (an errno value captured
    at the failure, 0 if none) names a cause; otherwise what the file system says now: "No space left on device" (less
    than 1 MiB free), "Read-only file system", the directory not writable, or the file removed while it was written.

@@ -191,13 +191,7 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
   PetscCall(sm_fft_flags_from_options(comm, &o->fft_flags));
   PetscCall(sm_image_options_default(&o->image_opts));
   if (o->image[0]) PetscCall(sm_image_options_set_from_options(comm, &o->image_opts));
-  {
-    PetscInt kill = -1; /* test hooks, see sm_test_kill and sm_solve_iteration (read here so they count as used) */
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &kill, NULL));
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_stop_at_iteration", &o->test_stop_iteration, NULL));
-    PetscBool nolocks = PETSC_FALSE; /* sm_study_lock's */
-    PetscCall(PetscOptionsGetBool(NULL, NULL, "-study_test_no_locks", &nolocks, NULL));
-  }
+  PetscCall(sm_sys_test_hook(comm, "SM_TEST_STOP_AT_ITERATION", &o->test_stop_iteration, NULL));
   PetscCall(sm_morph_options_default(&o->morph));
   PetscCall(sm_morph_options_set_from_options(comm, &o->morph));
   if (command[0] == 's' && set_values) PetscCall(sm_parse_values(comm, values, o));
@@ -586,15 +580,15 @@ static PetscErrorCode sm_progress(MPI_Comm comm, SMProgress *pg, const char *wha
 }
 
 /* A stop signal on any rank stops every rank at the same unit boundary. */
-/* Test hook (-run_test_kill_before_unit n): rank 0 kills the job with SIGKILL after computing its n-th unit and
-   before recording it, the worst moment for a checkpoint, deterministically. */
+/* Test hook (SM_TEST_KILL_BEFORE_UNIT=n, sm_sys_test_hook): rank 0 kills the job with SIGKILL after computing its n-th
+   unit and before recording it, the worst moment for a checkpoint, deterministically. */
 static PetscErrorCode sm_test_kill(MPI_Comm comm, const SMProgress *pg)
 {
   PetscInt    n = -1;
   PetscMPIInt rank;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-run_test_kill_before_unit", &n, NULL));
+  PetscCall(sm_sys_test_hook(comm, "SM_TEST_KILL_BEFORE_UNIT", &n, NULL));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (n >= 1 && pg->computed + 1 == n && !rank) {
     fflush(stdout);

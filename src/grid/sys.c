@@ -96,3 +96,25 @@ double sm_sys_free_bytes(const char *path)
   if (statvfs(dir, &fs)) return -1;
   return (double)fs.f_bavail * (double)fs.f_frsize;
 }
+
+PetscErrorCode sm_sys_test_hook(MPI_Comm comm, const char *name, PetscInt *value, PetscBool *set)
+{
+  PetscMPIInt rank;
+  long long   v[2] = {0, 0}; /* set, value */
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    const char *e = getenv(name);
+    char       *end = NULL;
+    if (e && e[0]) {
+      v[1] = strtoll(e, &end, 10);
+      v[0] = 1;
+      PetscCheck(end && *end == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s must be an integer (got '%s')", name, e);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(v, 2, MPI_LONG_LONG, 0, comm));
+  if (set) *set = v[0] ? PETSC_TRUE : PETSC_FALSE;
+  if (v[0]) *value = (PetscInt)v[1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

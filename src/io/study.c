@@ -779,7 +779,11 @@ PetscErrorCode sm_study_lock(MPI_Comm comm, const char *path, PetscBool exclusiv
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   /* test hook: behave as on a file system without record locks */
-  PetscCall(PetscOptionsGetBool(NULL, NULL, "-study_test_no_locks", &nolocks, NULL));
+  {
+    PetscInt v = 0;
+    PetscCall(sm_sys_test_hook(comm, "SM_TEST_NO_LOCKS", &v, NULL));
+    nolocks = v ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscCall(PetscNew(&l));
   l->fd = -1;
   PetscCall(PetscStrncpy(l->path, path, sizeof(l->path)));

@@ -39,7 +39,7 @@ then ok; else fail "study.json content"; fi
 [ -z "$(ls ref/volumes)" ] && ok || fail "twins not removed after their tasks: $(ls ref/volumes)"
 
 # 2. SIGKILL after computing the 6th unit, before recording it; then -restart
-run 2 run $S -o killed -run_test_kill_before_unit 6
+SM_TEST_KILL_BEFORE_UNIT=6 run 2 run $S -o killed
 [ -f killed/checkpoint.h5 ] && [ ! -f killed/study.csv ] && ok || fail "killed run: checkpoint and no table expected"
 units_in killed/checkpoint.h5 | sort > before.txt
 [ "$(wc -l < before.txt)" -eq 5 ] && ok || fail "killed run recorded $(wc -l < before.txt) units, expected 5"
@@ -123,7 +123,7 @@ grep -q "stochmorph error:.*task 3" run.log && ok || { fail "collect: missing ta
 #    stops with 75, and the restart resumes the solve from it; M equals the uninterrupted one to the solver tolerance
 #    (relative residual 1e-8: 1e-6 is a safe bound); a damaged saved iterate is refused
 S7="-grid_size 48 -voxel_size 0.02 -transport_direction z -transport_phases solid -descriptors none"
-run 2 run $S7 -o mid -run_test_stop_at_iteration 5
+SM_TEST_STOP_AT_ITERATION=5 run 2 run $S7 -o mid
 rc=$?
 [ $rc -eq 75 ] && [ -f mid/solves/t0000_transport_solid_z.h5 ] && ok || { fail "stop in a solve: status $rc, iterate saved?"; tail -3 run.log; }
 cp -r mid middamaged

@@ -6,7 +6,7 @@
 #  - after SIGKILL of the holder, -restart takes the lock and finishes with the same table;
 #  - two -task_index tasks run side by side; the same task twice, or a whole sweep next to tasks, is refused;
 #  - collect is refused while a run holds the lock;
-#  - on a file system without record locks (simulated by -study_test_no_locks) the lock file's host and pid refuse a
+#  - on a file system without record locks (simulated by SM_TEST_NO_LOCKS=1) the lock file's host and pid refuse a
 #    job while that process lives, and a warning says what is not guaranteed.
 source "$(dirname "$0")/common.sh"
 EXE=$SM_EXE
@@ -67,9 +67,9 @@ cmp -s whole/study.csv arr/study.csv && ok || fail "tasks run side by side give 
 "$EXE" run $S -o f > f.log 2>&1 &
 pf=$!
 wait_for f/checkpoint.h5 || fail "the job did not start"
-if run 1 run $S -o f -restart -study_test_no_locks; then fail "without locks: a live holder was ignored"; else ok; fi
+if SM_TEST_NO_LOCKS=1 run 1 run $S -o f -restart; then fail "without locks: a live holder was ignored"; else ok; fi
 grep -q "f/.lock names the running process $host $pf " run.log && ok || { fail "without locks: holder not named"; cat run.log; }
 wait $pf || fail "the job on f failed"
-if run 1 run $S -o f -restart -study_test_no_locks; then ok; else fail "without locks, no holder: refused"; cat run.log; fi
+if SM_TEST_NO_LOCKS=1 run 1 run $S -o f -restart; then ok; else fail "without locks, no holder: refused"; cat run.log; fi
 grep -q "stochmorph warning: the file system of f/.lock has no file locks" run.log && ok || fail "without locks: no warning"
 finish
