@@ -2,7 +2,7 @@
 # Same-run comparison of two executables (e.g. before and after a change of the decomposition): synthesis of a chi2 F850
 # twin (generate, 10 nm voxels, p = 0.46, alpha = 7.28 1/um) and the full descriptor set (analyze) of one such twin, at
 # 1 and 2 ranks. The two executables alternate run by run so that both see the same load; each time is the best of
-# REPEATS wall-clock runs. Also checks that both give the same analyze JSON (code_version aside).
+# REPEATS wall-clock runs. Also checks that both give the same analyze JSON (code_version and the build block aside).
 # Usage: bench/run_compare.sh OLD_EXE NEW_EXE ["gen sizes"] ["analyze sizes"] [repeats]
 #   e.g. bench/run_compare.sh /tmp/old/stochmorph build/stochmorph "256" "200 400" 2  -> a Markdown table on stdout
 set -euo pipefail
@@ -39,7 +39,7 @@ for n in "${asizes[@]}"; do
       to+=("$(wall "$np" "$old" analyze -i "$tmp/twin.h5" -o "$tmp/o.json")")
       tn+=("$(wall "$np" "$new" analyze -i "$tmp/twin.h5" -o "$tmp/n.json")")
     done
-    same=$(diff <(grep -v code_version "$tmp/o.json") <(grep -v code_version "$tmp/n.json") > /dev/null && echo yes || echo NO)
+    same=$(/usr/bin/python3 -c "import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); [d.pop(k, None) for d in (a, b) for k in ('code_version', 'build')]; sys.exit(0 if a == b else 1)" "$tmp/o.json" "$tmp/n.json" && echo yes || echo NO)
     a=$(best "${to[@]}"); b=$(best "${tn[@]}")
     echo "| analyze | ${n}^3 | $np | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}') | $same |"
   done
