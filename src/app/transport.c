@@ -190,9 +190,8 @@ static PetscErrorCode sm_transport_body(MPI_Comm comm, const SMTransportOptions 
 }
 
 /* The command after its options: check, read, solve, write. */
-static PetscErrorCode sm_transport_run(MPI_Comm comm, SMTransportOptions *oo, double t0)
+static PetscErrorCode sm_transport_run(MPI_Comm comm, const SMTransportOptions *o, double t0)
 {
-  SMTransportOptions o    = *oo;
   SMTransportResult  res[3];
   SMVolume           vol  = NULL;
   SMGrid             grid = NULL;
@@ -208,54 +207,54 @@ static PetscErrorCode sm_transport_run(MPI_Comm comm, SMTransportOptions *oo, do
 
   PetscFunctionBeginUser;
   PetscCall(sm_app_check_unused_options(comm, "transport"));
-  PetscCheck(o.in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input image: -i FILE (.h5, .tif or raw)");
-  PetscCall(sm_transport_get_directions(o.solver, &ndirs, &dirs));
-  PetscCall(sm_transport_get_method(o.solver, &method));
+  PetscCheck(o->in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input image: -i FILE (.h5, .tif or raw)");
+  PetscCall(sm_transport_get_directions(o->solver, &ndirs, &dirs));
+  PetscCall(sm_transport_get_method(o->solver, &method));
   PetscCall(sm_direction_list(ndirs, dirs, dirlist, sizeof(dirlist)));
   {
     /* fail on an unwritable output before reading anything large */
     FILE *probe = NULL;
-    PetscCall(sm_text_open(comm, o.out, &probe));
-    PetscCall(sm_text_close(comm, o.out, &probe, PETSC_FALSE));
+    PetscCall(sm_text_open(comm, o->out, &probe));
+    PetscCall(sm_text_close(comm, o->out, &probe, PETSC_FALSE));
   }
 
   PetscCall(PetscLogEventBegin(SM_EVENT_H5Read, 0, 0, 0, 0));
-  PetscCall(sm_image_read(comm, o.in, &o.image, &vol));
+  PetscCall(sm_image_read(comm, o->in, &o->image, &vol));
   PetscCall(PetscLogEventEnd(SM_EVENT_H5Read, 0, 0, 0, 0));
   PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_phases(vol, &np, &names));
-  if (!o.phase[0]) {
+  if (!o->phase[0]) {
     char list[SM_MAX_PHASES * (SM_NAME_LEN + 2)] = "";
     for (int l = 0; l < np; l++) {
       PetscCall(PetscStrlcat(list, l ? ", " : "", sizeof(list)));
       PetscCall(PetscStrlcat(list, names[l], sizeof(list)));
     }
-    SETERRQ(comm, PETSC_ERR_ARG_WRONG, "transport needs -phase NAME; the phases of %s are: %s", o.in, list);
+    SETERRQ(comm, PETSC_ERR_ARG_WRONG, "transport needs -phase NAME; the phases of %s are: %s", o->in, list);
   }
-  PetscCall(sm_volume_find_phase(vol, o.phase, &label));
-  PetscCall(sm_transport_get_conductivities(o.solver, vol, label, cond));
-  PetscCall(sm_transport_memory_estimate(o.solver, vol, cond, &bytes));
-  if (o.save_solution) bytes += 8.0 * (double)g.n_total;
+  PetscCall(sm_volume_find_phase(vol, o->phase, &label));
+  PetscCall(sm_transport_get_conductivities(o->solver, vol, label, cond));
+  PetscCall(sm_transport_memory_estimate(o->solver, vol, cond, &bytes));
+  if (o->save_solution) bytes += 8.0 * (double)g.n_total;
   PetscCall(sm_app_check_memory(comm, bytes, "The transport solve of this volume"));
   PetscCall(PetscPrintf(comm, "stochmorph transport: %s, %lld x %lld x %lld voxels of %g x %g x %g um, phase %s, method %s, "
                         "direction %s, %d rank%s\n",
-                        o.in, (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
-                        (double)g.h[2], o.phase, sm_transport_method_names[method], dirlist, g.size, g.size > 1 ? "s" : ""));
-  if (o.save_solution) {
-    PetscCall(sm_path_replace_ext(o.out, "_potential.h5", solpath, sizeof(solpath)));
+                        o->in, (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
+                        (double)g.h[2], o->phase, sm_transport_method_names[method], dirlist, g.size, g.size > 1 ? "s" : ""));
+  if (o->save_solution) {
+    PetscCall(sm_path_replace_ext(o->out, "_potential.h5", solpath, sizeof(solpath)));
     PetscCall(sm_h5_writer_open(comm, solpath, &w));
   }
-  ierr = sm_transport_body(comm, &o, vol, label, cond, w, res);
+  ierr = sm_transport_body(comm, o, vol, label, cond, w, res);
   if (ierr) {
     (void)sm_h5_writer_close(&w, PETSC_FALSE);
     PetscCall(ierr);
   }
   PetscCall(sm_h5_writer_close(&w, PETSC_TRUE));
   /* the JSON last: its presence means the whole run finished */
-  PetscCall(sm_write_results(comm, &o, vol, label, cond, res));
-  PetscCall(PetscPrintf(comm, "  solved in %.2f s; wrote %s", sm_sys_wtime() - t0, o.out));
-  if (o.save_solution) PetscCall(PetscPrintf(comm, " and %s", solpath));
+  PetscCall(sm_write_results(comm, o, vol, label, cond, res));
+  PetscCall(PetscPrintf(comm, "  solved in %.2f s; wrote %s", sm_sys_wtime() - t0, o->out));
+  if (o->save_solution) PetscCall(PetscPrintf(comm, " and %s", solpath));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));
   PetscCall(sm_volume_destroy(&vol));
@@ -266,7 +265,6 @@ static PetscErrorCode sm_transport_run(MPI_Comm comm, SMTransportOptions *oo, do
 PetscErrorCode sm_cmd_transport(MPI_Comm comm)
 {
   SMTransportOptions o;
-  PetscBool          set_in, set_phase;
   double             t0 = sm_sys_wtime();
   PetscErrorCode     ierr;
 
@@ -281,18 +279,16 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
                     "-transport_ksp_*, -transport_pc_*, -transport_mg_* option overrides",
                     "stochmorph");
   PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
-                               "multi-page TIFF (see -image_format)", "transport", o.in, o.in, sizeof(o.in), &set_in));
+                               "multi-page TIFF (see -image_format)", "transport", o.in, o.in, sizeof(o.in), NULL));
   PetscCall(PetscOptionsString("-o", "Output JSON; with -save_solution the potentials go to <stem>_potential.h5 (+ .xmf)",
                                "transport", o.out, o.out, sizeof(o.out), NULL));
   PetscCall(PetscOptionsString("-phase", "The phase whose D_eff/D (M-factor) and tau_eff = eps / M are computed (required; "
                                "e.g. solid or pore, active, carbon)", "transport", o.phase, o.phase, sizeof(o.phase),
-                               &set_phase));
+                               NULL));
   PetscCall(PetscOptionsBool("-save_solution", "Write the potential per voxel of each direction (FEM: mean of the 8 nodes, "
                              "NaN outside the solved set) to <stem>_potential.h5 as /fields/potential_<x|y|z>",
                              "transport", o.save_solution, &o.save_solution, NULL));
   PetscOptionsEnd();
-  if (!set_in) o.in[0] = 0;
-  if (!set_phase) o.phase[0] = 0;
   PetscCall(sm_image_options_set_from_options(comm, &o.image));
   PetscCall(sm_transport_create(comm, &o.solver));
   ierr = sm_transport_set_from_options(o.solver);

@@ -251,11 +251,12 @@ PetscErrorCode sm_transport_set_from_options(SMTransport t)
     int       d[3], n = 0;
     PetscBool all = PETSC_FALSE;
     for (PetscInt i = 0; i < ndirs; i++) {
-      int k = -1;
-      if (!strcmp(dirs[i], "all")) all = PETSC_TRUE;
+      int       k    = -1;
+      PetscBool is_all = !strcmp(dirs[i], "all") ? PETSC_TRUE : PETSC_FALSE;
+      if (is_all) all = PETSC_TRUE;
       for (int j = 0; j < 3; j++)
         if (!strcmp(dirs[i], sm_transport_direction_names[j])) k = j;
-      PetscCheck(k >= 0 || all, t->comm, PETSC_ERR_ARG_WRONG,
+      PetscCheck(k >= 0 || is_all, t->comm, PETSC_ERR_ARG_WRONG,
                  "-%sdirection: unknown direction '%s'; use x, y, z (or a list of them) or all", t->prefix, dirs[i]);
       PetscCheck(k < 0 || n < 3, t->comm, PETSC_ERR_ARG_WRONG, "-%sdirection: at most three directions", t->prefix);
       if (k >= 0) d[n++] = k;

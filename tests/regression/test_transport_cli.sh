@@ -111,6 +111,7 @@ expect_fail "needs -phase.*pore, solid" 1 $T
 expect_fail "/nope" 2 $T -phase solid -image_dataset /nope
 expect_fail "missing.h5" 1 transport -i missing.h5 -phase solid -o out.json
 expect_fail "-transport_direction: unknown direction 'w'" 1 $T -phase solid -transport_direction w
+expect_fail "-transport_direction: unknown direction 'q'" 2 $T -phase solid -transport_direction all,q
 expect_fail "-transport_method: unknown method 'fd'" 2 $T -phase solid -transport_method fd
 expect_fail "-transport_pc_matrix" 1 $T -phase solid -transport_pc_matrix lu
 expect_fail "-transport_conductivities: unknown phase 'gold'" 1 $T -phase solid -transport_conductivities gold:1
