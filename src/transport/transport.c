@@ -144,8 +144,8 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
 }
 
 /* Why the preconditioner of FEM is built from the edge Laplacian by default (-transport_pc_matrix edge|stiffness,
-   solver.c). Measured on the 128^3 chi2
-   twin (F850 parameters, 1.1e6 unknowns, 1 rank, then with GAMG): algebraic multigrid on the Q1 stiffness matrix needs
+   solver.c). Measured on the 128^3 chi2 twin (F850 parameters, 1.1e6 unknowns, 1 rank, then with GAMG): algebraic
+   multigrid on the Q1 stiffness matrix needs
    11 CG iterations but about 870 bytes per unknown at its peak (the aggregation graph of a 27-point operator, next to
    the matrix); on the 7-point edge Laplacian, set up before the stiffness matrix is assembled, 21 iterations in about
    the same total time and about 630 bytes per unknown (with BoomerAMG and the SBAIJ operator, 22 iterations and ~500).
