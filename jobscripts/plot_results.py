@@ -2,11 +2,15 @@
 """Figures (PNG) from stochmorph results. Uses Debian's python3-matplotlib, python3-numpy and python3-h5py.
 
   plot_results.py study  DIR/study.json [DIR2/study.json ...] -o FIGDIR   M computed vs M^ predicted (all tasks of all
-                                                                          studies); for a sweep, the sweep curves
+                 [--refit refit.json]                                     studies), with the refitted M^ of
+                                                                          `stochmorph refit` if given; for a sweep,
+                                                                          the sweep curves
   plot_results.py fit    fitted.json -o FIGDIR                            model vs data centred two-point functions
   plot_results.py slices a.h5 [b.h5 ...] -o FIGDIR [--labels A,B]         middle z slices side by side
   plot_results.py nmc    OUT_DIR -o FIGDIR                                the six NMC models: M and M^ against
                                                                           calcination temperature and particle size
+                                                                          (OUT_DIR/refit.json, if there, adds the
+                                                                          refitted M^ to the scatter)
 Every figure is written as FIGDIR/<name>.png; the names are printed.
 """
 import argparse
@@ -45,8 +49,19 @@ def _phases(results, prefix, suffix):
     return sorted(set(out))
 
 
-def plot_study(paths, figdir):
-    """M computed (mean over the solved directions) against M^ predicted, one point per task and phase."""
+def _refit_predictor(refit, r, ph):
+    """M^ of the refit pooled over all phases ('all' in refit.json) for the results r of one twin and phase."""
+    f = [g for g in refit["fits"] if g["phases"] == "all"][0]
+    e, b, t = (_num(r.get("phases.%s.%s" % (ph, k))) for k in ("volume_fraction", "constrictivity_mean",
+                                                                 "geodesic_tortuosity_mean"))
+    if not f["defined"] or not (e > 0 and b > 0 and t > 0):
+        return float("nan")
+    return math.exp(f["log_k"]) * e ** f["a"] * b ** f["b"] / t ** f["c"]
+
+
+def plot_study(paths, figdir, refit=None):
+    """M computed (mean over the solved directions) against M^ predicted, one point per task and phase: filled markers
+    for the published exponents, open markers for the refit of `stochmorph refit` (refit.json) if given."""
     fig, ax = plt.subplots(figsize=(5, 5))
     markers = "osD^v<>p*h"
     top = 0.0
@@ -58,11 +73,21 @@ def plot_study(paths, figdir):
             y = [_num(t["results"].get("transport.%s.M_mean" % ph)) for t in s["tasks"]]
             ax.plot(x, y, markers[pi % len(markers)], color="C%d" % (si % 10), label="%s %s" % (label, ph))
             top = max([top] + [v for v in x + y if math.isfinite(v)])
+            if refit:
+                xr = [_refit_predictor(refit, t["results"], ph) for t in s["tasks"]]
+                ax.plot(xr, y, markers[pi % len(markers)], mfc="none", color="C%d" % (si % 10))
+                top = max([top] + [v for v in xr if math.isfinite(v)])
     top = top * 1.1 if top > 0 else 1.0
     ax.plot([0, top], [0, top], "k--", lw=0.8, label="M = M^")
+    if refit:
+        f = [g for g in refit["fits"] if g["phases"] == "all"][0]
+        if f["defined"]:
+            ax.plot([], [], "o", mfc="none", color="gray",
+                    label="refit: %.3g eps^%.2f beta^%.2f / tau^%.2f (R^2 %.3f; published %.3f)"
+                    % (math.exp(f["log_k"]), f["a"], f["b"], f["c"], f["r2"], f["r2_published"]))
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
-    ax.set_xlabel("predicted M^ = eps^1.15 beta^0.35 / tau_geod^4.39")
+    ax.set_xlabel("M^ = eps^1.15 beta^0.35 / tau^4.39" + (" (filled), refit (open)" if refit else ""))
     ax.set_ylabel("computed M (mean over directions)")
     ax.set_title("M-factor: computed vs predicted")
     ax.legend(fontsize=7)
@@ -162,7 +187,9 @@ def plot_nmc(outdir, figdir):
     studies = {k: os.path.join(outdir, k, "study.json") for k in NMC if os.path.exists(os.path.join(outdir, k, "study.json"))}
     if not studies:
         sys.exit("no NMC study.json found under %s" % outdir)
-    written = plot_study([studies[k] for k in sorted(studies)], figdir)
+    refit_path = os.path.join(outdir, "refit.json")
+    refit = json.load(open(refit_path)) if os.path.exists(refit_path) else None
+    written = plot_study([studies[k] for k in sorted(studies)], figdir, refit)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for ai, ph in enumerate(["solid", "pore"]):
         ax = axes[ai]
@@ -192,9 +219,10 @@ def main(argv=None):
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("-o", "--out", default="figures", help="directory of the PNG files")
     ap.add_argument("--labels", default=None, help="slices: comma-separated panel titles")
+    ap.add_argument("--refit", default=None, help="study: refit.json of `stochmorph refit`, drawn next to the published M^")
     a = ap.parse_args(argv)
     if a.kind == "study":
-        plot_study(a.inputs, a.out)
+        plot_study(a.inputs, a.out, json.load(open(a.refit)) if a.refit else None)
     elif a.kind == "fit":
         for p in a.inputs:
             plot_fit(p, a.out)

@@ -14,6 +14,7 @@ typedef struct {
   int       n;         /* data points used: M, eps, beta, tau finite and > 0 */
   int       nskipped;  /* points left out (M = 0 of a phase that does not percolate, an undefined descriptor) */
   PetscBool prefactor; /* k fitted; otherwise k = 1 */
+  PetscBool defined;   /* n > number of parameters (else every number below is NaN) */
   double    a, b, c, log_k;          /* M^ = exp(log_k) eps^a beta^b / tau^c */
   double    se_a, se_b, se_c, se_log_k; /* standard errors: sqrt(diag(s^2 (X^T X)^-1)), s^2 = RSS / (n - p) */
   double    r2;           /* 1 - RSS / sum (log M - mean log M)^2 of the refit (centred, also without k) */

@@ -9,6 +9,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm);
 PetscErrorCode sm_cmd_run(MPI_Comm comm);
 PetscErrorCode sm_cmd_sweep(MPI_Comm comm);
 PetscErrorCode sm_cmd_collect(MPI_Comm comm);
+PetscErrorCode sm_cmd_refit(MPI_Comm comm);
 
 /* Exit status of a study stopped by SIGTERM/SIGUSR1 after checkpointing (EX_TEMPFAIL: "try again", i.e. -restart). */
 #define SM_EXIT_STOPPED 75

@@ -1,4 +1,5 @@
-/* stochmorph collect, and the study table of run and sweep: DIR/study.{json,csv} from the checkpoint(s). */
+/* stochmorph collect, and the study table of run and sweep: DIR/study.{json,csv} from the checkpoint(s); the rows of a
+ * finished study for other readers (refit.c). */
 #include "study_app.h"
 
 /* ------------------------------------------------------------------ the table */
@@ -22,11 +23,11 @@ PetscErrorCode sm_study_item(const char *study, const char *key, char *value, si
 }
 
 /* Rows of the study table from the stores' units (several stores: the per-task files of an array). Every task must
-   have finished all its units. */
-PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const char *study, int nstores,
-                                     SMStore stores[])
+   have finished all its units. param (64 chars): the swept option, "" without a sweep. */
+PetscErrorCode sm_study_rows(MPI_Comm comm, const char *dir, const char *study, int nstores, SMStore stores[], int *ntasks_out,
+                             SMStudyRow **rows_out, char param[])
 {
-  char        param[64], values[4096], path[PETSC_MAX_PATH_LEN], buf[32];
+  char        values[4096], buf[32];
   int         ntasks;
   SMStudyRow *rows;
   char      (*vals)[64] = NULL;
@@ -37,7 +38,7 @@ PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *di
   PetscCall(sm_study_item(study, "tasks", buf, sizeof(buf)));
   ntasks = atoi(buf);
   PetscCheck(ntasks > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "The study description has no task count: %s", study);
-  PetscCall(sm_study_item(study, "param", param, sizeof(param)));
+  PetscCall(sm_study_item(study, "param", param, 64));
   PetscCall(sm_study_item(study, "values", values, sizeof(values)));
   if (param[0]) {
     SMRunOptions tmp;
@@ -119,38 +120,62 @@ PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *di
   for (int t = 0; t < ntasks; t++)
     PetscCall(PetscStrncpy(rows[t].value, param[0] && rows[t].value_index < nvals ? vals[rows[t].value_index] : "",
                            sizeof(rows[t].value)));
-  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/study", dir));
-  PetscCall(sm_study_write_table(comm, path, command, study, param, ntasks, rows));
-  for (int t = 0; t < ntasks; t++) PetscCall(sm_record_destroy(&rows[t].rec));
-  PetscCall(PetscFree(rows));
   PetscCall(PetscFree(generated));
   PetscCall(PetscFree(vals));
+  *ntasks_out = ntasks;
+  *rows_out   = rows;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* collect: merge DIR/tasks/task_NNNN.h5 (or DIR/checkpoint.h5) into DIR/study.{json,csv}. The caller holds the lock. */
-static PetscErrorCode sm_collect(MPI_Comm comm, const char *dir)
+PetscErrorCode sm_study_rows_destroy(int ntasks, SMStudyRow **rows)
+{
+  PetscFunctionBeginUser;
+  for (int t = 0; t < ntasks; t++) PetscCall(sm_record_destroy(&(*rows)[t].rec));
+  PetscCall(PetscFree(*rows));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const char *study, int nstores,
+                              SMStore stores[])
+{
+  char        param[64], path[PETSC_MAX_PATH_LEN];
+  int         ntasks = 0;
+  SMStudyRow *rows   = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_study_rows(comm, dir, study, nstores, stores, &ntasks, &rows, param));
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/study", dir));
+  PetscCall(sm_study_write_table(comm, path, command, study, param, ntasks, rows));
+  PetscCall(sm_study_rows_destroy(ntasks, &rows));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The stores of a study directory: DIR/checkpoint.h5 of a whole study, else DIR/tasks/task_NNNN.h5 of an array, every
+   task finished and of the same study. what: the command, for the messages. Free with sm_study_close_dir. */
+PetscErrorCode sm_study_open_dir(MPI_Comm comm, const char *what, const char *dir, int *nst_out, SMStore **stores_out, char *source,
+                                 size_t sourcelen)
 {
   char        path[PETSC_MAX_PATH_LEN], buf[32];
   SMStore    *stores;
   const char *study0 = NULL;
   int         ntasks, nst = 0;
+  PetscBool   complete;
 
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/checkpoint.h5", dir));
   if (!access(path, R_OK)) { /* a whole study: its checkpoint */
-    SMStore st;
-    PetscCall(sm_store_load(comm, path, &st));
-    PetscCall(sm_store_get_study(st, &study0));
-    PetscCall(sm_build_table(comm, "collect", dir, study0, 1, &st));
-    PetscCall(sm_store_close(&st));
-    PetscCall(PetscPrintf(comm, "stochmorph collect: wrote %s/study.json and %s/study.csv from %s\n", dir, dir, path));
+    PetscCall(PetscMalloc1(1, &stores));
+    PetscCall(sm_store_load(comm, path, &stores[0]));
+    PetscCall(PetscStrncpy(source, path, sourcelen));
+    *nst_out    = 1;
+    *stores_out = stores;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   /* the tasks of an array: task 0 tells the number of tasks */
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_0000.h5", dir));
   PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN,
-             "collect: neither %s/checkpoint.h5 nor %s exists; is -o the directory given to sweep?", dir, path);
+             "%s: neither %s/checkpoint.h5 nor %s exists; is %s the directory given to run or sweep (-o)?", what, dir, path,
+             dir);
   PetscCall(PetscMalloc1(1, &stores));
   PetscCall(sm_store_load(comm, path, &stores[0]));
   PetscCall(sm_store_get_study(stores[0], &study0));
@@ -160,31 +185,50 @@ static PetscErrorCode sm_collect(MPI_Comm comm, const char *dir)
   nst = 1;
   for (int t = 1; t < ntasks; t++) {
     const char *study;
-    PetscBool   complete;
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_%04d.h5", dir, t));
-    PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN, "collect: task %d of %d has no results (%s); run it with "
-               "sweep -task_index %d and collect again", t, ntasks, path, t);
+    PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN, "%s: task %d of %d has no results (%s); run it with "
+               "sweep -task_index %d and collect again", what, t, ntasks, path, t);
     PetscCall(sm_store_load(comm, path, &stores[nst]));
     PetscCall(sm_store_get_study(stores[nst], &study));
     PetscCall(sm_store_get_study(stores[0], &study0));
     PetscCheck(!strcmp(study, study0), comm, PETSC_ERR_ARG_INCOMP,
-               "collect: %s belongs to a different study than task 0 (options differ); re-run it", path);
+               "%s: %s belongs to a different study than task 0 (options differ); re-run it", what, path);
     PetscCall(sm_store_is_complete(stores[nst], &complete));
-    PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED, "collect: task %d (%s) has not finished; resume it with "
-               "sweep -task_index %d -restart", t, path, t);
+    PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: task %d (%s) has not finished; resume it with "
+               "sweep -task_index %d -restart", what, t, path, t);
     nst++;
   }
-  {
-    PetscBool complete;
-    PetscCall(sm_store_is_complete(stores[0], &complete));
-    PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED,
-               "collect: task 0 has not finished; resume it with sweep -task_index 0 -restart");
-  }
+  PetscCall(sm_store_is_complete(stores[0], &complete));
+  PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED,
+             "%s: task 0 has not finished; resume it with sweep -task_index 0 -restart", what);
+  PetscCall(PetscSNPrintf(source, sourcelen, "%d tasks", nst));
+  *nst_out    = nst;
+  *stores_out = stores;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_study_close_dir(int nst, SMStore **stores)
+{
+  PetscFunctionBeginUser;
+  for (int s = 0; s < nst; s++) PetscCall(sm_store_close(&(*stores)[s]));
+  PetscCall(PetscFree(*stores));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* collect: merge DIR/tasks/task_NNNN.h5 (or DIR/checkpoint.h5) into DIR/study.{json,csv}. The caller holds the lock. */
+static PetscErrorCode sm_collect(MPI_Comm comm, const char *dir)
+{
+  char        source[PETSC_MAX_PATH_LEN];
+  SMStore    *stores = NULL;
+  const char *study0;
+  int         nst = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_study_open_dir(comm, "collect", dir, &nst, &stores, source, sizeof(source)));
   PetscCall(sm_store_get_study(stores[0], &study0));
   PetscCall(sm_build_table(comm, "collect", dir, study0, nst, stores));
-  PetscCall(PetscPrintf(comm, "stochmorph collect: %d tasks; wrote %s/study.json and %s/study.csv\n", nst, dir, dir));
-  for (int s = 0; s < nst; s++) PetscCall(sm_store_close(&stores[s]));
-  PetscCall(PetscFree(stores));
+  PetscCall(PetscPrintf(comm, "stochmorph collect: wrote %s/study.json and %s/study.csv from %s\n", dir, dir, source));
+  PetscCall(sm_study_close_dir(nst, &stores));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -16,6 +16,7 @@ static const char help[] =
   "  run        a study: R twins of a model -> descriptors, transport, study table (checkpoint/restart)\n"
   "  sweep      a study over the values of one model parameter (-task_index for SLURM arrays)\n"
   "  collect    merge the tasks of a sweep into its study table\n"
+  "  refit      refit the M-factor predictor M^ to the M of finished studies\n"
   "  shape      split the solid into sub-particles with spherical-harmonic shapes -> HDF5\n"
   "  rasterize  draw a shapes file on any grid -> labelled volume (HDF5 + XDMF)\n"
   "Options come from the command line or -options_file FILE; `stochmorph <command> -help` lists every key.\n"
@@ -80,7 +81,8 @@ int main(int argc, char **argv)
       PetscErrorCode (*run)(MPI_Comm);
     } commands[] = {{"generate", sm_cmd_generate}, {"analyze", sm_cmd_analyze}, {"transport", sm_cmd_transport},
                     {"fit", sm_cmd_fit},           {"run", sm_cmd_run},           {"sweep", sm_cmd_sweep},
-                    {"collect", sm_cmd_collect},   {"shape", sm_cmd_shape},       {"rasterize", sm_cmd_rasterize}};
+                    {"collect", sm_cmd_collect},   {"shape", sm_cmd_shape},       {"rasterize", sm_cmd_rasterize},
+                    {"refit", sm_cmd_refit}};
     PetscErrorCode ierr = PETSC_ERR_ARG_WRONG;
     int            found = 0;
     for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)

@@ -34,9 +34,13 @@ PetscErrorCode sm_predictor_refit(int n, const double eps[], const double beta[]
   for (i = 0; i < n; i++) m += sm_predictor_usable(eps[i], beta[i], tau[i], M[i]);
   fit->n        = m;
   fit->nskipped = n - m;
-  PetscCheck(m > p, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
-             "The predictor refit needs more than %d twins with M > 0 and defined constrictivity and tortuosity; the study "
-             "has %d (of %d)", p, m, n);
+  if (m <= p) { /* not enough twins with M > 0 and defined constrictivity and tortuosity: not defined */
+    fit->a = fit->b = fit->c = fit->log_k = NAN;
+    fit->se_a = fit->se_b = fit->se_c = fit->se_log_k = NAN;
+    fit->r2 = fit->r2_published = fit->rms_log = NAN;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  fit->defined = PETSC_TRUE;
   X   = gsl_matrix_alloc((size_t)m, (size_t)p);
   y   = gsl_vector_alloc((size_t)m);
   c   = gsl_vector_alloc((size_t)p);
