@@ -41,6 +41,8 @@ done
 # the two studies, at a tiny size
 if SIZE=24 R=1 bash "$J/study_nmc.sh" nmc > nmc.log 2>&1; then ok; else fail "study_nmc.sh"; tail nmc.log; fi
 png nmc/figures/nmc_M_vs_temperature.png && [ -f nmc/C900/study.csv ] && ok || fail "NMC study outputs"
+"$SM_PYTHON" -c "import json; f = json.load(open('nmc/refit.json')); assert len(f['studies']) == 6 and f['fits'][0]['n'] > 0" &&
+  ok || fail "NMC study: no refit of the six models"
 if SIZE=24 R=1 VALUES=0.15:0.40:0.125 bash "$J/study_nvpc.sh" nvpc > nvpc.log 2>&1; then ok; else fail "study_nvpc.sh"; tail nvpc.log; fi
 png nvpc/figures/sweep_interfaces.png && grep -q "^mean,,0.275" nvpc/study.csv && ok || fail "NVP/C study outputs"
 # a site's launcher (SM_LAUNCHER: Intel MPI, MPICH, srun with options) is used as given, with the executable after it
