@@ -110,7 +110,8 @@ def plot_sweep(s, figdir):
         ("geodesic_tortuosity", [k for k in keys if k.endswith(".geodesic_tortuosity_mean")], "mean geodesic tortuosity"),
         ("M_predicted", [k for k in keys if k.endswith(".M_predicted")], "predicted M^"),
         ("M_computed", [k for k in keys if k.startswith("transport.") and k.endswith(".M_mean")], "computed M"),
-        ("percolation", [k for k in keys if k.endswith(".percolating_fraction_z")], "percolating fraction (z)"),
+        ("percolation", [k for k in keys if ".percolating_fraction_" in k and k.startswith("phases.")],
+         "percolating fraction"),
         ("volume_fraction", [k for k in keys if k.endswith(".volume_fraction")], "volume fraction"),
     ]
     written = []
@@ -123,6 +124,12 @@ def plot_sweep(s, figdir):
             e = np.array([_num(r["std"].get(k)) for r in rows])
             e = np.where(np.isfinite(e), e, 0.0)
             ax.errorbar(x, m, yerr=e, marker="o", capsize=3, label=k.replace("phases.", "").replace("transport.", ""))
+        if name == "percolation":  # the threshold intervals of the study table, one marked band per phase and direction
+            for i, p in enumerate(q for q in s.get("percolation", []) if "interval" in q):
+                lo, hi = float(p["interval"][0]), float(p["interval"][1])
+                ax.axvspan(min(lo, hi), max(lo, hi), color="C%d" % (i % 10), alpha=0.12)
+                ax.axvline(0.5 * (lo + hi), color="C%d" % (i % 10), ls=":", lw=1,
+                           label="%s %s %s in [%g, %g]" % (p["phase"], p["direction"], p["change"], min(lo, hi), max(lo, hi)))
         ax.set_xlabel(param)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)

@@ -291,7 +291,8 @@ static PetscErrorCode sm_store_write(SMStore st)
         if (!ok) {
           char sys[160];
           sm_sys_write_reason(partial, 0, sys, sizeof(sys));
-          snprintf(why, sizeof(why), "%s (it did not read back as written: %s)", sys, rwhy[0] ? rwhy : "its contents differ");
+          snprintf(why, sizeof(why), "%.120s (it did not read back as written: %.90s)", sys,
+                   rwhy[0] ? rwhy : "its contents differ");
         }
         free(study);
         PetscCall(sm_store_flat_free(&g));
@@ -690,6 +691,68 @@ static void sm_csv_put(FILE *fp, double v)
   fprintf(fp, ",%s", isfinite(v) ? buf : "");
 }
 
+/* The percolation threshold of a sweep, per phase and direction (keys phases.<phase>.percolating_fraction_<d>): the
+   fraction of the twins of each value whose phase spans the box (percolating fraction > 0), and the first step of the
+   sweep at which "every twin spans" changes, as the interval between the two swept values. Printed, and written as
+   the JSON array "percolation". */
+static PetscErrorCode sm_study_percolation(MPI_Comm comm, SMJson js, const char *param, int nvalues, int nrows,
+                                           const SMStudyRow rows[], SMRecord keys)
+{
+  const char **value;
+  double      *frac;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc2(nvalues, &value, nvalues, &frac));
+  for (int r = 0; r < nrows; r++) value[rows[r].value_index] = rows[r].value;
+  PetscCall(sm_json_begin_array(js, "percolation"));
+  for (int i = 0; i < sm_record_size(keys); i++) {
+    const char *k = sm_record_key(keys, i), *at = strstr(k, ".percolating_fraction_");
+    char        phase[SM_RECORD_KEY_LEN];
+    int         change = -1;
+    if (strncmp(k, "phases.", 7) || !at || strlen(at) != strlen(".percolating_fraction_x")) continue;
+    PetscCall(PetscStrncpy(phase, k + 7, (size_t)(at - k - 7) + 1));
+    for (int vi = 0; vi < nvalues; vi++) {
+      int n = 0, nspan = 0;
+      for (int r = 0; r < nrows; r++) {
+        double    v;
+        PetscBool found;
+        if (rows[r].value_index != vi) continue;
+        PetscCall(sm_record_get(rows[r].rec, k, &v, &found));
+        if (!found || !isfinite(v)) continue;
+        n++;
+        nspan += v > 0;
+      }
+      frac[vi] = n ? (double)nspan / n : NAN;
+    }
+    for (int vi = 1; vi < nvalues && change < 0; vi++)
+      if ((frac[vi] == 1.0) != (frac[0] == 1.0)) change = vi;
+    PetscCall(sm_json_begin_object(js, NULL));
+    PetscCall(sm_json_string(js, "phase", phase));
+    PetscCall(sm_json_string(js, "direction", at + strlen(".percolating_fraction_")));
+    PetscCall(sm_json_real_array(js, "spanning_fraction", frac, nvalues));
+    if (change < 0) {
+      PetscCall(sm_json_string(js, "change", frac[0] == 1.0 ? "spans at every value" : "does not span at any value"));
+      PetscCall(PetscPrintf(comm, "  percolation of %s in %s: %s swept\n", phase, at + strlen(".percolating_fraction_"),
+                            frac[0] == 1.0 ? "every twin spans the box at every value" : "not every twin spans the box at any value"));
+    } else {
+      const char *what = frac[0] == 1.0 ? "stops spanning" : "starts spanning";
+      PetscCall(sm_json_string(js, "change", what));
+      PetscCall(sm_json_begin_array(js, "interval"));
+      PetscCall(sm_json_string(js, NULL, value[change - 1]));
+      PetscCall(sm_json_string(js, NULL, value[change]));
+      PetscCall(sm_json_end_array(js));
+      PetscCall(PetscPrintf(comm, "  percolation of %s in %s: %s (every twin spans the box %s %s = %s, not %s %s)\n", phase,
+                            at + strlen(".percolating_fraction_"), what, frac[0] == 1.0 ? "up to" : "from", param,
+                            frac[0] == 1.0 ? value[change - 1] : value[change], frac[0] == 1.0 ? "at" : "at",
+                            frac[0] == 1.0 ? value[change] : value[change - 1]));
+    }
+    PetscCall(sm_json_end_object(js));
+  }
+  PetscCall(sm_json_end_array(js));
+  PetscCall(PetscFree2(value, frac));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char *command, const char *study,
                                     const char *param, int nrows, const SMStudyRow rows[])
 {
@@ -781,6 +844,7 @@ PetscErrorCode sm_study_write_table(MPI_Comm comm, const char *path, const char 
     PetscCall(sm_json_end_object(js));
   }
   PetscCall(sm_json_end_array(js));
+  if (param && param[0] && nvalues > 1) PetscCall(sm_study_percolation(comm, js, param, nvalues, nrows, rows, keys));
   PetscCall(sm_json_close(&js, PETSC_TRUE));
   PetscCall(sm_record_destroy(&keys));
   PetscFunctionReturn(PETSC_SUCCESS);
