@@ -122,7 +122,7 @@ static PetscErrorCode sm_solve_save(SMSolveCheckpoint *sc, Vec x, PetscInt it)
               sc->path, why);
     }
   }
-  if (!rank) ok = rename(partial, sc->path) == 0;
+  if (!rank) ok = sm_sys_commit(partial, sc->path) == 0;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, sc->comm));
   PetscCheck(ok, sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s", sc->path);
   sc->saved = PETSC_TRUE;
