@@ -272,10 +272,10 @@ static PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOp
     }
   if (!desc[0]) PetscCall(PetscStrncpy(desc, "none", sizeof(desc)));
   if (sm_morph_options_want_morphology(&o->morph)) {
-    char more[128];
-    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d", o->morph.dr,
-                            o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
-                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins));
+    char more[160];
+    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d connectivity=%d",
+                            o->morph.dr, o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
+                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins, o->morph.connectivity));
     PetscCall(PetscStrlcat(desc, more, sizeof(desc)));
   }
   {
@@ -324,6 +324,8 @@ static PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRec
         PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
         PetscCall(sm_record_set(rec, key, sm_morph_interface_area(S, np, i, j)));
       }
+  /* the study table says which voxel neighbours its percolation, paths and intrusion used */
+  if (sm_morph_options_want_morphology(&o->morph)) PetscCall(sm_record_set(rec, "connectivity", o->morph.connectivity));
   if (sm_morph_options_want_morphology(&o->morph))
     for (int i = 0; i < np; i++) {
       SMPhaseMorphology m;
