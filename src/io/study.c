@@ -221,6 +221,8 @@ static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ft
   return e;
 }
 
+static PetscErrorCode sm_store_file_read(const char *, SMStoreFlat *, char **, int *, char *, size_t, int *);
+
 /* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
 static PetscErrorCode sm_store_write(SMStore st)
 {
@@ -269,6 +271,31 @@ static PetscErrorCode sm_store_write(SMStore st)
       H5Tclose(tk);
       if (H5Fclose(file) < 0) ok = 0;
       if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
+      if (ok) { /* on the disk and read back whole before it replaces the previous checkpoint */
+        int fd;
+        errno = 0;
+        fd    = open(partial, O_RDONLY);
+        if (fd < 0 || fsync(fd)) {
+          ok = 0;
+          sm_sys_write_reason(partial, errno, why, sizeof(why));
+        }
+        if (fd >= 0) close(fd);
+      }
+      if (ok) {
+        SMStoreFlat g     = {0, 0, NULL, NULL, NULL, NULL};
+        char       *study = NULL, rwhy[128];
+        int         has_complete;
+        PetscCall(sm_store_file_read(partial, &g, &study, &has_complete, rwhy, sizeof(rwhy), &ok));
+        ok = ok && g.nunits == f.nunits && g.nkeys == f.nkeys && sm_store_checksum(&g) == sum &&
+             has_complete == (st->complete ? 1 : 0);
+        if (!ok) {
+          char sys[160];
+          sm_sys_write_reason(partial, 0, sys, sizeof(sys));
+          snprintf(why, sizeof(why), "%s (it did not read back as written: %s)", sys, rwhy[0] ? rwhy : "its contents differ");
+        }
+        free(study);
+        PetscCall(sm_store_flat_free(&g));
+      }
       if (ok && rename(partial, st->path)) {
         ok = 0;
         snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
@@ -324,6 +351,91 @@ static int64_t sm_h5_len_1d(hid_t file, const char *name, size_t esize, hid_t *d
   return ok ? (int64_t)n : -1;
 }
 
+/* Serial: open path, check its format, datasets and checksum and read it into f (freed by the caller, also on
+   failure). On success *study_out is the study identity (free()) and *has_complete tells whether the 'complete'
+   attribute is there. *okp is 1 if the file is a whole checkpoint, else 0 with the reason in why. */
+static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char **study_out, int *has_complete, char *why,
+                                         size_t whylen, int *okp)
+{
+  int         ok = 1;
+  H5E_auto2_t func;
+  void       *data;
+  hid_t       file;
+
+  PetscFunctionBeginUser;
+  why[0]        = 0;
+  *study_out    = NULL;
+  *has_complete = 0;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a damaged file is reported by us, once */
+  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) {
+    ok = 0;
+    PetscCall(PetscStrncpy(why, "it is not a readable HDF5 file (truncated or overwritten?)", whylen));
+  } else {
+    char   *format = NULL, *study = NULL;
+    hid_t   du = -1, ds = -1, dk = -1, dv = -1, tu, tk;
+    int64_t nu, ns, nk, nv;
+    if (!sm_h5_read_string_attr(file, "format", &format) || strcmp(format, SM_STORE_FORMAT)) {
+      ok = 0;
+      PetscCall(PetscStrncpy(why, "it is not a stochmorph checkpoint of this format (attribute 'format')", whylen));
+    } else if (!sm_h5_read_string_attr(file, "study", &study)) {
+      ok = 0;
+      PetscCall(PetscStrncpy(why, "its 'study' attribute is missing", whylen));
+    } else {
+      nu = sm_h5_len_1d(file, "units", SM_UNIT_NAME_LEN, &du);
+      ns = sm_h5_len_1d(file, "unit_start", sizeof(int64_t), &ds);
+      nk = sm_h5_len_1d(file, "keys", SM_RECORD_KEY_LEN, &dk);
+      nv = sm_h5_len_1d(file, "values", sizeof(double), &dv);
+      if (nu < 0 || ns != nu + 1 || nk < 0 || nv != nk) {
+        ok = 0;
+        PetscCall(PetscStrncpy(why, "its datasets are missing or inconsistent", whylen));
+      } else {
+        f->nunits = nu;
+        f->nkeys  = nk;
+        PetscCall(PetscCalloc4((size_t)PetscMax(nu, 1) * SM_UNIT_NAME_LEN, &f->units, (size_t)nu + 1, &f->start,
+                               (size_t)PetscMax(nk, 1) * SM_RECORD_KEY_LEN, &f->keys, (size_t)PetscMax(nk, 1), &f->values));
+        tu = H5Tcopy(H5T_C_S1);
+        tk = H5Tcopy(H5T_C_S1);
+        H5Tset_size(tu, SM_UNIT_NAME_LEN);
+        H5Tset_size(tk, SM_RECORD_KEY_LEN);
+        ok = (nu == 0 || H5Dread(du, tu, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->units) >= 0) &&
+             H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->start) >= 0 &&
+             (nk == 0 || H5Dread(dk, tk, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->keys) >= 0) &&
+             (nk == 0 || H5Dread(dv, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->values) >= 0);
+        H5Tclose(tu);
+        H5Tclose(tk);
+        if (!ok) PetscCall(PetscStrncpy(why, "its datasets cannot be read", whylen));
+        else {
+          uint64_t sum = 0, want = sm_store_checksum(f);
+          hid_t    a   = H5Aexists(file, "checksum") > 0 ? H5Aopen(file, "checksum", H5P_DEFAULT) : -1;
+          ok           = a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &sum) >= 0 && sum == want;
+          if (a >= 0) H5Aclose(a);
+          for (int64_t i = 0; ok && i < nu; i++)
+            ok = f->start[i] >= 0 && f->start[i] <= f->start[i + 1] && f->units[(i + 1) * SM_UNIT_NAME_LEN - 1] == 0;
+          ok = ok && f->start[0] == 0 && f->start[nu] == nk;
+          if (!ok) PetscCall(PetscStrncpy(why, "its checksum does not match its contents (altered or damaged)", whylen));
+        }
+      }
+      if (ok) {
+        *has_complete = H5Aexists(file, "complete") > 0;
+        *study_out    = study;
+        study         = NULL;
+      }
+    }
+    if (du >= 0) H5Dclose(du);
+    if (ds >= 0) H5Dclose(ds);
+    if (dk >= 0) H5Dclose(dk);
+    if (dv >= 0) H5Dclose(dv);
+    free(format);
+    free(study);
+    H5Fclose(file);
+  }
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  *okp = ok;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Rank 0 reads and verifies the file; every rank gets the units. why: the reason a file is refused. */
 static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
 {
@@ -334,75 +446,13 @@ static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
   PetscFunctionBeginUser;
   why[0] = 0;
   if (!st->rank) {
-    H5E_auto2_t func;
-    void       *data;
-    hid_t       file;
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a damaged file is reported by us, once */
-    file = H5Fopen(st->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-      ok = 0;
-      PetscCall(PetscStrncpy(why, "it is not a readable HDF5 file (truncated or overwritten?)", whylen));
-    } else {
-      char   *format = NULL, *study = NULL;
-      hid_t   du = -1, ds = -1, dk = -1, dv = -1, tu, tk;
-      int64_t nu, ns, nk, nv;
-      if (!sm_h5_read_string_attr(file, "format", &format) || strcmp(format, SM_STORE_FORMAT)) {
-        ok = 0;
-        PetscCall(PetscStrncpy(why, "it is not a stochmorph checkpoint of this format (attribute 'format')", whylen));
-      } else if (!sm_h5_read_string_attr(file, "study", &study)) {
-        ok = 0;
-        PetscCall(PetscStrncpy(why, "its 'study' attribute is missing", whylen));
-      } else {
-        nu = sm_h5_len_1d(file, "units", SM_UNIT_NAME_LEN, &du);
-        ns = sm_h5_len_1d(file, "unit_start", sizeof(int64_t), &ds);
-        nk = sm_h5_len_1d(file, "keys", SM_RECORD_KEY_LEN, &dk);
-        nv = sm_h5_len_1d(file, "values", sizeof(double), &dv);
-        if (nu < 0 || ns != nu + 1 || nk < 0 || nv != nk) {
-          ok = 0;
-          PetscCall(PetscStrncpy(why, "its datasets are missing or inconsistent", whylen));
-        } else {
-          f.nunits = nu;
-          f.nkeys  = nk;
-          PetscCall(PetscCalloc4((size_t)PetscMax(nu, 1) * SM_UNIT_NAME_LEN, &f.units, (size_t)nu + 1, &f.start,
-                                 (size_t)PetscMax(nk, 1) * SM_RECORD_KEY_LEN, &f.keys, (size_t)PetscMax(nk, 1), &f.values));
-          tu = H5Tcopy(H5T_C_S1);
-          tk = H5Tcopy(H5T_C_S1);
-          H5Tset_size(tu, SM_UNIT_NAME_LEN);
-          H5Tset_size(tk, SM_RECORD_KEY_LEN);
-          ok = (nu == 0 || H5Dread(du, tu, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.units) >= 0) &&
-               H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.start) >= 0 &&
-               (nk == 0 || H5Dread(dk, tk, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.keys) >= 0) &&
-               (nk == 0 || H5Dread(dv, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f.values) >= 0);
-          H5Tclose(tu);
-          H5Tclose(tk);
-          if (!ok) PetscCall(PetscStrncpy(why, "its datasets cannot be read", whylen));
-          else {
-            uint64_t sum = 0, want = sm_store_checksum(&f);
-            hid_t    a   = H5Aexists(file, "checksum") > 0 ? H5Aopen(file, "checksum", H5P_DEFAULT) : -1;
-            ok           = a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &sum) >= 0 && sum == want;
-            if (a >= 0) H5Aclose(a);
-            for (int64_t i = 0; ok && i < nu; i++)
-              ok = f.start[i] >= 0 && f.start[i] <= f.start[i + 1] && f.units[(i + 1) * SM_UNIT_NAME_LEN - 1] == 0;
-            ok = ok && f.start[0] == 0 && f.start[nu] == nk;
-            if (!ok) PetscCall(PetscStrncpy(why, "its checksum does not match its contents (altered or damaged)", whylen));
-          }
-        }
-        if (ok) {
-          has_complete = H5Aexists(file, "complete") > 0;
-          PetscCall(PetscFree(st->study));
-          PetscCall(PetscStrallocpy(study, &st->study));
-        }
-      }
-      if (du >= 0) H5Dclose(du);
-      if (ds >= 0) H5Dclose(ds);
-      if (dk >= 0) H5Dclose(dk);
-      if (dv >= 0) H5Dclose(dv);
-      free(format);
-      free(study);
-      H5Fclose(file);
+    char *study = NULL;
+    PetscCall(sm_store_file_read(st->path, &f, &study, &has_complete, why, whylen, &ok));
+    if (ok) {
+      PetscCall(PetscFree(st->study));
+      PetscCall(PetscStrallocpy(study, &st->study));
     }
-    H5Eset_auto2(H5E_DEFAULT, func, data);
+    free(study);
     sizes[0] = f.nunits;
     sizes[1] = f.nkeys;
     if (ok) slen = (int64_t)strlen(st->study) + 1;
