@@ -62,8 +62,8 @@ typedef struct {
    40 tortuosity bins, 26-connectivity. Not collective. */
 PetscErrorCode sm_morph_options_default(SMMorphOptions *opt);
 /* Read -descriptors (all, basic, none or a list of names), -cpsd_dr, -mip_faces, -tortuosity_bins and -connectivity
-   into opt, check them, and derive the computed parts from what was asked for; -help documents them. Every command that computes
-   descriptors (analyze, run, sweep) reads them here, so a key means the same everywhere. Collective. */
+   into opt, check them, and derive the computed parts from what was asked for; -help documents them. Every command that
+   computes descriptors (analyze, run, sweep) reads them here, so a key means the same everywhere. Collective. */
 PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *opt);
 /* Upper estimate of the peak memory [bytes, all ranks together] of sm_morph_phase_descriptors for vol with opt (the
    distance maps, labels and path buffers of the kernels: 41 bytes per voxel), for a check before the work. Collective. */

@@ -75,8 +75,8 @@ typedef struct {
 
 /* Components of {mask != 0} with 6-, 18- or 26-connectivity (neighbours across faces; faces and edges; faces, edges
    and corners): comp[v] = component id (0 .. ncomponents-1, numbered in the order of each component's smallest global
-   voxel index, so the numbering does not depend on the rank count) or -1 where mask == 0. Local labelling plus a union-find merge across slab boundaries. comp is this rank's slab.
-   Collective. */
+   voxel index, so the numbering does not depend on the rank count) or -1 where mask == 0. Local labelling plus a
+   union-find merge across slab boundaries. comp is this rank's slab. Collective. */
 PetscErrorCode sm_morph_components(SMGrid grid, const uint8_t *mask, int connectivity, int64_t *comp, SMComponents *cc);
 PetscErrorCode sm_morph_components_free(SMComponents *cc);
 
@@ -114,10 +114,10 @@ PetscErrorCode sm_morph_percolation(SMGrid grid, const uint8_t *mask, int connec
 /* Mean geodesic tortuosity from plane `side` to the opposite plane of `axis` (SPEC 5): start voxels = set voxels of the
    start plane connected (with the given connectivity) to the opposite plane; for each, the shortest path of neighbour
    steps inside the set to any voxel of the opposite plane, divided by (n_axis - 1) h_axis; tau = their mean (NAN and
-   nstart = 0 when no start voxel is connected). hist (optional, may be NULL): filled with a histogram of path lengths / ((n-1)h) in nbins bins of
-   width bin_width starting at 1 (ratios below 1 cannot occur; those past the last bin are counted in the last bin).
-   tau, nstart and hist are the same on every rank and bitwise independent of the rank count. Needs n_axis >= 2.
-   Collective. */
+   nstart = 0 when no start voxel is connected). hist (optional, may be NULL): filled with a histogram of path lengths /
+   ((n-1)h) in nbins bins of width bin_width starting at 1 (ratios below 1 cannot occur; those past the last bin are
+   counted in the last bin). tau, nstart and hist are the same on every rank and bitwise independent of the rank count.
+   Needs n_axis >= 2. Collective. */
 PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int connectivity, int axis, int side,
                                             double *tau, int64_t *nstart, int nbins, double bin_width, int64_t *hist);
 

@@ -65,7 +65,10 @@ static const int sm_cc_nb[13][3] = {{0, 0, -1},  {0, -1, 0},  {0, 1, -1},  {0, -
 
 /* Number of nonzero offsets a neighbour may have under the connectivity: 1 (6: faces), 2 (18: faces and edges),
    3 (26: faces, edges and corners). */
-static int sm_cc_reach(int connectivity) { return connectivity == 6 ? 1 : connectivity == 18 ? 2 : 3; }
+static int sm_cc_reach(int connectivity)
+{
+  return connectivity == 6 ? 1 : connectivity == 18 ? 2 : 3;
+}
 
 /* Pass 1 of the local labelling: comp[v] = union-find parent (-1 outside the set). Only the neighbours visited
    before v (13 for 26-connectivity, the first 9 of the table for 18, 3 for 6) are examined. */
@@ -187,7 +190,7 @@ static PetscErrorCode face_build(const int64_t *plane, const int64_t *ghost, int
                                  SMFace *f)
 {
   const int reach = sm_cc_reach(connectivity) - 1; /* the step across the face uses one nonzero offset already */
-  int64_t   n     = 0, cap = 64, *ab;
+  int64_t   n = 0, cap = 64, *ab;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(2 * (size_t)cap, &ab));
@@ -292,7 +295,8 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   PetscFunctionBeginUser;
   PetscCheck(connectivity == 6 || connectivity == 18 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "Connectivity must be 6 (face neighbours), 18 (face and edge neighbours) or 26 (face, edge and corner "
-             "neighbours), got %d", connectivity);
+             "neighbours), got %d",
+             connectivity);
   PetscCall(sm_grid_get_info(grid, &info));
   rank = info.rank;
   cc->ncomponents = 0;

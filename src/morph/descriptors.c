@@ -85,7 +85,8 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
                                     "(default x-,y-,z-)", "sm_morph_options_set_from_options", faces, &nf, &set_faces));
   PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)",
                             "sm_morph_options_set_from_options", bins, &bins, NULL));
-  PetscCall(PetscOptionsInt("-connectivity", "Voxel neighbours of connected components, percolation fractions, geodesic "
+  PetscCall(PetscOptionsInt("-connectivity",
+                            "Voxel neighbours of connected components, percolation fractions, geodesic "
                             "paths and the eroded set of intrusion: 6 (faces: steps along the axes), 18 (faces and "
                             "edges: also face diagonals) or 26 (faces, edges and corners: also body diagonals)",
                             "sm_morph_options_set_from_options", conn, &conn, NULL));
@@ -124,7 +125,8 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
   opt->tortuosity_bins = (int)bins;
   PetscCheck(conn == 6 || conn == 18 || conn == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-connectivity must be 6 (neighbours across faces), 18 (faces and edges) or 26 (faces, edges and "
-             "corners), got %" PetscInt_FMT, conn);
+             "corners), got %" PetscInt_FMT,
+             conn);
   opt->connectivity = (int)conn;
   PetscCheck(opt->dr >= 0 && isfinite(opt->dr), comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-cpsd_dr must be a radius step >= 0 um (0: a quarter of the smallest voxel side), got %g", opt->dr);

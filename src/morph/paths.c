@@ -13,14 +13,14 @@
  * An axis-z front on the z-slabs would cross the ranks one after another (at least one round per rank, so P times the
  * work of a slab). On more than one rank the z maps therefore run on complete z columns: the input is redistributed
  * (the grid's z -> y transpose, sm_grid_transpose, as in the z pass of the EDT) to the grid
- * {nx, nz, ny} of sizes {hx, hz, hy} (sm_grid_create_transposed), whose slabs are the y-slabs, the map is computed there along its axis 1, and the
- * result is sent back into the caller's array. That grid's step lengths are summed in the physical x, y, z order, so
- * they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 + b^2 + c^2) in the last bit), and
- * by the uniqueness of the fixed point (below) the map is bitwise the same. Extra memory: the geodesic map holds a copy
- * of the mask and the transposed map (9 bytes per voxel; the copy is freed before the map is sent back); the bottleneck
- * map a copy of f that the packed search turns into the map in place (8 bytes per voxel). If the y decomposition would
- * leave a rank without a plane (ny < ranks), or f has too many distinct values for the packed search
- * (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
+ * {nx, nz, ny} of sizes {hx, hz, hy} (sm_grid_create_transposed), whose slabs are the y-slabs, the map is computed
+ * there along its axis 1, and the result is sent back into the caller's array. That grid's step lengths are summed in
+ * the physical x, y, z order, so they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 +
+ * b^2 + c^2) in the last bit), and by the uniqueness of the fixed point (below) the map is bitwise the same. Extra
+ * memory: the geodesic map holds a copy of the mask and the transposed map (9 bytes per voxel; the copy is freed before
+ * the map is sent back); the bottleneck map a copy of f that the packed search turns into the map in place (8 bytes per
+ * voxel). If the y decomposition would leave a rank without a plane (ny < ranks), or f has too many distinct values for
+ * the packed search (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
  *
  * Queues. Geodesic: Dial's bucket queue with real keys (R. B. Dial, Comm. ACM 12 (1969) 632; the "approximate bucket"
  * variant of B. V. Cherkassky, A. V. Goldberg, T. Radzik, Math. Program. 73 (1996) 129). Bucket b holds the voxels
@@ -47,8 +47,8 @@
  * 0.28 s at 200^3 on one rank). Lazy deletion: a geodesic entry is the voxel alone (4 bytes); a bit per
  * voxel records that it was scanned with its current value (cleared whenever the value improves), so a popped entry is
  * skipped when that bit is set (the voxel improved after it was queued and a newer entry, in this or an earlier bucket,
- * scanned it) and otherwise scanned with the value it has, which is final (label setting); a popped bottleneck entry of bucket j is skipped if the voxel's value has
- * risen above bucket j.
+ * scanned it) and otherwise scanned with the value it has, which is final (label setting); a popped bottleneck entry of
+ * bucket j is skipped if the voxel's value has risen above bucket j.
  *
  * Exactness. Geodesic: every value written is fl(d[u] + w) for a neighbour u, i.e. the left-to-right floating-point
  * sum of the step lengths of some path from the source plane; the relaxation x -> fl(x + w) is monotone and strictly
@@ -755,7 +755,8 @@ static PetscErrorCode sm_path_check_connectivity(MPI_Comm comm, int connectivity
   PetscFunctionBeginUser;
   PetscCheck(connectivity == 6 || connectivity == 18 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "Path map connectivity must be 6 (steps along the axes), 18 (also face diagonals) or 26 (also body "
-             "diagonals), got %d", connectivity);
+             "diagonals), got %d",
+             connectivity);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -3,11 +3,11 @@
  * increasing global index, it numbers the components in the order of their smallest voxel, which is the numbering the
  * kernel promises; so the two label arrays must be identical voxel by voxel (same partition, same ids), whatever the
  * rank count. Sizes and face bits are recounted from the flood fill. Hand-built cases: a serpentine cluster whose
- * merges chain through every slab boundary, diagonal-only contacts (body diagonals joined under 26- only, face diagonals
- * under 18- and 26-, neither under 6-connectivity), bars and a blob with hand-computed percolation fractions, channels
- * along z joined through a face, an edge or a corner (percolating, dead-end and isolated fractions that differ between
- * 6, 18 and 26), and an empty set.
- * Option -bench_size N: also time a random 50 % volume of N^3 voxels with 26-connectivity (not an assertion). */
+ * merges chain through every slab boundary, diagonal-only contacts (body diagonals joined under 26- only, face
+ * diagonals under 18- and 26-, neither under 6-connectivity), bars and a blob with hand-computed percolation fractions,
+ * channels along z joined through a face, an edge or a corner (percolating, dead-end and isolated fractions that differ
+ * between 6, 18 and 26), and an empty set. Option -bench_size N: also time a random 50 % volume of N^3 voxels with
+ * 26-connectivity (not an assertion). */
 #include <stochmorph/morph.h>
 #include "smtest.h"
 
@@ -219,7 +219,8 @@ static PetscErrorCode check_channels(void)
   /* Hand count over 24 voxels, per connectivity 6, 18, 26. z: F spans under all; E spans under 18 and 26, else its two
      halves are dead ends (each touches one z face); C spans under 26 only. x: only F touches an x face (x = 0): dead
      end 8, isolated 16 under all three. y: F and E touch y = 0 (dead ends, 16), C touches no y face (isolated, 8).
-     Components: 6: F, two halves of E, two of C = 5; 18: 4; 26: 3. The kernel divides the same integers: tolerance 0. */
+     Components: 6: F, two halves of E, two of C = 5; 18: 4; 26: 3. The kernel divides the same integers: tolerance 0.
+   */
   const int    conns[3] = {6, 18, 26};
   const double pz[3] = {8.0 / 24, 16.0 / 24, 24.0 / 24}, dz[3] = {16.0 / 24, 8.0 / 24, 0.0};
   const int    ncomp[3] = {5, 4, 3};

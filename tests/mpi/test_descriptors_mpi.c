@@ -195,12 +195,13 @@ int main(int argc, char **argv)
         for (int k = 1; k <= 4 && k < m.nr; k++)
           SM_TEST_TRUE(m.V[2][k] == (joined ? 1.0 : 0.5), "%s: intruded fraction at r = %g is %.17g, expected %g", what,
                        m.r[k], m.V[2][k], joined ? 1.0 : 0.5);
-        SM_TEST_TRUE(m.percolating[2] == (joined ? 1.0 : 0.0) && m.dead_end[2] == (joined ? 0.0 : 1.0) &&
-                       m.isolated[2] == 0.0,
-                     "%s: percolating %g, dead end %g, isolated %g along z", what, m.percolating[2], m.dead_end[2],
-                     m.isolated[2]);
-        SM_TEST_TRUE(joined ? (m.tau_dir[2] >= 1.0 && m.nstart[2][0] > 0) : (isnan(m.tau_dir[2]) && m.nstart[2][0] == 0),
-                     "%s: tortuosity along z %g from %lld start voxels", what, m.tau_dir[2], (long long)m.nstart[2][0]);
+        SM_TEST_TRUE(
+            m.percolating[2] == (joined ? 1.0 : 0.0) && m.dead_end[2] == (joined ? 0.0 : 1.0) && m.isolated[2] == 0.0,
+            "%s: percolating %g, dead end %g, isolated %g along z", what, m.percolating[2], m.dead_end[2],
+            m.isolated[2]);
+        SM_TEST_TRUE(
+            joined ? (m.tau_dir[2] >= 1.0 && m.nstart[2][0] > 0) : (isnan(m.tau_dir[2]) && m.nstart[2][0] == 0),
+            "%s: tortuosity along z %g from %lld start voxels", what, m.tau_dir[2], (long long)m.nstart[2][0]);
         PetscCall(sm_morph_phase_descriptors_free(&m));
       }
       PetscCall(sm_volume_destroy(&vol));

@@ -1,12 +1,12 @@
 /* Geodesic distance, bottleneck map and geodesic tortuosity on the 6-, 18- and 26-neighbourhoods (SPEC 5), run at 1, 2
  * and 3 ranks. Truths: a serial Bellman-Ford iteration on the whole volume (every rank regenerates the global volume
  * from a hash of the global voxel index, so no gather is needed), a different algorithm from the kernel's slab-wise
- * Dijkstra; and hand-computed channels (straight, zig-zag staircases joined through an edge, through a corner or through
- * faces only, a wall, a neck), whose answers differ between the three connectivities.
- * Bitwise comparisons with the reference are intended: both compute the unique fixed point
- * d[v] = min_u fl(d[u] + w(u, v)), i.e. the minimum over paths of their left-to-right floating-point sums, with the
- * same step lengths sqrt((dx hx)^2 + (dy hy)^2 + (dz hz)^2); max-min is exact. Hand formulas sum the steps in a
- * different order, hence 1e-12 relative there (paths of < 100 steps, each sum rounding at most 2^-53 relative). */
+ * Dijkstra; and hand-computed channels (straight, zig-zag staircases joined through an edge, through a corner or
+ * through faces only, a wall, a neck), whose answers differ between the three connectivities. Bitwise comparisons with
+ * the reference are intended: both compute the unique fixed point d[v] = min_u fl(d[u] + w(u, v)), i.e. the minimum
+ * over paths of their left-to-right floating-point sums, with the same step lengths sqrt((dx hx)^2 + (dy hy)^2 + (dz
+ * hz)^2); max-min is exact. Hand formulas sum the steps in a different order, hence 1e-12 relative there (paths of <
+ * 100 steps, each sum rounding at most 2^-53 relative). */
 #include <stochmorph/morph.h>
 #include <string.h>
 #include "smtest.h"
@@ -59,7 +59,9 @@ static void reference_map(int kind, int conn, const int64_t n[3], const PetscRea
         for (int dy = -1; dy <= 1; dy++)
           for (int dx = -1; dx <= 1; dx++) {
             int64_t xx = x + dx, yy = y + dy, zz = z + dz, u;
-            if ((!dx && !dy && !dz) || (dx != 0) + (dy != 0) + (dz != 0) > reach || xx < 0 || yy < 0 || zz < 0 || xx >= n[0] || yy >= n[1] || zz >= n[2]) continue;
+            if ((!dx && !dy && !dz) || (dx != 0) + (dy != 0) + (dz != 0) > reach || xx < 0 || yy < 0 || zz < 0 ||
+                xx >= n[0] || yy >= n[1] || zz >= n[2])
+              continue;
             u = (zz * n[1] + yy) * n[0] + xx;
             if (kind == 0) {
               double cand = out[u] + step_len(h, dx, dy, dz);
@@ -146,8 +148,10 @@ static PetscErrorCode test_random(const int64_t n[3], const PetscReal h[3], uint
         if (c.out[v] != c.ref[off + v]) bad++;
         if (isfinite(c.out[v])) finite++;
       }
-      SM_TEST_TRUE(bad == 0, "geodesic %lldx%lldx%lld %d-conn axis %d side %d: %lld voxels differ from serial "
-                   "Bellman-Ford", (long long)n[0], (long long)n[1], (long long)n[2], conn, axis, side, (long long)bad);
+      SM_TEST_TRUE(bad == 0,
+                   "geodesic %lldx%lldx%lld %d-conn axis %d side %d: %lld voxels differ from serial "
+                   "Bellman-Ford",
+                   (long long)n[0], (long long)n[1], (long long)n[2], conn, axis, side, (long long)bad);
       SM_TEST_TRUE(finite > 0 || c.info.n_local == 0, "geodesic map reaches some voxels");
       {
         /* Tortuosity from the start plane `side`: distances from the opposite side, reference mean in long double. */
@@ -177,8 +181,10 @@ static PetscErrorCode test_random(const int64_t n[3], const PetscReal h[3], uint
       reference_map(1, conn, n, h, NULL, c.gf, axis, side, c.ref);
       for (int64_t v = 0; v < c.info.n_local; v++)
         if (c.out[v] != c.ref[off + v]) bad++;
-      SM_TEST_TRUE(bad == 0, "bottleneck %lldx%lldx%lld %d-conn axis %d side %d: %lld voxels differ from serial "
-                   "reference", (long long)n[0], (long long)n[1], (long long)n[2], conn, axis, side, (long long)bad);
+      SM_TEST_TRUE(bad == 0,
+                   "bottleneck %lldx%lldx%lld %d-conn axis %d side %d: %lld voxels differ from serial "
+                   "reference",
+                   (long long)n[0], (long long)n[1], (long long)n[2], conn, axis, side, (long long)bad);
     }
   PetscCall(case_destroy(&c));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -251,11 +257,11 @@ static void fill_stair(void *ctx, const int64_t n[3], int64_t x, int64_t y, int6
 static PetscErrorCode test_stair(int diag, int conn)
 {
   const int       L = 3, K = 7;
-  const int64_t   n[3] = {L * K, diag ? K : 3, K};
-  const PetscReal h[3] = {0.7, 1.1, 1.3};
-  const double    d    = step_len(h, 1, diag, 1);
+  const int64_t   n[3]   = {L * K, diag ? K : 3, K};
+  const PetscReal h[3]   = {0.7, 1.1, 1.3};
+  const double    d      = step_len(h, 1, diag, 1);
   const int       joined = diag ? conn == 26 : conn >= 18;
-  Stair           s    = {L, diag};
+  Stair           s      = {L, diag};
   Case            c;
   double          tau, hand, straight = (K - 1) * 1.3, width = 0.25;
   int64_t         ns, hist[8], ehist[8] = {0};
@@ -282,7 +288,8 @@ static PetscErrorCode test_stair(int diag, int conn)
       if (side == 0)
         e = z == 0 ? (joined ? 0.0 : j * h[0]) : z * d + (z - 1) * (L - 1) * h[0] + j * h[0];
       else
-        e = z == K - 1 ? (joined ? 0.0 : (L - 1 - j) * h[0]) : (K - 1 - z) * d + (K - 2 - z) * (L - 1) * h[0] + (L - 1 - j) * h[0];
+        e = z == K - 1 ? (joined ? 0.0 : (L - 1 - j) * h[0])
+                       : (K - 1 - z) * d + (K - 2 - z) * (L - 1) * h[0] + (L - 1 - j) * h[0];
       if (!joined) e = 0.0; /* the whole source run lies in the source plane */
       if (e > 0)
         maxrel = PetscMax(maxrel, fabs(c.out[v] - e) / e);
@@ -301,8 +308,9 @@ static PetscErrorCode test_stair(int diag, int conn)
       double  e = c.mask[v] && (joined || z == (side ? K - 1 : 0)) ? 1.0 : 0.0;
       bad += c.out[v] != e;
     }
-    SM_TEST_TRUE(bad == 0, "staircase (diag %d, %d-conn) side %d: bottleneck 1 exactly on the reached runs (%lld differ)",
-                 diag, conn, side, (long long)bad);
+    SM_TEST_TRUE(bad == 0,
+                 "staircase (diag %d, %d-conn) side %d: bottleneck 1 exactly on the reached runs (%lld differ)", diag,
+                 conn, side, (long long)bad);
   }
   /* Start run: the j-th voxel walks L-1-j (side 0) or j (side 1) steps, then K-1 diagonals and K-2 full runs. */
   hand = 0.0;
@@ -318,8 +326,10 @@ static PetscErrorCode test_stair(int diag, int conn)
       SM_TEST_REL(tau, hand, 1e-12, "staircase tortuosity vs hand value");
       SM_TEST_TRUE(ns == L, "staircase: %d start voxels (got %lld)", L, (long long)ns);
     } else
-      SM_TEST_TRUE(isnan(tau) && ns == 0, "staircase (diag %d, %d-conn): not joined, tau NaN and no start voxel (got "
-                   "%g, %lld)", diag, conn, tau, (long long)ns);
+      SM_TEST_TRUE(isnan(tau) && ns == 0,
+                   "staircase (diag %d, %d-conn): not joined, tau NaN and no start voxel (got "
+                   "%g, %lld)",
+                   diag, conn, tau, (long long)ns);
     SM_TEST_TRUE(!memcmp(hist, ehist, sizeof(hist)), "staircase path-length histogram");
   }
   PetscCall(case_destroy(&c));
@@ -346,20 +356,22 @@ static PetscErrorCode test_face_stair(int conn)
   const int       K    = 9;
   const int64_t   n[3] = {K + 1, 3, K};
   const PetscReal h[3] = {0.7, 1.1, 1.3};
-  const double    s    = step_len(h, 1, 0, 1), straight = (K - 1) * h[2];
+  const double    s = step_len(h, 1, 0, 1), straight = (K - 1) * h[2];
   Case            c;
   double          tau, hand;
   int64_t         ns;
 
   PetscFunctionBeginUser;
-  if (conn == 6) hand = ((K - 1) * (h[0] + h[2]) + (K - 1) * h[2] + (K - 2) * h[0]) / (2 * straight);
-  else hand = ((K - 1) * s + h[2] + (K - 2) * s) / (2 * straight);
+  if (conn == 6)
+    hand = ((K - 1) * (h[0] + h[2]) + (K - 1) * h[2] + (K - 2) * h[0]) / (2 * straight);
+  else
+    hand = ((K - 1) * s + h[2] + (K - 2) * s) / (2 * straight);
   PetscCall(case_create(n, h, NULL, fill_face_stair, &c));
   for (int side = 0; side < 2; side++) {
     PetscCall(sm_morph_geodesic_tortuosity(c.grid, c.mask, conn, 2, side, &tau, &ns, 0, 0.0, NULL));
     char what[96];
-    PetscCall(PetscSNPrintf(what, sizeof what, "face-joined staircase, %d-conn, side %d: tortuosity vs hand value", conn,
-                            side));
+    PetscCall(PetscSNPrintf(what, sizeof what, "face-joined staircase, %d-conn, side %d: tortuosity vs hand value",
+                            conn, side));
     SM_TEST_REL(tau, hand, 1e-12, what);
     SM_TEST_TRUE(ns == 2, "face-joined staircase, %d-conn: 2 start voxels (got %lld)", conn, (long long)ns);
   }
