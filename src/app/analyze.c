@@ -174,6 +174,8 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   PetscCall(sm_json_real_array(js, "voxel_size", g.h, 3));
   PetscCall(sm_json_bool(js, "periodic", periodic));
   PetscCall(sm_json_end_object(js));
+  /* the voxel neighbours of the percolation fractions, geodesic paths and intrusion (-connectivity) */
+  PetscCall(sm_json_int(js, "connectivity", o->morph.connectivity));
   PetscCall(sm_json_begin_object(js, "provenance"));
   for (int i = 0; i < nattrs; i++) PetscCall(sm_json_string(js, keys[i], values[i]));
   PetscCall(sm_json_end_object(js));

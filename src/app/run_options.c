@@ -214,10 +214,10 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
     }
   if (!desc[0]) PetscCall(PetscStrncpy(desc, "none", sizeof(desc)));
   if (sm_morph_options_want_morphology(&o->morph)) {
-    char more[128];
-    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d", o->morph.dr,
-                            o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
-                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins));
+    char more[160];
+    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d connectivity=%d",
+                            o->morph.dr, o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
+                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins, o->morph.connectivity));
     PetscCall(PetscStrlcat(desc, more, sizeof(desc)));
   }
   {

@@ -33,6 +33,8 @@ PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRecord rec
         PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
         PetscCall(sm_record_set(rec, key, sm_morph_interface_area(S, np, i, j)));
       }
+  /* the study table says which voxel neighbours its percolation, paths and intrusion used */
+  if (sm_morph_options_want_morphology(&o->morph)) PetscCall(sm_record_set(rec, "connectivity", o->morph.connectivity));
   if (sm_morph_options_want_morphology(&o->morph))
     for (int i = 0; i < np; i++) {
       SMPhaseMorphology m;
