@@ -15,6 +15,8 @@ struct _p_SMTransport {
   int                 ncond;
   char                cond_names[SM_MAX_PHASES][SM_NAME_LEN];
   double              cond_values[SM_MAX_PHASES];
+  double              m_rtol;    /* stop when the estimated relative error of M is below this (0: residual test only) */
+  PetscBool           m_monitor; /* print the energy and the error estimate at every iteration */
   SMTransportHooks    hooks;
   PetscBool           has_hooks;
   char               *solver_options; /* the user's -<prefix>ksp_* ... options as "-key value ..." (set_from_options) */
