@@ -34,6 +34,7 @@ PetscErrorCode sm_transport_create(MPI_Comm comm, SMTransport *t)
   s->pc_matrix = SM_TRANSPORT_PC_EDGE;
   s->ndirs     = 3;
   s->m_rtol    = SM_TRANSPORT_M_RTOL_DEFAULT;
+  s->matfree   = PETSC_TRUE;
   for (int d = 0; d < 3; d++) s->dirs[d] = d;
   PetscCall(PetscStrncpy(s->prefix, "transport_", sizeof(s->prefix)));
   *t = s;
@@ -247,6 +248,9 @@ PetscErrorCode sm_transport_set_from_options(SMTransport t)
   PetscCall(PetscOptionsReal("-m_rtol", "Stop the solve when the estimated relative error of M is below this (energy error "
                              "over the smallest Ritz value of the preconditioned operator; CG only); 0: stop on the "
                              "residual (-ksp_rtol) only", "sm_transport_set_m_rtol", m_rtol, &m_rtol, NULL));
+  PetscCall(PetscOptionsBool("-matfree", "fem with -pc_matrix edge: apply the Q1 operator element by element without "
+                             "storing it (the same operator; about 170 bytes per unknown less than its SBAIJ upper triangle)",
+                             NULL, t->matfree, &t->matfree, NULL));
   PetscCall(PetscOptionsBool("-m_monitor", "Print the energy flux and the error estimate of M at every iteration", NULL,
                              t->m_monitor, &t->m_monitor, NULL));
   PetscCall(PetscOptionsStringArray("-direction", "Flow directions: x, y, z (a list) or all", "sm_transport_set_directions",
@@ -361,8 +365,9 @@ PetscErrorCode sm_transport_view(SMTransport t, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "SMTransport (prefix -%s): method %s", t->prefix,
                                    sm_transport_method_names[t->method]));
   if (t->method == SM_TRANSPORT_FEM)
-    PetscCall(PetscViewerASCIIPrintf(viewer, ", preconditioner from the %s matrix",
-                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE ? "7-point edge" : "Q1 stiffness"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, ", preconditioner from the %s matrix, Q1 operator %s",
+                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE ? "7-point edge" : "Q1 stiffness",
+                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE && t->matfree ? "matrix-free" : "assembled"));
   PetscCall(PetscViewerASCIIPrintf(viewer, "\n  stop: estimated relative error of M below %g, or the residual test",
                                    t->m_rtol));
   PetscCall(PetscViewerASCIIPrintf(viewer, "\n  directions:"));

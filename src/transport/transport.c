@@ -281,6 +281,92 @@ static PetscErrorCode sm_transport_energy(SMTransportCtx *c, Mat A, Vec b, Vec x
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The direction's context before the kept set: grid, method, conductivities; checks that every label is a phase. */
+static PetscErrorCode sm_transport_ctx_init(SMTransportCtx *c, SMVolume vol, const double conductivity[],
+                                            SMTransportMethod method, int direction)
+{
+  SMGrid grid;
+  int    np;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(c, sizeof(*c)));
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_volume_get_phases(vol, &np, NULL));
+  PetscCall(sm_grid_get_info(grid, &c->g));
+  c->grid   = grid;
+  c->comm   = sm_grid_comm(grid);
+  c->dir    = direction;
+  c->method = method;
+  for (int l = 0; l < np; l++) c->cond[l] = conductivity[l];
+  {
+    /* every label < np is checked by the label count; labels >= np would read past cond */
+    int64_t counts[SM_MAX_PHASES];
+    PetscCall(sm_morph_label_counts(vol, counts));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                    int direction, int nvec, double *maxdiff, double *maxval,
+                                                    int64_t *unknowns)
+{
+  SMTransportCtx    c;
+  SMTransportResult res;
+  SMGrid            grid;
+  Mat               A = NULL, S = NULL;
+  Vec               b, x, bs, xs, y, ys;
+  PetscRandom       rnd;
+
+  PetscFunctionBeginUser;
+  *maxdiff = *maxval = 0;
+  *unknowns          = 0;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(PetscMemzero(&res, sizeof(res)));
+  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, SM_TRANSPORT_FEM, direction));
+  PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, &res));
+  if (res.percolates) {
+    PetscCall(sm_transport_fem_number(&c));
+    *unknowns = c.nglobal;
+  }
+  if (c.nglobal > 0) {
+    PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+    PetscCall(sm_transport_fem_matfree(&c, &S, &bs, &xs));
+    PetscCall(VecDuplicate(b, &y));
+    PetscCall(VecDuplicate(b, &ys));
+    PetscCall(PetscRandomCreate(c.comm, &rnd));
+    for (int k = 0; k < nvec; k++) {
+      PetscReal d, v;
+      PetscCall(VecSetRandom(x, rnd));
+      PetscCall(MatMult(A, x, y));
+      PetscCall(MatMult(S, x, ys));
+      PetscCall(VecNorm(y, NORM_INFINITY, &v));
+      PetscCall(VecAXPY(ys, -1.0, y));
+      PetscCall(VecNorm(ys, NORM_INFINITY, &d));
+      *maxdiff = PetscMax(*maxdiff, (double)d);
+      *maxval  = PetscMax(*maxval, (double)v);
+    }
+    /* the right-hand sides and initial guesses must agree too */
+    {
+      PetscReal d;
+      PetscCall(VecAXPY(bs, -1.0, b));
+      PetscCall(VecNorm(bs, NORM_INFINITY, &d));
+      *maxdiff = PetscMax(*maxdiff, (double)d);
+    }
+    PetscCall(PetscRandomDestroy(&rnd));
+    PetscCall(VecDestroy(&y));
+    PetscCall(VecDestroy(&ys));
+    PetscCall(VecDestroy(&b));
+    PetscCall(VecDestroy(&x));
+    PetscCall(VecDestroy(&bs));
+    PetscCall(VecDestroy(&xs));
+    PetscCall(MatDestroy(&A));
+    PetscCall(MatDestroy(&S));
+  }
+  PetscCall(PetscFree(c.num));
+  PetscCall(PetscFree(c.klab));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double conductivity[], int phase_label,
                                   int direction, double *potential, SMTransportResult *res)
 {
@@ -289,7 +375,6 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   SMConvCtx      hctx;
   SMTransportCtx c;
   SMGrid         grid;
-  int            np;
   Mat            A   = NULL, P = NULL;
   Vec            b   = NULL, x = NULL;
   KSP            ksp = NULL;
@@ -304,18 +389,7 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   PetscCall(PetscMemzero(res, sizeof(*res)));
   hctx.hooks = hooks;
   PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_volume_get_phases(vol, &np, NULL));
-  PetscCall(sm_grid_get_info(grid, &c.g));
-  c.grid   = grid;
-  c.comm   = sm_grid_comm(grid);
-  c.dir    = direction;
-  c.method = method;
-  for (int l = 0; l < np; l++) c.cond[l] = conductivity[l];
-  {
-    /* every label < np is checked by the label count; labels >= np would read past cond */
-    int64_t counts[SM_MAX_PHASES];
-    PetscCall(sm_morph_label_counts(vol, counts));
-  }
+  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, method, direction));
   res->direction   = direction;
   res->method      = method;
   res->phase_label = phase_label;
@@ -348,8 +422,11 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
          setup's transient memory and the Q1 matrix are never allocated at the same time */
       PetscCall(sm_transport_fem_assemble_edge(&c, &P));
       PetscCall(sm_transport_ksp(t, &c, P, P, &ksp));
-      c.symmetric_storage = PETSC_TRUE;
-      PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+      if (t->matfree) PetscCall(sm_transport_fem_matfree(&c, &A, &b, &x));
+      else {
+        c.symmetric_storage = PETSC_TRUE;
+        PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+      }
       PetscCall(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
       PetscCall(MatSetOption(A, MAT_SPD, PETSC_TRUE));
       PetscCall(KSPSetOperators(ksp, A, P));
