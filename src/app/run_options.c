@@ -10,10 +10,23 @@ PetscErrorCode sm_run_mkdir(MPI_Comm comm, const char *path)
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (!rank && mkdir(path, 0777) != 0 && errno != EEXIST) ok = 0, err = errno;
+  if (!rank) { /* with its parents, as mkdir -p */
+    char   buf[PETSC_MAX_PATH_LEN];
+    size_t len = strlen(path);
+    if (len >= sizeof(buf)) ok = 0, err = ENAMETOOLONG;
+    else {
+      memcpy(buf, path, len + 1);
+      for (size_t i = 1; ok && i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        buf[i] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) ok = 0, err = errno;
+        buf[i] = path[i];
+      }
+    }
+  }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create the directory %s: %s", path, strerror(err));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create the directory %s (or one of its parents): %s", path, strerror(err));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
