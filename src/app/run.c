@@ -113,12 +113,10 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
     }
   if (!pending) PetscFunctionReturn(PETSC_SUCCESS);
 
-  if (o->param[0]) {
-    char key[80];
-    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
-    PetscCall(PetscOptionsSetValue(NULL, key, o->values[vi]));
-  }
-  PetscCall(sm_model_create_from_options(comm, &model));
+  PetscCall(sm_model_create(comm, &model));
+  PetscCall(sm_model_set_from_options(model));
+  if (o->param[0]) PetscCall(sm_model_set_param(model, o->param, strtod(o->values[vi], NULL)));
+  PetscCall(sm_model_set_up(model));
 
   /* generate, or read back the twin a finished generate unit left */
   PetscCall(sm_stop_requested(comm, stopped));

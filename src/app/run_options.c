@@ -69,7 +69,14 @@ PetscErrorCode sm_run_parse_values(MPI_Comm comm, const char *spec, SMRunOptions
       PetscCheck(o->nvalues < SM_RUN_MAX_VALUES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sweep_values: more than %d values",
                  SM_RUN_MAX_VALUES);
       memcpy(o->values[o->nvalues], s, n);
-      o->values[o->nvalues++][n] = 0;
+      o->values[o->nvalues][n] = 0;
+      {
+        char *end;
+        (void)strtod(o->values[o->nvalues], &end);
+        PetscCheck(end != o->values[o->nvalues] && *end == 0, comm, PETSC_ERR_ARG_WRONG,
+                   "-sweep_values: '%s' is not a number (a list a,b,c or a range lo:hi:step)", o->values[o->nvalues]);
+      }
+      o->nvalues++;
       s += n + (e ? 1 : 0);
     }
   }
@@ -150,12 +157,14 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
   PetscCall(sm_morph_options_default(&o->morph));
   PetscCall(sm_morph_options_set_from_options(comm, &o->morph));
   if (command[0] == 's' && set_values) PetscCall(sm_run_parse_values(comm, values, o));
-  if (command[0] == 's' && o->param[0] && o->nvalues > 0) { /* the model must read the first value to be checked */
-    char key[80];
-    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
-    PetscCall(PetscOptionsSetValue(NULL, key, o->values[0]));
-  }
-  PetscCall(sm_model_create_from_options(comm, model0));
+  PetscCall(sm_model_create(comm, model0));
+  PetscCall(sm_model_set_from_options(*model0));
+  if (command[0] == 's' && o->param[0] && o->nvalues > 0 && !sm_app_help()) /* every value checked now, not in task k */
+    for (int v = o->nvalues - 1; v >= 0; v--) {
+      PetscCall(sm_model_set_param(*model0, o->param, strtod(o->values[v], NULL)));
+      PetscCall(sm_model_set_up(*model0));
+    }
+  PetscCall(sm_model_set_up(*model0));
   PetscCall(sm_grid_create_from_options(comm, n_default, 0.01, grid));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
 
