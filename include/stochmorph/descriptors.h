@@ -32,6 +32,7 @@ typedef struct {
   int       tortuosity_bins;
   int       connectivity; /* neighbours of a voxel for components, percolation, geodesic paths and the eroded set of
                              intrusion: 6 (faces), 18 (faces and edges) or 26 (faces, edges and corners; default) */
+  PetscBool periodic, periodic_set; /* -analyze_periodic: treat the volume as periodic; unset: the volume's attribute */
 } SMMorphOptions;
 
 typedef struct {

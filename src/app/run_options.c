@@ -235,6 +235,7 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
       PetscCall(PetscStrlcat(desc, sm_descriptor_names[d], sizeof(desc)));
     }
   if (!desc[0]) PetscCall(PetscStrncpy(desc, "none", sizeof(desc)));
+  if (o->morph.periodic_set) PetscCall(PetscStrlcat(desc, o->morph.periodic ? " periodic=1" : " periodic=0", sizeof(desc)));
   if (sm_morph_options_want_morphology(&o->morph)) {
     char more[160];
     PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d connectivity=%d",
@@ -253,6 +254,12 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
                             (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
                             o->nphases_tr ? tr : "none", dl, settings,
                             o->image[0] ? "; image=" : "", o->image));
+    if (o->image[0]) { /* the reader's settings too: a restart with another -voxel_size or -crop is another study */
+      char itext[1024];
+      PetscCall(sm_image_options_get_text(&o->image_opts, itext, sizeof(itext)));
+      PetscCall(PetscStrlcat(o->study, " ", sizeof(o->study)));
+      PetscCall(PetscStrlcat(o->study, itext, sizeof(o->study)));
+    }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -19,6 +19,7 @@ PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRecord rec
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_phases(vol, &np, &names));
   PetscCall(sm_volume_get_periodic(vol, &periodic));
+  if (o->morph.periodic_set) periodic = o->morph.periodic; /* -analyze_periodic, as in analyze */
   PetscCall(sm_morph_label_counts(vol, counts));
   PetscCall(PetscLogEventBegin(SM_EVENT_Surface, 0, 0, 0, 0));
   for (int i = 0; i < np; i++) PetscCall(sm_morph_specific_surface_area(vol, i, periodic, &S[i]));

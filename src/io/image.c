@@ -883,6 +883,45 @@ static PetscErrorCode sm_image_parse_crop(MPI_Comm comm, const char *s, int64_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode sm_image_options_get_text(const SMImageOptions *o, char *buf, size_t len)
+{
+  char   item[256];
+  size_t n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(buf, len, "format=%s dataset=%s voxel_size=%.17g,%.17g,%.17g segment=%s", sm_format_names[o->format],
+                          o->dataset, (double)o->voxel_size[0], (double)o->voxel_size[1], (double)o->voxel_size[2],
+                          sm_segment_names[o->segment]));
+  if (o->segment == SM_IMAGE_SEGMENT_THRESHOLD) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " segment_threshold=%.17g", o->segment_threshold));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  if (o->format == SM_IMAGE_FORMAT_RAW) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " raw_size=%lld,%lld,%lld raw_type=%s raw_endian=%s raw_header_bytes=%lld",
+                            (long long)o->raw_size[0], (long long)o->raw_size[1], (long long)o->raw_size[2],
+                            sm_raw_type_names[o->raw_type], o->raw_big_endian ? "big" : "little",
+                            (long long)o->raw_header_bytes));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  for (int i = 0; i < o->nphase_labels; i++) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.17g", i ? "," : " phase_labels=", o->phase_labels[i]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  for (int i = 0; i < o->nphase_names; i++) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), "%s%s", i ? "," : " phase_names=", o->phase_names[i]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  if (o->crop_set) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " crop=%lld:%lld,%lld:%lld,%lld:%lld", (long long)o->crop_lo[0],
+                            (long long)o->crop_hi[0], (long long)o->crop_lo[1], (long long)o->crop_hi[1],
+                            (long long)o->crop_lo[2], (long long)o->crop_hi[2]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  PetscCall(PetscStrlen(buf, &n));
+  PetscCheck(n + 1 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "The image settings do not fit in %zu characters", len);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *o)
 {
   PetscInt fmt = (PetscInt)o->format, rtype = (PetscInt)o->raw_type, seg = (PetscInt)o->segment,

@@ -44,6 +44,8 @@ PetscErrorCode sm_morph_options_default(SMMorphOptions *opt)
   opt->mip_side[0]     = opt->mip_side[1] = opt->mip_side[2] = 0;
   opt->tortuosity_bins = 40;
   opt->connectivity    = 26;
+  opt->periodic        = PETSC_FALSE;
+  opt->periodic_set    = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -70,7 +72,7 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
 {
   char     *items[SM_DESC_NUM + 4], *faces[3];
   PetscInt  nitems = SM_DESC_NUM + 4, nf = 3, bins = opt->tortuosity_bins, conn = opt->connectivity;
-  PetscBool set_desc, set_faces;
+  PetscBool set_desc, set_faces, set_periodic;
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, NULL, "Descriptors (SPEC 5)", "SMMorphOptions");
@@ -90,6 +92,10 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
                             "paths and the eroded set of intrusion: 6 (faces: steps along the axes), 18 (faces and "
                             "edges: also face diagonals) or 26 (faces, edges and corners: also body diagonals)",
                             "sm_morph_options_set_from_options", conn, &conn, NULL));
+  PetscCall(PetscOptionsBool("-analyze_periodic", "Treat the volume as periodic (surface areas, two-point functions; "
+                             "default: the file's `periodic` attribute: twins are periodic, images are not)",
+                             "sm_morph_options_set_from_options", opt->periodic, &opt->periodic, &set_periodic));
+  if (set_periodic) opt->periodic_set = PETSC_TRUE;
   PetscOptionsEnd();
   if (set_desc) {
     for (int d = 0; d < SM_DESC_NUM; d++) opt->want[d] = PETSC_FALSE;

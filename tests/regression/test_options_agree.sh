@@ -22,6 +22,7 @@ default|  |analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tor
 -tortuosity_bins|-tortuosity_bins 7|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
 -connectivity|-connectivity 6|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
 -connectivity|-connectivity 18|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
+-analyze_periodic|-analyze_periodic false|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 -voxel_size|-voxel_size 0.02|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 -crop|-crop 2:20,0:22,3:17|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 default|  |transport|directions.z.D_eff_over_D|transport.solid.z.M
