@@ -31,6 +31,7 @@ default|  |transport|directions.z.iterations|transport.solid.z.iterations
 -transport_pc_matrix|-transport_pc_matrix stiffness|transport|directions.z.iterations|transport.solid.z.iterations
 -transport_conductivities|-transport_conductivities solid:2,pore:0.5|transport|directions.z.D_eff_over_D|transport.solid.z.M
 -transport_ksp_rtol|-transport_ksp_rtol 1e-3|transport|directions.z.iterations|transport.solid.z.iterations
+-transport_m_rtol|-transport_m_rtol 1e-2|transport|directions.z.iterations|transport.solid.z.iterations
 -transport_pc_type|-transport_pc_type gamg|transport|directions.z.D_eff_over_D|transport.solid.z.M
 -transport_direction|-transport_direction x|transport|directions.x.D_eff_over_D|transport.solid.x.M
 EOF
