@@ -7,7 +7,8 @@
  * records live on every rank and rank 0 alone reads and writes files.
  *
  * Checkpoint file (SPEC 8): datasets /units (names), /unit_start (offsets), /keys, /values; attributes `format`,
- * `study` (a description of every option that changes a number: a restart with other options is refused), `checksum`
+ * `spec.<field>` (the study specification, SMStudySpec: every option that changes a number; a restart with other options
+ * is refused, naming the fields that differ), `study` (the same as one line of text, for people), `checksum`
  * (64-bit FNV-1a over the names, offsets, keys and values: a file altered or truncated after it was written is
  * refused) and, once the whole study has finished, `complete`. Every update writes "<path>.partial" and renames it over
  * the old file, so a kill at any moment leaves either the old or the new checkpoint, never a mixture. */
@@ -34,16 +35,38 @@ double         sm_record_value(SMRecord rec, int i);
 
 typedef struct _p_SMStore *SMStore;
 
-/* Open the checkpoint at path for a study described by `study` (a string of the options that change numbers).
+/* The specification of a study: every option that changes one of its numbers. Built by run/sweep from their options,
+   stored in the checkpoint as the attributes spec.<field>, and compared field by field on -restart and by collect. The
+   model, descriptor and transport settings are the canonical one-line texts of their objects. */
+typedef struct {
+  int      ntasks, realizations;
+  uint64_t seed, realization0;
+  int64_t  grid[3];
+  double   voxel[3];
+  char     param[64];          /* the swept model option without its dash; "" without a sweep */
+  char     values[1024];       /* the swept values as given (a list or lo:hi:step) */
+  char     model[1024];        /* the model's options, the swept one left out */
+  char     descriptors[512];   /* -descriptors and the descriptor settings */
+  char     transport[1024];    /* phases:directions:solver settings */
+  char     image[2048];        /* a study of an image: its path and the reader's settings; "" for twins */
+} SMStudySpec;
+
+/* The specification as one line ("tasks=4; param=...; ..."), as study.json shows it. Not collective. */
+PetscErrorCode sm_study_spec_text(const SMStudySpec *spec, char *buf, size_t len);
+/* The fields in which a and b differ, each with both values ("grid: 64x64x64 against 32x32x32; ..."); "" if none. */
+PetscErrorCode sm_study_spec_diff(const SMStudySpec *a, const SMStudySpec *b, char *buf, size_t len);
+
+/* Open the checkpoint at path for the study spec.
    restart = PETSC_FALSE: path must not exist (an error says to use -restart or another -o); an empty store is created
    and written at once (so an unwritable directory fails before any work). restart = PETSC_TRUE: an existing file is
-   read and verified (format, checksum, study description; any mismatch is an error naming the file and what to do); a
-   missing file starts an empty store. Collective. */
-PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study, PetscBool restart, SMStore *st);
-/* Read an existing checkpoint for reading only (collect); verified like a restart, any study description accepted
-   and returned by sm_store_get_study. Collective. */
+   read and verified (format, checksum, specification; a different specification is an error naming the file, the
+   fields that differ and what to do); a missing file starts an empty store. Collective. */
+PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const SMStudySpec *spec, PetscBool restart, SMStore *st);
+/* Read an existing checkpoint for reading only (collect); verified like a restart, any specification accepted and
+   returned by sm_store_get_spec (sm_store_get_study: its text). Collective. */
 PetscErrorCode sm_store_load(MPI_Comm comm, const char *path, SMStore *st);
 PetscErrorCode sm_store_close(SMStore *st);
+PetscErrorCode sm_store_get_spec(SMStore st, const SMStudySpec **spec);
 PetscErrorCode sm_store_get_study(SMStore st, const char **study);
 /* Has the unit finished? Not collective (the store is the same on every rank). */
 PetscErrorCode sm_store_has(SMStore st, const char *unit, PetscBool *done);

@@ -3,47 +3,25 @@
 #include "study_app.h"
 
 /* ------------------------------------------------------------------ the table */
-/* Parse "key=value; " items of a study description. */
-PetscErrorCode sm_study_item(const char *study, const char *key, char *value, size_t len)
-{
-  char        pat[64];
-  const char *at, *end;
-
-  PetscFunctionBeginUser;
-  value[0] = 0;
-  PetscCall(PetscSNPrintf(pat, sizeof(pat), "%s=", key));
-  at = strstr(study, pat);
-  if (at && (at == study || at[-1] == ' ')) {
-    at += strlen(pat);
-    end = strstr(at, "; ");
-    if (!end) end = at + strlen(at);
-    PetscCall(PetscStrncpy(value, at, PetscMin(len, (size_t)(end - at) + 1)));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* Rows of the study table from the stores' units (several stores: the per-task files of an array). Every task must
-   have finished all its units. param (64 chars): the swept option, "" without a sweep. */
-PetscErrorCode sm_study_rows(MPI_Comm comm, const char *dir, const char *study, int nstores, SMStore stores[], int *ntasks_out,
-                             SMStudyRow **rows_out, char param[])
+   have finished all its units. */
+PetscErrorCode sm_study_rows(MPI_Comm comm, const char *dir, const SMStudySpec *spec, int nstores, SMStore stores[],
+                             int *ntasks_out, SMStudyRow **rows_out)
 {
-  char        values[4096], buf[32];
-  int         ntasks;
+  char        buf[32];
+  const int   ntasks = spec->ntasks;
+  const char *param  = spec->param;
   SMStudyRow *rows;
   char      (*vals)[64] = NULL;
   int         nvals     = 0;
   PetscBool  *generated; /* the task's generate unit is in a store */
 
   PetscFunctionBeginUser;
-  PetscCall(sm_study_item(study, "tasks", buf, sizeof(buf)));
-  ntasks = atoi(buf);
-  PetscCheck(ntasks > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "The study description has no task count: %s", study);
-  PetscCall(sm_study_item(study, "param", param, 64));
-  PetscCall(sm_study_item(study, "values", values, sizeof(values)));
+  PetscCheck(ntasks > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "The study specification has no tasks");
   if (param[0]) {
     SMRunOptions tmp;
     PetscCall(PetscMemzero(&tmp, sizeof(tmp)));
-    PetscCall(sm_run_parse_values(comm, values, &tmp));
+    PetscCall(sm_run_parse_values(comm, spec->values, &tmp));
     vals  = tmp.values;
     nvals = tmp.nvalues;
   }
@@ -135,17 +113,18 @@ PetscErrorCode sm_study_rows_destroy(int ntasks, SMStudyRow **rows)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const char *study, int nstores,
+PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const SMStudySpec *spec, int nstores,
                               SMStore stores[])
 {
-  char        param[64], path[PETSC_MAX_PATH_LEN];
+  char        path[PETSC_MAX_PATH_LEN], text[sizeof(SMStudySpec) + 512];
   int         ntasks = 0;
   SMStudyRow *rows   = NULL;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_study_rows(comm, dir, study, nstores, stores, &ntasks, &rows, param));
+  PetscCall(sm_study_rows(comm, dir, spec, nstores, stores, &ntasks, &rows));
+  PetscCall(sm_study_spec_text(spec, text, sizeof(text)));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/study", dir));
-  PetscCall(sm_study_write_table(comm, path, command, study, param, ntasks, rows));
+  PetscCall(sm_study_write_table(comm, path, command, text, spec->param, ntasks, rows));
   PetscCall(sm_study_rows_destroy(ntasks, &rows));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -155,9 +134,9 @@ PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *di
 PetscErrorCode sm_study_open_dir(MPI_Comm comm, const char *what, const char *dir, int *nst_out, SMStore **stores_out, char *source,
                                  size_t sourcelen)
 {
-  char        path[PETSC_MAX_PATH_LEN], buf[32];
+  char        path[PETSC_MAX_PATH_LEN];
   SMStore    *stores;
-  const char *study0 = NULL;
+  const SMStudySpec *spec0 = NULL;
   int         ntasks, nst = 0;
   PetscBool   complete;
 
@@ -178,21 +157,22 @@ PetscErrorCode sm_study_open_dir(MPI_Comm comm, const char *what, const char *di
              dir);
   PetscCall(PetscMalloc1(1, &stores));
   PetscCall(sm_store_load(comm, path, &stores[0]));
-  PetscCall(sm_store_get_study(stores[0], &study0));
-  PetscCall(sm_study_item(study0, "tasks", buf, sizeof(buf)));
-  ntasks = atoi(buf);
+  PetscCall(sm_store_get_spec(stores[0], &spec0));
+  ntasks = spec0->ntasks;
   PetscCall(PetscRealloc(sizeof(SMStore) * (size_t)PetscMax(ntasks, 1), &stores));
   nst = 1;
   for (int t = 1; t < ntasks; t++) {
-    const char *study;
+    const SMStudySpec *spec;
+    char               diff[2048];
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/tasks/task_%04d.h5", dir, t));
     PetscCheck(!access(path, R_OK), comm, PETSC_ERR_FILE_OPEN, "%s: task %d of %d has no results (%s); run it with "
                "sweep -task_index %d and collect again", what, t, ntasks, path, t);
     PetscCall(sm_store_load(comm, path, &stores[nst]));
-    PetscCall(sm_store_get_study(stores[nst], &study));
-    PetscCall(sm_store_get_study(stores[0], &study0));
-    PetscCheck(!strcmp(study, study0), comm, PETSC_ERR_ARG_INCOMP,
-               "%s: %s belongs to a different study than task 0 (options differ); re-run it", what, path);
+    PetscCall(sm_store_get_spec(stores[nst], &spec));
+    PetscCall(sm_store_get_spec(stores[0], &spec0));
+    PetscCall(sm_study_spec_diff(spec0, spec, diff, sizeof(diff)));
+    PetscCheck(!diff[0], comm, PETSC_ERR_ARG_INCOMP,
+               "%s: %s belongs to a different study than task 0 (task 0 against it: %s); re-run it", what, path, diff);
     PetscCall(sm_store_is_complete(stores[nst], &complete));
     PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: task %d (%s) has not finished; resume it with "
                "sweep -task_index %d -restart", what, t, path, t);
@@ -219,14 +199,14 @@ PetscErrorCode sm_study_close_dir(int nst, SMStore **stores)
 static PetscErrorCode sm_collect(MPI_Comm comm, const char *dir)
 {
   char        source[PETSC_MAX_PATH_LEN];
-  SMStore    *stores = NULL;
-  const char *study0;
-  int         nst = 0;
+  SMStore           *stores = NULL;
+  const SMStudySpec *spec0;
+  int                nst = 0;
 
   PetscFunctionBeginUser;
   PetscCall(sm_study_open_dir(comm, "collect", dir, &nst, &stores, source, sizeof(source)));
-  PetscCall(sm_store_get_study(stores[0], &study0));
-  PetscCall(sm_build_table(comm, "collect", dir, study0, nst, stores));
+  PetscCall(sm_store_get_spec(stores[0], &spec0));
+  PetscCall(sm_build_table(comm, "collect", dir, spec0, nst, stores));
   PetscCall(PetscPrintf(comm, "stochmorph collect: wrote %s/study.json and %s/study.csv from %s\n", dir, dir, source));
   PetscCall(sm_study_close_dir(nst, &stores));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -43,11 +43,11 @@ static double sm_refit_get(SMRecord rec, const char *fmt, const char *phase)
 /* The points of one study directory, added to the groups (created for every phase with transport results). */
 static PetscErrorCode sm_refit_load(MPI_Comm comm, const char *dir, int *ngroups, SMRefitGroup groups[], int *ntwins)
 {
-  char        source[PETSC_MAX_PATH_LEN], param[64];
-  SMStore    *stores = NULL;
-  SMStudyRow *rows   = NULL;
-  const char *study;
-  int         nst = 0, ntasks = 0;
+  char               source[PETSC_MAX_PATH_LEN];
+  SMStore           *stores = NULL;
+  SMStudyRow        *rows   = NULL;
+  const SMStudySpec *spec;
+  int                nst = 0, ntasks = 0;
   PetscBool   complete;
 
   PetscFunctionBeginUser;
@@ -55,8 +55,8 @@ static PetscErrorCode sm_refit_load(MPI_Comm comm, const char *dir, int *ngroups
   PetscCall(sm_store_is_complete(stores[0], &complete));
   PetscCheck(complete, comm, PETSC_ERR_FILE_UNEXPECTED,
              "refit: the study in %s has not finished; resume it with -restart (same options), then refit", dir);
-  PetscCall(sm_store_get_study(stores[0], &study));
-  PetscCall(sm_study_rows(comm, dir, study, nst, stores, &ntasks, &rows, param));
+  PetscCall(sm_store_get_spec(stores[0], &spec));
+  PetscCall(sm_study_rows(comm, dir, spec, nst, stores, &ntasks, &rows));
   for (int t = 0; t < ntasks; t++) {
     SMRecord rec = rows[t].rec;
     for (int i = 0; i < sm_record_size(rec); i++) {

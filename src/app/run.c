@@ -351,7 +351,7 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
     PetscCall(PetscSNPrintf(lpath, sizeof(lpath), "%s/tasks/task_%04d.lock", o.dir, (int)o.task_index));
     PetscCall(sm_study_lock(comm, lpath, PETSC_TRUE, &task_lock));
   }
-  PetscCall(sm_store_open(comm, path, o.study, o.restart, &st));
+  PetscCall(sm_store_open(comm, path, &o.spec, o.restart, &st));
   PetscCall(sm_run_register_stages());
 
   t0 = o.task_index >= 0 ? (int)o.task_index : 0;
@@ -394,7 +394,7 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
   } else {
     PetscCall(sm_store_mark_complete(st));
     if (o.task_index < 0) {
-      PetscCall(sm_build_table(comm, command, o.dir, o.study, 1, &st));
+      PetscCall(sm_build_table(comm, command, o.dir, &o.spec, 1, &st));
       PetscCall(PetscPrintf(comm, "stochmorph %s: done in %.1f s; wrote %s/study.json and %s/study.csv\n", command,
                             sm_sys_wtime() - pg.t0, o.dir, o.dir));
     } else

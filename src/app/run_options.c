@@ -244,21 +244,26 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
     PetscCall(PetscStrlcat(desc, more, sizeof(desc)));
   }
   {
-    char dl[8] = "";
+    SMStudySpec *p = &o->spec;
+    char         dl[8] = "";
     for (int d = 0; d < o->ndirs; d++) dl[d] = (char)('x' + o->dirs[d]);
-    PetscCall(PetscSNPrintf(o->study, sizeof(o->study),
-                            "tasks=%d; param=%s; values=%s; realizations=%d; seed=%llu; realization0=%llu; grid=%lldx%lldx%lld; "
-                            "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s; transport=%s:%s:%s%s%s",
-                            o->ntasks, o->param, command[0] == 's' ? values : "", (int)o->realizations,
-                            (unsigned long long)o->seed, (unsigned long long)o->real0, (long long)g.n[0], (long long)g.n[1],
-                            (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
-                            o->nphases_tr ? tr : "none", dl, settings,
-                            o->image[0] ? "; image=" : "", o->image));
+    PetscCall(PetscMemzero(p, sizeof(*p)));
+    p->ntasks       = o->ntasks;
+    p->realizations = (int)o->realizations;
+    p->seed         = o->seed;
+    p->realization0 = o->real0;
+    for (int d = 0; d < 3; d++) p->grid[d] = g.n[d], p->voxel[d] = (double)g.h[d];
+    PetscCheck(strlen(values) < sizeof(p->values) && strlen(mtext) < sizeof(p->model) && strlen(desc) < sizeof(p->descriptors),
+               comm, PETSC_ERR_ARG_SIZ, "-sweep_values, the model or the descriptor settings are too long for a study");
+    PetscCall(PetscStrncpy(p->param, o->param, sizeof(p->param)));
+    PetscCall(PetscStrncpy(p->values, command[0] == 's' ? values : "", sizeof(p->values)));
+    PetscCall(PetscStrncpy(p->model, mtext, sizeof(p->model)));
+    PetscCall(PetscStrncpy(p->descriptors, desc, sizeof(p->descriptors)));
+    PetscCall(PetscSNPrintf(p->transport, sizeof(p->transport), "%s:%s:%s", o->nphases_tr ? tr : "none", dl, settings));
     if (o->image[0]) { /* the reader's settings too: a restart with another -voxel_size or -crop is another study */
       char itext[1024];
       PetscCall(sm_image_options_get_text(&o->image_opts, itext, sizeof(itext)));
-      PetscCall(PetscStrlcat(o->study, " ", sizeof(o->study)));
-      PetscCall(PetscStrlcat(o->study, itext, sizeof(o->study)));
+      PetscCall(PetscSNPrintf(p->image, sizeof(p->image), "%s %s", o->image, itext));
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);

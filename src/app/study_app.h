@@ -45,7 +45,7 @@ typedef struct {
   char            (*values)[64];
   int               ntasks;
   unsigned          fft_flags;
-  char              study[4096];
+  SMStudySpec       spec; /* every option that changes a number */
 } SMRunOptions;
 
 typedef struct {
@@ -68,16 +68,15 @@ extern volatile sig_atomic_t sm_stop_signal;
 /* run.c: a stop asked for by SIGTERM/SIGUSR1 (or the test hook) on any rank. Collective. */
 PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig);
 /* collect.c: the study table from the checkpoint(s) */
-PetscErrorCode sm_study_item(const char *study, const char *key, char *value, size_t len);
-PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const char *study, int nstores,
+PetscErrorCode sm_build_table(MPI_Comm comm, const char *command, const char *dir, const SMStudySpec *spec, int nstores,
                               SMStore stores[]);
 /* the stores of a finished study directory (its checkpoint, or the task files of an array); what names the command */
 PetscErrorCode sm_study_open_dir(MPI_Comm comm, const char *what, const char *dir, int *nst, SMStore **stores, char *source,
                                  size_t sourcelen);
 PetscErrorCode sm_study_close_dir(int nst, SMStore **stores);
 /* the table's rows (one per task, with the direction-averaged transport.<phase>.M_mean); param: the swept option */
-PetscErrorCode sm_study_rows(MPI_Comm comm, const char *dir, const char *study, int nstores, SMStore stores[], int *ntasks,
-                             SMStudyRow **rows, char param[]);
+PetscErrorCode sm_study_rows(MPI_Comm comm, const char *dir, const SMStudySpec *spec, int nstores, SMStore stores[],
+                             int *ntasks, SMStudyRow **rows);
 PetscErrorCode sm_study_rows_destroy(int ntasks, SMStudyRow **rows);
 
 #endif

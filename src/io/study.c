@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 
-#define SM_STORE_FORMAT "stochmorph-checkpoint-1"
+#define SM_STORE_FORMAT "stochmorph-checkpoint-2" /* 2: the specification as spec.* attributes */
 
 uint64_t sm_fnv1a(uint64_t h, const void *data, size_t n)
 {
@@ -98,7 +98,8 @@ struct _p_SMStore {
   MPI_Comm    comm;
   PetscMPIInt rank;
   char        path[PETSC_MAX_PATH_LEN];
-  char       *study;
+  SMStudySpec spec;
+  char       *study; /* the text of spec */
   PetscBool   writable, complete;
   int         n, cap;
   char      (*unit)[SM_UNIT_NAME_LEN];
@@ -182,7 +183,115 @@ static PetscErrorCode sm_store_add(SMStore st, const char *unit, SMRecord rec)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_store_file_read(const char *, SMStoreFlat *, char **, int *, char *, size_t, int *);
+/* ---------------------------------------------------------------- the study specification */
+PetscErrorCode sm_study_spec_text(const SMStudySpec *p, char *buf, size_t len)
+{
+  size_t n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(buf, len,
+                          "tasks=%d; param=%s; values=%s; realizations=%d; seed=%llu; realization0=%llu; grid=%lldx%lldx%lld; "
+                          "voxel=%.17g,%.17g,%.17g; model=%s; descriptors=%s; transport=%s%s%s",
+                          p->ntasks, p->param, p->values, p->realizations, (unsigned long long)p->seed,
+                          (unsigned long long)p->realization0, (long long)p->grid[0], (long long)p->grid[1],
+                          (long long)p->grid[2], p->voxel[0], p->voxel[1], p->voxel[2], p->model, p->descriptors,
+                          p->transport, p->image[0] ? "; image=" : "", p->image));
+  PetscCall(PetscStrlen(buf, &n));
+  PetscCheck(n + 1 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "The study specification does not fit in %zu characters", len);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_study_spec_diff(const SMStudySpec *a, const SMStudySpec *b, char *buf, size_t len)
+{
+  char item[4700];
+
+  PetscFunctionBeginUser;
+  buf[0] = 0;
+#define SM_SPEC_DIFF(cond, ...) \
+  do { \
+    if (cond) { \
+      PetscCall(PetscSNPrintf(item, sizeof(item), __VA_ARGS__)); \
+      if (buf[0]) PetscCall(PetscStrlcat(buf, "; ", len)); \
+      PetscCall(PetscStrlcat(buf, item, len)); \
+    } \
+  } while (0)
+  SM_SPEC_DIFF(a->ntasks != b->ntasks, "tasks: %d against %d", a->ntasks, b->ntasks);
+  SM_SPEC_DIFF(strcmp(a->param, b->param), "-sweep_param: '%s' against '%s'", a->param, b->param);
+  SM_SPEC_DIFF(strcmp(a->values, b->values), "-sweep_values: '%s' against '%s'", a->values, b->values);
+  SM_SPEC_DIFF(a->realizations != b->realizations, "-realizations: %d against %d", a->realizations, b->realizations);
+  SM_SPEC_DIFF(a->seed != b->seed, "-seed: %llu against %llu", (unsigned long long)a->seed, (unsigned long long)b->seed);
+  SM_SPEC_DIFF(a->realization0 != b->realization0, "-realization: %llu against %llu", (unsigned long long)a->realization0,
+               (unsigned long long)b->realization0);
+  SM_SPEC_DIFF(a->grid[0] != b->grid[0] || a->grid[1] != b->grid[1] || a->grid[2] != b->grid[2],
+               "-grid_size: %lldx%lldx%lld against %lldx%lldx%lld", (long long)a->grid[0], (long long)a->grid[1],
+               (long long)a->grid[2], (long long)b->grid[0], (long long)b->grid[1], (long long)b->grid[2]);
+  SM_SPEC_DIFF(a->voxel[0] != b->voxel[0] || a->voxel[1] != b->voxel[1] || a->voxel[2] != b->voxel[2],
+               "-voxel_size: %.17g,%.17g,%.17g against %.17g,%.17g,%.17g", a->voxel[0], a->voxel[1], a->voxel[2], b->voxel[0],
+               b->voxel[1], b->voxel[2]);
+  SM_SPEC_DIFF(strcmp(a->model, b->model), "model: '%s' against '%s'", a->model, b->model);
+  SM_SPEC_DIFF(strcmp(a->descriptors, b->descriptors), "descriptors: '%s' against '%s'", a->descriptors, b->descriptors);
+  SM_SPEC_DIFF(strcmp(a->transport, b->transport), "transport: '%s' against '%s'", a->transport, b->transport);
+  SM_SPEC_DIFF(strcmp(a->image, b->image), "image: '%s' against '%s'", a->image, b->image);
+#undef SM_SPEC_DIFF
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Serial: the specification as attributes spec.* of file; 0 or -1. */
+static herr_t sm_store_spec_write(hid_t file, const SMStudySpec *p)
+{
+  const int ints[2] = {p->ntasks, p->realizations};
+  uint64_t  u64[2]  = {p->seed, p->realization0};
+  return sm_h5_attr_write(file, "spec.tasks_realizations", H5T_STD_I32LE, H5T_NATIVE_INT, 2, ints) >= 0 &&
+             sm_h5_attr_write(file, "spec.seed_realization0", H5T_STD_U64LE, H5T_NATIVE_UINT64, 2, u64) >= 0 &&
+             sm_h5_attr_write(file, "spec.grid", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, p->grid) >= 0 &&
+             sm_h5_attr_write(file, "spec.voxel", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, p->voxel) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.param", p->param) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.values", p->values) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.model", p->model) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.descriptors", p->descriptors) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.transport", p->transport) >= 0 &&
+             sm_h5_attr_write_string(file, "spec.image", p->image) >= 0
+           ? 0
+           : -1;
+}
+
+/* One string attribute into buf of len bytes; -1 if absent, not one string, or too long. */
+static herr_t sm_store_spec_string(hid_t file, const char *name, char *buf, size_t len)
+{
+  char  *v = NULL;
+  int    n = 0;
+  herr_t e = sm_h5_attr_read_strings(file, name, 1, &n, &v);
+  if (e >= 0 && strlen(v) < len) memcpy(buf, v, strlen(v) + 1);
+  else e = -1;
+  free(v);
+  return e;
+}
+
+/* Serial: the specification from the attributes spec.* of file (zeroed first); 0 or -1. */
+static herr_t sm_store_spec_read(hid_t file, SMStudySpec *p)
+{
+  int      ints[2];
+  uint64_t u64[2];
+  memset(p, 0, sizeof(*p));
+  if (sm_h5_attr_read(file, "spec.tasks_realizations", H5T_NATIVE_INT, 2, ints) < 0 ||
+      sm_h5_attr_read(file, "spec.seed_realization0", H5T_NATIVE_UINT64, 2, u64) < 0 ||
+      sm_h5_attr_read(file, "spec.grid", H5T_NATIVE_INT64, 3, p->grid) < 0 ||
+      sm_h5_attr_read(file, "spec.voxel", H5T_NATIVE_DOUBLE, 3, p->voxel) < 0 ||
+      sm_store_spec_string(file, "spec.param", p->param, sizeof(p->param)) < 0 ||
+      sm_store_spec_string(file, "spec.values", p->values, sizeof(p->values)) < 0 ||
+      sm_store_spec_string(file, "spec.model", p->model, sizeof(p->model)) < 0 ||
+      sm_store_spec_string(file, "spec.descriptors", p->descriptors, sizeof(p->descriptors)) < 0 ||
+      sm_store_spec_string(file, "spec.transport", p->transport, sizeof(p->transport)) < 0 ||
+      sm_store_spec_string(file, "spec.image", p->image, sizeof(p->image)) < 0)
+    return -1;
+  p->ntasks       = ints[0];
+  p->realizations = ints[1];
+  p->seed         = u64[0];
+  p->realization0 = u64[1];
+  return p->ntasks > 0 && p->realizations > 0 ? 0 : -1;
+}
+
+static PetscErrorCode sm_store_file_read(const char *, SMStoreFlat *, SMStudySpec *, int *, char *, size_t, int *);
 
 /* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
 static PetscErrorCode sm_store_write(SMStore st)
@@ -213,7 +322,7 @@ static PetscErrorCode sm_store_write(SMStore st)
       H5Tset_size(tk, SM_RECORD_KEY_LEN);
       hsize_t nu = (hsize_t)f.nunits, ns = nu + 1, nk = (hsize_t)f.nkeys;
       ok = sm_h5_attr_write_string(file, "format", SM_STORE_FORMAT) >= 0 && sm_h5_attr_write_build(file) >= 0 &&
-           sm_h5_attr_write_string(file, "study", st->study) >= 0 &&
+           sm_h5_attr_write_string(file, "study", st->study) >= 0 && sm_store_spec_write(file, &st->spec) >= 0 &&
            sm_h5_dataset_write(file, "units", tu, tu, 1, &nu, f.units) >= 0 &&
            sm_h5_dataset_write(file, "unit_start", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ns, f.start) >= 0 &&
            sm_h5_dataset_write(file, "keys", tk, tk, 1, &nk, f.keys) >= 0 &&
@@ -226,19 +335,22 @@ static PetscErrorCode sm_store_write(SMStore st)
       if (H5Fclose(file) < 0) ok = 0;
       if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
       if (ok) {
-        SMStoreFlat g     = {0, 0, NULL, NULL, NULL, NULL};
-        char       *study = NULL, rwhy[128];
-        int         has_complete;
-        PetscCall(sm_store_file_read(partial, &g, &study, &has_complete, rwhy, sizeof(rwhy), &ok));
-        ok = ok && g.nunits == f.nunits && g.nkeys == f.nkeys && sm_store_checksum(&g) == sum &&
+        SMStoreFlat  g = {0, 0, NULL, NULL, NULL, NULL};
+        SMStudySpec *back;
+        char         rwhy[128], diff[8];
+        int          has_complete;
+        PetscCall(PetscNew(&back));
+        PetscCall(sm_store_file_read(partial, &g, back, &has_complete, rwhy, sizeof(rwhy), &ok));
+        if (ok) PetscCall(sm_study_spec_diff(back, &st->spec, diff, sizeof(diff)));
+        ok = ok && !diff[0] && g.nunits == f.nunits && g.nkeys == f.nkeys && sm_store_checksum(&g) == sum &&
              has_complete == (st->complete ? 1 : 0);
+        PetscCall(PetscFree(back));
         if (!ok) {
           char sys[160];
           sm_sys_write_reason(partial, 0, sys, sizeof(sys));
           snprintf(why, sizeof(why), "%.120s (it did not read back as written: %.90s)", sys,
                    rwhy[0] ? rwhy : "its contents differ");
         }
-        free(study);
         PetscCall(sm_store_flat_free(&g));
       }
       if (ok) { /* read back whole (above), then on the disk, before it replaces the previous checkpoint */
@@ -270,10 +382,10 @@ static int64_t sm_store_len_1d(hid_t file, const char *name, size_t esize)
   return (int64_t)dims[0];
 }
 
-/* Serial: open path, check its format, datasets and checksum and read it into f (freed by the caller, also on
-   failure). On success *study_out is the study identity (free()) and *has_complete tells whether the 'complete'
-   attribute is there. *okp is 1 if the file is a whole checkpoint, else 0 with the reason in why. */
-static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char **study_out, int *has_complete, char *why,
+/* Serial: open path, check its format, specification, datasets and checksum and read it into f (freed by the caller,
+   also on failure) and spec. *has_complete tells whether the 'complete' attribute is there. *okp is 1 if the file is
+   a whole checkpoint, else 0 with the reason in why. */
+static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, SMStudySpec *spec, int *has_complete, char *why,
                                          size_t whylen, int *okp)
 {
   int         ok = 1;
@@ -283,7 +395,6 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
 
   PetscFunctionBeginUser;
   why[0]        = 0;
-  *study_out    = NULL;
   *has_complete = 0;
   H5Eget_auto2(H5E_DEFAULT, &func, &data);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a damaged file is reported by us, once */
@@ -292,16 +403,16 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
     ok = 0;
     PetscCall(PetscStrncpy(why, "it is not a readable HDF5 file (truncated or overwritten?)", whylen));
   } else {
-    char   *format = NULL, *study = NULL;
+    char   *format = NULL;
     hid_t   tu, tk;
     int64_t nu, ns, nk, nv;
     int     nstr;
     if (sm_h5_attr_read_strings(file, "format", 1, &nstr, &format) < 0 || strcmp(format, SM_STORE_FORMAT)) {
       ok = 0;
       PetscCall(PetscStrncpy(why, "it is not a stochmorph checkpoint of this format (attribute 'format')", whylen));
-    } else if (sm_h5_attr_read_strings(file, "study", 1, &nstr, &study) < 0) {
+    } else if (sm_store_spec_read(file, spec) < 0) {
       ok = 0;
-      PetscCall(PetscStrncpy(why, "its 'study' attribute is missing", whylen));
+      PetscCall(PetscStrncpy(why, "its study specification (attributes spec.*) is missing or damaged", whylen));
     } else {
       nu = sm_store_len_1d(file, "units", SM_UNIT_NAME_LEN);
       ns = sm_store_len_1d(file, "unit_start", sizeof(int64_t));
@@ -336,14 +447,9 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
           if (!ok) PetscCall(PetscStrncpy(why, "its checksum does not match its contents (altered or damaged)", whylen));
         }
       }
-      if (ok) {
-        *has_complete = sm_h5_attr_exists(file, "complete") > 0;
-        *study_out    = study;
-        study         = NULL;
-      }
+      if (ok) *has_complete = sm_h5_attr_exists(file, "complete") > 0;
     }
     free(format);
-    free(study);
     H5Fclose(file);
   }
   H5Eset_auto2(H5E_DEFAULT, func, data);
@@ -354,32 +460,36 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
 /* Rank 0 reads and verifies the file; every rank gets the units. why: the reason a file is refused. */
 static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
 {
-  int         ok = 1, has_complete = 0;
-  SMStoreFlat f  = {0, 0, NULL, NULL, NULL, NULL};
-  int64_t     sizes[2] = {0, 0}, slen = 0;
+  int          ok = 1, has_complete = 0;
+  SMStoreFlat  f  = {0, 0, NULL, NULL, NULL, NULL};
+  int64_t      sizes[2] = {0, 0};
+  SMStudySpec *spec;
 
   PetscFunctionBeginUser;
   why[0] = 0;
+  PetscCall(PetscNew(&spec));
   if (!st->rank) {
-    char *study = NULL;
-    PetscCall(sm_store_file_read(st->path, &f, &study, &has_complete, why, whylen, &ok));
-    if (ok) {
-      PetscCall(PetscFree(st->study));
-      PetscCall(PetscStrallocpy(study, &st->study));
-    }
-    free(study);
+    PetscCall(sm_store_file_read(st->path, &f, spec, &has_complete, why, whylen, &ok));
     sizes[0] = f.nunits;
     sizes[1] = f.nkeys;
-    if (ok) slen = (int64_t)strlen(st->study) + 1;
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, st->comm));
   PetscCallMPI(MPI_Bcast(why, (int)whylen, MPI_CHAR, 0, st->comm));
   if (!ok) {
     if (!st->rank) PetscCall(sm_store_flat_free(&f));
+    PetscCall(PetscFree(spec));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCallMPI(MPI_Bcast(sizes, 2, MPI_INT64_T, 0, st->comm));
-  PetscCallMPI(MPI_Bcast(&slen, 1, MPI_INT64_T, 0, st->comm));
+  PetscCallMPI(MPI_Bcast(spec, (int)sizeof(*spec), MPI_BYTE, 0, st->comm));
+  st->spec = *spec;
+  PetscCall(PetscFree(spec));
+  {
+    char text[sizeof(SMStudySpec) + 512];
+    PetscCall(sm_study_spec_text(&st->spec, text, sizeof(text)));
+    PetscCall(PetscFree(st->study));
+    PetscCall(PetscStrallocpy(text, &st->study));
+  }
   PetscCallMPI(MPI_Bcast(&has_complete, 1, MPI_INT, 0, st->comm));
   if (st->rank) {
     f.nunits = sizes[0];
@@ -387,10 +497,7 @@ static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
     PetscCall(PetscCalloc4((size_t)PetscMax(f.nunits, 1) * SM_UNIT_NAME_LEN, &f.units, (size_t)f.nunits + 1, &f.start,
                            (size_t)PetscMax(f.nkeys, 1) * SM_RECORD_KEY_LEN, &f.keys, (size_t)PetscMax(f.nkeys, 1),
                            &f.values));
-    PetscCall(PetscFree(st->study));
-    PetscCall(PetscMalloc1((size_t)slen, &st->study));
   }
-  PetscCallMPI(MPI_Bcast(st->study, (int)slen, MPI_CHAR, 0, st->comm));
   PetscCallMPI(MPI_Bcast(f.units, (int)(f.nunits * SM_UNIT_NAME_LEN), MPI_CHAR, 0, st->comm));
   PetscCallMPI(MPI_Bcast(f.start, (int)(f.nunits + 1), MPI_INT64_T, 0, st->comm));
   PetscCallMPI(MPI_Bcast(f.keys, (int)(f.nkeys * SM_RECORD_KEY_LEN), MPI_CHAR, 0, st->comm));
@@ -412,14 +519,20 @@ static PetscErrorCode sm_store_read(SMStore st, char *why, size_t whylen)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_store_new(MPI_Comm comm, const char *path, const char *study, SMStore *st)
+static PetscErrorCode sm_store_new(MPI_Comm comm, const char *path, const SMStudySpec *spec, SMStore *st)
 {
+  char text[sizeof(SMStudySpec) + 512] = "";
+
   PetscFunctionBeginUser;
   PetscCall(PetscNew(st));
   (*st)->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &(*st)->rank));
   PetscCall(PetscStrncpy((*st)->path, path, sizeof((*st)->path)));
-  PetscCall(PetscStrallocpy(study ? study : "", &(*st)->study));
+  if (spec) {
+    (*st)->spec = *spec;
+    PetscCall(sm_study_spec_text(spec, text, sizeof(text)));
+  }
+  PetscCall(PetscStrallocpy(text, &(*st)->study));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -436,7 +549,7 @@ static PetscErrorCode sm_file_exists(MPI_Comm comm, const char *path, PetscBool 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study, PetscBool restart, SMStore *st)
+PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const SMStudySpec *spec, PetscBool restart, SMStore *st)
 {
   PetscBool exists;
   SMStore   s;
@@ -445,7 +558,7 @@ PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study,
   PetscCall(sm_file_exists(comm, path, &exists));
   PetscCheck(restart || !exists, comm, PETSC_ERR_FILE_UNEXPECTED,
              "The checkpoint %s exists already: add -restart to resume that study, or choose another -o", path);
-  PetscCall(sm_store_new(comm, path, study, &s));
+  PetscCall(sm_store_new(comm, path, spec, &s));
   s->writable = PETSC_TRUE;
   if (exists) {
     char why[256];
@@ -454,14 +567,13 @@ PetscErrorCode sm_store_open(MPI_Comm comm, const char *path, const char *study,
     PetscCheck(!why[0], comm, PETSC_ERR_FILE_UNEXPECTED,
                "Refusing the checkpoint %s: %s. Nothing was reused; move it away (or delete it) to start the study again",
                path, why);
-    if (strcmp(s->study, study)) {
-      char stored[512];
-      PetscCall(PetscStrncpy(stored, s->study, sizeof(stored)));
-      PetscCall(sm_store_close(&s));
-      SETERRQ(comm, PETSC_ERR_ARG_INCOMP,
-              "The checkpoint %s belongs to a different study (its options: %s; now: %s). Restart with the same "
-              "options, or choose another -o",
-              path, stored, study);
+    {
+      char diff[2048];
+      PetscCall(sm_study_spec_diff(&s->spec, spec, diff, sizeof(diff)));
+      if (diff[0]) PetscCall(sm_store_close(&s));
+      PetscCheck(!diff[0], comm, PETSC_ERR_ARG_INCOMP,
+                 "The checkpoint %s belongs to a different study (the checkpoint's options against these: %s). Restart "
+                 "with the same options, or choose another -o", path, diff);
     }
   } else PetscCall(sm_store_write(s)); /* an unwritable directory fails now, before any work */
   *st = s;
@@ -494,6 +606,13 @@ PetscErrorCode sm_store_close(SMStore *st)
   PetscCall(PetscFree((*st)->unit));
   PetscCall(PetscFree((*st)->study));
   PetscCall(PetscFree(*st));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_store_get_spec(SMStore st, const SMStudySpec **spec)
+{
+  PetscFunctionBeginUser;
+  *spec = &st->spec;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

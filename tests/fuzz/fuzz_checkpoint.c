@@ -2,7 +2,8 @@
  * valid checkpoint. HDF5's own parser is not ours to fuzz, so the input does not become the file's bytes: it steers a
  * writer that builds a checkpoint with the layout of include/stochmorph/study.h and then, field by field, changes what a
  * damaged or foreign file could: a dataset missing, of another rank, length or type, offsets (unit_start) out of order
- * or out of range, string lengths, the format and study attributes missing or of another type, a wrong checksum. */
+ * or out of range, string lengths, the format, study and specification (spec.*) attributes missing, cut or of another
+ * type or length, a wrong checksum. */
 #include "fuzz_common.h"
 #include <stochmorph/study.h>
 #include <hdf5.h>
@@ -57,6 +58,23 @@ static void sm_put_string_attr(hid_t f, SMBytes *b, const char *name, const char
   H5Sclose(s);
 }
 
+/* A numeric attribute of n values: missing, one value short, of another rank (scalar) or a string instead. */
+static void sm_put_num_attr(hid_t f, SMBytes *b, const char *name, hid_t type, hid_t mtype, const void *buf, hsize_t n)
+{
+  unsigned m = sm_byte(b);
+  hid_t    s, a;
+  if (m % 9 == 1) return;
+  if (m % 9 == 2) {
+    sm_put_string_attr(f, b, name, "12");
+    return;
+  }
+  if (m % 9 == 3 && n > 1) n--;
+  s = m % 9 == 4 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
+  a = H5Acreate2(f, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) (void)H5Awrite(a, mtype, buf), H5Aclose(a);
+  H5Sclose(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   SMBytes     b = {data, size, 0};
@@ -104,8 +122,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   mk = H5Tcopy(H5T_C_S1);
   H5Tset_size(mu, SM_UNIT_NAME_LEN);
   H5Tset_size(mk, SM_RECORD_KEY_LEN);
-  sm_put_string_attr(f, &b, "format", "stochmorph-checkpoint-1");
+  sm_put_string_attr(f, &b, "format", "stochmorph-checkpoint-2");
   sm_put_string_attr(f, &b, "study", "tasks=3; param=; values=");
+  { /* the study specification (include/stochmorph/study.h) */
+    const int      ints[2] = {(int)(int8_t)sm_byte(&b), 1 + (int)(sm_byte(&b) % 3)};
+    const uint64_t u64[2]  = {sm_byte(&b), sm_byte(&b)};
+    const int64_t  grid[3] = {32, 32, (int64_t)(int8_t)sm_byte(&b)};
+    const double   voxel[3] = {0.01, 0.01, 0.01};
+    sm_put_num_attr(f, &b, "spec.tasks_realizations", H5T_STD_I32LE, H5T_NATIVE_INT, ints, 2);
+    sm_put_num_attr(f, &b, "spec.seed_realization0", H5T_STD_U64LE, H5T_NATIVE_UINT64, u64, 2);
+    sm_put_num_attr(f, &b, "spec.grid", H5T_STD_I64LE, H5T_NATIVE_INT64, grid, 3);
+    sm_put_num_attr(f, &b, "spec.voxel", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, voxel, 3);
+    sm_put_string_attr(f, &b, "spec.param", sm_byte(&b) % 2 ? "model_volume_fraction" : "");
+    sm_put_string_attr(f, &b, "spec.values", "0.3:0.5:0.1");
+    sm_put_string_attr(f, &b, "spec.model", "-model chi2 -model_dof 2");
+    sm_put_string_attr(f, &b, "spec.descriptors", "all connectivity=26");
+    sm_put_string_attr(f, &b, "spec.transport", "pore:z:method=fem");
+    sm_put_string_attr(f, &b, "spec.image", "");
+  }
   sm_put(f, &b, "units", tu, mu, units, (hsize_t)nu);
   sm_put(f, &b, "unit_start", H5T_NATIVE_INT64, H5T_NATIVE_INT64, start, (hsize_t)nu + 1);
   sm_put(f, &b, "keys", tk, mk, keys, (hsize_t)nk);

@@ -100,7 +100,8 @@ truncate -s $((size / 2)) bad2/checkpoint.h5
 if run 2 run $S -o bad2 -restart; then fail "truncated checkpoint accepted"; else ok; fi
 grep -q "stochmorph error:.*Refusing the checkpoint" run.log && ok || { fail "truncated checkpoint: no message"; cat run.log; }
 if run 1 run $S -o killed -restart -seed 7; then fail "restart with another seed accepted"; else ok; fi
-grep -q "stochmorph error:.*different study" run.log && ok || { fail "other options: no message"; cat run.log; }
+grep -q "stochmorph error:.*different study (the checkpoint.s options against these: -seed: [0-9]* against 7)" run.log && ok ||
+  { fail "other options: the message does not name the field that differs (-seed)"; cat run.log; }
 if run 1 run $S -o killed; then fail "existing checkpoint overwritten without -restart"; else ok; fi
 grep -q "stochmorph error:.*-restart" run.log && ok || fail "existing checkpoint: no message"
 
