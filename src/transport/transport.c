@@ -3,9 +3,10 @@
  *
  * Memory per rank: labels (the volume's, 1 byte per voxel) plus, during the component analysis, a mask (1) and the
  * component ids (8 bytes per voxel), freed before assembly; then the kept labels (1 byte per voxel), the row numbers
- * (4 bytes per FEM node or FV voxel), the matrix (12 bytes per stored entry, about 21-27 per FEM row and 7 per FV row
- * inside the set; the FEM operator is stored as its upper triangle), the multigrid hierarchy and a few vectors. Measured
- * peaks are in sm_transport_memory_estimate(). */
+ * (4 bytes per FEM node or FV voxel), the matrix (12 bytes per stored entry, 7 per FV row and per row of the FEM edge
+ * Laplacian; the FEM Q1 operator is applied without a stored matrix from two arrays of doubles over the node planes, or
+ * stored as its upper triangle with -transport_matfree 0), the multigrid hierarchy and a few vectors. Measured peaks
+ * are in sm_transport_memory_estimate() and bench/RESULTS.md. */
 #include "transport_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
