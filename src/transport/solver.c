@@ -15,10 +15,10 @@
 
 const char *const sm_transport_pc_matrix_names[] = {"edge", "stiffness", NULL};
 
-/* BoomerAMG for 3D diffusion: HMIS coarsening, extended+i interpolation truncated to 4 entries per row, strong
-   threshold 0.5, aggressive coarsening on the first level (measurements in transport.c). */
-static const char *const sm_transport_solver_defaults[][2] = {{"pc_hypre_boomeramg_coarsen_type", "HMIS"},
-                                                              {"pc_hypre_boomeramg_interp_type", "ext+i"},
+/* BoomerAMG for 3D diffusion: PMIS coarsening, extended+i interpolation (the -cc variant) truncated to 4 entries per
+   row, strong threshold 0.5, aggressive coarsening on the first level (measurements in transport.c). */
+static const char *const sm_transport_solver_defaults[][2] = {{"pc_hypre_boomeramg_coarsen_type", "PMIS"},
+                                                              {"pc_hypre_boomeramg_interp_type", "ext+i-cc"},
                                                               {"pc_hypre_boomeramg_P_max", "4"},
                                                               {"pc_hypre_boomeramg_strong_threshold", "0.5"},
                                                               {"pc_hypre_boomeramg_agg_nl", "1"}};

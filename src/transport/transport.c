@@ -3,9 +3,10 @@
  *
  * Memory per rank: labels (the volume's, 1 byte per voxel) plus, during the component analysis, a mask (1) and the
  * component ids (8 bytes per voxel), freed before assembly; then the kept labels (1 byte per voxel), the row numbers
- * (4 bytes per FEM node or FV voxel), the matrix (12 bytes per stored entry, about 21-27 per FEM row and 7 per FV row
- * inside the set; the FEM operator is stored as its upper triangle), the multigrid hierarchy and a few vectors. Measured
- * peaks are in sm_transport_memory_estimate(). */
+ * (4 bytes per FEM node or FV voxel), the matrix (12 bytes per stored entry, 7 per FV row and per row of the FEM edge
+ * Laplacian; the FEM Q1 operator is applied without a stored matrix from two arrays of doubles over the node planes, or
+ * stored as its upper triangle with -transport_matfree 0), the multigrid hierarchy and a few vectors. Measured peaks
+ * are in sm_transport_memory_estimate() and bench/RESULTS.md. */
 #include "transport_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -104,8 +105,10 @@ static PetscErrorCode sm_transport_kept_set(SMTransportCtx *c, SMVolume vol, SMG
 /* KSP for the SPD system, on the solver object's options database and prefix (solver.c). Defaults (all overridable with
    -transport_ksp_* / -transport_pc_* / -transport_mg_*, read by KSPSetFromOptions last):
    - CG: the matrix is symmetric positive definite once the Dirichlet columns are on the right-hand side.
-   - hypre BoomerAMG with HMIS coarsening, extended+i interpolation truncated to 4 entries per row, strong threshold
-     0.5 (the usual 3D choice) and aggressive coarsening on the first level. Measured on the 128^3 chi2 twin (F850,
+   - hypre BoomerAMG with PMIS coarsening (HMIS before issue 14: its Ruge-Stueben first pass was 9 % of a 128^3 FEM
+     solve's profile; PMIS cut the hierarchy setup by about 25 % for one more iteration, bench/RESULTS.md), extended+i
+     interpolation (-cc variant) truncated to 4 entries per row, strong threshold 0.5 (the usual 3D choice) and
+     aggressive coarsening on the first level. Measured (with HMIS) on the 128^3 chi2 twin (F850,
      solid, FEM, 1.1e6 unknowns) and the 200^3 twin (FV, 3.6e6 unknowns), against GAMG (smoothed aggregation): the
      same iteration counts (21-22 FEM, 14-16 FV), a setup 2x faster, and on two ranks 360 instead of 610 MB per rank
      at the peak (GAMG's parallel coarsening keeps about 2.4x the data of its serial one). -transport_pc_type gamg gives GAMG
