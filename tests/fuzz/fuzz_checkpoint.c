@@ -33,10 +33,12 @@ static void sm_put(hid_t f, SMBytes *b, const char *name, hid_t type, hid_t mtyp
   H5Sclose(s);
 }
 
-static void sm_put_string_attr(hid_t f, SMBytes *b, const char *name, const char *value)
+static void sm_put_string_attr(hid_t f, SMBytes *b, const char *name, const char *text)
 {
   unsigned m = sm_byte(b);
   hid_t    s, t, a;
+  char     value[256] = {0}; /* padded: a cut string of up to 8 bytes may be longer than the text */
+  snprintf(value, sizeof(value), "%s", text);
   if (m % 7 == 1) return;
   s = H5Screate(H5S_SCALAR);
   if (m % 7 == 2) { /* a number instead of a string */
@@ -49,7 +51,8 @@ static void sm_put_string_attr(hid_t f, SMBytes *b, const char *name, const char
     else H5Tset_size(t, m % 7 == 4 ? 1 + sm_byte(b) % 8 : strlen(value) + 1); /* a cut string */
     a = H5Acreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
     if (a >= 0) {
-      if (m % 7 == 3) (void)H5Awrite(a, t, &value);
+      const char *vp = value;
+      if (m % 7 == 3) (void)H5Awrite(a, t, &vp);
       else (void)H5Awrite(a, t, value);
       H5Aclose(a);
     }
