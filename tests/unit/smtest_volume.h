@@ -1,0 +1,86 @@
+/* Volumes and slab arrays for the tests, built from a function of the global voxel index: every rank fills its own
+ * slab from the same function, so any rank count builds the same volume without a gather, and the function itself is
+ * the independent truth a test compares with. Also the gather of a slab array to every rank, for the serial
+ * references. Header-only like smtest.h. */
+#ifndef SMTEST_VOLUME_H
+#define SMTEST_VOLUME_H
+
+#include <stochmorph/volume.h>
+
+/* The label (or mask value, 0..255) of the voxel at global index (i, j, k) along (x, y, z); ctx as given. */
+typedef int (*SMTestVoxelFn)(int64_t i, int64_t j, int64_t k, void *ctx);
+
+/* slab[v] = f(i, j, k, ctx) for every voxel of this rank's slab of grid ([z_local][ny][nx], x fastest; slab holds
+   n_local bytes). Not collective. */
+static inline PetscErrorCode sm_test_fill_slab(SMGrid grid, SMTestVoxelFn f, void *ctx, uint8_t *slab)
+{
+  SMGridIter it;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_iter_begin(grid, &it));
+  for (; sm_grid_iter_valid(&it); sm_grid_iter_next(&it)) {
+    const int label = f(it.i[0], it.i[1], it.i[2], ctx);
+    PetscCheck(label >= 0 && label <= 255, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "The test's voxel function gave %d at (%lld, %lld, %lld): a label is 0..255", label, (long long)it.i[0],
+               (long long)it.i[1], (long long)it.i[2]);
+    slab[it.v] = (uint8_t)label;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A volume on a new grid of comm with n voxels of size h, nphases phases called names and the labels f(i, j, k, ctx)
+   (non-periodic, as sm_volume_create makes it). The volume and its grid belong to the caller: free both with
+   sm_test_volume_destroy. Collective. */
+static inline PetscErrorCode sm_test_volume_from_function(MPI_Comm comm, const int64_t n[3], const PetscReal h[3],
+                                                          int nphases, const char *const names[], SMTestVoxelFn f,
+                                                          void *ctx, SMVolume *vol)
+{
+  SMGrid   grid;
+  uint8_t *labels;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, n, h, &grid));
+  PetscCall(sm_volume_create(grid, nphases, names, vol));
+  PetscCall(sm_volume_get_labels(*vol, &labels));
+  PetscCall(sm_test_fill_slab(grid, f, ctx, labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Destroy a volume together with the grid it lives on, for volumes whose grid nobody else holds (those of
+   sm_test_volume_from_function, sm_image_read, sm_model_generate on a grid made for it). Accepts NULL and nulls the
+   handle. Collective. */
+static inline PetscErrorCode sm_test_volume_destroy(SMVolume *vol)
+{
+  SMGrid grid;
+
+  PetscFunctionBeginUser;
+  if (!vol || !*vol) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(sm_volume_get_grid(*vol, &grid));
+  PetscCall(sm_volume_destroy(vol));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The whole array [nz][ny][nx] on every rank, from every rank's slab of grid; elements of MPI type dt, full holds
+   n_total of them. Collective. */
+static inline PetscErrorCode sm_test_allgather_slabs(SMGrid grid, const void *slab, MPI_Datatype dt, void *full)
+{
+  SMGridInfo     g;
+  const int64_t *starts, *counts;
+  int           *rc, *rd, mine;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
+  PetscCall(PetscMalloc2(g.size, &rc, g.size, &rd));
+  for (int r = 0; r < g.size; r++) {
+    PetscCall(sm_int64_to_int(counts[r] * g.n_plane, &rc[r]));
+    PetscCall(sm_int64_to_int(starts[r] * g.n_plane, &rd[r]));
+  }
+  PetscCall(sm_int64_to_int(g.n_local, &mine));
+  PetscCallMPI(MPI_Allgatherv(slab, mine, dt, full, rc, rd, dt, sm_grid_comm(grid)));
+  PetscCall(PetscFree2(rc, rd));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+#endif
