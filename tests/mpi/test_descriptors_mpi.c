@@ -6,44 +6,31 @@
 #include "smtest.h"
 #include "smtest_volume.h"
 
-typedef int (*ShapeFn)(double x, double y, double z, const double *par);
-
-/* A shape of the voxel centre in um: solid where fn(x h) holds. */
-typedef struct {
-  ShapeFn       fn;
-  const double *par;
-  PetscReal     h[3];
-} Shape;
-
-static int shape_label(int64_t i, int64_t j, int64_t k, void *ctx)
-{
-  const Shape *s = (const Shape *)ctx;
-  return s->fn(i * s->h[0], j * s->h[1], k * s->h[2], s->par);
-}
-
 /* Build a 2-phase volume (0 pore, 1 solid) with solid = shape(voxel centre in um). */
-static PetscErrorCode make_shape(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], ShapeFn fn, const double *par,
-                                 SMVolume *vol)
+static PetscErrorCode make_shape(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMTestPointFn shape,
+                                 const double *par, SMVolume *vol)
 {
   const char *names[2] = {"pore", "solid"};
-  Shape       s        = {fn, par, {h[0], h[1], h[2]}};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_test_volume_from_function(comm, n, h, 2, names, shape_label, &s, vol));
+  PetscCall(sm_test_volume_from_points(comm, n, h, 2, names, shape, par, vol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* par: centre x, centre y, radius, [neck z0, neck z1, neck radius] */
-static int cylinder_z(double x, double y, double z, const double *par)
+static int cylinder_z(const double X[3], const void *ctx)
 {
-  double r = par[2];
-  if (par[5] > 0 && z >= par[3] && z <= par[4]) r = par[5];
-  return (x - par[0]) * (x - par[0]) + (y - par[1]) * (y - par[1]) <= r * r;
+  const double *par = (const double *)ctx;
+  double        r   = par[2];
+  if (par[5] > 0 && X[2] >= par[3] && X[2] <= par[4]) r = par[5];
+  return (X[0] - par[0]) * (X[0] - par[0]) + (X[1] - par[1]) * (X[1] - par[1]) <= r * r;
 }
 
-static int ball(double x, double y, double z, const double *par)
+static int ball(const double X[3], const void *ctx)
 {
-  return (x - par[0]) * (x - par[0]) + (y - par[1]) * (y - par[1]) + (z - par[2]) * (z - par[2]) <= par[3] * par[3];
+  const double *par = (const double *)ctx;
+  return (X[0] - par[0]) * (X[0] - par[0]) + (X[1] - par[1]) * (X[1] - par[1]) + (X[2] - par[2]) * (X[2] - par[2]) <=
+         par[3] * par[3];
 }
 
 static PetscErrorCode run(SMVolume vol, int label, SMPhaseMorphology *m)

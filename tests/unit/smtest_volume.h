@@ -46,6 +46,35 @@ static inline PetscErrorCode sm_test_volume_from_function(MPI_Comm comm, const i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The label of the voxel at the physical position X = (i h_x, j h_y, k h_z) um (its index times the voxel size); ctx as
+   given. */
+typedef int (*SMTestPointFn)(const double X[3], const void *ctx);
+
+typedef struct {
+  SMTestPointFn fn;
+  const void   *ctx;
+  PetscReal     h[3];
+} SMTestPoints_;
+
+static inline int sm_test_point_voxel_(int64_t i, int64_t j, int64_t k, void *ctx)
+{
+  const SMTestPoints_ *p    = (const SMTestPoints_ *)ctx;
+  const double         X[3] = {i * p->h[0], j * p->h[1], k * p->h[2]};
+  return p->fn(X, p->ctx);
+}
+
+/* sm_test_volume_from_function with the labels fn(X, ctx) of the voxels' physical positions X. Collective. */
+static inline PetscErrorCode sm_test_volume_from_points(MPI_Comm comm, const int64_t n[3], const PetscReal h[3],
+                                                        int nphases, const char *const names[], SMTestPointFn fn,
+                                                        const void *ctx, SMVolume *vol)
+{
+  SMTestPoints_ p = {fn, ctx, {h[0], h[1], h[2]}};
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_test_volume_from_function(comm, n, h, nphases, names, sm_test_point_voxel_, &p, vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Destroy a volume together with the grid it lives on, for volumes whose grid nobody else holds (those of
    sm_test_volume_from_function, sm_image_read, sm_model_generate on a grid made for it). Accepts NULL and nulls the
    handle. Collective. */
