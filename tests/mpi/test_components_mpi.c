@@ -357,9 +357,5 @@ static PetscErrorCode run_bench(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"noise", test_noise}, {"serpentines", test_serpentines}, {"diagonals", test_diagonals},
-                              {"empty", test_empty}, {"percolation", test_percolation}, {"bench", run_bench}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"noise", test_noise}, {"serpentines", test_serpentines}, {"diagonals", test_diagonals},
+             {"empty", test_empty}, {"percolation", test_percolation}, {"bench", run_bench})

@@ -215,12 +215,5 @@ static PetscErrorCode test_twin(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"cylinder", test_cylinder},
-                              {"neck", test_neck},
-                              {"ball", test_ball},
-                              {"empty phase", test_empty},
-                              {"chi2 twin", test_twin}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"cylinder", test_cylinder}, {"neck", test_neck}, {"ball", test_ball}, {"empty phase", test_empty},
+             {"chi2 twin", test_twin})

@@ -295,12 +295,5 @@ static PetscErrorCode test_bad_input(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"11 x 9 x 13 masks", test_small},
-                              {"sparse zeros", test_sparse},
-                              {"two rows", test_two_rows},
-                              {"chi2-like 64^3", test_chi2_like},
-                              {"bad input", test_bad_input}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"11 x 9 x 13 masks", test_small}, {"sparse zeros", test_sparse}, {"two rows", test_two_rows},
+             {"chi2-like 64^3", test_chi2_like}, {"bad input", test_bad_input})

@@ -41,22 +41,6 @@ static PetscErrorCode volume_from_global(MPI_Comm comm, const uint8_t *all, cons
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Every label of vol on every rank. */
-static PetscErrorCode allgather_labels(SMVolume vol, uint8_t **all)
-{
-  SMGrid     grid;
-  SMGridInfo g;
-  uint8_t   *lab;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_volume_get_labels(vol, &lab));
-  PetscCall(PetscMalloc1(g.n_total, all));
-  PetscCall(sm_test_allgather_slabs(grid, lab, MPI_UINT8_T, *all));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 typedef struct {
   const char *name, *options;
   int64_t     n[3];
@@ -141,7 +125,7 @@ static PetscErrorCode run_case(MPI_Comm comm, const Case *c)
   PetscCall(sm_grid_create(comm, c->n, c->h, &grid));
   PetscCall(sm_model_generate(model, grid, c->seed, 0, FFTW_ESTIMATE, NULL, &twin));
   PetscCall(sm_volume_get_phases(twin, &np, &names));
-  PetscCall(allgather_labels(twin, &all));
+  PetscCall(sm_test_volume_allgather(twin, &all));
   for (int d = 0; d < 3; d++) {
     lo[d] = c->crop ? 8 : 0;
     n[d]  = c->n[d] - 2 * lo[d];
@@ -241,8 +225,4 @@ static PetscErrorCode test_round_trips(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"round trips", test_round_trips}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"round trips", test_round_trips})

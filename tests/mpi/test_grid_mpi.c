@@ -234,9 +234,4 @@ static PetscErrorCode test_bad_sizes(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {
-      {"slabs and exchanges", test_grid}, {"64-bit counts", test_64bit}, {"bad sizes", test_bad_sizes}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"slabs and exchanges", test_grid}, {"64-bit counts", test_64bit}, {"bad sizes", test_bad_sizes})

@@ -418,12 +418,5 @@ static PetscErrorCode remove_dir(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"scratch directory", make_dir},
-                              {"round trip", test_roundtrip},
-                              {"errors", test_errors},
-                              {"open handles", test_handles},
-                              {"clean up", remove_dir}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"scratch directory", make_dir}, {"round trip", test_roundtrip}, {"errors", test_errors},
+             {"open handles", test_handles}, {"clean up", remove_dir})

@@ -879,13 +879,5 @@ static PetscErrorCode test_otsu_unit(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"scratch directory", make_dir},
-                              {"Otsu selection", test_otsu_unit},
-                              {"raw", test_raw},
-                              {"tiff", test_tiff},
-                              {"hdf5", test_h5},
-                              {"clean up", remove_dir}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"scratch directory", make_dir}, {"Otsu selection", test_otsu_unit}, {"raw", test_raw},
+             {"tiff", test_tiff}, {"hdf5", test_h5}, {"clean up", remove_dir})

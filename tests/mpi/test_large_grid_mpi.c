@@ -88,8 +88,4 @@ static PetscErrorCode test_large_grids(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"2^33 and 4096 x 4096 x 300 voxels", test_large_grids}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"2^33 and 4096 x 4096 x 300 voxels", test_large_grids})

@@ -335,11 +335,6 @@ static PetscErrorCode test_bad_input(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"random radii", test_random_radii},   {"distance maps", test_distance_maps},
-                              {"long rows", test_long_rows},         {"plateaus", test_plateaus},
-                              {"integer balls", test_integer_balls}, {"large balls", test_large_balls},
-                              {"lattice count", test_lattice_count}, {"bad input", test_bad_input}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"random radii", test_random_radii}, {"distance maps", test_distance_maps}, {"long rows", test_long_rows},
+             {"plateaus", test_plateaus}, {"integer balls", test_integer_balls}, {"large balls", test_large_balls},
+             {"lattice count", test_lattice_count}, {"bad input", test_bad_input})

@@ -456,14 +456,5 @@ static PetscErrorCode test_distinct(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"random sets", test_random},
-                              {"swapped grid", test_swapped},
-                              {"straight", test_straight},
-                              {"staircases", test_stairs},
-                              {"wall", test_wall},
-                              {"neck", test_neck},
-                              {"distinct values", test_distinct}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"random sets", test_random}, {"swapped grid", test_swapped}, {"straight", test_straight},
+             {"staircases", test_stairs}, {"wall", test_wall}, {"neck", test_neck}, {"distinct values", test_distinct})

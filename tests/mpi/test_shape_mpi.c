@@ -204,8 +204,4 @@ static PetscErrorCode test_twin(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"overlapping balls", test_balls}, {"chi2 twin", test_twin}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"overlapping balls", test_balls}, {"chi2 twin", test_twin})

@@ -158,8 +158,4 @@ static PetscErrorCode test_layers(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"histograms", test_histogram}, {"ball", test_ball}, {"layers", test_layers}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"histograms", test_histogram}, {"ball", test_ball}, {"layers", test_layers})

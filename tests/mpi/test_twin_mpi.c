@@ -8,22 +8,6 @@
 #include "smtest.h"
 #include "smtest_volume.h"
 
-/* Every label of vol on every rank of its communicator. */
-static PetscErrorCode gather_labels(SMVolume vol, uint8_t **all)
-{
-  SMGrid     grid;
-  SMGridInfo g;
-  uint8_t   *lab;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_volume_get_labels(vol, &lab));
-  PetscCall(PetscMalloc1(g.n_total, all));
-  PetscCall(sm_test_allgather_slabs(grid, lab, MPI_UINT8_T, *all));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 typedef struct {
   uint8_t   *labels;
   SMTwoPoint tp[2];
@@ -42,7 +26,7 @@ static PetscErrorCode draw(MPI_Comm comm, const int64_t n[3], const PetscReal h[
   PetscCall(sm_model_get_params(model, &p));
   PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(sm_model_generate(model, grid, 12345, 2, FFTW_ESTIMATE, NULL, &vol));
-  PetscCall(gather_labels(vol, &res->labels));
+  PetscCall(sm_test_volume_allgather(vol, &res->labels));
   PetscCall(sm_morph_two_point(vol, PETSC_TRUE, 0, FFTW_ESTIMATE, &res->tp[0]));
   PetscCall(sm_morph_two_point(vol, PETSC_FALSE, 0.12, FFTW_ESTIMATE, &res->tp[1]));
   for (int i = 0; i < p.nphases; i++) PetscCall(sm_morph_specific_surface_area(vol, i, PETSC_TRUE, &res->S[i]));
@@ -117,8 +101,4 @@ static PetscErrorCode test_models(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"four models", test_models}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"four models", test_models})

@@ -86,12 +86,8 @@ typedef struct {
 /* The main of a test program: initialise PETSc, run every case on PETSC_COMM_WORLD at the rank count the program was
    started with (a case that compares with fewer ranks splits the communicator itself), print each case's time on rank
    0, reduce the summary (sm_test_finish) and finalise. An error in a case stops the program with PETSc's traceback
-   and a non-zero exit code. Collective.
-     int main(int argc, char **argv)
-     {
-       const SMTestCase cases[] = {{"ball", test_ball}, {"layers", test_layers}};
-       return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-     } */
+   and a non-zero exit code. Collective. SM_TEST_MAIN below writes the whole main; call this one directly when main
+   has more to do first. */
 static inline int sm_test_main(int argc, char **argv, const SMTestCase *cases, size_t ncases)
 {
   const char *program;
@@ -111,5 +107,13 @@ static inline int sm_test_main(int argc, char **argv, const SMTestCase *cases, s
   PetscCall(PetscFinalize());
   return rc;
 }
+
+/* main() of a test program whose cases are the arguments: SM_TEST_MAIN({"ball", test_ball}, {"layers", test_layers}) */
+#define SM_TEST_MAIN(...)                                                                       \
+  int main(int argc, char **argv)                                                               \
+  {                                                                                             \
+    const SMTestCase sm_test_cases_[] = {__VA_ARGS__};                                          \
+    return sm_test_main(argc, argv, sm_test_cases_, PETSC_STATIC_ARRAY_LENGTH(sm_test_cases_)); \
+  }
 
 #endif

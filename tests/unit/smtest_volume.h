@@ -112,4 +112,21 @@ static inline PetscErrorCode sm_test_allgather_slabs(SMGrid grid, const void *sl
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Every label of vol on every rank of its communicator: *all (n_total bytes, [nz][ny][nx]) is PetscMalloc'd, free it
+   with PetscFree. Collective. */
+static inline PetscErrorCode sm_test_volume_allgather(SMVolume vol, uint8_t **all)
+{
+  SMGrid     grid;
+  SMGridInfo g;
+  uint8_t   *labels;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(sm_volume_get_labels(vol, &labels));
+  PetscCall(PetscMalloc1(g.n_total, all));
+  PetscCall(sm_test_allgather_slabs(grid, labels, MPI_UINT8_T, *all));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 #endif

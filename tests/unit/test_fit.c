@@ -311,11 +311,5 @@ static PetscErrorCode test_sigma(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"alpha by least squares", test_alpha_least_squares},
-                              {"two-phase fits", test_two_phase},
-                              {"pluri fits", test_pluri},
-                              {"sigma of p", test_sigma}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"alpha by least squares", test_alpha_least_squares}, {"two-phase fits", test_two_phase},
+             {"pluri fits", test_pluri}, {"sigma of p", test_sigma})

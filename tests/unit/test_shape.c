@@ -562,12 +562,7 @@ static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {
-      {"closed forms", check_closed_forms},           {"orthonormality", check_orthonormality_all},
-      {"analytic fits", check_analytic_fits},         {"voxel fits", check_voxel_fits},
-      {"moved centre", check_moved_centre},           {"raster convergence", check_raster_convergence},
-      {"derivative bounds", check_derivative_bounds}, {"raster against brute force", check_raster_brute_force}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orthonormality_all},
+             {"analytic fits", check_analytic_fits}, {"voxel fits", check_voxel_fits},
+             {"moved centre", check_moved_centre}, {"raster convergence", check_raster_convergence},
+             {"derivative bounds", check_derivative_bounds}, {"raster against brute force", check_raster_brute_force})

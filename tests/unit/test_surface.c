@@ -428,12 +428,5 @@ static PetscErrorCode test_bad_input(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  const SMTestCase cases[] = {{"weights", test_weights},
-                              {"lookup table", test_lut},
-                              {"convex bodies", test_convex_bodies},
-                              {"planes", test_planes},
-                              {"bad input", test_bad_input}};
-  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
-}
+SM_TEST_MAIN({"weights", test_weights}, {"lookup table", test_lut}, {"convex bodies", test_convex_bodies},
+             {"planes", test_planes}, {"bad input", test_bad_input})
