@@ -288,7 +288,7 @@ static PetscErrorCode test_noise(MPI_Comm comm)
   const int64_t sizes[5][3] = {{17, 13, 5}, {24, 21, 31}, {45, 38, 50}, {1, 23, 19}, {26, 1, 8}};
   const double  p6[]        = {0.15, 0.25, 0.31, 0.35, 0.5, 0.8};
   const double  p26[]       = {0.05, 0.09, 0.1, 0.12, 0.3, 0.5};
-  int64_t       nc;
+  int64_t       nc = -1;
 
   PetscFunctionBeginUser;
   for (int s = 0; s < 5; s++)
@@ -302,46 +302,34 @@ static PetscErrorCode test_noise(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Serpentines: exactly two components whatever the connectivity (columns two apart never touch). */
-static PetscErrorCode test_serpentines(MPI_Comm comm)
+/* Hand-built masks with a known number of components. Serpentines: exactly two whatever the connectivity (columns two
+   apart never touch). Diagonal chains over 7 planes: 3 components under 26-connectivity; under 6, one per voxel:
+   7 (body diagonal) + 7 (x = z + 3, y = 6) + 7 (x = 9, y = 7 - z) = 21. An empty mask: none. */
+static PetscErrorCode test_known_counts(MPI_Comm comm)
 {
-  const int64_t n1[3] = {21, 4, 7}, n2[3] = {16, 3, 13};
-  int64_t       nc;
+  static const struct {
+    const char *what;
+    int64_t     n[3];
+    SMMaskFn    fn;
+    int         connectivity;
+    int64_t     ncomponents;
+  } known[] = {
+      {"serpentine", {21, 4, 7}, serpentine, 6, 2},
+      {"serpentine", {16, 3, 13}, serpentine, 6, 2},
+      {"serpentine", {21, 4, 7}, serpentine, 26, 2},
+      {"serpentine", {16, 3, 13}, serpentine, 26, 2},
+      {"diagonals", {10, 8, 7}, diagonals, 26, 3},
+      {"diagonals", {10, 8, 7}, diagonals, 6, 21},
+      {"empty", {5, 4, 6}, empty, 26, 0},
+  };
+  int64_t nc = -1;
 
   PetscFunctionBeginUser;
-  for (int conn = 6; conn <= 26; conn += 20) {
-    PetscCall(check_case(comm, n1, serpentine, 0.0, conn, "serpentine", &nc));
-    SM_TEST_TRUE(nc == 2, "serpentine (%d-conn): %lld components, expected 2", conn, (long long)nc);
-    PetscCall(check_case(comm, n2, serpentine, 0.0, conn, "serpentine", &nc));
-    SM_TEST_TRUE(nc == 2, "serpentine (%d-conn): %lld components, expected 2", conn, (long long)nc);
+  for (size_t k = 0; k < PETSC_STATIC_ARRAY_LENGTH(known); k++) {
+    PetscCall(check_case(comm, known[k].n, known[k].fn, 0.0, known[k].connectivity, known[k].what, &nc));
+    SM_TEST_TRUE(nc == known[k].ncomponents, "%s (%d-conn): %lld components, expected %lld", known[k].what,
+                 known[k].connectivity, (long long)nc, (long long)known[k].ncomponents);
   }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Diagonal chains over 7 planes: 3 components under 26-connectivity; under 6, one per voxel:
-   7 (body diagonal) + 7 (x = z + 3, y = 6) + 7 (x = 9, y = 7 - z) = 21. */
-static PetscErrorCode test_diagonals(MPI_Comm comm)
-{
-  const int64_t n[3] = {10, 8, 7};
-  int64_t       nc;
-
-  PetscFunctionBeginUser;
-  PetscCall(check_case(comm, n, diagonals, 0.0, 26, "diagonals", &nc));
-  SM_TEST_TRUE(nc == 3, "diagonals (26-conn): %lld components, expected 3", (long long)nc);
-  PetscCall(check_case(comm, n, diagonals, 0.0, 6, "diagonals", &nc));
-  SM_TEST_TRUE(nc == 21, "diagonals (6-conn): %lld components, expected 21", (long long)nc);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Empty mask: no components. */
-static PetscErrorCode test_empty(MPI_Comm comm)
-{
-  const int64_t n[3] = {5, 4, 6};
-  int64_t       nc;
-
-  PetscFunctionBeginUser;
-  PetscCall(check_case(comm, n, empty, 0.0, 26, "empty", &nc));
-  SM_TEST_TRUE(nc == 0, "empty: %lld components", (long long)nc);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -357,5 +345,5 @@ static PetscErrorCode run_bench(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-SM_TEST_MAIN({"noise", test_noise}, {"serpentines", test_serpentines}, {"diagonals", test_diagonals},
-             {"empty", test_empty}, {"percolation", test_percolation}, {"bench", run_bench})
+SM_TEST_MAIN({"noise", test_noise}, {"known counts", test_known_counts}, {"percolation", test_percolation},
+             {"bench", run_bench})

@@ -6,16 +6,7 @@
 #include "smtest.h"
 #include "smtest_volume.h"
 
-/* Build a 2-phase volume (0 pore, 1 solid) with solid = shape(voxel centre in um). */
-static PetscErrorCode make_shape(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMTestPointFn shape,
-                                 const double *par, SMVolume *vol)
-{
-  const char *names[2] = {"pore", "solid"};
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_test_volume_from_points(comm, n, h, 2, names, shape, par, vol));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* 2-phase volumes (0 pore, 1 solid) with solid = shape(voxel centre in um, par): sm_test_volume_from_points. */
 
 /* par: centre x, centre y, radius, [neck z0, neck z1, neck radius] */
 static int cylinder_z(const double X[3], const void *ctx)
@@ -78,7 +69,7 @@ static PetscErrorCode test_cylinder(MPI_Comm comm)
   SMPhaseMorphology m;
 
   PetscFunctionBeginUser;
-  PetscCall(make_shape(comm, n, h, cylinder_z, par, &vol));
+  PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, cylinder_z, par, &vol));
   PetscCall(run(vol, 1, &m));
   SM_TEST_CLOSE(m.tau[2][0], 1.0, 1e-12, "cylinder: tortuosity z forward");
   SM_TEST_CLOSE(m.tau[2][1], 1.0, 1e-12, "cylinder: tortuosity z backward");
@@ -108,7 +99,7 @@ static PetscErrorCode test_neck(MPI_Comm comm)
   SMPhaseMorphology m;
 
   PetscFunctionBeginUser;
-  PetscCall(make_shape(comm, n, h, cylinder_z, par, &vol));
+  PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, cylinder_z, par, &vol));
   PetscCall(run(vol, 1, &m));
   SM_TEST_CLOSE(m.r_min[2], 0.03, 0.01, "neck: r_min = the neck radius (within a voxel)");
   SM_TEST_CLOSE(m.r50, 0.07, 0.01, "neck: r_50 = the tube radius (within a voxel)");
@@ -130,7 +121,7 @@ static PetscErrorCode test_ball(MPI_Comm comm)
   SMPhaseMorphology m;
 
   PetscFunctionBeginUser;
-  PetscCall(make_shape(comm, n, h, ball, par, &vol));
+  PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, ball, par, &vol));
   PetscCall(run(vol, 1, &m));
   SM_TEST_CLOSE(m.r50, 0.08, 0.012, "ball: r_50 at R (within a voxel)");
   for (int k = 0; k < m.nr; k++) {
@@ -156,7 +147,7 @@ static PetscErrorCode test_empty(MPI_Comm comm)
   SMPhaseMorphology m;
 
   PetscFunctionBeginUser;
-  PetscCall(make_shape(comm, n, h, ball, par, &vol));
+  PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, ball, par, &vol));
   PetscCall(run(vol, 1, &m));
   SM_TEST_TRUE(m.voxels == 0 && isnan(m.r50) && isnan(m.tau_mean) && isnan(m.M_predicted), "empty phase");
   PetscCall(sm_morph_phase_descriptors_free(&m));

@@ -178,34 +178,23 @@ static PetscErrorCode check_integer_balls(MPI_Comm comm, const int64_t n[3], con
 static const int64_t   nbox[3]  = {12, 10, 14};
 static const PetscReal hs[3][3] = {{1, 1, 1}, {0.9, 1.1, 1.3}, {1.1, 0.9, 0.6}};
 
-/* Random radius maps: 3D and the three slice modes, isotropic and anisotropic. */
-static PetscErrorCode test_random_radii(MPI_Comm comm)
+/* Random radius maps, then distance maps (the intended input: 3D EDT for 3D balls, slice EDT for the slice modes); 3D
+   and the three slice modes, isotropic and anisotropic. */
+static PetscErrorCode test_maps(MPI_Comm comm)
 {
   double *fg;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(nbox[0] * nbox[1] * nbox[2], &fg));
-  for (int ih = 0; ih < 3; ih++)
-    for (int skip = -1; skip < 3; skip++) {
-      random_radii(nbox, hs[ih], 11 + ih, fg);
-      PetscCall(compare_with_brute(comm, nbox, hs[ih], fg, skip, "random radii"));
-    }
-  PetscCall(PetscFree(fg));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Distance maps (the intended input): 3D EDT for 3D balls, slice EDT for the slice modes. */
-static PetscErrorCode test_distance_maps(MPI_Comm comm)
-{
-  double *fg;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(nbox[0] * nbox[1] * nbox[2], &fg));
-  for (int ih = 0; ih < 3; ih++)
-    for (int skip = -1; skip < 3; skip++) {
-      brute_edt(nbox, hs[ih], 3 + ih, skip, fg);
-      PetscCall(compare_with_brute(comm, nbox, hs[ih], fg, skip, "distance map"));
-    }
+  for (int distance = 0; distance < 2; distance++)
+    for (int ih = 0; ih < 3; ih++)
+      for (int skip = -1; skip < 3; skip++) {
+        if (distance)
+          brute_edt(nbox, hs[ih], 3 + ih, skip, fg);
+        else
+          random_radii(nbox, hs[ih], 11 + ih, fg);
+        PetscCall(compare_with_brute(comm, nbox, hs[ih], fg, skip, distance ? "distance map" : "random radii"));
+      }
   PetscCall(PetscFree(fg));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -335,6 +324,6 @@ static PetscErrorCode test_bad_input(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-SM_TEST_MAIN({"random radii", test_random_radii}, {"distance maps", test_distance_maps}, {"long rows", test_long_rows},
-             {"plateaus", test_plateaus}, {"integer balls", test_integer_balls}, {"large balls", test_large_balls},
+SM_TEST_MAIN({"radius and distance maps", test_maps}, {"long rows", test_long_rows}, {"plateaus", test_plateaus},
+             {"integer balls", test_integer_balls}, {"large balls", test_large_balls},
              {"lattice count", test_lattice_count}, {"bad input", test_bad_input})

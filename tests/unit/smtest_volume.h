@@ -7,6 +7,9 @@
 
 #include <stochmorph/volume.h>
 
+/* The phase names of a two-phase volume. */
+static const char *const sm_test_pore_solid[2] = {"pore", "solid"};
+
 /* The label (or mask value, 0..255) of the voxel at global index (i, j, k) along (x, y, z); ctx as given. */
 typedef int (*SMTestVoxelFn)(int64_t i, int64_t j, int64_t k, void *ctx);
 

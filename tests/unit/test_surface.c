@@ -183,16 +183,7 @@ static PetscErrorCode test_lut(MPI_Comm comm)
 
 /* ---- volumes ---- */
 
-/* A 2-phase volume (0 pore, 1 solid) with solid = fn(voxel centre in um, ctx) (free with sm_test_volume_destroy). */
-static PetscErrorCode make_volume(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMTestPointFn fn,
-                                  const void *ctx, SMVolume *vol)
-{
-  const char *names[2] = {"pore", "solid"};
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_test_volume_from_points(comm, n, h, 2, names, fn, ctx, vol));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* 2-phase volumes (0 pore, 1 solid) with solid = fn(voxel centre in um, ctx): sm_test_volume_from_points. */
 
 typedef struct {
   double c[3], a[3]; /* centre and semi-axes */
@@ -244,7 +235,7 @@ static PetscErrorCode test_convex_bodies(MPI_Comm comm)
     const int64_t   n[3] = {56, 56, 56};
     const PetscReal h[3] = {0.5, 0.5, 0.5};
     Ellipsoid       e    = {{13.9, 14.13, 13.77}, {12.0, 12.0, 12.0}};
-    PetscCall(make_volume(comm, n, h, in_ellipsoid, &e, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
     PetscCall(estimated_area(vol, PETSC_FALSE, &area_np));
     PetscCall(PetscPrintf(comm, "ball R = 24 voxels: area / 4 pi R^2 = %.5f\n", area / (4 * PETSC_PI * 144.0)));
@@ -258,7 +249,7 @@ static PetscErrorCode test_convex_bodies(MPI_Comm comm)
     const int64_t   n[3] = {58, 58, 48};
     const PetscReal h[3] = {1.0, 1.0, 1.2};
     Ellipsoid       e    = {{28.6, 28.2, 28.45}, {24.0, 24.0, 24.0}};
-    PetscCall(make_volume(comm, n, h, in_ellipsoid, &e, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
     PetscCall(PetscPrintf(comm, "ball R = 24, h = (1,1,1.2): area / 4 pi R^2 = %.5f\n", area / (4 * PETSC_PI * 576.0)));
     SM_TEST_REL(area, 4.0 * PETSC_PI * 576.0, 0.01, "ball R = 24 with h = (1,1,1.2)");
@@ -286,7 +277,7 @@ static PetscErrorCode test_convex_bodies(MPI_Comm comm)
         Aq += dA;
       }
     SM_TEST_REL(Aq, A, 1e-5, "ellipsoid area: quadrature vs Legendre's formula");
-    PetscCall(make_volume(comm, n, h, in_ellipsoid, &e, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
     PetscCall(PetscPrintf(comm,
                           "ellipsoid (22,17,13), h = (0.8,1,1.25): area / exact = %.5f, mean plane "
@@ -348,7 +339,7 @@ static PetscErrorCode test_planes(MPI_Comm comm)
     Layers        L    = {{0, 0, 1}, 24, {1, 1, 1}};
     double        g[3] = {0, 0, 1}, f = 4.0 * (W_AXIS + 4.0 * W_FACE / sqrt(2.0) + 4.0 * W_BODY / sqrt(3.0));
     SM_TEST_CLOSE(plane_response(w1, h1, g), f, 1e-14, "plane response normal to z");
-    PetscCall(make_volume(comm, n, h1, in_layers, &L, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     PetscCall(PetscPrintf(comm, "layers normal to z: S Lz / 2 = %.12f (2 sum w |cos| = %.12f)\n", S * 24 / 2, f));
     SM_TEST_REL(S, f * 2.0 / 24.0, 1e-12, "periodic layers normal to z");
@@ -364,7 +355,7 @@ static PetscErrorCode test_planes(MPI_Comm comm)
     Layers          L    = {{0, 0, 1}, 20, {1.0, 1.0, 1.2}};
     double          g[3] = {0, 0, 1};
     PetscCall(sm_morph_direction_weights(h, w));
-    PetscCall(make_volume(comm, n, h, in_layers, &L, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     SM_TEST_REL(S, plane_response(w, h, g) * 2.0 / (20 * 1.2), 1e-12, "periodic layers normal to z, h = (1,1,1.2)");
     PetscCall(sm_test_volume_destroy(&vol));
@@ -377,7 +368,7 @@ static PetscErrorCode test_planes(MPI_Comm comm)
     const PetscReal ha[3] = {1.0, 1.0, 1.2};
     Layers          L     = {{1, 2, 3}, 16, {1, 1, 1}};
     double          g[3] = {1, 2, 3}, Strue = 2.0 * sqrt(14.0) / 16.0, f = plane_response(w1, h1, g);
-    PetscCall(make_volume(comm, n, h1, in_layers, &L, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     PetscCall(PetscPrintf(comm, "layers normal to (1,2,3): S / exact = %.12f\n", S / Strue));
     SM_TEST_REL(S, f * Strue, 1e-12, "oblique periodic layers k = (1,2,3)");
@@ -391,7 +382,7 @@ static PetscErrorCode test_planes(MPI_Comm comm)
     g[2]   = 3.0 / 1.2;
     Strue  = 2.0 * sqrt(1.0 + 4.0 + g[2] * g[2]) / 16.0;
     PetscCall(sm_morph_direction_weights(ha, w));
-    PetscCall(make_volume(comm, n, ha, in_layers, &L, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, ha, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     SM_TEST_REL(S, plane_response(w, ha, g) * Strue, 1e-12, "oblique periodic layers, h = (1,1,1.2)");
     PetscCall(sm_test_volume_destroy(&vol));
@@ -405,7 +396,7 @@ static PetscErrorCode test_planes(MPI_Comm comm)
     Tilted        t    = {10.3, 0.3137, 0.1719};
     double        g[3] = {-t.a, -t.b, 1.0}, Strue = sqrt(1.0 + t.a * t.a + t.b * t.b) / 39.0;
     double        f = plane_response(w1, h1, g);
-    PetscCall(make_volume(comm, n, h1, below_plane, &t, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, below_plane, &t, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S));
     PetscCall(PetscPrintf(comm, "tilted plane: S / exact = %.6f, expected response %.6f\n", S / Strue, f));
     SM_TEST_REL(S, f * Strue, 0.003, "tilted half-space, non-periodic window");
