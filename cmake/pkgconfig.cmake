@@ -11,7 +11,7 @@ foreach(d ${_sm_pc_incs})
   endif()
 endforeach()
 set(_sm_pc_libs "")
-foreach(l ${SM_PETSC_LINK_LIBRARIES} ${HDF5_C_LIBRARIES} ${SM_FFTW_MPI_LIBRARY} ${SM_FFTW_LIBRARY} ${GSL_LIBRARIES}
+foreach(l ${SM_PETSC_LINK_LIBRARIES} ${HDF5_C_HL_LIBRARIES} ${HDF5_C_LIBRARIES} ${SM_FFTW_MPI_LIBRARY} ${SM_FFTW_LIBRARY} ${GSL_LIBRARIES}
         ${TIFF_LIBRARIES} ${MPI_C_LIBRARIES})
   string(APPEND _sm_pc_libs " ${l}")
 endforeach()

@@ -97,7 +97,7 @@ endif()
 # ---- HDF5: the parallel build
 if(NOT TARGET SM::HDF5)
   set(HDF5_PREFER_PARALLEL TRUE)
-  find_package(HDF5 REQUIRED COMPONENTS C)
+  find_package(HDF5 REQUIRED COMPONENTS C HL)
   if(NOT HDF5_IS_PARALLEL)
     message(FATAL_ERROR "HDF5 ${HDF5_VERSION} found at ${HDF5_INCLUDE_DIRS} is the serial build; stochmorph writes one "
                         "file from all ranks and needs parallel HDF5 (H5_HAVE_PARALLEL). Point HDF5_DIR or HDF5_ROOT "
@@ -106,7 +106,7 @@ if(NOT TARGET SM::HDF5)
   endif()
   add_library(SM::HDF5 INTERFACE IMPORTED GLOBAL)
   set_target_properties(SM::HDF5 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${HDF5_C_INCLUDE_DIRS}"
-                        INTERFACE_LINK_LIBRARIES "${HDF5_C_LIBRARIES};MPI::MPI_C"
+                        INTERFACE_LINK_LIBRARIES "${HDF5_C_HL_LIBRARIES};${HDF5_C_LIBRARIES};MPI::MPI_C"
                         INTERFACE_COMPILE_OPTIONS "${HDF5_C_DEFINITIONS}")
 endif()
 

@@ -7,6 +7,10 @@
                                                                           the sweep curves
   plot_results.py fit    fitted.json -o FIGDIR                            model vs data centred two-point functions
   plot_results.py slices a.h5 [b.h5 ...] -o FIGDIR [--labels A,B]         middle z slices side by side
+  plot_results.py threshold A/study.json B/study.json -o FIGDIR           one phase's percolating fraction in one
+                 [--labels 6,26] [--phase pore] [--direction z]           direction against the swept value for
+                                                                          several sweeps (e.g. one per connectivity),
+                                                                          each threshold interval marked
   plot_results.py nmc    OUT_DIR -o FIGDIR                                the six NMC models: M and M^ against
                                                                           calcination temperature and particle size
                                                                           (OUT_DIR/refit.json, if there, adds the
@@ -138,6 +142,31 @@ def plot_sweep(s, figdir):
     return written
 
 
+def plot_threshold(paths, figdir, labels=None, phase="pore", direction="z"):
+    """The percolating fraction of one phase in one direction against the swept value, one curve per sweep, with the
+    interval of the study table's percolation threshold marked as a band."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    param = ""
+    for i, path in enumerate(paths):
+        s = json.load(open(path))
+        param = s["parameter"]
+        label = labels[i] if labels else os.path.basename(os.path.dirname(os.path.abspath(path)))
+        key = "phases.%s.percolating_fraction_%s" % (phase, direction)
+        x = np.array([float(r["value"]) for r in s["summary"]])
+        m = np.array([_num(r["mean"].get(key)) for r in s["summary"]])
+        e = np.array([_num(r["std"].get(key)) for r in s["summary"]])
+        ax.errorbar(x, m, yerr=np.where(np.isfinite(e), e, 0.0), marker="o", capsize=3, color="C%d" % i,
+                    label="%s: %s, %s" % (label, phase, direction))
+        for p in s.get("percolation", []):
+            if p["phase"] == phase and p["direction"] == direction and "interval" in p:
+                lo, hi = sorted(float(v) for v in p["interval"])
+                ax.axvspan(lo, hi, color="C%d" % i, alpha=0.15, label="%s: %s in [%g, %g]" % (label, p["change"], lo, hi))
+    ax.set_xlabel(param)
+    ax.set_ylabel("percolating fraction of %s (%s)" % (phase, direction))
+    ax.legend(fontsize=7)
+    return [_save(fig, figdir, "threshold_%s_%s" % (phase, direction))]
+
+
 def plot_fit(path, figdir):
     """Model vs data centred two-point functions C(h) - p^2 (C_ij - eps_i eps_j for pluri)."""
     f = json.load(open(path))
@@ -222,10 +251,12 @@ def plot_nmc(outdir, figdir):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["study", "fit", "slices", "nmc"])
+    ap.add_argument("kind", choices=["study", "fit", "slices", "nmc", "threshold"])
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("-o", "--out", default="figures", help="directory of the PNG files")
-    ap.add_argument("--labels", default=None, help="slices: comma-separated panel titles")
+    ap.add_argument("--labels", default=None, help="slices, threshold: comma-separated panel titles / curve labels")
+    ap.add_argument("--phase", default="pore", help="threshold: the phase")
+    ap.add_argument("--direction", default="z", help="threshold: the direction")
     ap.add_argument("--refit", default=None, help="study: refit.json of `stochmorph refit`, drawn next to the published M^")
     a = ap.parse_args(argv)
     if a.kind == "study":
@@ -233,6 +264,8 @@ def main(argv=None):
     elif a.kind == "fit":
         for p in a.inputs:
             plot_fit(p, a.out)
+    elif a.kind == "threshold":
+        plot_threshold(a.inputs, a.out, a.labels.split(",") if a.labels else None, a.phase, a.direction)
     elif a.kind == "slices":
         plot_slices(a.inputs, a.out, a.labels.split(",") if a.labels else None)
     else:

@@ -30,6 +30,9 @@ typedef struct {
   double    dr;          /* radius step [um] of the sampled distributions (<= 0: a quarter of the smallest voxel side) */
   int       mip_side[3]; /* inlet face of each direction: 0 low (default), 1 high */
   int       tortuosity_bins;
+  int       connectivity; /* neighbours of a voxel for components, percolation, geodesic paths and the eroded set of
+                             intrusion: 6 (faces), 18 (faces and edges) or 26 (faces, edges and corners; default) */
+  PetscBool periodic, periodic_set; /* -analyze_periodic: treat the volume as periodic; unset: the volume's attribute */
 } SMMorphOptions;
 
 typedef struct {
@@ -57,11 +60,11 @@ typedef struct {
 } SMPhaseMorphology;
 
 /* The defaults: every descriptor, the radius step a quarter of the smallest voxel side, intrusion from the low faces,
-   40 tortuosity bins. Not collective. */
+   40 tortuosity bins, 26-connectivity. Not collective. */
 PetscErrorCode sm_morph_options_default(SMMorphOptions *opt);
-/* Read -descriptors (all, basic, none or a list of names), -cpsd_dr, -mip_faces and -tortuosity_bins into opt, check
-   them, and derive the computed parts from what was asked for; -help documents them. Every command that computes
-   descriptors (analyze, run, sweep) reads them here, so a key means the same everywhere. Collective. */
+/* Read -descriptors (all, basic, none or a list of names), -cpsd_dr, -mip_faces, -tortuosity_bins and -connectivity
+   into opt, check them, and derive the computed parts from what was asked for; -help documents them. Every command that
+   computes descriptors (analyze, run, sweep) reads them here, so a key means the same everywhere. Collective. */
 PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *opt);
 /* Upper estimate of the peak memory [bytes, all ranks together] of sm_morph_phase_descriptors for vol with opt (the
    distance maps, labels and path buffers of the kernels: 41 bytes per voxel), for a check before the work. Collective. */

@@ -60,6 +60,10 @@ PetscErrorCode sm_image_options_default(SMImageOptions *o);
    -help documents them. Collective. */
 PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *o);
 
+/* The reader settings of o as one line ("format=hdf5 dataset=/labels voxel_size=... crop=..."), every setting that
+   changes what is read, for the identity of a study of an image. Not collective. */
+PetscErrorCode sm_image_options_get_text(const SMImageOptions *o, char *buf, size_t len);
+
 /* Read the image at path into a new volume, as o says.
    [in] comm, path, o   [out] vol: the volume, on a grid created here that the volume does not own: destroy the
    volume, then its grid (sm_volume_get_grid). Every input error is reported (identically

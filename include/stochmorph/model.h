@@ -27,9 +27,19 @@ typedef struct {
   double           volume_fraction[3]; /* target fraction of each phase (label order) */
 } SMModelParams;
 
-/* Read -model, -model_covariance, -model_alpha, -model_volume_fraction | -model_threshold, -model_dof and the pluri
-   keys (SPEC 9). Defaults: the F850 NMC model (chi2, k = 2, gauss covariance, p = 0.46, alpha = 7.28 1/um).
-   Every value is checked, with a message naming the option. Collective. */
+/* Life cycle. create: the defaults, the F850 NMC model (chi2, k = 2, gauss covariance, p = 0.46, alpha = 7.28 1/um);
+   set_from_options: -model, -model_covariance, -model_alpha, -model_volume_fraction | -model_threshold, -model_dof and
+   the pluri keys (SPEC 9), under the options prefix if one is set; set_param: one numeric parameter by its option name
+   without the dash (what -sweep_param names, e.g. "model_volume_fraction"; a fraction replaces a threshold given for
+   the same phase and the other way round); set_up: every value checked, with a message naming the option, and the
+   thresholds and fractions derived from each other (again after a set_param). create_from_options: create,
+   set_from_options and set_up. Collective. */
+PetscErrorCode sm_model_create(MPI_Comm comm, SMModel *model);
+PetscErrorCode sm_model_set_options_prefix(SMModel model, const char *prefix);
+PetscErrorCode sm_model_set_from_options(SMModel model);
+PetscErrorCode sm_model_set_param(SMModel model, const char *key, double value);
+PetscErrorCode sm_model_set_up(SMModel model);
+PetscErrorCode sm_model_view(SMModel model, PetscViewer viewer);
 PetscErrorCode sm_model_create_from_options(MPI_Comm comm, SMModel *model);
 PetscErrorCode sm_model_destroy(SMModel *model);
 PetscErrorCode sm_model_get_params(SMModel model, SMModelParams *params);

@@ -73,23 +73,28 @@ typedef struct {
                      4 z-low, 5 z-high */
 } SMComponents;
 
-/* Components of {mask != 0} with 6- or 26-connectivity: comp[v] = component id (0 .. ncomponents-1, numbered in the
-   order of each component's smallest global voxel index, so the numbering does not depend on the rank count) or -1
-   where mask == 0. Local labelling plus a union-find merge across slab boundaries. comp is this rank's slab.
-   Collective. */
+/* Components of {mask != 0} with 6-, 18- or 26-connectivity (neighbours across faces; faces and edges; faces, edges
+   and corners): comp[v] = component id (0 .. ncomponents-1, numbered in the order of each component's smallest global
+   voxel index, so the numbering does not depend on the rank count) or -1 where mask == 0. Local labelling plus a
+   union-find merge across slab boundaries. comp is this rank's slab. Collective. */
 PetscErrorCode sm_morph_components(SMGrid grid, const uint8_t *mask, int connectivity, int64_t *comp, SMComponents *cc);
 PetscErrorCode sm_morph_components_free(SMComponents *cc);
 
-/* ---- Path maps on the 26-neighbourhood ---- */
+/* ---- Path maps on the 6-, 18- or 26-neighbourhood ---- */
+/* connectivity: 6 (steps along the axes), 18 (also along the face diagonals) or 26 (also along the body diagonals);
+   anything else is refused. */
+
 /* Geodesic distance [um] inside {mask != 0} from the plane `side` (0: index 0, 1: index n-1) of axis `axis`
-   (0 x, 1 y, 2 z): mask voxels of that plane have distance 0, a step between 26-neighbours inside the mask costs its
+   (0 x, 1 y, 2 z): mask voxels of that plane have distance 0, a step between neighbours inside the mask costs its
    physical length (h_a, sqrt(h_a^2 + h_b^2), sqrt(hx^2 + hy^2 + hz^2)); INFINITY where no path exists. Exact graph
    shortest paths (Dijkstra within each slab, repeated across slab boundaries until nothing changes). Collective. */
-PetscErrorCode sm_morph_geodesic_distance(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist);
-/* Bottleneck map: m[v] = the largest value, over 26-paths inside {f > 0} from the plane `side` of `axis` to v, of the
-   smallest f on the path (f of the end points included); 0 where f <= 0 or no path exists. Used for intrusion: the
-   centres reachable from the inlet through {EDT >= r} are {m >= r}. Exact. Collective. */
-PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int axis, int side, double *m);
+PetscErrorCode sm_morph_geodesic_distance(SMGrid grid, const uint8_t *mask, int connectivity, int axis, int side,
+                                          double *dist);
+/* Bottleneck map: m[v] = the largest value, over paths of neighbours inside {f > 0} from the plane `side` of `axis` to
+   v, of the smallest f on the path (f of the end points included); 0 where f <= 0 or no path exists. Used for
+   intrusion: the centres reachable from the inlet through {EDT >= r} are {m >= r}, the eroded set being connected
+   with the given connectivity. Exact. Collective. */
+PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int connectivity, int axis, int side, double *m);
 
 /* ---- Maximal-ball painting (local thickness) ---- */
 /* P[v] = max { f(c) : c a voxel centre with f(c) > 0 and |x_v - x_c| <= f(c) } (physical distances), 0 where no ball
@@ -107,13 +112,13 @@ typedef struct {
 PetscErrorCode sm_morph_percolation(SMGrid grid, const uint8_t *mask, int connectivity, SMPercolation *perc);
 
 /* Mean geodesic tortuosity from plane `side` to the opposite plane of `axis` (SPEC 5): start voxels = set voxels of the
-   start plane connected to the opposite plane; for each, the shortest 26-path inside the set to any voxel of the
-   opposite plane, divided by (n_axis - 1) h_axis; tau = their mean (NAN and nstart = 0 when no start voxel is
-   connected). hist (optional, may be NULL): filled with a histogram of path lengths / ((n-1)h) in nbins bins of
-   width bin_width starting at 1 (ratios below 1 cannot occur; those past the last bin are counted in the last bin).
-   tau, nstart and hist are the same on every rank and bitwise independent of the rank count. Needs n_axis >= 2.
-   Collective. */
-PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int axis, int side, double *tau,
-                                            int64_t *nstart, int nbins, double bin_width, int64_t *hist);
+   start plane connected (with the given connectivity) to the opposite plane; for each, the shortest path of neighbour
+   steps inside the set to any voxel of the opposite plane, divided by (n_axis - 1) h_axis; tau = their mean (NAN and
+   nstart = 0 when no start voxel is connected). hist (optional, may be NULL): filled with a histogram of path lengths /
+   ((n-1)h) in nbins bins of width bin_width starting at 1 (ratios below 1 cannot occur; those past the last bin are
+   counted in the last bin). tau, nstart and hist are the same on every rank and bitwise independent of the rank count.
+   Needs n_axis >= 2. Collective. */
+PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int connectivity, int axis, int side,
+                                            double *tau, int64_t *nstart, int nbins, double bin_width, int64_t *hist);
 
 #endif

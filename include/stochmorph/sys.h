@@ -61,6 +61,10 @@ PetscErrorCode sm_sys_test_hook(MPI_Comm comm, const char *name, PetscInt *value
    than 1 MiB free), "Read-only file system", the directory not writable, or the file removed while it was written.
    Not collective; call it before removing the partial file (whose blocks are part of the evidence). */
 void sm_sys_write_reason(const char *path, int err, char *buf, size_t len);
+/* The last step of every file stochmorph writes ("<path>.partial", then renamed): flush the finished partial file to
+   the disk (fsync) and rename it over path, so that path is always either the old or the whole new file, also after a
+   crash of the node. 0, or the errno value of the step that failed. Not collective (rank 0 of a parallel file). */
+int sm_sys_commit(const char *partial, const char *path);
 /* Free bytes for an unprivileged writer in the file system holding path (its directory when path does not exist);
    -1 if unknown. Not collective. */
 double sm_sys_free_bytes(const char *path);

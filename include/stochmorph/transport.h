@@ -27,9 +27,10 @@
  * -transport_pc_matrix, -transport_direction, -transport_conductivities) and for its KSP (-transport_ksp_rtol,
  * -transport_pc_type, ...). Every command that solves transport configures it through sm_transport_set_from_options.
  *
- * Solver: KSP CG with hypre BoomerAMG (PCHYPRE; -transport_pc_type gamg for PCGAMG), relative tolerance 1e-8 on the
- * unpreconditioned residual, from a linear initial guess; every choice can be overridden with -transport_ksp_* /
- * -transport_pc_* / -transport_mg_* options. The solver's defaults live in the object's own options database (a copy of
+ * Solver: KSP CG with hypre BoomerAMG (PCHYPRE; -transport_pc_type gamg for PCGAMG), stopped when the estimated
+ * relative error of M is below -transport_m_rtol (default 1e-6; M is computed as the energy of the discrete solution,
+ * which is never below the exact discrete value and converges quadratically), from a linear initial guess; every
+ * choice can be overridden with -transport_ksp_* / -transport_pc_* / -transport_mg_* options. The solver's defaults live in the object's own options database (a copy of
  * the user's -transport_ksp_* / -transport_pc_* / -transport_mg_* options over the defaults), so nothing is written into
  * the global options database. For FEM the preconditioner is built from the 7-point edge Laplacian of the kept elements
  * (spectrally equivalent to the Q1 matrix, a third of its entries) unless -transport_pc_matrix stiffness is given. A
@@ -58,7 +59,8 @@ typedef struct {
   double    length, area;      /* L = n_d h_d [um], A = the full box cross-section [um^2] */
   double    flux_in, flux_out; /* total flux through the inlet and outlet [conductivity * um] */
   double    flux_imbalance;    /* |flux_in - flux_out| / max(|flux_in|, |flux_out|) (0 when both are 0) */
-  double    D_eff;             /* J L / A with J = (flux_in + flux_out) / 2 [conductivity units] */
+  double    flux;              /* J: the energy of the discrete solution, flux_in - u.r (see M_error_estimate) */
+  double    D_eff;             /* J L / A [conductivity units] */
   double    M;                 /* D_eff / D, 0 when nothing percolates */
   double    tau_eff;           /* eps / M; INFINITY when M = 0 (see percolates) */
   int64_t   unknowns;          /* rows of the linear system */
@@ -68,6 +70,10 @@ typedef struct {
   KSPConvergedReason reason;   /* KSP_CONVERGED_ITERATING (0) when no solve ran */
   char      ksp_type[32], pc_type[32]; /* the solver that ran (after the options), "" when no solve ran */
   PetscBool stopped;           /* the iteration hook ended the solve early (SMTransportHooks): no result */
+  double    M_error_estimate;  /* estimated upper bound of the relative error of M (M is never below the exact discrete
+                                  value: J is an energy); 0 when nothing was solved, NAN when the Krylov method gives no
+                                  estimate (not CG with the natural norm) */
+  PetscBool m_converged;       /* the solve stopped because M_error_estimate fell below -<prefix>m_rtol */
   double    setup_time;        /* components + numbering + assembly + preconditioner setup [s] */
   double    solve_time;        /* KSPSolve [s] */
 } SMTransportResult;
@@ -99,6 +105,10 @@ PetscErrorCode sm_transport_set_method(SMTransport t, SMTransportMethod method);
 PetscErrorCode sm_transport_get_method(SMTransport t, SMTransportMethod *method);
 PetscErrorCode sm_transport_set_pc_matrix(SMTransport t, SMTransportPCMatrix pc_matrix);
 PetscErrorCode sm_transport_get_pc_matrix(SMTransport t, SMTransportPCMatrix *pc_matrix);
+/* Stop a solve when the estimated relative error of M is below m_rtol (0: the residual test alone). */
+#define SM_TRANSPORT_M_RTOL_DEFAULT 1e-6
+PetscErrorCode sm_transport_set_m_rtol(SMTransport t, double m_rtol);
+PetscErrorCode sm_transport_get_m_rtol(SMTransport t, double *m_rtol);
 /* The directions solved by commands (1 to 3 distinct values 0 x, 1 y, 2 z, in this order). */
 PetscErrorCode sm_transport_set_directions(SMTransport t, int n, const int dirs[]);
 PetscErrorCode sm_transport_get_directions(SMTransport t, int *n, const int **dirs);

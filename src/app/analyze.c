@@ -21,7 +21,6 @@ static void sm_csv_real(FILE *csv, double v)
 typedef struct {
   char      in[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN];
   SMImageOptions image;
-  PetscBool periodic, periodic_set;
   double    max_lag;
   unsigned  fft_flags;
   SMMorphOptions morph;
@@ -174,6 +173,8 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   PetscCall(sm_json_real_array(js, "voxel_size", g.h, 3));
   PetscCall(sm_json_bool(js, "periodic", periodic));
   PetscCall(sm_json_end_object(js));
+  /* the voxel neighbours of the percolation fractions, geodesic paths and intrusion (-connectivity) */
+  PetscCall(sm_json_int(js, "connectivity", o->morph.connectivity));
   PetscCall(sm_json_begin_object(js, "provenance"));
   for (int i = 0; i < nattrs; i++) PetscCall(sm_json_string(js, keys[i], values[i]));
   PetscCall(sm_json_end_object(js));
@@ -298,8 +299,6 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
                                "multi-page TIFF (see -image_format)", "analyze", o.in, o.in, sizeof(o.in), &set_in));
   PetscCall(PetscOptionsString("-o", "Output JSON; tables go beside it as <stem>.csv and <stem>_two_point.csv", "analyze",
                                o.out, o.out, sizeof(o.out), NULL));
-  PetscCall(PetscOptionsBool("-analyze_periodic", "Treat the volume as periodic (default: the file's `periodic` attribute; "
-                             "twins are periodic, images are not)", "analyze", o.periodic, &o.periodic, &o.periodic_set));
   PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "
                              "box side for periodic volumes, a quarter for images)", "analyze", o.max_lag, &o.max_lag, NULL));
   PetscOptionsEnd();
@@ -323,7 +322,7 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_phases(vol, &np, &names));
   PetscCall(sm_volume_get_periodic(vol, &periodic));
-  if (o.periodic_set) periodic = o.periodic;
+  if (o.morph.periodic_set) periodic = o.morph.periodic;
   PetscCall(PetscPrintf(comm, "stochmorph analyze: %s, %lld x %lld x %lld voxels of %g x %g x %g um, %d phases, %s\n", o.in,
                         (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], (double)g.h[0], (double)g.h[1],
                         (double)g.h[2], np, periodic ? "periodic" : "non-periodic"));

@@ -70,7 +70,7 @@ PetscErrorCode sm_stop_requested(MPI_Comm comm, int *sig)
 }
 
 
-/* Units of task t: generate, analyze (unless -descriptors none), transport per phase and direction. */
+/* ------------------------------------------------------------------ the units of a task */
 /* The analyze unit of a task: surface areas (and interfaces) and the per-phase morphology asked for by -descriptors
    (volume fractions are recorded with the twin; two-point functions are curves, not study columns). */
 static PetscBool sm_run_analyze_unit(const SMRunOptions *o)
@@ -80,76 +80,73 @@ static PetscBool sm_run_analyze_unit(const SMRunOptions *o)
 
 static int sm_task_units(const SMRunOptions *o) { return 1 + (sm_run_analyze_unit(o) ? 1 : 0) + o->nphases_tr * o->ndirs; }
 
-static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid grid, SMStore st, int t, SMProgress *pg,
-                                  int *stopped)
-{
-  char          unit[SM_UNIT_NAME_LEN], vpath[PETSC_MAX_PATH_LEN], what[320], vlabel[96] = "";
-  SMModel       model = NULL;
-  SMVolume      vol   = NULL;
-  PetscBool     done;
-  int           vi, ri, pending = 0;
-  uint64_t      real;
-  SMRecord      rec;
+/* The kinds of unit, in the order a task runs them; one loop (sm_run_task) does the bookkeeping of all: skip what the
+   checkpoint has, stop on a signal, time, record, report. */
+typedef enum { SM_UNIT_TWIN, SM_UNIT_ANALYZE, SM_UNIT_TRANSPORT } SMUnitKind;
 
+typedef struct {
+  SMUnitKind kind;
+  int        phase, dir; /* transport */
+  char       name[SM_UNIT_NAME_LEN];
+  PetscBool  done; /* in the checkpoint */
+} SMUnit;
+
+/* The units of task t: its twin (generate, or load for a study of an image), analyze unless -descriptors asks for
+   nothing it records, and one transport solve per phase and direction. */
+static PetscErrorCode sm_task_unit_list(const SMRunOptions *o, SMStore st, int t, int *n, SMUnit units[])
+{
   PetscFunctionBeginUser;
-  sm_run_task_split(o, t, &vi, &ri);
-  real = o->real0 + (uint64_t)ri;
-  if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s, ", o->param, o->values[vi]));
-  PetscCall(PetscSNPrintf(vpath, sizeof(vpath), "%s/volumes/t%04d.h5", o->dir, t));
-  /* which units are left? */
-  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/%s", t, o->image[0] ? "load" : "generate"));
-  PetscCall(sm_store_has(st, unit, &done));
-  pending += !done;
+  *n = 0;
+  units[*n] = (SMUnit){.kind = SM_UNIT_TWIN};
+  PetscCall(PetscSNPrintf(units[(*n)++].name, SM_UNIT_NAME_LEN, "t%04d/%s", t, o->image[0] ? "load" : "generate"));
   if (sm_run_analyze_unit(o)) {
-    PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
-    PetscCall(sm_store_has(st, unit, &done));
-    pending += !done;
+    units[*n] = (SMUnit){.kind = SM_UNIT_ANALYZE};
+    PetscCall(PetscSNPrintf(units[(*n)++].name, SM_UNIT_NAME_LEN, "t%04d/analyze", t));
   }
   for (int p = 0; p < o->nphases_tr; p++)
     for (int d = 0; d < o->ndirs; d++) {
-      PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/transport/%s/%c", t, o->tphase[p], 'x' + o->dirs[d]));
-      PetscCall(sm_store_has(st, unit, &done));
-      pending += !done;
+      units[*n] = (SMUnit){.kind = SM_UNIT_TRANSPORT, .phase = p, .dir = o->dirs[d]};
+      PetscCall(PetscSNPrintf(units[(*n)++].name, SM_UNIT_NAME_LEN, "t%04d/transport/%s/%c", t, o->tphase[p], 'x' + o->dirs[d]));
     }
-  if (!pending) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int i = 0; i < *n; i++) PetscCall(sm_store_has(st, units[i].name, &units[i].done));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  if (o->param[0]) {
-    char key[80];
-    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
-    PetscCall(PetscOptionsSetValue(NULL, key, o->values[vi]));
+/* The volume fraction of every phase of vol into rec. */
+static PetscErrorCode sm_record_fractions(SMVolume vol, SMRecord rec)
+{
+  SMGrid             vg;
+  SMGridInfo         g;
+  int64_t            counts[SM_MAX_PHASES];
+  int                np;
+  const char *const *names;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_volume_get_grid(vol, &vg));
+  PetscCall(sm_grid_get_info(vg, &g));
+  PetscCall(sm_morph_label_counts(vol, counts));
+  PetscCall(sm_volume_get_phases(vol, &np, &names));
+  for (int i = 0; i < np; i++) {
+    char key[SM_RECORD_KEY_LEN];
+    PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.volume_fraction", names[i]));
+    PetscCall(sm_record_set(rec, key, (double)counts[i] / (double)g.n_total));
   }
-  PetscCall(sm_model_create_from_options(comm, &model));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  /* generate, or read back the twin a finished generate unit left */
-  PetscCall(sm_stop_requested(comm, stopped));
-  if (*stopped) goto finish;
-  PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/%s", t, o->image[0] ? "load" : "generate"));
-  PetscCall(sm_store_has(st, unit, &done));
+/* The twin of task t into *vol. Not done: draw it (or load the image), write it to vpath and fill rec. Done: read back
+   the file the unit left (a damaged or missing one is drawn again: the same seed gives the same twin). */
+static PetscErrorCode sm_unit_twin(MPI_Comm comm, const SMRunOptions *o, SMModel model, SMGrid grid, int t, int vi,
+                                   uint64_t real, const char *vpath, PetscBool done, SMRecord rec, SMVolume *vol)
+{
+  PetscFunctionBeginUser;
+  *vol = NULL;
   if (o->image[0]) { /* a study of an image: the image is the volume (read again on a restart) */
-    PetscCall(sm_image_read(comm, o->image, &o->image_opts, &vol));
+    PetscCall(sm_image_read(comm, o->image, &o->image_opts, vol));
     if (!done) {
-      SMGrid     vg;
-      SMGridInfo g;
-      int64_t    counts[SM_MAX_PHASES];
-      int        np;
-      const char *const *names;
-      PetscCall(sm_volume_get_grid(vol, &vg));
-      PetscCall(sm_grid_get_info(vg, &g));
-      PetscCall(sm_record_create(&rec));
       PetscCall(sm_record_set(rec, "task.value_index", 0));
       PetscCall(sm_record_set(rec, "task.realization", 0));
-      PetscCall(sm_morph_label_counts(vol, counts));
-      PetscCall(sm_volume_get_phases(vol, &np, &names));
-      for (int i = 0; i < np; i++) {
-        char key[SM_RECORD_KEY_LEN];
-        PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.volume_fraction", names[i]));
-        PetscCall(sm_record_set(rec, key, (double)counts[i] / (double)g.n_total));
-      }
-      PetscCall(sm_store_put(st, unit, rec));
-      PetscCall(sm_record_destroy(&rec));
-      pg->computed++;
-      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%s)", unit, o->image));
-      PetscCall(sm_progress(comm, pg, what, 0.0));
+      PetscCall(sm_record_fractions(*vol, rec));
     }
   } else if (done) {
     PetscBool exists = PETSC_FALSE;
@@ -162,123 +159,125 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       PetscCall(sm_image_options_default(&io));
       io.format = SM_IMAGE_FORMAT_HDF5; /* the study's own twin file, whatever its name */
       PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-      ierr = sm_image_read(comm, vpath, &io, &vol);
+      ierr = sm_image_read(comm, vpath, &io, vol);
       PetscCall(PetscPopErrorHandler());
       ok = !ierr;
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
       if (!ok) {
-        if (!ierr && vol) {
+        if (!ierr && *vol) {
           SMGrid vgrid;
-          PetscCall(sm_volume_get_grid(vol, &vgrid));
-          PetscCall(sm_volume_destroy(&vol));
+          PetscCall(sm_volume_get_grid(*vol, &vgrid));
+          PetscCall(sm_volume_destroy(vol));
           PetscCall(sm_grid_destroy(&vgrid));
         }
-        vol = NULL;
+        *vol = NULL;
         PetscCall(PetscPrintf(comm, "  t%04d: the twin %s cannot be read (damaged or truncated); drawing it again (the "
                               "same seed gives the same twin)\n", t, vpath));
       }
     }
-    if (!vol) {
+    if (!*vol) {
       if (!exists)
         PetscCall(PetscPrintf(comm, "  t%04d: the twin %s is gone; drawing it again (the same seed gives the same twin)\n",
                               t, vpath));
-      PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
+      PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, vol));
     }
   } else {
-    double     t1 = sm_sys_wtime(), bpv;
-    SMH5Writer w  = NULL;
-    int64_t    counts[SM_MAX_PHASES];
+    double     bpv;
+    SMH5Writer w = NULL;
     SMGridInfo g;
-    int        np;
-    const char *const *names;
     PetscCall(sm_grid_get_info(grid, &g));
     PetscCall(sm_model_bytes_per_voxel(model, &bpv));
     PetscCall(sm_app_check_memory(comm, bpv * (double)g.n_total, "This twin"));
-    PetscCall(PetscLogStagePush(sm_stage_generate));
-    PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, &vol));
+    PetscCall(sm_model_generate(model, grid, o->seed, real, o->fft_flags, NULL, vol));
     PetscCall(sm_h5_writer_open(comm, vpath, &w));
-    PetscCall(sm_h5_writer_write_volume(w, vol));
+    PetscCall(sm_h5_writer_write_volume(w, *vol));
     PetscCall(sm_h5_writer_close(&w, PETSC_TRUE));
-    PetscCall(PetscLogStagePop());
-    PetscCall(sm_record_create(&rec));
     PetscCall(sm_record_set(rec, "task.value_index", vi));
     PetscCall(sm_record_set(rec, "task.realization", (double)real));
     PetscCall(sm_record_set(rec, "task.seed_hi", (double)(o->seed >> 32)));
     PetscCall(sm_record_set(rec, "task.seed_lo", (double)(o->seed & 0xffffffffu)));
-    PetscCall(sm_morph_label_counts(vol, counts));
-    PetscCall(sm_volume_get_phases(vol, &np, &names));
-    for (int i = 0; i < np; i++) {
-      char key[SM_RECORD_KEY_LEN];
-      PetscCall(PetscSNPrintf(key, sizeof(key), "phases.%s.volume_fraction", names[i]));
-      PetscCall(sm_record_set(rec, key, (double)counts[i] / (double)g.n_total));
-    }
-    PetscCall(sm_test_kill(comm, pg));
-    PetscCall(sm_store_put(st, unit, rec));
-    PetscCall(sm_record_destroy(&rec));
-    pg->computed++;
-    pg->t_computing += sm_sys_wtime() - t1;
-    PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d, index %llu)", unit, vlabel, ri + 1,
-                            (int)o->realizations, (unsigned long long)real));
-    PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
+    PetscCall(sm_record_fractions(*vol, rec));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  if (sm_run_analyze_unit(o)) {
-    PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/analyze", t));
-    PetscCall(sm_store_has(st, unit, &done));
-    if (!done) {
-      double t1 = sm_sys_wtime();
-      PetscCall(sm_stop_requested(comm, stopped));
-      if (*stopped) goto finish;
+static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid grid, SMStore st, int t, SMProgress *pg,
+                                  int *stopped)
+{
+  char     vpath[PETSC_MAX_PATH_LEN], what[320], vlabel[96] = "";
+  SMModel  model = NULL;
+  SMVolume vol   = NULL;
+  SMUnit   units[2 + SM_MAX_PHASES * 3];
+  int      vi, ri, n, pending = 0;
+  uint64_t real;
+
+  PetscFunctionBeginUser;
+  sm_run_task_split(o, t, &vi, &ri);
+  real = o->real0 + (uint64_t)ri;
+  if (o->param[0]) PetscCall(PetscSNPrintf(vlabel, sizeof(vlabel), "%s=%s, ", o->param, o->values[vi]));
+  PetscCall(PetscSNPrintf(vpath, sizeof(vpath), "%s/volumes/t%04d.h5", o->dir, t));
+  PetscCall(sm_task_unit_list(o, st, t, &n, units));
+  for (int i = 0; i < n; i++) pending += !units[i].done;
+  if (!pending) PetscFunctionReturn(PETSC_SUCCESS);
+
+  PetscCall(sm_model_create(comm, &model));
+  PetscCall(sm_model_set_from_options(model));
+  if (o->param[0]) PetscCall(sm_model_set_param(model, o->param, strtod(o->values[vi], NULL)));
+  PetscCall(sm_model_set_up(model));
+
+  for (int i = 0; i < n; i++) {
+    const SMUnit *u  = &units[i];
+    double        t1 = sm_sys_wtime(), M = NAN;
+    SMRecord      rec = NULL;
+    PetscBool     solve_stopped = PETSC_FALSE;
+    if (u->done && u->kind != SM_UNIT_TWIN) continue; /* the twin is needed by the units after it */
+    PetscCall(sm_stop_requested(comm, stopped));
+    if (*stopped) break;
+    if (!u->done) PetscCall(sm_record_create(&rec));
+    switch (u->kind) {
+    case SM_UNIT_TWIN:
+      if (!o->image[0]) PetscCall(PetscLogStagePush(sm_stage_generate));
+      PetscCall(sm_unit_twin(comm, o, model, grid, t, vi, real, vpath, u->done, rec, &vol));
+      if (!o->image[0]) PetscCall(PetscLogStagePop());
+      if (o->image[0]) PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%s)", u->name, o->image));
+      else
+        PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d, index %llu)", u->name, vlabel, ri + 1,
+                                (int)o->realizations, (unsigned long long)real));
+      break;
+    case SM_UNIT_ANALYZE:
       if (sm_morph_options_want_morphology(&o->morph)) {
         double bytes;
         PetscCall(sm_morph_descriptors_memory_estimate(vol, &o->morph, &bytes));
         PetscCall(sm_app_check_memory(comm, bytes, "The morphology descriptors of this twin"));
       }
-      PetscCall(sm_record_create(&rec));
       PetscCall(PetscLogStagePush(sm_stage_analyze));
       PetscCall(sm_unit_analyze(vol, o, rec));
       PetscCall(PetscLogStagePop());
-      PetscCall(sm_test_kill(comm, pg));
-      PetscCall(sm_store_put(st, unit, rec));
-      PetscCall(sm_record_destroy(&rec));
-      pg->computed++;
-      pg->t_computing += sm_sys_wtime() - t1;
-      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d)", unit, vlabel, ri + 1, (int)o->realizations));
-      PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
-    }
-  }
-  for (int p = 0; p < o->nphases_tr; p++)
-    for (int d = 0; d < o->ndirs; d++) {
-      double M = NAN, t1 = sm_sys_wtime();
-      PetscCall(PetscSNPrintf(unit, sizeof(unit), "t%04d/transport/%s/%c", t, o->tphase[p], 'x' + o->dirs[d]));
-      PetscCall(sm_store_has(st, unit, &done));
-      if (done) continue;
-      PetscCall(sm_stop_requested(comm, stopped));
-      if (*stopped) goto finish;
-      PetscCall(sm_record_create(&rec));
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d)", u->name, vlabel, ri + 1, (int)o->realizations));
+      break;
+    case SM_UNIT_TRANSPORT:
       PetscCall(PetscLogStagePush(sm_stage_transport));
-      {
-        PetscBool solve_stopped = PETSC_FALSE;
-        PetscCall(sm_unit_transport(vol, o, o->tphase[p], o->dirs[d], unit, rec, &M, &solve_stopped));
-        if (solve_stopped) {
-          PetscCall(PetscLogStagePop());
-          PetscCall(sm_record_destroy(&rec));
-          PetscCall(sm_stop_requested(comm, stopped));
-          goto finish;
-        }
-      }
+      PetscCall(sm_unit_transport(vol, o, o->tphase[u->phase], u->dir, u->name, rec, &M, &solve_stopped));
       PetscCall(PetscLogStagePop());
-      PetscCall(sm_test_kill(comm, pg));
-      PetscCall(sm_store_put(st, unit, rec));
-      PetscCall(sm_record_destroy(&rec));
-      pg->computed++;
-      pg->t_computing += sm_sys_wtime() - t1;
-      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d): M = %.4g", unit, vlabel, ri + 1,
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s (%srealisation %d/%d): M = %.4g", u->name, vlabel, ri + 1,
                               (int)o->realizations, M));
-      PetscCall(sm_progress(comm, pg, what, sm_sys_wtime() - t1));
+      break;
     }
+    if (solve_stopped) { /* a signal inside the solve: its iterate is saved, the unit is not recorded */
+      PetscCall(sm_record_destroy(&rec));
+      PetscCall(sm_stop_requested(comm, stopped));
+      break;
+    }
+    if (u->done) continue; /* the twin, read back */
+    PetscCall(sm_test_kill(comm, pg));
+    PetscCall(sm_store_put(st, u->name, rec));
+    PetscCall(sm_record_destroy(&rec));
+    pg->computed++;
+    pg->t_computing += sm_sys_wtime() - t1;
+    PetscCall(sm_progress(comm, pg, what, o->image[0] && u->kind == SM_UNIT_TWIN ? 0.0 : sm_sys_wtime() - t1));
+  }
   /* the task is done: its twin is no longer needed */
-  if (!o->keep_volumes && !o->image[0]) {
+  if (!*stopped && !o->keep_volumes && !o->image[0]) {
     PetscMPIInt rank;
     PetscCallMPI(MPI_Comm_rank(comm, &rank));
     if (!rank) {
@@ -287,7 +286,6 @@ static PetscErrorCode sm_run_task(MPI_Comm comm, const SMRunOptions *o, SMGrid g
       if (!sm_path_replace_ext(vpath, ".xmf", xmf, sizeof(xmf))) (void)remove(xmf);
     }
   }
-finish:
   if (vol) {
     SMGrid vgrid;
     PetscCall(sm_volume_get_grid(vol, &vgrid));

@@ -10,10 +10,23 @@ PetscErrorCode sm_run_mkdir(MPI_Comm comm, const char *path)
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (!rank && mkdir(path, 0777) != 0 && errno != EEXIST) ok = 0, err = errno;
+  if (!rank) { /* with its parents, as mkdir -p */
+    char   buf[PETSC_MAX_PATH_LEN];
+    size_t len = strlen(path);
+    if (len >= sizeof(buf)) ok = 0, err = ENAMETOOLONG;
+    else {
+      memcpy(buf, path, len + 1);
+      for (size_t i = 1; ok && i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        buf[i] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) ok = 0, err = errno;
+        buf[i] = path[i];
+      }
+    }
+  }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create the directory %s: %s", path, strerror(err));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create the directory %s (or one of its parents): %s", path, strerror(err));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -56,7 +69,14 @@ PetscErrorCode sm_run_parse_values(MPI_Comm comm, const char *spec, SMRunOptions
       PetscCheck(o->nvalues < SM_RUN_MAX_VALUES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sweep_values: more than %d values",
                  SM_RUN_MAX_VALUES);
       memcpy(o->values[o->nvalues], s, n);
-      o->values[o->nvalues++][n] = 0;
+      o->values[o->nvalues][n] = 0;
+      {
+        char *end;
+        (void)strtod(o->values[o->nvalues], &end);
+        PetscCheck(end != o->values[o->nvalues] && *end == 0, comm, PETSC_ERR_ARG_WRONG,
+                   "-sweep_values: '%s' is not a number (a list a,b,c or a range lo:hi:step)", o->values[o->nvalues]);
+      }
+      o->nvalues++;
       s += n + (e ? 1 : 0);
     }
   }
@@ -137,12 +157,14 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
   PetscCall(sm_morph_options_default(&o->morph));
   PetscCall(sm_morph_options_set_from_options(comm, &o->morph));
   if (command[0] == 's' && set_values) PetscCall(sm_run_parse_values(comm, values, o));
-  if (command[0] == 's' && o->param[0] && o->nvalues > 0) { /* the model must read the first value to be checked */
-    char key[80];
-    PetscCall(PetscSNPrintf(key, sizeof(key), "-%s", o->param));
-    PetscCall(PetscOptionsSetValue(NULL, key, o->values[0]));
-  }
-  PetscCall(sm_model_create_from_options(comm, model0));
+  PetscCall(sm_model_create(comm, model0));
+  PetscCall(sm_model_set_from_options(*model0));
+  if (command[0] == 's' && o->param[0] && o->nvalues > 0 && !sm_app_help()) /* every value checked now, not in task k */
+    for (int v = o->nvalues - 1; v >= 0; v--) {
+      PetscCall(sm_model_set_param(*model0, o->param, strtod(o->values[v], NULL)));
+      PetscCall(sm_model_set_up(*model0));
+    }
+  PetscCall(sm_model_set_up(*model0));
   PetscCall(sm_grid_create_from_options(comm, n_default, 0.01, grid));
   if (sm_app_help()) PetscFunctionReturn(PETSC_SUCCESS);
 
@@ -213,11 +235,12 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
       PetscCall(PetscStrlcat(desc, sm_descriptor_names[d], sizeof(desc)));
     }
   if (!desc[0]) PetscCall(PetscStrncpy(desc, "none", sizeof(desc)));
+  if (o->morph.periodic_set) PetscCall(PetscStrlcat(desc, o->morph.periodic ? " periodic=1" : " periodic=0", sizeof(desc)));
   if (sm_morph_options_want_morphology(&o->morph)) {
-    char more[128];
-    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d", o->morph.dr,
-                            o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
-                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins));
+    char more[160];
+    PetscCall(PetscSNPrintf(more, sizeof(more), " cpsd_dr=%.17g mip_faces=%c%c%c tortuosity_bins=%d connectivity=%d",
+                            o->morph.dr, o->morph.mip_side[0] ? '+' : '-', o->morph.mip_side[1] ? '+' : '-',
+                            o->morph.mip_side[2] ? '+' : '-', o->morph.tortuosity_bins, o->morph.connectivity));
     PetscCall(PetscStrlcat(desc, more, sizeof(desc)));
   }
   {
@@ -231,6 +254,12 @@ PetscErrorCode sm_run_options(MPI_Comm comm, const char *command, SMRunOptions *
                             (long long)g.n[2], (double)g.h[0], (double)g.h[1], (double)g.h[2], mtext, desc,
                             o->nphases_tr ? tr : "none", dl, settings,
                             o->image[0] ? "; image=" : "", o->image));
+    if (o->image[0]) { /* the reader's settings too: a restart with another -voxel_size or -crop is another study */
+      char itext[1024];
+      PetscCall(sm_image_options_get_text(&o->image_opts, itext, sizeof(itext)));
+      PetscCall(PetscStrlcat(o->study, " ", sizeof(o->study)));
+      PetscCall(PetscStrlcat(o->study, itext, sizeof(o->study)));
+    }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

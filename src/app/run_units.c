@@ -19,6 +19,7 @@ PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRecord rec
   PetscCall(sm_grid_get_info(grid, &g));
   PetscCall(sm_volume_get_phases(vol, &np, &names));
   PetscCall(sm_volume_get_periodic(vol, &periodic));
+  if (o->morph.periodic_set) periodic = o->morph.periodic; /* -analyze_periodic, as in analyze */
   PetscCall(sm_morph_label_counts(vol, counts));
   PetscCall(PetscLogEventBegin(SM_EVENT_Surface, 0, 0, 0, 0));
   for (int i = 0; i < np; i++) PetscCall(sm_morph_specific_surface_area(vol, i, periodic, &S[i]));
@@ -33,6 +34,8 @@ PetscErrorCode sm_unit_analyze(SMVolume vol, const SMRunOptions *o, SMRecord rec
         PetscCall(PetscSNPrintf(key, sizeof(key), "interfaces.%s_%s", names[i], names[j]));
         PetscCall(sm_record_set(rec, key, sm_morph_interface_area(S, np, i, j)));
       }
+  /* the study table says which voxel neighbours its percolation, paths and intrusion used */
+  if (sm_morph_options_want_morphology(&o->morph)) PetscCall(sm_record_set(rec, "connectivity", o->morph.connectivity));
   if (sm_morph_options_want_morphology(&o->morph))
     for (int i = 0; i < np; i++) {
       SMPhaseMorphology m;
@@ -122,7 +125,7 @@ static PetscErrorCode sm_solve_save(SMSolveCheckpoint *sc, Vec x, PetscInt it)
               sc->path, why);
     }
   }
-  if (!rank) ok = rename(partial, sc->path) == 0;
+  if (!rank) ok = sm_sys_commit(partial, sc->path) == 0;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, sc->comm));
   PetscCheck(ok, sc->comm, PETSC_ERR_FILE_WRITE, "Could not write the solver checkpoint %s", sc->path);
   sc->saved = PETSC_TRUE;

@@ -38,6 +38,9 @@ static PetscErrorCode sm_write_direction(SMJson js, const SMTransportResult *r, 
   PetscCall(sm_json_real(js, "flux_in", r->flux_in));
   PetscCall(sm_json_real(js, "flux_out", r->flux_out));
   PetscCall(sm_json_real(js, "flux_imbalance", r->flux_imbalance));
+  PetscCall(sm_json_real(js, "flux", r->flux));
+  PetscCall(sm_json_real(js, "M_error_estimate", r->M_error_estimate));
+  PetscCall(sm_json_string(js, "stop_rule", !r->solved ? "" : (r->m_converged ? "M" : "residual")));
   PetscCall(sm_json_real(js, "length", r->length));
   PetscCall(sm_json_real(js, "area", r->area));
   PetscCall(sm_json_int(js, "unknowns", (long long)r->unknowns));
@@ -112,13 +115,14 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMTransportOptions *
   PetscCall(sm_json_string(js, "side_faces", "no-flux"));
   PetscCall(sm_json_string(js, "length", "N h"));
   PetscCall(sm_json_string(js, "area", "full box cross-section"));
-  PetscCall(sm_json_string(js, "flux", method == SM_TRANSPORT_FEM ? "consistent nodal reactions at the Dirichlet nodes, mean of inlet and outlet"
-                                                                      : "boundary face fluxes, mean of inlet and outlet"));
+  PetscCall(sm_json_string(js, "flux", method == SM_TRANSPORT_FEM ? "energy of the solution: consistent nodal reactions at the inlet minus u.r"
+                                                                      : "energy of the solution: inlet boundary face fluxes minus u.r"));
   PetscCall(sm_json_begin_object(js, "units"));
   PetscCall(sm_json_string(js, "D_eff", "units of the conductivities (D of the phase = 1 unless -transport_conductivities)"));
   PetscCall(sm_json_string(js, "D_eff_over_D", "1 (M-factor)"));
   PetscCall(sm_json_string(js, "tau_eff", "1 (volume_fraction / D_eff_over_D)"));
   PetscCall(sm_json_string(js, "flux_in", "conductivity * um (total flux for a unit potential drop)"));
+  PetscCall(sm_json_string(js, "M_error_estimate", "1 (estimated upper bound of the relative error of D_eff_over_D)"));
   PetscCall(sm_json_string(js, "length", "um"));
   PetscCall(sm_json_string(js, "area", "um^2"));
   PetscCall(sm_json_string(js, "setup_time", "s"));

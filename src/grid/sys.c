@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <fcntl.h>
 
 PetscErrorCode sm_sys_physical_memory(double *bytes)
 {
@@ -33,6 +34,18 @@ void sm_sys_format_real(double v, char *buf, size_t len)
     snprintf(buf, len, "%.*g", digits, v);
     if (strtod(buf, NULL) == v) return;
   }
+}
+
+int sm_sys_commit(const char *partial, const char *path)
+{
+  int fd, err = 0;
+  errno = 0;
+  fd    = open(partial, O_RDONLY);
+  if (fd < 0) return errno ? errno : EIO;
+  if (fsync(fd) && errno != EINVAL && errno != EROFS) err = errno; /* EINVAL: a file system that cannot sync */
+  (void)close(fd);
+  if (!err && rename(partial, path)) err = errno ? errno : EIO;
+  return err;
 }
 
 void sm_sys_write_reason(const char *path, int err, char *buf, size_t len)

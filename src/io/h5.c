@@ -14,7 +14,7 @@
  * take the same error path. */
 #include "io_impl.h"
 #include <stochmorph/version.h>
-#include <hdf5.h>
+#include <stochmorph/h5util.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,84 +117,6 @@ static PetscErrorCode sm_h5_fapl(MPI_Comm comm, SMH5Ids *ids, hid_t *fapl)
   /* Lock where the file system supports it; parallel file systems without locks would otherwise refuse to open. */
   SM_CALL_HDF5(H5Pset_file_locking(*fapl, 1, 1));
 #endif
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* ---- attributes (written by every rank with the same values) ---- */
-
-static PetscErrorCode sm_h5_attr_write_impl(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                                            const void *buf, SMH5Ids *ids)
-{
-  hid_t space, attr;
-
-  PetscFunctionBeginUser;
-  if (n) SM_H5_OPEN(ids, space, H5Screate_simple(1, &n, NULL));
-  else SM_H5_OPEN(ids, space, H5Screate(H5S_SCALAR));
-  SM_H5_OPEN(ids, attr, H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT));
-  SM_CALL_HDF5(H5Awrite(attr, mtype, buf));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* n = 0: a scalar attribute; otherwise a 1D array of n values. */
-static PetscErrorCode sm_h5_attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                                       const void *buf)
-{
-  SMH5Ids        ids = {.n = 0};
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  ierr = sm_h5_attr_write_impl(loc, name, ftype, mtype, n, buf, &ids);
-  sm_h5_ids_close(&ids);
-  PetscCall(ierr);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Fixed-length, NUL-terminated UTF-8 strings: parallel HDF5 writes them as plain metadata (variable-length strings
-   would go through the global heap), and h5py, h5dump and ParaView all read them. scalar: one string, no array. */
-static PetscErrorCode sm_h5_attr_write_strings_impl(hid_t loc, const char *name, int n, const char *const s[],
-                                                    PetscBool scalar, char **buf, SMH5Ids *ids)
-{
-  size_t len = 1;
-  hid_t  type;
-
-  PetscFunctionBeginUser;
-  for (int i = 0; i < n; i++) len = PetscMax(len, strlen(s[i]) + 1);
-  PetscCall(PetscCalloc1(len * (size_t)n, buf));
-  for (int i = 0; i < n; i++) memcpy(*buf + (size_t)i * len, s[i], strlen(s[i]));
-  SM_H5_OPEN(ids, type, H5Tcopy(H5T_C_S1));
-  SM_CALL_HDF5(H5Tset_size(type, len));
-  SM_CALL_HDF5(H5Tset_strpad(type, H5T_STR_NULLTERM));
-  SM_CALL_HDF5(H5Tset_cset(type, H5T_CSET_UTF8));
-  PetscCall(sm_h5_attr_write_impl(loc, name, type, type, scalar ? 0 : (hsize_t)n, *buf, ids));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode sm_h5_attr_write_strings(hid_t loc, const char *name, int n, const char *const s[],
-                                               PetscBool scalar)
-{
-  SMH5Ids        ids = {.n = 0};
-  char          *buf = NULL;
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  ierr = sm_h5_attr_write_strings_impl(loc, name, n, s, scalar, &buf, &ids);
-  sm_h5_ids_close(&ids);
-  PetscCall(PetscFree(buf));
-  PetscCall(ierr);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode sm_h5_attr_write_string(hid_t loc, const char *name, const char *value)
-{
-  PetscFunctionBeginUser;
-  PetscCall(sm_h5_attr_write_strings(loc, name, 1, &value, PETSC_TRUE));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode sm_h5_attr_write_int(hid_t loc, const char *name, int value)
-{
-  PetscFunctionBeginUser;
-  PetscCall(sm_h5_attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, 0, &value));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -334,18 +256,9 @@ static PetscErrorCode sm_h5_writer_open_impl(SMH5Writer w)
              "a file system that supports MPI-IO, or choose another path with -o",
              w->path, w->partial);
   /* Written at once, so an interrupted run leaves a file that readers recognise as ours and refuse as incomplete. */
-  PetscCall(sm_h5_attr_write_string(w->file, "format", SM_H5_FORMAT));
-  PetscCall(sm_h5_attr_write_string(w->file, "software", sm_version_software()));
-  {
-    int                nb;
-    const char *const *bk, *const *bv;
-    PetscCall(sm_version_get(&nb, &bk, &bv));
-    for (int i = 0; i < nb; i++) {
-      char name[64];
-      PetscCall(PetscSNPrintf(name, sizeof(name), "build.%s", bk[i]));
-      PetscCall(sm_h5_attr_write_string(w->file, name, bv[i]));
-    }
-  }
+  SM_CALL_HDF5(sm_h5_attr_write_string(w->file, "format", SM_H5_FORMAT));
+  SM_CALL_HDF5(sm_h5_attr_write_string(w->file, "software", sm_version_software()));
+  SM_CALL_HDF5(sm_h5_attr_write_build(w->file));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -429,13 +342,13 @@ static PetscErrorCode sm_h5_write_volume_impl(SMH5Writer w, SMVolume vol, SMH5Id
     h[d] = (double)g.h[d];
     n[d] = g.n[d];
   }
-  PetscCall(sm_h5_attr_write(dset, "voxel_size", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, h));
-  PetscCall(sm_h5_attr_write_string(dset, "voxel_size_units", "um"));
-  PetscCall(sm_h5_attr_write(dset, "grid_size", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, n));
-  PetscCall(sm_h5_attr_write_strings(dset, "phase_names", nphases, names, PETSC_FALSE));
+  SM_CALL_HDF5(sm_h5_attr_write(dset, "voxel_size", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, h));
+  SM_CALL_HDF5(sm_h5_attr_write_string(dset, "voxel_size_units", "um"));
+  SM_CALL_HDF5(sm_h5_attr_write(dset, "grid_size", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, n));
+  if (nphases > 0) SM_CALL_HDF5(sm_h5_attr_write_strings(dset, "phase_names", nphases, names, 0));
   periodic_int = periodic ? 1 : 0;
-  PetscCall(sm_h5_attr_write_int(dset, "periodic", periodic_int));
-  for (int i = 0; i < nattrs; i++) PetscCall(sm_h5_attr_write_string(dset, keys[i], values[i]));
+  SM_CALL_HDF5(sm_h5_attr_write(dset, "periodic", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &periodic_int));
+  for (int i = 0; i < nattrs; i++) SM_CALL_HDF5(sm_h5_attr_write_string(dset, keys[i], values[i]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -526,7 +439,10 @@ static PetscErrorCode sm_h5_writer_finish_h5(SMH5Writer w)
       w->fields_group = -1;
       if (e < 0) ierr = PETSC_ERR_LIB;
     }
-    if (!ierr) ierr = sm_h5_attr_write_int(w->file, "complete", 1);
+    if (!ierr) {
+      const int one = 1;
+      if (sm_h5_attr_write(w->file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &one) < 0) ierr = PETSC_ERR_LIB;
+    }
     if (!ierr) { /* the flush of the metadata cache: where a full disk shows */
       herr_t e = H5Fclose(w->file);
       w->file  = -1;
@@ -537,9 +453,9 @@ static PetscErrorCode sm_h5_writer_finish_h5(SMH5Writer w)
     PetscCall(sm_h5_writer_check(w, ierr, err));
     err = 0;
   }
-  if (w->rank == 0 && rename(w->partial, w->path)) err = errno;
+  if (w->rank == 0) err = sm_sys_commit(w->partial, w->path);
   PetscCall(sm_h5_bcast_errno(w->comm, &err));
-  PetscCheck(!err, w->comm, PETSC_ERR_FILE_WRITE, "Cannot rename the finished '%s' to '%s': %s", w->partial, w->path,
+  PetscCheck(!err, w->comm, PETSC_ERR_FILE_WRITE, "Cannot sync or rename the finished '%s' to '%s': %s", w->partial, w->path,
              strerror(err));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -12,7 +12,7 @@
 #include <stochmorph/image.h>
 #include <stochmorph/grid.h>
 #include <stochmorph/log.h>
-#include <hdf5.h>
+#include <stochmorph/h5util.h>
 #include <tiffio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -229,72 +229,25 @@ static herr_t sm_image_h5_attr_name(hid_t loc, const char *name, const H5A_info_
    the attribute is absent or holds no strings. Collective when the file has collective metadata. */
 static PetscErrorCode sm_image_h5_read_strings(hid_t loc, const char *name, int max, int *n, char **out)
 {
-  hid_t    attr = -1, ftype = -1, mtype = -1, space = -1;
-  hssize_t npts = 0;
-  htri_t   exists, vlen;
-  herr_t   e     = 0;
-  char    *fixed = NULL, *var[SM_MAX_ATTRS];
-  size_t   len   = 0;
+  char *v[SM_MAX_ATTRS] = {NULL};
+  int   m               = 0;
 
   PetscFunctionBeginUser;
   *n = 0;
-  SM_CALL_HDF5(exists = H5Aexists(loc, name));
-  if (exists <= 0) PetscFunctionReturn(PETSC_SUCCESS);
-  attr  = H5Aopen(loc, name, H5P_DEFAULT);
-  ftype = attr >= 0 ? H5Aget_type(attr) : -1;
-  space = attr >= 0 ? H5Aget_space(attr) : -1;
-  if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING) goto done;
-  npts = H5Sget_simple_extent_npoints(space);
-  if (npts < 1 || npts > max || npts > SM_MAX_ATTRS) goto done;
-  mtype = H5Tcopy(H5T_C_S1);
-  if (mtype < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) goto done;
-  vlen = H5Tis_variable_str(ftype);
-  if (vlen > 0) {
-    if (H5Tset_size(mtype, H5T_VARIABLE) < 0 || H5Aread(attr, mtype, var) < 0) goto done;
-    for (int i = 0; i < (int)npts && !e; i++) e = PetscStrallocpy(var[i] ? var[i] : "", &out[i]) ? -1 : 0;
-#if H5_VERSION_GE(1, 12, 0)
-    (void)H5Treclaim(mtype, space, H5P_DEFAULT, var);
-#else
-    (void)H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, var);
-#endif
-    if (!e) *n = (int)npts;
-  } else {
-    len = H5Tget_size(ftype) + 1; /* room for a terminator that NULLPAD/SPACEPAD strings lack */
-    if (H5Tset_size(mtype, len) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0) goto done;
-    if (PetscCalloc1(len * (size_t)npts, &fixed)) goto done;
-    if (H5Aread(attr, mtype, fixed) >= 0) {
-      for (int i = 0; i < (int)npts && !e; i++) e = PetscStrallocpy(fixed + (size_t)i * len, &out[i]) ? -1 : 0;
-      if (!e) *n = (int)npts;
-    }
+  if (sm_h5_attr_read_strings(loc, name, PetscMin(max, SM_MAX_ATTRS), &m, v) < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int i = 0; i < m; i++) {
+    PetscCall(PetscStrallocpy(v[i], &out[i]));
+    free(v[i]);
   }
-done:
-  if (fixed) PetscCall(PetscFree(fixed));
-  if (mtype >= 0) (void)H5Tclose(mtype);
-  if (space >= 0) (void)H5Sclose(space);
-  if (ftype >= 0) (void)H5Tclose(ftype);
-  if (attr >= 0) (void)H5Aclose(attr);
+  *n = m;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* n numbers of attribute name as doubles; *found = FALSE when absent, not numeric or of another length. */
 static PetscErrorCode sm_image_h5_read_numbers(hid_t loc, const char *name, int n, double *v, PetscBool *found)
 {
-  hid_t  attr, ftype = -1, space = -1;
-  htri_t exists;
-
   PetscFunctionBeginUser;
-  *found = PETSC_FALSE;
-  SM_CALL_HDF5(exists = H5Aexists(loc, name));
-  if (exists <= 0) PetscFunctionReturn(PETSC_SUCCESS);
-  SM_CALL_HDF5(attr = H5Aopen(loc, name, H5P_DEFAULT));
-  ftype = H5Aget_type(attr);
-  space = H5Aget_space(attr);
-  if (ftype >= 0 && space >= 0 && (H5Tget_class(ftype) == H5T_INTEGER || H5Tget_class(ftype) == H5T_FLOAT) &&
-      H5Sget_simple_extent_npoints(space) == n && H5Aread(attr, H5T_NATIVE_DOUBLE, v) >= 0)
-    *found = PETSC_TRUE;
-  if (space >= 0) (void)H5Sclose(space);
-  if (ftype >= 0) (void)H5Tclose(ftype);
-  (void)H5Aclose(attr);
+  *found = sm_h5_attr_read(loc, name, H5T_NATIVE_DOUBLE, n, v) >= 0 ? PETSC_TRUE : PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -927,6 +880,45 @@ static PetscErrorCode sm_image_parse_crop(MPI_Comm comm, const char *s, int64_t 
                "-crop '%s': expected three half-open voxel ranges X0:X1,Y0:Y1,Z0:Z1 (e.g. -crop 0:100,0:100,10:60)", s);
     p = end + 1;
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_image_options_get_text(const SMImageOptions *o, char *buf, size_t len)
+{
+  char   item[256];
+  size_t n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(buf, len, "format=%s dataset=%s voxel_size=%.17g,%.17g,%.17g segment=%s", sm_format_names[o->format],
+                          o->dataset, (double)o->voxel_size[0], (double)o->voxel_size[1], (double)o->voxel_size[2],
+                          sm_segment_names[o->segment]));
+  if (o->segment == SM_IMAGE_SEGMENT_THRESHOLD) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " segment_threshold=%.17g", o->segment_threshold));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  if (o->format == SM_IMAGE_FORMAT_RAW) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " raw_size=%lld,%lld,%lld raw_type=%s raw_endian=%s raw_header_bytes=%lld",
+                            (long long)o->raw_size[0], (long long)o->raw_size[1], (long long)o->raw_size[2],
+                            sm_raw_type_names[o->raw_type], o->raw_big_endian ? "big" : "little",
+                            (long long)o->raw_header_bytes));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  for (int i = 0; i < o->nphase_labels; i++) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.17g", i ? "," : " phase_labels=", o->phase_labels[i]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  for (int i = 0; i < o->nphase_names; i++) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), "%s%s", i ? "," : " phase_names=", o->phase_names[i]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  if (o->crop_set) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " crop=%lld:%lld,%lld:%lld,%lld:%lld", (long long)o->crop_lo[0],
+                            (long long)o->crop_hi[0], (long long)o->crop_lo[1], (long long)o->crop_hi[1],
+                            (long long)o->crop_lo[2], (long long)o->crop_hi[2]));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  PetscCall(PetscStrlen(buf, &n));
+  PetscCheck(n + 1 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "The image settings do not fit in %zu characters", len);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -90,9 +90,9 @@ PetscErrorCode sm_text_close(MPI_Comm comm, const char *path, FILE **fp, PetscBo
     if (fflush(*fp) || ferror(*fp)) ok = 0, err = errno;
     if (fclose(*fp) && ok) ok = 0, err = errno;
     if (!ok && complete) sm_sys_write_reason(partial, err, why, sizeof(why));
-    if (complete && ok && rename(partial, path)) {
+    if (complete && ok && (err = sm_sys_commit(partial, path))) {
       ok = 0;
-      snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
+      snprintf(why, sizeof(why), "syncing or renaming its .partial file failed: %s", strerror(err));
     }
     if (!complete || !ok) (void)remove(partial);
     *fp = NULL;

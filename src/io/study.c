@@ -2,7 +2,7 @@
 #include <stochmorph/study.h>
 #include <stochmorph/version.h>
 #include <stochmorph/report.h>
-#include <hdf5.h>
+#include <stochmorph/h5util.h>
 #include <math.h>
 #include <string.h>
 #include <stdio.h>
@@ -182,45 +182,6 @@ static PetscErrorCode sm_store_add(SMStore st, const char *unit, SMRecord rec)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static herr_t sm_h5_write_string_attr(hid_t loc, const char *name, const char *value)
-{
-  hid_t  t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a;
-  herr_t e;
-  H5Tset_size(t, strlen(value) + 1);
-  a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-  e = a < 0 ? -1 : H5Awrite(a, t, value);
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(s);
-  H5Tclose(t);
-  return e;
-}
-
-/* The build block as "build.*" attributes of the store file; 0 or -1. */
-static herr_t sm_store_write_build(hid_t file)
-{
-  int                nb;
-  const char *const *bk, *const *bv;
-  if (sm_version_get(&nb, &bk, &bv)) return -1;
-  for (int i = 0; i < nb; i++) {
-    char name[64];
-    snprintf(name, sizeof(name), "build.%s", bk[i]);
-    if (sm_h5_write_string_attr(file, name, bv[i]) < 0) return -1;
-  }
-  return 0;
-}
-
-static herr_t sm_h5_write_1d(hid_t file, const char *name, hid_t mtype, hid_t ftype, hsize_t n, const void *buf)
-{
-  hid_t  s = H5Screate_simple(1, &n, NULL), d;
-  herr_t e = 0;
-  d        = H5Dcreate2(file, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (d < 0) e = -1;
-  else if (n > 0) e = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-  if (d >= 0) H5Dclose(d);
-  H5Sclose(s);
-  return e;
-}
-
 static PetscErrorCode sm_store_file_read(const char *, SMStoreFlat *, char **, int *, char *, size_t, int *);
 
 /* Rank 0 writes "<path>.partial" and renames it over path. Collective (the outcome is broadcast). */
@@ -250,37 +211,20 @@ static PetscErrorCode sm_store_write(SMStore st)
       tk = H5Tcopy(H5T_C_S1);
       H5Tset_size(tu, SM_UNIT_NAME_LEN);
       H5Tset_size(tk, SM_RECORD_KEY_LEN);
-      ok = sm_h5_write_string_attr(file, "format", SM_STORE_FORMAT) >= 0 && sm_store_write_build(file) >= 0 &&
-           sm_h5_write_string_attr(file, "study", st->study) >= 0 &&
-           sm_h5_write_1d(file, "units", tu, tu, (hsize_t)f.nunits, f.units) >= 0 &&
-           sm_h5_write_1d(file, "unit_start", H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)f.nunits + 1, f.start) >= 0 &&
-           sm_h5_write_1d(file, "keys", tk, tk, (hsize_t)f.nkeys, f.keys) >= 0 &&
-           sm_h5_write_1d(file, "values", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)f.nkeys, f.values) >= 0;
-      if (ok) {
-        hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(file, "checksum", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT);
-        ok = a >= 0 && H5Awrite(a, H5T_NATIVE_UINT64, &sum) >= 0;
-        if (a >= 0) H5Aclose(a);
-        if (ok && st->complete) { /* last, as SPEC 8 asks */
-          a  = H5Acreate2(file, "complete", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
-          ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &complete) >= 0;
-          if (a >= 0) H5Aclose(a);
-        }
-        H5Sclose(s);
-      }
+      hsize_t nu = (hsize_t)f.nunits, ns = nu + 1, nk = (hsize_t)f.nkeys;
+      ok = sm_h5_attr_write_string(file, "format", SM_STORE_FORMAT) >= 0 && sm_h5_attr_write_build(file) >= 0 &&
+           sm_h5_attr_write_string(file, "study", st->study) >= 0 &&
+           sm_h5_dataset_write(file, "units", tu, tu, 1, &nu, f.units) >= 0 &&
+           sm_h5_dataset_write(file, "unit_start", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ns, f.start) >= 0 &&
+           sm_h5_dataset_write(file, "keys", tk, tk, 1, &nk, f.keys) >= 0 &&
+           sm_h5_dataset_write(file, "values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nk, f.values) >= 0 &&
+           sm_h5_attr_write(file, "checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &sum) >= 0;
+      if (ok && st->complete) /* last, as SPEC 8 asks */
+        ok = sm_h5_attr_write(file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &complete) >= 0;
       H5Tclose(tu);
       H5Tclose(tk);
       if (H5Fclose(file) < 0) ok = 0;
       if (!ok) sm_sys_write_reason(partial, errno, why, sizeof(why));
-      if (ok) { /* on the disk and read back whole before it replaces the previous checkpoint */
-        int fd;
-        errno = 0;
-        fd    = open(partial, O_RDONLY);
-        if (fd < 0 || fsync(fd)) {
-          ok = 0;
-          sm_sys_write_reason(partial, errno, why, sizeof(why));
-        }
-        if (fd >= 0) close(fd);
-      }
       if (ok) {
         SMStoreFlat g     = {0, 0, NULL, NULL, NULL, NULL};
         char       *study = NULL, rwhy[128];
@@ -297,9 +241,12 @@ static PetscErrorCode sm_store_write(SMStore st)
         free(study);
         PetscCall(sm_store_flat_free(&g));
       }
-      if (ok && rename(partial, st->path)) {
-        ok = 0;
-        snprintf(why, sizeof(why), "renaming its .partial file failed: %s", strerror(errno));
+      if (ok) { /* read back whole (above), then on the disk, before it replaces the previous checkpoint */
+        int err = sm_sys_commit(partial, st->path);
+        if (err) {
+          ok = 0;
+          sm_sys_write_reason(partial, err, why, sizeof(why));
+        }
       }
     }
     if (!ok) (void)remove(partial); /* also when H5Fcreate made the file but could not write its superblock */
@@ -313,43 +260,14 @@ static PetscErrorCode sm_store_write(SMStore st)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static int sm_h5_read_string_attr(hid_t loc, const char *name, char **value)
+/* Length of the 1D dataset name with elements of esize bytes, or -1. */
+static int64_t sm_store_len_1d(hid_t file, const char *name, size_t esize)
 {
-  hid_t  a, t;
-  size_t n;
-  int    ok;
-  *value = NULL;
-  if (H5Aexists(loc, name) <= 0) return 0;
-  a = H5Aopen(loc, name, H5P_DEFAULT);
-  if (a < 0) return 0;
-  t  = H5Aget_type(a);
-  n  = H5Tget_size(t);
-  ok = H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t) && n > 0 && n < (1u << 24);
-  if (ok) {
-    *value = (char *)calloc(n + 1, 1);
-    ok     = *value && H5Aread(a, t, *value) >= 0;
-  }
-  H5Tclose(t);
-  H5Aclose(a);
-  return ok;
-}
-
-/* Length of a 1D dataset with the expected element size, or -1. */
-static int64_t sm_h5_len_1d(hid_t file, const char *name, size_t esize, hid_t *d)
-{
-  hid_t   s, t;
-  hsize_t n = 0;
-  int     ok;
-  *d = -1;
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
-  *d = H5Dopen2(file, name, H5P_DEFAULT);
-  if (*d < 0) return -1;
-  s  = H5Dget_space(*d);
-  t  = H5Dget_type(*d);
-  ok = H5Sget_simple_extent_ndims(s) == 1 && H5Sget_simple_extent_dims(s, &n, NULL) == 1 && H5Tget_size(t) == esize;
-  H5Tclose(t);
-  H5Sclose(s);
-  return ok ? (int64_t)n : -1;
+  int     rank;
+  hsize_t dims[8];
+  size_t  size;
+  if (sm_h5_dataset_shape(file, name, &rank, dims, &size) < 0 || rank != 1 || size != esize) return -1;
+  return (int64_t)dims[0];
 }
 
 /* Serial: open path, check its format, datasets and checksum and read it into f (freed by the caller, also on
@@ -375,43 +293,43 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
     PetscCall(PetscStrncpy(why, "it is not a readable HDF5 file (truncated or overwritten?)", whylen));
   } else {
     char   *format = NULL, *study = NULL;
-    hid_t   du = -1, ds = -1, dk = -1, dv = -1, tu, tk;
+    hid_t   tu, tk;
     int64_t nu, ns, nk, nv;
-    if (!sm_h5_read_string_attr(file, "format", &format) || strcmp(format, SM_STORE_FORMAT)) {
+    int     nstr;
+    if (sm_h5_attr_read_strings(file, "format", 1, &nstr, &format) < 0 || strcmp(format, SM_STORE_FORMAT)) {
       ok = 0;
       PetscCall(PetscStrncpy(why, "it is not a stochmorph checkpoint of this format (attribute 'format')", whylen));
-    } else if (!sm_h5_read_string_attr(file, "study", &study)) {
+    } else if (sm_h5_attr_read_strings(file, "study", 1, &nstr, &study) < 0) {
       ok = 0;
       PetscCall(PetscStrncpy(why, "its 'study' attribute is missing", whylen));
     } else {
-      nu = sm_h5_len_1d(file, "units", SM_UNIT_NAME_LEN, &du);
-      ns = sm_h5_len_1d(file, "unit_start", sizeof(int64_t), &ds);
-      nk = sm_h5_len_1d(file, "keys", SM_RECORD_KEY_LEN, &dk);
-      nv = sm_h5_len_1d(file, "values", sizeof(double), &dv);
+      nu = sm_store_len_1d(file, "units", SM_UNIT_NAME_LEN);
+      ns = sm_store_len_1d(file, "unit_start", sizeof(int64_t));
+      nk = sm_store_len_1d(file, "keys", SM_RECORD_KEY_LEN);
+      nv = sm_store_len_1d(file, "values", sizeof(double));
       if (nu < 0 || ns != nu + 1 || nk < 0 || nv != nk) {
         ok = 0;
         PetscCall(PetscStrncpy(why, "its datasets are missing or inconsistent", whylen));
       } else {
-        f->nunits = nu;
-        f->nkeys  = nk;
+        hsize_t du = (hsize_t)nu, ds = (hsize_t)ns, dk = (hsize_t)nk;
+        f->nunits  = nu;
+        f->nkeys   = nk;
         PetscCall(PetscCalloc4((size_t)PetscMax(nu, 1) * SM_UNIT_NAME_LEN, &f->units, (size_t)nu + 1, &f->start,
                                (size_t)PetscMax(nk, 1) * SM_RECORD_KEY_LEN, &f->keys, (size_t)PetscMax(nk, 1), &f->values));
         tu = H5Tcopy(H5T_C_S1);
         tk = H5Tcopy(H5T_C_S1);
         H5Tset_size(tu, SM_UNIT_NAME_LEN);
         H5Tset_size(tk, SM_RECORD_KEY_LEN);
-        ok = (nu == 0 || H5Dread(du, tu, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->units) >= 0) &&
-             H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->start) >= 0 &&
-             (nk == 0 || H5Dread(dk, tk, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->keys) >= 0) &&
-             (nk == 0 || H5Dread(dv, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->values) >= 0);
+        ok = sm_h5_dataset_read(file, "units", tu, 1, &du, f->units) >= 0 &&
+             sm_h5_dataset_read(file, "unit_start", H5T_NATIVE_INT64, 1, &ds, f->start) >= 0 &&
+             sm_h5_dataset_read(file, "keys", tk, 1, &dk, f->keys) >= 0 &&
+             sm_h5_dataset_read(file, "values", H5T_NATIVE_DOUBLE, 1, &dk, f->values) >= 0;
         H5Tclose(tu);
         H5Tclose(tk);
         if (!ok) PetscCall(PetscStrncpy(why, "its datasets cannot be read", whylen));
         else {
           uint64_t sum = 0, want = sm_store_checksum(f);
-          hid_t    a   = H5Aexists(file, "checksum") > 0 ? H5Aopen(file, "checksum", H5P_DEFAULT) : -1;
-          ok           = a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &sum) >= 0 && sum == want;
-          if (a >= 0) H5Aclose(a);
+          ok = sm_h5_attr_read(file, "checksum", H5T_NATIVE_UINT64, 1, &sum) >= 0 && sum == want;
           for (int64_t i = 0; ok && i < nu; i++)
             ok = f->start[i] >= 0 && f->start[i] <= f->start[i + 1] && f->units[(i + 1) * SM_UNIT_NAME_LEN - 1] == 0;
           ok = ok && f->start[0] == 0 && f->start[nu] == nk;
@@ -419,15 +337,11 @@ static PetscErrorCode sm_store_file_read(const char *path, SMStoreFlat *f, char 
         }
       }
       if (ok) {
-        *has_complete = H5Aexists(file, "complete") > 0;
+        *has_complete = sm_h5_attr_exists(file, "complete") > 0;
         *study_out    = study;
         study         = NULL;
       }
     }
-    if (du >= 0) H5Dclose(du);
-    if (ds >= 0) H5Dclose(ds);
-    if (dk >= 0) H5Dclose(dk);
-    if (dv >= 0) H5Dclose(dv);
     free(format);
     free(study);
     H5Fclose(file);

@@ -70,7 +70,7 @@ static int sm_xdmf_write_file(const char *xmf_path, const char *h5_name, const i
   fprintf(f, "    </Grid>\n  </Domain>\n</Xdmf>\n");
   if (ferror(f)) err = errno ? errno : EIO;
   if (fclose(f) && !err) err = errno ? errno : EIO;
-  if (!err && rename(tmp, xmf_path)) err = errno;
+  if (!err) err = sm_sys_commit(tmp, xmf_path);
   if (err) remove(tmp);
   return err;
 }

@@ -57,26 +57,38 @@ static inline int64_t uf_merge(int64_t *parent, int64_t r, int64_t n)
 /* The 13 neighbours of a voxel visited before it under 26-connectivity, most central first: a set neighbour is
    26-adjacent to many of the others, all of which were merged with it already when set (every adjacent pair is merged
    when the later voxel of the pair is visited), so after merging it they need no look (the decision-tree idea of Wu,
-   Otoo & Suzuki). The straight-below voxel alone covers all 12 others. */
+   Otoo & Suzuki). The straight-below voxel alone covers all 12 others. The first 9 (at most two nonzero offsets) are
+   the earlier neighbours under 18-connectivity; the 3 with one nonzero offset those under 6. */
 static const int sm_cc_nb[13][3] = {{0, 0, -1},  {0, -1, 0},  {0, 1, -1},  {0, -1, -1}, {-1, 0, 0},
                                     {-1, -1, 0}, {1, -1, 0},  {-1, 0, -1}, {1, 0, -1},  {-1, -1, -1},
                                     {1, -1, -1}, {-1, 1, -1}, {1, 1, -1}};
 
+/* Number of nonzero offsets a neighbour may have under the connectivity: 1 (6: faces), 2 (18: faces and edges),
+   3 (26: faces, edges and corners). */
+static int sm_cc_reach(int connectivity)
+{
+  return connectivity == 6 ? 1 : connectivity == 18 ? 2 : 3;
+}
+
 /* Pass 1 of the local labelling: comp[v] = union-find parent (-1 outside the set). Only the neighbours visited
-   before v (13 for 26-connectivity, 3 for 6) are examined. */
+   before v (13 for 26-connectivity, the first 9 of the table for 18, 3 for 6) are examined. */
 static void label_slab(const uint8_t *mask, int64_t nx, int64_t ny, int64_t nz, int connectivity, int64_t *comp)
 {
-  const int64_t np = nx * ny;
+  const int64_t np    = nx * ny;
+  const int     reach = sm_cc_reach(connectivity);
   int64_t       off[13];
-  unsigned      adj[13], valid[32];
+  unsigned      adj[13], valid[32], allowed = 0;
 
   for (int i = 0; i < 13; i++) {
     off[i] = sm_cc_nb[i][0] + sm_cc_nb[i][1] * nx + sm_cc_nb[i][2] * np;
     adj[i] = 0;
-    for (int j = 0; j < 13; j++)
-      if (abs(sm_cc_nb[i][0] - sm_cc_nb[j][0]) <= 1 && abs(sm_cc_nb[i][1] - sm_cc_nb[j][1]) <= 1 &&
-          abs(sm_cc_nb[i][2] - sm_cc_nb[j][2]) <= 1)
-        adj[i] |= 1u << j; /* includes i itself */
+    if ((sm_cc_nb[i][0] != 0) + (sm_cc_nb[i][1] != 0) + (sm_cc_nb[i][2] != 0) <= reach) allowed |= 1u << i;
+    /* two earlier neighbours adjacent under the same connectivity were merged already when the later one was set */
+    for (int j = 0; j < 13; j++) {
+      const int ex = abs(sm_cc_nb[i][0] - sm_cc_nb[j][0]), ey = abs(sm_cc_nb[i][1] - sm_cc_nb[j][1]),
+                ez = abs(sm_cc_nb[i][2] - sm_cc_nb[j][2]);
+      if (ex <= 1 && ey <= 1 && ez <= 1 && (ex != 0) + (ey != 0) + (ez != 0) <= reach) adj[i] |= 1u << j; /* i too */
+    }
   }
   /* neighbours inside the slab, by position class: bit 0 x = 0, 1 x = nx-1, 2 y = 0, 3 y = ny-1, 4 z = 0 */
   for (int c = 0; c < 32; c++) {
@@ -88,6 +100,7 @@ static void label_slab(const uint8_t *mask, int64_t nx, int64_t ny, int64_t nz, 
         continue;
       valid[c] |= 1u << i;
     }
+    valid[c] &= allowed;
   }
 
   for (int64_t z = 0; z < nz; z++)
@@ -176,7 +189,8 @@ typedef struct {
 static PetscErrorCode face_build(const int64_t *plane, const int64_t *ghost, int64_t nx, int64_t ny, int connectivity,
                                  SMFace *f)
 {
-  int64_t n = 0, cap = 64, *ab;
+  const int reach = sm_cc_reach(connectivity) - 1; /* the step across the face uses one nonzero offset already */
+  int64_t   n = 0, cap = 64, *ab;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(2 * (size_t)cap, &ab));
@@ -184,9 +198,11 @@ static PetscErrorCode face_build(const int64_t *plane, const int64_t *ghost, int
     for (int64_t x = 0; x < nx; x++) {
       const int64_t v = y * nx + x;
       if (plane[v] < 0) continue;
-      for (int64_t dy = (connectivity == 26 && y > 0) ? -1 : 0; dy <= ((connectivity == 26 && y + 1 < ny) ? 1 : 0); dy++)
-        for (int64_t dx = (connectivity == 26 && x > 0) ? -1 : 0; dx <= ((connectivity == 26 && x + 1 < nx) ? 1 : 0); dx++) {
-          const int64_t w = ghost[v + dy * nx + dx];
+      for (int64_t dy = (reach && y > 0) ? -1 : 0; dy <= ((reach && y + 1 < ny) ? 1 : 0); dy++)
+        for (int64_t dx = (reach && x > 0) ? -1 : 0; dx <= ((reach && x + 1 < nx) ? 1 : 0); dx++) {
+          int64_t w;
+          if ((dx != 0) + (dy != 0) > reach) continue;
+          w = ghost[v + dy * nx + dx];
           if (w < 0) continue;
           /* large components give long runs of the same pair: skip repeats */
           if (n > 0 && ab[2 * n - 2] == plane[v] && ab[2 * n - 1] == w) continue;
@@ -277,8 +293,10 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   PetscMPIInt  rank;
 
   PetscFunctionBeginUser;
-  PetscCheck(connectivity == 6 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "Connectivity must be 6 (face neighbours) or 26 (face, edge and corner neighbours), got %d", connectivity);
+  PetscCheck(connectivity == 6 || connectivity == 18 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "Connectivity must be 6 (face neighbours), 18 (face and edge neighbours) or 26 (face, edge and corner "
+             "neighbours), got %d",
+             connectivity);
   PetscCall(sm_grid_get_info(grid, &info));
   rank = info.rank;
   cc->ncomponents = 0;

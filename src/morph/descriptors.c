@@ -43,6 +43,9 @@ PetscErrorCode sm_morph_options_default(SMMorphOptions *opt)
   opt->dr              = 0;
   opt->mip_side[0]     = opt->mip_side[1] = opt->mip_side[2] = 0;
   opt->tortuosity_bins = 40;
+  opt->connectivity    = 26;
+  opt->periodic        = PETSC_FALSE;
+  opt->periodic_set    = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -68,8 +71,8 @@ PetscBool sm_morph_options_want_morphology(const SMMorphOptions *opt)
 PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *opt)
 {
   char     *items[SM_DESC_NUM + 4], *faces[3];
-  PetscInt  nitems = SM_DESC_NUM + 4, nf = 3, bins = opt->tortuosity_bins;
-  PetscBool set_desc, set_faces;
+  PetscInt  nitems = SM_DESC_NUM + 4, nf = 3, bins = opt->tortuosity_bins, conn = opt->connectivity;
+  PetscBool set_desc, set_faces, set_periodic;
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, NULL, "Descriptors (SPEC 5)", "SMMorphOptions");
@@ -84,6 +87,15 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
                                     "(default x-,y-,z-)", "sm_morph_options_set_from_options", faces, &nf, &set_faces));
   PetscCall(PetscOptionsInt("-tortuosity_bins", "Bins of the path-length distribution (width 0.025 from 1)",
                             "sm_morph_options_set_from_options", bins, &bins, NULL));
+  PetscCall(PetscOptionsInt("-connectivity",
+                            "Voxel neighbours of connected components, percolation fractions, geodesic "
+                            "paths and the eroded set of intrusion: 6 (faces: steps along the axes), 18 (faces and "
+                            "edges: also face diagonals) or 26 (faces, edges and corners: also body diagonals)",
+                            "sm_morph_options_set_from_options", conn, &conn, NULL));
+  PetscCall(PetscOptionsBool("-analyze_periodic", "Treat the volume as periodic (surface areas, two-point functions; "
+                             "default: the file's `periodic` attribute: twins are periodic, images are not)",
+                             "sm_morph_options_set_from_options", opt->periodic, &opt->periodic, &set_periodic));
+  if (set_periodic) opt->periodic_set = PETSC_TRUE;
   PetscOptionsEnd();
   if (set_desc) {
     for (int d = 0; d < SM_DESC_NUM; d++) opt->want[d] = PETSC_FALSE;
@@ -117,6 +129,11 @@ PetscErrorCode sm_morph_options_set_from_options(MPI_Comm comm, SMMorphOptions *
   }
   PetscCheck(bins >= 1 && bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE, "-tortuosity_bins must be between 1 and 100000");
   opt->tortuosity_bins = (int)bins;
+  PetscCheck(conn == 6 || conn == 18 || conn == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-connectivity must be 6 (neighbours across faces), 18 (faces and edges) or 26 (faces, edges and "
+             "corners), got %" PetscInt_FMT,
+             conn);
+  opt->connectivity = (int)conn;
   PetscCheck(opt->dr >= 0 && isfinite(opt->dr), comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-cpsd_dr must be a radius step >= 0 um (0: a quarter of the smallest voxel side), got %g", opt->dr);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -249,7 +266,7 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
         /* the z map is solved on a transposed copy (paths.c): give it P's memory meanwhile, to stay under 40 bytes per
            voxel at the peak */
         if (d == 2) PetscCall(PetscFree(P));
-        PetscCall(sm_morph_bottleneck_map(grid, f, d, opt->mip_side[d], M));
+        PetscCall(sm_morph_bottleneck_map(grid, f, opt->connectivity, d, opt->mip_side[d], M));
         if (d == 2) PetscCall(PetscMalloc1((size_t)n, &P));
         PetscCall(sm_morph_max_ball(grid, M, -1, P));
         PetscCall(sm_radius_counts(comm, mask, P, n, dr, nk, counts));
@@ -290,8 +307,8 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
       double sum = 0;
       for (int s = 0; s < 2; s++) {
         PetscCall(PetscCalloc1(out->nbins, &out->hist[d][s]));
-        PetscCall(sm_morph_geodesic_tortuosity(grid, mask, d, s, &out->tau[d][s], &out->nstart[d][s], out->nbins,
-                                               out->bin_width, out->hist[d][s]));
+        PetscCall(sm_morph_geodesic_tortuosity(grid, mask, opt->connectivity, d, s, &out->tau[d][s], &out->nstart[d][s],
+                                               out->nbins, out->bin_width, out->hist[d][s]));
         if (!isnan(out->tau[d][s])) {
           sum += out->tau[d][s];
           no++;
@@ -307,7 +324,7 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
   }
   if (opt->percolation) {
     SMPercolation perc;
-    PetscCall(sm_morph_percolation(grid, mask, 26, &perc));
+    PetscCall(sm_morph_percolation(grid, mask, opt->connectivity, &perc));
     for (int d = 0; d < 3; d++) {
       out->percolating[d] = perc.percolating[d];
       out->dead_end[d]    = perc.dead_end[d];

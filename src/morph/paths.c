@@ -1,5 +1,7 @@
-/* Path maps on the 26-neighbourhood graph of the voxel centres (SPEC 5): geodesic distance (min-plus) from a face
- * plane, bottleneck map (max-min) from a face plane, and the mean geodesic tortuosity built on the former.
+/* Path maps on the neighbourhood graph of the voxel centres (SPEC 5): geodesic distance (min-plus) from a face
+ * plane, bottleneck map (max-min) from a face plane, and the mean geodesic tortuosity built on the former. The graph
+ * joins each voxel to its 6 face neighbours, its 18 face and edge neighbours, or all 26 (the -connectivity option);
+ * everything below holds for each of the three, whose tables of offsets and step lengths are the 26 entries filtered.
  *
  * Algorithm: a label-setting search with a bucket queue, run independently on each rank's z-slab, with the ghost planes
  * just below and above the slab (received from ranks r - 1 and r + 1) acting as extra sources. After each local pass
@@ -11,14 +13,14 @@
  * An axis-z front on the z-slabs would cross the ranks one after another (at least one round per rank, so P times the
  * work of a slab). On more than one rank the z maps therefore run on complete z columns: the input is redistributed
  * (the grid's z -> y transpose, sm_grid_transpose, as in the z pass of the EDT) to the grid
- * {nx, nz, ny} of sizes {hx, hz, hy} (sm_grid_create_transposed), whose slabs are the y-slabs, the map is computed there along its axis 1, and the
- * result is sent back into the caller's array. That grid's step lengths are summed in the physical x, y, z order, so
- * they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 + b^2 + c^2) in the last bit), and
- * by the uniqueness of the fixed point (below) the map is bitwise the same. Extra memory: the geodesic map holds a copy
- * of the mask and the transposed map (9 bytes per voxel; the copy is freed before the map is sent back); the bottleneck
- * map a copy of f that the packed search turns into the map in place (8 bytes per voxel). If the y decomposition would
- * leave a rank without a plane (ny < ranks), or f has too many distinct values for the packed search
- * (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
+ * {nx, nz, ny} of sizes {hx, hz, hy} (sm_grid_create_transposed), whose slabs are the y-slabs, the map is computed
+ * there along its axis 1, and the result is sent back into the caller's array. That grid's step lengths are summed in
+ * the physical x, y, z order, so they are bitwise the original ones (sqrt(a^2 + c^2 + b^2) may differ from sqrt(a^2 +
+ * b^2 + c^2) in the last bit), and by the uniqueness of the fixed point (below) the map is bitwise the same. Extra
+ * memory: the geodesic map holds a copy of the mask and the transposed map (9 bytes per voxel; the copy is freed before
+ * the map is sent back); the bottleneck map a copy of f that the packed search turns into the map in place (8 bytes per
+ * voxel). If the y decomposition would leave a rank without a plane (ny < ranks), or f has too many distinct values for
+ * the packed search (its double-valued search needs f beside the map), the map runs on the z-slabs as above.
  *
  * Queues. Geodesic: Dial's bucket queue with real keys (R. B. Dial, Comm. ACM 12 (1969) 632; the "approximate bucket"
  * variant of B. V. Cherkassky, A. V. Goldberg, T. Radzik, Math. Program. 73 (1996) 129). Bucket b holds the voxels
@@ -39,14 +41,14 @@
  * the values stay doubles, the table is this slab's distinct values plus the ghost values each pass brings in, found
  * by bisection. The voxels waiting in a bucket are scattered over the slab, so a bucket is put in plane order
  * (counting sort) before it is processed: the planes a voxel's neighbours lie in then stay in cache (0.66 -> 0.52 s
- * per packed map at 200^3 on one rank). A scan of an interior voxel first compares all 26 neighbours without branches
+ * per packed map at 200^3 on one rank). A scan of an interior voxel first compares all its neighbours without branches
  * into a bit mask and then visits only the improving ones (about two): whether a neighbour improves is close to a coin
  * toss, and the mispredicted branches cost more than the comparisons (packed map 0.46 -> 0.33 s, geodesic map 0.29 ->
  * 0.28 s at 200^3 on one rank). Lazy deletion: a geodesic entry is the voxel alone (4 bytes); a bit per
  * voxel records that it was scanned with its current value (cleared whenever the value improves), so a popped entry is
  * skipped when that bit is set (the voxel improved after it was queued and a newer entry, in this or an earlier bucket,
- * scanned it) and otherwise scanned with the value it has, which is final (label setting); a popped bottleneck entry of bucket j is skipped if the voxel's value has
- * risen above bucket j.
+ * scanned it) and otherwise scanned with the value it has, which is final (label setting); a popped bottleneck entry of
+ * bucket j is skipped if the voxel's value has risen above bucket j.
  *
  * Exactness. Geodesic: every value written is fl(d[u] + w) for a neighbour u, i.e. the left-to-right floating-point
  * sum of the step lengths of some path from the source plane; the relaxation x -> fl(x + w) is monotone and strictly
@@ -98,8 +100,9 @@ typedef struct {
 typedef struct {
   SMGrid        grid;              /* the grid of the slab (the ghost exchange goes through it) */
   int64_t       nx, ny, nz, np, n; /* slab sizes: x, y, local z planes, plane, voxels */
-  int64_t       off[26];           /* linear offsets of the 26 neighbours */
-  double        len[26];           /* geodesic: step lengths of the 26 neighbours */
+  int           nnb;               /* neighbours of a voxel: 6, 18 or 26 */
+  int64_t       off[26];           /* linear offsets of the nnb neighbours */
+  double        len[26];           /* geodesic: step lengths of the nnb neighbours */
   int           dxyz[26][3];
   double       *val;  /* output: distance (negative = not in the set) or bottleneck value */
   const double *f;    /* bottleneck: the function */
@@ -222,6 +225,7 @@ static inline int64_t sm_key_bucket(const double *D, int64_t n, double x)
 static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
 {
   const uint32_t nx = (uint32_t)c->nx, ny = (uint32_t)c->ny, nz = (uint32_t)c->nz, np = (uint32_t)c->np;
+  const int      nnb  = c->nnb;
   const int64_t  mask = c->nring - 1, nseed = c->seed.size;
   const double   iw   = c->inv_width;
   double *const  val  = c->val;
@@ -252,10 +256,10 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
       d = val[u];
       c->scans++;
       if (inner) {
-        /* Whether a neighbour improves is close to a coin toss: collect the answers of all 26 without branches, then
-           visit only the improving ones (about two per scan). */
+        /* Whether a neighbour improves is close to a coin toss: collect the answers of all neighbours without branches,
+           then visit only the improving ones (about two per scan). */
         uint32_t bits = 0;
-        for (int k = 0; k < 26; k++) bits |= (uint32_t)(d + c->len[k] < val[(int64_t)u + c->off[k]]) << k;
+        for (int k = 0; k < nnb; k++) bits |= (uint32_t)(d + c->len[k] < val[(int64_t)u + c->off[k]]) << k;
         for (; bits; bits &= bits - 1) {
           const int     k    = __builtin_ctz(bits);
           const int64_t w    = (int64_t)u + c->off[k];
@@ -274,7 +278,7 @@ static PetscErrorCode sm_geodesic_run(SMPathCtx *c)
         }
         continue;
       }
-      for (int k = 0; k < 26; k++) {
+      for (int k = 0; k < nnb; k++) {
         int64_t w;
         double  cand;
         {
@@ -410,6 +414,7 @@ static PetscErrorCode sm_bottleneck_pass_keys(SMPathCtx *c)
 static PetscErrorCode sm_bottleneck_run(SMPathCtx *c)
 {
   const uint32_t nx = (uint32_t)c->nx, ny = (uint32_t)c->ny, nz = (uint32_t)c->nz, np = (uint32_t)c->np;
+  const int      nnb = c->nnb;
   double *const  val = c->val;
   const double  *f   = c->f, *D;
   int64_t        top = -1, nD;
@@ -438,7 +443,7 @@ static PetscErrorCode sm_bottleneck_run(SMPathCtx *c)
       const double   du    = val[u];
       if (hi && !(du < up)) continue; /* risen into a higher bucket since it was queued: scanned there */
       c->scans++;
-      for (int k = 0; k < 26; k++) {
+      for (int k = 0; k < nnb; k++) {
         int64_t w;
         double  fw;
         if (!inner) {
@@ -472,6 +477,7 @@ static PetscErrorCode sm_bottleneck_run(SMPathCtx *c)
 static PetscErrorCode sm_path_seed_from_ghost(SMPathCtx *c, SMPathKind kind, const double *ghost, double *old, int dz)
 {
   const int64_t nx = c->nx, ny = c->ny, zl = dz > 0 ? 0 : c->nz - 1;
+  const int     nnb = c->nnb;
 
   PetscFunctionBeginUser;
   for (int64_t y = 0; y < ny; y++)
@@ -481,7 +487,7 @@ static PetscErrorCode sm_path_seed_from_ghost(SMPathCtx *c, SMPathKind kind, con
       /* geodesic ghosts carry -1 off the set and INFINITY where unreached; bottleneck ghosts 0 for both */
       if (kind == SM_PATH_GEODESIC ? !(gv >= 0.0 && gv < old[g]) : !(gv > old[g])) continue;
       old[g] = gv;
-      for (int k = 0; k < 26; k++) {
+      for (int k = 0; k < nnb; k++) {
         const int64_t xx = x + c->dxyz[k][0], yy = y + c->dxyz[k][1], v = (zl * ny + yy) * nx + xx;
         if (c->dxyz[k][2] != dz || xx < 0 || xx >= nx || yy < 0 || yy >= ny) continue;
         if (kind == SM_PATH_GEODESIC) {
@@ -562,6 +568,7 @@ static PetscErrorCode sm_bottleneck_global_keys(SMPathCtx *c, MPI_Comm comm, Pet
 static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
 {
   const uint32_t nx = (uint32_t)c->nx, ny = (uint32_t)c->ny, nz = (uint32_t)c->nz, np = (uint32_t)c->np;
+  const int      nnb = c->nnb;
   int64_t        top = 0;
 
   PetscFunctionBeginUser;
@@ -581,9 +588,9 @@ static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
       const int      inner = x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1;
       if ((p[u] & 0xffffu) != j) continue; /* risen into a higher bucket since it was queued: scanned there */
       c->scans++;
-      if (inner) { /* as in sm_geodesic_run: the answers of all 26 first, without branches */
+      if (inner) { /* as in sm_geodesic_run: the answers of all neighbours first, without branches */
         uint32_t bits = 0;
-        for (int k = 0; k < 26; k++) {
+        for (int k = 0; k < nnb; k++) {
           const uint32_t pw = p[(int64_t)u + c->off[k]], mw = pw & 0xffffu, fw = pw >> 16;
           bits |= (uint32_t)((fw < j ? fw : j) > mw) << k; /* f rank 0 (not in the set) gives 0 <= mw */
         }
@@ -596,7 +603,7 @@ static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
         }
         continue;
       }
-      for (int k = 0; k < 26; k++) {
+      for (int k = 0; k < nnb; k++) {
         int64_t  w;
         uint32_t pw, mw, fw, cand;
         if (!inner) {
@@ -627,6 +634,7 @@ static PetscErrorCode sm_packed_run(SMPathCtx *c, uint32_t *p)
 static PetscErrorCode sm_packed_seed_from_ghost(SMPathCtx *c, uint32_t *p, const uint32_t *ghost, uint32_t *old, int dz)
 {
   const int64_t nx = c->nx, ny = c->ny, zl = dz > 0 ? 0 : c->nz - 1;
+  const int     nnb = c->nnb;
 
   PetscFunctionBeginUser;
   for (int64_t y = 0; y < ny; y++)
@@ -635,7 +643,7 @@ static PetscErrorCode sm_packed_seed_from_ghost(SMPathCtx *c, uint32_t *p, const
       const uint32_t gm = ghost[g] & 0xffffu;
       if (gm <= old[g]) continue;
       old[g] = gm;
-      for (int k = 0; k < 26; k++) {
+      for (int k = 0; k < nnb; k++) {
         const int64_t xx = x + c->dxyz[k][0], yy = y + c->dxyz[k][1], v = (zl * ny + yy) * nx + xx;
         uint32_t      fv, cand;
         if (c->dxyz[k][2] != dz || xx < 0 || xx >= nx || yy < 0 || yy >= ny) continue;
@@ -741,13 +749,25 @@ static PetscErrorCode sm_packed_solve(SMPathCtx *c, const SMGridInfo *info, MPI_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The neighbourhoods the path maps know: the error says which. */
+static PetscErrorCode sm_path_check_connectivity(MPI_Comm comm, int connectivity)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(connectivity == 6 || connectivity == 18 || connectivity == 26, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "Path map connectivity must be 6 (steps along the axes), 18 (also face diagonals) or 26 (also body "
+             "diagonals), got %d",
+             connectivity);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The common driver: initialise, seed the source plane, then local passes and ghost exchanges until no rank changes.
    mask (geodesic) or f (bottleneck) is this rank's slab; out receives the map. yz_swapped: the grid is the relabelled
    one of the transposed z maps (its axes 1 and 2 are the physical z and y), and the step lengths are summed in the
    physical x, y, z order so that they are bitwise those of the original grid. f may be out (bottleneck): that works
    for the packed search only, and *solved (collective) says whether it ran; otherwise it is always PETSC_TRUE. */
-static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t *mask, const double *f, int axis,
-                                    int side, PetscBool yz_swapped, double *out, PetscBool *solved)
+static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t *mask, const double *f,
+                                    int connectivity, int axis, int side, PetscBool yz_swapped, double *out,
+                                    PetscBool *solved)
 {
   MPI_Comm   comm = sm_grid_comm(grid);
   SMGridInfo info;
@@ -764,6 +784,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
              "Path map axis must be 0 (x), 1 (y) or 2 (z), got %d", axis);
   PetscCheck(side == 0 || side == 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "Path map side must be 0 (plane at index 0) or 1 (plane at index n-1), got %d", side);
+  PetscCall(sm_path_check_connectivity(comm, connectivity));
   PetscCheck(kind == SM_PATH_GEODESIC ? mask != NULL : f != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
              "Path map input array is NULL; pass this rank's slab [z_local][ny][nx]");
   PetscCheck(out != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Path map output array is NULL");
@@ -789,7 +810,9 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   for (int dz = -1; dz <= 1; dz++)
     for (int dy = -1; dy <= 1; dy++)
       for (int dx = -1; dx <= 1; dx++) {
-        if (!dx && !dy && !dz) continue;
+        const int nonzero = (dx != 0) + (dy != 0) + (dz != 0);
+        /* 6: axis steps only (one nonzero offset), 18: also face diagonals (two), 26: also body diagonals (three) */
+        if (!nonzero || nonzero > (connectivity == 6 ? 1 : connectivity == 18 ? 2 : 3)) continue;
         c.dxyz[k][0] = dx;
         c.dxyz[k][1] = dy;
         c.dxyz[k][2] = dz;
@@ -802,6 +825,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
                           PetscSqr(dz * (double)info.h[2]));
         k++;
       }
+  c.nnb = k;
   /* Source plane: for axis z it is on one rank only, for x and y every rank holds a strip of it. */
   p        = side ? info.n[axis] - 1 : 0;
   lo[axis] = p;
@@ -812,7 +836,7 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   }
   if (kind == SM_PATH_GEODESIC) {
     double wmin = c.len[0], wmax = c.len[0], width;
-    for (k = 1; k < 26; k++) wmin = PetscMin(wmin, c.len[k]), wmax = PetscMax(wmax, c.len[k]);
+    for (k = 1; k < c.nnb; k++) wmin = PetscMin(wmin, c.len[k]), wmax = PetscMax(wmax, c.len[k]);
     width       = wmin * (1.0 - 0x1p-20); /* the margin of the header's argument */
     c.inv_width = 1.0 / width;
     c.nring     = 4;
@@ -892,7 +916,8 @@ static PetscErrorCode sm_path_solve(SMGrid grid, SMPathKind kind, const uint8_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist)
+static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint8_t *mask, int connectivity, int axis,
+                                                         int side, double *dist)
 {
   SMGrid     tgrid = NULL;
   SMGridInfo tinfo;
@@ -903,7 +928,7 @@ static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint
   PetscFunctionBeginUser;
   if (axis == 2 && mask && dist && (side == 0 || side == 1)) PetscCall(sm_grid_create_transposed(grid, &tgrid));
   if (!tgrid) {
-    PetscCall(sm_path_solve(grid, SM_PATH_GEODESIC, mask, NULL, axis, side, PETSC_FALSE, dist, &solved));
+    PetscCall(sm_path_solve(grid, SM_PATH_GEODESIC, mask, NULL, connectivity, axis, side, PETSC_FALSE, dist, &solved));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   /* at most 9 bytes per voxel beside the caller's arrays: the mask copy goes before the map is sent back */
@@ -911,7 +936,7 @@ static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint
   PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tmask));
   PetscCall(sm_grid_transpose(grid, MPI_UINT8_T, sizeof(uint8_t), (uint8_t *)mask, tmask, SM_GRID_Z_TO_Y));
   PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tdist));
-  PetscCall(sm_path_solve(tgrid, SM_PATH_GEODESIC, tmask, NULL, 1, side, PETSC_TRUE, tdist, &solved));
+  PetscCall(sm_path_solve(tgrid, SM_PATH_GEODESIC, tmask, NULL, connectivity, 1, side, PETSC_TRUE, tdist, &solved));
   PetscCall(PetscFree(tmask));
   PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), dist, tdist, SM_GRID_Y_TO_Z));
   PetscCall(PetscFree(tdist));
@@ -919,7 +944,8 @@ static PetscErrorCode sm_morph_geodesic_distance_private(SMGrid grid, const uint
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode sm_morph_bottleneck_map_private(SMGrid grid, const double *f, int axis, int side, double *m)
+static PetscErrorCode sm_morph_bottleneck_map_private(SMGrid grid, const double *f, int connectivity, int axis,
+                                                      int side, double *m)
 {
   SMGrid     tgrid = NULL;
   SMGridInfo tinfo;
@@ -933,24 +959,25 @@ static PetscErrorCode sm_morph_bottleneck_map_private(SMGrid grid, const double 
     PetscCall(sm_grid_get_info(tgrid, &tinfo));
     PetscCall(PetscMalloc1((size_t)tinfo.n_local, &tf));
     PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), (double *)f, tf, SM_GRID_Z_TO_Y));
-    PetscCall(sm_path_solve(tgrid, SM_PATH_BOTTLENECK, NULL, tf, 1, side, PETSC_TRUE, tf, &solved));
+    PetscCall(sm_path_solve(tgrid, SM_PATH_BOTTLENECK, NULL, tf, connectivity, 1, side, PETSC_TRUE, tf, &solved));
     if (solved) PetscCall(sm_grid_transpose(grid, MPI_DOUBLE, sizeof(double), m, tf, SM_GRID_Y_TO_Z));
     PetscCall(PetscFree(tf));
     PetscCall(sm_grid_destroy(&tgrid));
   }
   /* too many distinct values for the packed search (same decision on every rank): on the z-slabs */
-  if (!solved) PetscCall(sm_path_solve(grid, SM_PATH_BOTTLENECK, NULL, f, axis, side, PETSC_FALSE, m, &solved));
+  if (!solved)
+    PetscCall(sm_path_solve(grid, SM_PATH_BOTTLENECK, NULL, f, connectivity, axis, side, PETSC_FALSE, m, &solved));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Mean geodesic tortuosity (SPEC 5). The geodesic distance from the opposite plane is the shortest path from each start
-   voxel to any voxel of that plane (paths are reversible). It is finite exactly for the start voxels 26-connected to
-   the opposite plane through the set, which are therefore the start voxels of SPEC 5.
+   voxel to any voxel of that plane (paths are reversible). It is finite exactly for the start voxels connected (with
+   the same connectivity) to the opposite plane through the set, which are therefore the start voxels of SPEC 5.
    The mean is summed reproducibly: each ratio t is split into its integer part and a fraction rounded to 2^-40
    (< 1e-12, the SPEC's tolerance for sums), both accumulated in int64; integer sums are exact and associative, so tau
    is bitwise the same at any rank count (the ratios themselves are, see the exactness note above). */
-PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int axis, int side, double *tau,
-                                            int64_t *nstart, int nbins, double bin_width, int64_t *hist)
+PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, int connectivity, int axis, int side,
+                                            double *tau, int64_t *nstart, int nbins, double bin_width, int64_t *hist)
 {
   MPI_Comm      comm = sm_grid_comm(grid);
   SMGridInfo    info;
@@ -975,7 +1002,7 @@ PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, in
     PetscCall(PetscCalloc1((size_t)nbins, &lhist));
   }
   PetscCall(PetscMalloc1((size_t)info.n_local, &dist));
-  PetscCall(sm_morph_geodesic_distance(grid, mask, axis, 1 - side, dist));
+  PetscCall(sm_morph_geodesic_distance(grid, mask, connectivity, axis, 1 - side, dist));
 
   straight = (double)(info.n[axis] - 1) * (double)info.h[axis];
   p        = side ? info.n[axis] - 1 : 0;
@@ -1022,20 +1049,21 @@ PetscErrorCode sm_morph_geodesic_tortuosity(SMGrid grid, const uint8_t *mask, in
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_morph_geodesic_distance(SMGrid grid, const uint8_t *mask, int axis, int side, double *dist)
+PetscErrorCode sm_morph_geodesic_distance(SMGrid grid, const uint8_t *mask, int connectivity, int axis, int side,
+                                          double *dist)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(SM_EVENT_Paths, 0, 0, 0, 0));
-  PetscCall(sm_morph_geodesic_distance_private(grid, mask, axis, side, dist));
+  PetscCall(sm_morph_geodesic_distance_private(grid, mask, connectivity, axis, side, dist));
   PetscCall(PetscLogEventEnd(SM_EVENT_Paths, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int axis, int side, double *m)
+PetscErrorCode sm_morph_bottleneck_map(SMGrid grid, const double *f, int connectivity, int axis, int side, double *m)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(SM_EVENT_Paths, 0, 0, 0, 0));
-  PetscCall(sm_morph_bottleneck_map_private(grid, f, axis, side, m));
+  PetscCall(sm_morph_bottleneck_map_private(grid, f, connectivity, axis, side, m));
   PetscCall(PetscLogEventEnd(SM_EVENT_Paths, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

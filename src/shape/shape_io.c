@@ -12,7 +12,7 @@
  * Written as "<path>.partial" and renamed when complete; an error removes the partial file. */
 #include "shape_impl.h"
 #include <stochmorph/version.h>
-#include <hdf5.h>
+#include <stochmorph/h5util.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,56 +23,6 @@
   "real spherical harmonics: Y_l0 = P_l^0, Y_lm = sqrt(2) P_l^m cos(m phi), Y_l-m = sqrt(2) P_l^m sin(m phi), P_l^m " \
   "in GSL_SF_LEGENDRE_SPHARM normalisation without the Condon-Shortley phase; coefficient index l^2 + l + m"
 
-/* ---- rank-0 helpers: return a negative value on failure (HDF5 style), no PETSc errors ---- */
-
-static herr_t sm_sh_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n, const void *buf)
-{
-  hid_t  space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR), attr;
-  herr_t e     = -1;
-  if (space < 0) return -1;
-  attr = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr >= 0) {
-    e = H5Awrite(attr, mtype, buf);
-    if (H5Aclose(attr) < 0) e = -1;
-  }
-  (void)H5Sclose(space);
-  return e;
-}
-
-static herr_t sm_sh_attr_strings(hid_t loc, const char *name, int n, const char *const *s, int scalar)
-{
-  size_t len = 1;
-  char  *buf;
-  hid_t  type;
-  herr_t e = -1;
-  for (int i = 0; i < n; i++) len = PetscMax(len, strlen(s[i]) + 1);
-  buf = (char *)calloc(len * (size_t)n, 1);
-  if (!buf) return -1;
-  for (int i = 0; i < n; i++) memcpy(buf + i * len, s[i], strlen(s[i]));
-  type = H5Tcopy(H5T_C_S1);
-  if (type >= 0 && H5Tset_size(type, len) >= 0 && H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0 &&
-      H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
-    e = sm_sh_attr(loc, name, type, type, scalar ? 0 : (hsize_t)n, buf);
-  if (type >= 0) (void)H5Tclose(type);
-  free(buf);
-  return e;
-}
-
-static herr_t sm_sh_dataset(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
-                            const void *buf)
-{
-  hid_t  space = H5Screate_simple(rank, dims, NULL), dset;
-  herr_t e     = -1;
-  if (space < 0) return -1;
-  dset = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (dset >= 0) {
-    e = H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (H5Dclose(dset) < 0) e = -1;
-  }
-  (void)H5Sclose(space);
-  return e;
-}
-
 /* Rank 0: write everything into the open file; 0 or -1. */
 static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
 {
@@ -81,39 +31,32 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
   hid_t         grp;
   herr_t        e         = 0;
   int64_t       counts[2] = {s->moved, s->not_star};
-  int           nb;
-  const char *const *bk, *const *bv;
 
   for (int i = 0; i < s->nphases; i++) phases[i] = s->phase_names[i];
   one = SM_SHAPES_FORMAT;
-  if (sm_sh_attr_strings(file, "format", 1, &one, 1) < 0) return -1;
+  if (sm_h5_attr_write_strings(file, "format", 1, &one, 1) < 0) return -1;
   one = sm_version_software();
-  if (sm_sh_attr_strings(file, "software", 1, &one, 1) < 0) return -1;
-  if (sm_version_get(&nb, &bk, &bv)) return -1;
-  for (int i = 0; i < nb; i++) {
-    char name[64];
-    snprintf(name, sizeof(name), "build.%s", bk[i]);
-    if (sm_sh_attr_strings(file, name, 1, &bv[i], 1) < 0) return -1;
-  }
+  if (sm_h5_attr_write_strings(file, "software", 1, &one, 1) < 0) return -1;
+  if (sm_h5_attr_write_build(file) < 0) return -1;
   grp = H5Gcreate2(file, "/shapes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (grp < 0) return -1;
-  if (sm_sh_dataset(grp, "centres", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d3, s->centres) < 0 ||
-      sm_sh_dataset(grp, "coeffs", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dc, s->coeffs) < 0 ||
-      sm_sh_dataset(grp, "fit_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, s->fit_error) < 0 ||
-      sm_sh_dataset(grp, "voxels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n, s->voxels) < 0 ||
-      sm_sh_attr(grp, "degree", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->degree) < 0 ||
-      sm_sh_attr(grp, "source_grid_size", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, s->source_n) < 0 ||
-      sm_sh_attr(grp, "source_voxel_size", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, s->source_h) < 0 ||
-      sm_sh_attr(grp, "marker_height", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &s->marker_height) < 0 ||
-      sm_sh_attr(grp, "directions", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->ndirections) < 0 ||
-      sm_sh_attr(grp, "centres_moved", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[0]) < 0 ||
-      sm_sh_attr(grp, "not_star_shaped", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[1]) < 0 ||
-      (s->nphases > 0 && sm_sh_attr_strings(grp, "phase_names", s->nphases, phases, 0) < 0))
+  if (sm_h5_dataset_write(grp, "centres", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d3, s->centres) < 0 ||
+      sm_h5_dataset_write(grp, "coeffs", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dc, s->coeffs) < 0 ||
+      sm_h5_dataset_write(grp, "fit_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, s->fit_error) < 0 ||
+      sm_h5_dataset_write(grp, "voxels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n, s->voxels) < 0 ||
+      sm_h5_attr_write(grp, "degree", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->degree) < 0 ||
+      sm_h5_attr_write(grp, "source_grid_size", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, s->source_n) < 0 ||
+      sm_h5_attr_write(grp, "source_voxel_size", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, s->source_h) < 0 ||
+      sm_h5_attr_write(grp, "marker_height", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &s->marker_height) < 0 ||
+      sm_h5_attr_write(grp, "directions", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->ndirections) < 0 ||
+      sm_h5_attr_write(grp, "centres_moved", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[0]) < 0 ||
+      sm_h5_attr_write(grp, "not_star_shaped", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[1]) < 0 ||
+      (s->nphases > 0 && sm_h5_attr_write_strings(grp, "phase_names", s->nphases, phases, 0) < 0))
     e = -1;
   if (!e) {
     const char *v[4] = {s->phase, s->source, SM_SHAPES_HARMONICS, "um"};
-    if (sm_sh_attr_strings(grp, "phase", 1, &v[0], 1) < 0 || sm_sh_attr_strings(grp, "source_file", 1, &v[1], 1) < 0 ||
-        sm_sh_attr_strings(grp, "harmonics", 1, &v[2], 1) < 0 || sm_sh_attr_strings(grp, "units", 1, &v[3], 1) < 0)
+    if (sm_h5_attr_write_strings(grp, "phase", 1, &v[0], 1) < 0 || sm_h5_attr_write_strings(grp, "source_file", 1, &v[1], 1) < 0 ||
+        sm_h5_attr_write_strings(grp, "harmonics", 1, &v[2], 1) < 0 || sm_h5_attr_write_strings(grp, "units", 1, &v[3], 1) < 0)
       e = -1;
   }
   if (H5Gclose(grp) < 0) e = -1;
@@ -151,14 +94,11 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
       else {
         int c = 1;
         if (sm_sh_write_contents(file, s) < 0) err = 2;
-        if (!err && sm_sh_attr(file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &c) < 0) err = 2;
+        if (!err && sm_h5_attr_write(file, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &c) < 0) err = 2;
         if (H5Fclose(file) < 0) err = 2;
       }
       if (err == 2) sm_sys_write_reason(partial, errno, why, sizeof(why));
-      if (!err && rename(partial, path)) {
-        err = 3;
-        sys = errno;
-      }
+      if (!err && (sys = sm_sys_commit(partial, path))) err = 3;
       if (err) (void)remove(partial);
     }
   }
@@ -178,79 +118,6 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
 
 /* ---- reading ---- */
 
-static herr_t sm_sh_read_attr(hid_t loc, const char *name, hid_t mtype, hssize_t n, void *buf)
-{
-  hid_t    attr = H5Aopen(loc, name, H5P_DEFAULT), space;
-  hssize_t np;
-  herr_t   e = -1;
-  if (attr < 0) return -1;
-  space = H5Aget_space(attr);
-  np    = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-  if (np == n) e = H5Aread(attr, mtype, buf);
-  if (space >= 0) (void)H5Sclose(space);
-  (void)H5Aclose(attr);
-  return e;
-}
-
-/* Fixed- or variable-length string attribute (scalar or array) into out[max][len]; count in *n. */
-static herr_t sm_sh_read_strings(hid_t loc, const char *name, int max, size_t len, char *out, int *n)
-{
-  hid_t    attr = H5Aopen(loc, name, H5P_DEFAULT), ftype = -1, mtype = -1, space = -1;
-  hssize_t np;
-  herr_t   e = -1;
-  if (attr < 0) return -1;
-  ftype = H5Aget_type(attr);
-  space = H5Aget_space(attr);
-  np    = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-  if (ftype >= 0 && H5Tget_class(ftype) == H5T_STRING && np >= 1 && np <= max) {
-    mtype = H5Tcopy(H5T_C_S1);
-    if (H5Tis_variable_str(ftype) > 0) {
-      char *vbuf[SM_MAX_PHASES > 1 ? SM_MAX_PHASES : 1] = {NULL};
-      if (np <= (hssize_t)(sizeof(vbuf) / sizeof(vbuf[0])) && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
-          H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, vbuf) >= 0) {
-        for (int i = 0; i < (int)np; i++) {
-          snprintf(out + i * len, len, "%s", vbuf[i] ? vbuf[i] : "");
-          H5free_memory(vbuf[i]);
-        }
-        e = 0;
-      }
-    } else {
-      size_t fl  = H5Tget_size(ftype) + 1;
-      char  *buf = (char *)calloc(fl * (size_t)np, 1);
-      if (buf && H5Tset_size(mtype, fl) >= 0 && H5Tset_strpad(mtype, H5T_STR_NULLTERM) >= 0 &&
-          H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, buf) >= 0) {
-        for (int i = 0; i < (int)np; i++) snprintf(out + i * len, len, "%s", buf + i * fl);
-        e = 0;
-      }
-      free(buf);
-    }
-    *n = (int)np;
-  }
-  if (mtype >= 0) (void)H5Tclose(mtype);
-  if (space >= 0) (void)H5Sclose(space);
-  if (ftype >= 0) (void)H5Tclose(ftype);
-  (void)H5Aclose(attr);
-  return e;
-}
-
-/* Rank 0: dataset name of loc, expected dims (second may be 0 for 1D), into buf. */
-static herr_t sm_sh_read_dataset(hid_t loc, const char *name, hid_t mtype, hsize_t n0, hsize_t n1, void *buf)
-{
-  hid_t   dset    = H5Dopen2(loc, name, H5P_DEFAULT), space;
-  hsize_t dims[2] = {0, 0};
-  int     rank;
-  herr_t  e = -1;
-  if (dset < 0) return -1;
-  space = H5Dget_space(dset);
-  rank  = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-  if (rank == (n1 ? 2 : 1) && H5Sget_simple_extent_dims(space, dims, NULL) >= 0 && dims[0] == n0 &&
-      (!n1 || dims[1] == n1))
-    e = H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-  if (space >= 0) (void)H5Sclose(space);
-  (void)H5Dclose(dset);
-  return e;
-}
-
 typedef struct {
   int     degree, ndirections, nphases;
   int64_t n, source_n[3], moved, not_star;
@@ -269,24 +136,24 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   *grp  = -1;
   *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (*file < 0) return snprintf(msg, len, "-i: '%s' is not an HDF5 file, or HDF5 cannot open it", path), 1;
-  if (sm_sh_read_strings(*file, "format", 1, sizeof(fmt), fmt, &nf) < 0 || strcmp(fmt, SM_SHAPES_FORMAT))
+  if (sm_h5_attr_read_strings_into(*file, "format", 1, sizeof(fmt), fmt, &nf) < 0 || strcmp(fmt, SM_SHAPES_FORMAT))
     return snprintf(msg, len,
                     "-i: '%s' is not a sub-particle file (no format = \"%s\"; write one with `stochmorph shape`)", path,
                     SM_SHAPES_FORMAT),
            1;
-  if (sm_sh_read_attr(*file, "complete", H5T_NATIVE_INT, 1, &complete) < 0 || complete != 1)
+  if (sm_h5_attr_read(*file, "complete", H5T_NATIVE_INT, 1, &complete) < 0 || complete != 1)
     return snprintf(msg, len, "-i: file '%s' is incomplete (a run was interrupted while writing it); write it again",
                     path),
            1;
   *grp = H5Gopen2(*file, "/shapes", H5P_DEFAULT);
   if (*grp < 0) return snprintf(msg, len, "-i: '%s' has no group /shapes", path), 1;
-  if (sm_sh_read_attr(*grp, "degree", H5T_NATIVE_INT, 1, &hd->degree) < 0 || hd->degree < 0 ||
+  if (sm_h5_attr_read(*grp, "degree", H5T_NATIVE_INT, 1, &hd->degree) < 0 || hd->degree < 0 ||
       hd->degree > SM_SHAPE_MAX_DEGREE)
     return snprintf(msg, len, "-i: '%s': attribute /shapes/degree is missing or outside 0..%d", path,
                     SM_SHAPE_MAX_DEGREE),
            1;
-  if (sm_sh_read_attr(*grp, "source_grid_size", H5T_NATIVE_INT64, 3, hd->source_n) < 0 ||
-      sm_sh_read_attr(*grp, "source_voxel_size", H5T_NATIVE_DOUBLE, 3, hd->source_h) < 0)
+  if (sm_h5_attr_read(*grp, "source_grid_size", H5T_NATIVE_INT64, 3, hd->source_n) < 0 ||
+      sm_h5_attr_read(*grp, "source_voxel_size", H5T_NATIVE_DOUBLE, 3, hd->source_h) < 0)
     return snprintf(msg, len, "-i: '%s': attributes source_grid_size / source_voxel_size of /shapes are missing", path),
            1;
   for (int d = 0; d < 3; d++)
@@ -295,14 +162,14 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   hd->marker_height = -1;
   hd->ndirections   = 0;
   hd->moved = hd->not_star = 0;
-  (void)sm_sh_read_attr(*grp, "marker_height", H5T_NATIVE_DOUBLE, 1, &hd->marker_height);
-  (void)sm_sh_read_attr(*grp, "directions", H5T_NATIVE_INT, 1, &hd->ndirections);
-  (void)sm_sh_read_attr(*grp, "centres_moved", H5T_NATIVE_INT64, 1, &hd->moved);
-  (void)sm_sh_read_attr(*grp, "not_star_shaped", H5T_NATIVE_INT64, 1, &hd->not_star);
-  if (sm_sh_read_strings(*grp, "phase_names", SM_MAX_PHASES, SM_NAME_LEN, &s->phase_names[0][0], &np) < 0) np = 0;
+  (void)sm_h5_attr_read(*grp, "marker_height", H5T_NATIVE_DOUBLE, 1, &hd->marker_height);
+  (void)sm_h5_attr_read(*grp, "directions", H5T_NATIVE_INT, 1, &hd->ndirections);
+  (void)sm_h5_attr_read(*grp, "centres_moved", H5T_NATIVE_INT64, 1, &hd->moved);
+  (void)sm_h5_attr_read(*grp, "not_star_shaped", H5T_NATIVE_INT64, 1, &hd->not_star);
+  if (sm_h5_attr_read_strings_into(*grp, "phase_names", SM_MAX_PHASES, SM_NAME_LEN, &s->phase_names[0][0], &np) < 0) np = 0;
   hd->nphases = np;
-  (void)sm_sh_read_strings(*grp, "phase", 1, SM_NAME_LEN, s->phase, &nf);
-  (void)sm_sh_read_strings(*grp, "source_file", 1, PETSC_MAX_PATH_LEN, s->source, &nf);
+  (void)sm_h5_attr_read_strings_into(*grp, "phase", 1, SM_NAME_LEN, s->phase, &nf);
+  (void)sm_h5_attr_read_strings_into(*grp, "source_file", 1, PETSC_MAX_PATH_LEN, s->source, &nf);
   dset = H5Dopen2(*grp, "centres", H5P_DEFAULT);
   if (dset < 0) return snprintf(msg, len, "-i: '%s' has no dataset /shapes/centres", path), 1;
   space = H5Dget_space(dset);
@@ -349,10 +216,10 @@ PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *s)
   PetscCallMPI(MPI_Bcast(&hd, sizeof(hd), MPI_BYTE, 0, comm));
   PetscCall(sm_shapes_alloc(s, hd.degree, hd.n));
   if (rank == 0) {
-    if (sm_sh_read_dataset(grp, "centres", H5T_NATIVE_DOUBLE, (hsize_t)hd.n, 3, s->centres) < 0 ||
-        sm_sh_read_dataset(grp, "coeffs", H5T_NATIVE_DOUBLE, (hsize_t)hd.n, (hsize_t)s->ncoeffs, s->coeffs) < 0 ||
-        sm_sh_read_dataset(grp, "fit_error", H5T_NATIVE_DOUBLE, (hsize_t)hd.n, 0, s->fit_error) < 0 ||
-        sm_sh_read_dataset(grp, "voxels", H5T_NATIVE_INT64, (hsize_t)hd.n, 0, s->voxels) < 0) {
+    if (sm_h5_dataset_read(grp, "centres", H5T_NATIVE_DOUBLE, 2, (hsize_t[]){(hsize_t)hd.n, 3}, s->centres) < 0 ||
+        sm_h5_dataset_read(grp, "coeffs", H5T_NATIVE_DOUBLE, 2, (hsize_t[]){(hsize_t)hd.n, (hsize_t)s->ncoeffs}, s->coeffs) < 0 ||
+        sm_h5_dataset_read(grp, "fit_error", H5T_NATIVE_DOUBLE, 1, (hsize_t[]){(hsize_t)hd.n}, s->fit_error) < 0 ||
+        sm_h5_dataset_read(grp, "voxels", H5T_NATIVE_INT64, 1, (hsize_t[]){(hsize_t)hd.n}, s->voxels) < 0) {
       snprintf(msg, sizeof(msg),
                "-i: '%s': the datasets /shapes/centres, coeffs [n][(L+1)^2 = %d], fit_error and voxels are missing or "
                "of the wrong size",

@@ -33,6 +33,8 @@ PetscErrorCode sm_transport_create(MPI_Comm comm, SMTransport *t)
   s->method    = SM_TRANSPORT_FEM;
   s->pc_matrix = SM_TRANSPORT_PC_EDGE;
   s->ndirs     = 3;
+  s->m_rtol    = SM_TRANSPORT_M_RTOL_DEFAULT;
+  s->matfree   = PETSC_TRUE;
   for (int d = 0; d < 3; d++) s->dirs[d] = d;
   PetscCall(PetscStrncpy(s->prefix, "transport_", sizeof(s->prefix)));
   *t = s;
@@ -78,6 +80,23 @@ PetscErrorCode sm_transport_get_pc_matrix(SMTransport t, SMTransportPCMatrix *pc
 {
   PetscFunctionBeginUser;
   *pc_matrix = t->pc_matrix;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_set_m_rtol(SMTransport t, double m_rtol)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(isfinite(m_rtol) && m_rtol >= 0 && m_rtol < 1, t->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-%sm_rtol: the relative accuracy of M is a number in [0, 1) (0: stop on the residual only), got %g", t->prefix,
+             m_rtol);
+  t->m_rtol = m_rtol;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_get_m_rtol(SMTransport t, double *m_rtol)
+{
+  PetscFunctionBeginUser;
+  *m_rtol = t->m_rtol;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -212,12 +231,13 @@ PetscErrorCode sm_transport_set_from_options(SMTransport t)
   char      method[16], pcm[16], *dirs[4], *cond[SM_MAX_PHASES + 1];
   PetscInt  ndirs = 4, ncond = SM_MAX_PHASES + 1;
   PetscBool set_dirs, set_cond, old;
+  PetscReal m_rtol = t->m_rtol;
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(method, sm_transport_method_names[t->method], sizeof(method)));
   PetscCall(PetscStrncpy(pcm, sm_transport_pc_matrix_names[t->pc_matrix], sizeof(pcm)));
   PetscOptionsBegin(t->comm, t->prefix, "Transport solver (SPEC 6); its KSP takes the -ksp_* / -pc_* / -mg_* options "
-                    "with the same prefix (defaults: CG, hypre BoomerAMG, relative residual 1e-8)", "SMTransport");
+                    "with the same prefix (defaults: CG, hypre BoomerAMG, stop on -m_rtol or a natural residual 1e-8)", "SMTransport");
   PetscCall(PetscOptionsString("-method", "fem (trilinear hexahedra, nodal reactions; 26-connected) or fv (cell-centred "
                                "7-point, harmonic face means; 6-connected, as TauFactor)", "sm_transport_set_method", method,
                                method, sizeof(method), NULL));
@@ -225,6 +245,14 @@ PetscErrorCode sm_transport_set_from_options(SMTransport t)
                                "Laplacian of the kept elements, spectrally equivalent, less memory) or stiffness (the Q1 "
                                "matrix itself: fewer iterations, about 40 percent more memory)", "sm_transport_set_pc_matrix",
                                pcm, pcm, sizeof(pcm), NULL));
+  PetscCall(PetscOptionsReal("-m_rtol", "Stop the solve when the estimated relative error of M is below this (energy error "
+                             "over the smallest Ritz value of the preconditioned operator; CG only); 0: stop on the "
+                             "residual (-ksp_rtol) only", "sm_transport_set_m_rtol", m_rtol, &m_rtol, NULL));
+  PetscCall(PetscOptionsBool("-matfree", "fem with -pc_matrix edge: apply the Q1 operator element by element without "
+                             "storing it (the same operator; about 170 bytes per unknown less than its SBAIJ upper triangle)",
+                             NULL, t->matfree, &t->matfree, NULL));
+  PetscCall(PetscOptionsBool("-m_monitor", "Print the energy flux and the error estimate of M at every iteration", NULL,
+                             t->m_monitor, &t->m_monitor, NULL));
   PetscCall(PetscOptionsStringArray("-direction", "Flow directions: x, y, z (a list) or all", "sm_transport_set_directions",
                                     dirs, &ndirs, &set_dirs));
   PetscCall(PetscOptionsStringArray("-conductivities", "Conductivity per phase as name:value,... (default: 1 for the "
@@ -246,6 +274,7 @@ PetscErrorCode sm_transport_set_from_options(SMTransport t)
                pcm);
     PetscCall(sm_transport_set_method(t, (SMTransportMethod)m));
     PetscCall(sm_transport_set_pc_matrix(t, (SMTransportPCMatrix)p));
+    PetscCall(sm_transport_set_m_rtol(t, (double)m_rtol));
   }
   if (set_dirs) {
     int       d[3], n = 0;
@@ -318,9 +347,9 @@ PetscErrorCode sm_transport_get_settings_text(SMTransport t, char buf[], size_t 
     PetscCall(PetscSNPrintf(item, sizeof(item), "%s%s:%.17g", i ? "," : "", t->cond_names[i], t->cond_values[i]));
     PetscCall(PetscStrlcat(cond, item, sizeof(cond)));
   }
-  PetscCall(PetscSNPrintf(buf, len, "method=%s pc_matrix=%s conductivities=%s solver=[%s]",
+  PetscCall(PetscSNPrintf(buf, len, "method=%s pc_matrix=%s m_rtol=%g conductivities=%s solver=[%s]",
                           sm_transport_method_names[t->method],
-                          t->method == SM_TRANSPORT_FEM ? sm_transport_pc_matrix_names[t->pc_matrix] : "", cond,
+                          t->method == SM_TRANSPORT_FEM ? sm_transport_pc_matrix_names[t->pc_matrix] : "", t->m_rtol, cond,
                           t->solver_options ? t->solver_options : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -336,8 +365,11 @@ PetscErrorCode sm_transport_view(SMTransport t, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "SMTransport (prefix -%s): method %s", t->prefix,
                                    sm_transport_method_names[t->method]));
   if (t->method == SM_TRANSPORT_FEM)
-    PetscCall(PetscViewerASCIIPrintf(viewer, ", preconditioner from the %s matrix",
-                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE ? "7-point edge" : "Q1 stiffness"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, ", preconditioner from the %s matrix, Q1 operator %s",
+                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE ? "7-point edge" : "Q1 stiffness",
+                                     t->pc_matrix == SM_TRANSPORT_PC_EDGE && t->matfree ? "matrix-free" : "assembled"));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "\n  stop: estimated relative error of M below %g, or the residual test",
+                                   t->m_rtol));
   PetscCall(PetscViewerASCIIPrintf(viewer, "\n  directions:"));
   for (int i = 0; i < t->ndirs; i++) PetscCall(PetscViewerASCIIPrintf(viewer, " %s", sm_transport_direction_names[t->dirs[i]]));
   PetscCall(PetscViewerASCIIPrintf(viewer, "\n  conductivities: "));

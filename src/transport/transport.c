@@ -110,10 +110,11 @@ static PetscErrorCode sm_transport_kept_set(SMTransportCtx *c, SMVolume vol, SMG
      same iteration counts (21-22 FEM, 14-16 FV), a setup 2x faster, and on two ranks 360 instead of 610 MB per rank
      at the peak (GAMG's parallel coarsening keeps about 2.4x the data of its serial one). -transport_pc_type gamg gives GAMG
      (with the constant near-null space set below).
-   - Relative tolerance 1e-8 on the unpreconditioned residual ||b - A u|| / ||b||: the flux imbalance between inlet and
-     outlet is a sum of residual entries, so this bounds it directly, and it keeps the M of runs on different rank
-     counts (whose multigrid hierarchies differ) equal to about 1e-8, far below the discretisation error (percent) and
-     the 1e-6 reproducibility we promise; PETSc's default 1e-5 would leave differences at the 1e-4 level.
+   - Stop when the estimated relative error of M is below -transport_m_rtol (1e-6; the rule is explained above
+     sm_transport_converged), or on the natural-norm residual (r, B r)^1/2 <= 1e-8 of its initial value, whichever comes
+     first. On the chi2 twins the M rule stops after about 10 iterations where the residual rule took 21-22 (the
+     residual 1e-8 kept M of runs on different rank counts equal to about 1e-8, far more than the 1e-6 reproducibility
+     we promise). The natural norm costs nothing: CG computes (r, B r) anyway.
    - A linear initial guess (exact for straight channels). */
 static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, Mat P, KSP *ksp)
 {
@@ -133,7 +134,8 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
   PetscCall(KSPSetOptionsPrefix(*ksp, t->prefix[0] ? t->prefix : NULL));
   PetscCall(KSPSetOperators(*ksp, A, P));
   PetscCall(KSPSetType(*ksp, KSPCG));
-  PetscCall(KSPSetNormType(*ksp, KSP_NORM_UNPRECONDITIONED));
+  PetscCall(KSPSetNormType(*ksp, KSP_NORM_NATURAL));
+  PetscCall(KSPSetComputeSingularValues(*ksp, t->m_rtol > 0 || t->m_monitor ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(KSPSetTolerances(*ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
   PetscCall(KSPSetInitialGuessNonzero(*ksp, PETSC_TRUE));
   PetscCall(PCSetType(pc, PCHYPRE));
@@ -153,20 +155,86 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
    spectrally equivalent to the stiffness matrix, so CG still converges in a number of iterations independent of the
    mesh size (21-22 from 24^3 to 256^3). */
 
-/* The convergence test of the hooked solve: PETSc's default test, after the iteration hook, which may stop the solve. */
+/* The stopping rule tied to M (-transport_m_rtol, default 1e-6).
+ *
+ * J is computed as an energy: with u the full nodal (FEM) or cell (FV) vector, 1 on the inlet, 0 on the outlet, K the
+ * operator of the kept set and r = b - A u the residual of the free unknowns, E(u) = u^T K u = J_in(u) - u_F^T r, where
+ * J_in is the inlet flux (reactions or boundary face fluxes). For the exact discrete solution u* this is its flux J*,
+ * and for any iterate E(u) = J* + ||e||_A^2 with e = u - u*: the energy is never below J*, and its error is quadratic in
+ * the error of u where the flux of one face, J_in(u) = J* + u*^T r, is linear in it (the flux imbalance of a loosely
+ * converged solve is first order, the energy second order). So M = E L / (A D), and an upper estimate of
+ * ||e||_A^2 = r^T A^-1 r is (r, B r) / lambda_min(B A) for the SPD preconditioner B: (r, B r) is CG's natural norm
+ * squared, free at every iteration, and lambda_min is estimated by the smallest Ritz value of the Lanczos matrix CG
+ * builds along the way (KSPComputeExtremeSingularValues). A Ritz value lies above lambda_min, so it is divided by a
+ * safety factor (SM_RITZ_SAFETY below, chosen on twins solved to 1e-12: tests/unit/test_transport.c checks that the
+ * estimate stays an upper bound). The solve stops when estimate / (E - estimate) <= m_rtol (E - estimate is a lower
+ * estimate of J*), or by PETSc's residual test (-transport_ksp_rtol), whichever comes first.
+ *
+ * Cost: nothing per iteration but the Ritz value (a tridiagonal eigenproblem of the iteration count's size); E(u) of the
+ * iterate (one operator application and two dot products) only once the estimate is below m_rtol times the energy of
+ * the initial guess, i.e. in the last one or two iterations. Other Krylov methods or norm types: the residual test
+ * alone, and no estimate (NAN). */
+#define SM_RITZ_SAFETY 4.0
+
 typedef struct {
-  const SMTransportHooks *hooks;
-  void                   *dctx;
+  const SMTransportHooks *hooks; /* NULL: none */
+  void                   *dctx;  /* PETSc's default test */
   PetscBool               stopped;
-} SMHookCtx;
+  /* the M test */
+  PetscBool mtest, monitor;
+  double    m_rtol;
+  Mat       A;
+  Vec       b, w;    /* w: work vector */
+  double    E0, Q0;  /* energy of the initial guess and Q(u0) = u0^T (A u0 - 2 b) */
+  double    est, E;  /* last estimate of ||e||_A^2 and the energy where it was evaluated (NAN: not yet) */
+  PetscBool m_converged;
+} SMConvCtx;
+
+/* Q(x) = x^T (A x - 2 b): E(x) = E0 + Q(x) - Q(u0) */
+static PetscErrorCode sm_transport_q(SMConvCtx *h, Vec x, double *q)
+{
+  PetscScalar xax, bx;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatMult(h->A, x, h->w));
+  PetscCall(VecDotBegin(x, h->w, &xax));
+  PetscCall(VecDotBegin(h->b, x, &bx));
+  PetscCall(VecDotEnd(x, h->w, &xax));
+  PetscCall(VecDotEnd(h->b, x, &bx));
+  *q = (double)(xax - 2.0 * bx);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rnorm, KSPConvergedReason *reason, void *ctx)
 {
-  SMHookCtx *h = (SMHookCtx *)ctx;
+  SMConvCtx *h = (SMConvCtx *)ctx;
 
   PetscFunctionBeginUser;
   PetscCall(KSPConvergedDefault(ksp, it, rnorm, reason, h->dctx));
-  if (*reason == KSP_CONVERGED_ITERATING && it > 0 && h->hooks->iteration) {
+  if (h->mtest && it > 0 && *reason >= 0) {
+    PetscReal emax, emin;
+    Vec       x;
+    double    est;
+    PetscCall(KSPComputeExtremeSingularValues(ksp, &emax, &emin));
+    est    = (double)rnorm * (double)rnorm * SM_RITZ_SAFETY / (double)emin;
+    h->est = est;
+    h->E   = NAN;
+    if (h->monitor || est <= h->m_rtol * h->E0) {
+      double q;
+      PetscCall(KSPBuildSolution(ksp, NULL, &x));
+      PetscCall(sm_transport_q(h, x, &q));
+      h->E = h->E0 + q - h->Q0;
+    }
+    if (h->monitor)
+      PetscCall(PetscPrintf(PetscObjectComm((PetscObject)ksp),
+                            "    %3d energy flux %.15e, error estimate %.3e (relative %.3e), Ritz values [%.4f, %.4f]\n",
+                            (int)it, h->E, est, est / (h->E - est), (double)emin, (double)emax));
+    if (*reason == KSP_CONVERGED_ITERATING && !isnan(h->E) && h->E - est > 0 && est <= h->m_rtol * (h->E - est)) {
+      *reason        = KSP_CONVERGED_RTOL;
+      h->m_converged = PETSC_TRUE;
+    }
+  }
+  if (*reason == KSP_CONVERGED_ITERATING && it > 0 && h->hooks && h->hooks->iteration) {
     Vec       x;
     PetscBool stop = PETSC_FALSE;
     PetscCall(KSPBuildSolution(ksp, NULL, &x));
@@ -182,7 +250,120 @@ static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rno
 static PetscErrorCode sm_transport_converged_destroy(void *ctx)
 {
   PetscFunctionBeginUser;
-  PetscCall(KSPConvergedDefaultDestroy(((SMHookCtx *)ctx)->dctx));
+  PetscCall(KSPConvergedDefaultDestroy(((SMConvCtx *)ctx)->dctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Inlet and outlet flux of x (NULL: no unknowns) and, if asked, the potential. Collective. */
+static PetscErrorCode sm_transport_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential)
+{
+  PetscFunctionBeginUser;
+  if (c->method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_flux(c, x, flux_in, flux_out, potential));
+  else PetscCall(sm_transport_fv_flux(c, x, flux_in, flux_out, potential));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* E(x) = J_in(x) - x^T (b - A x) (see the stopping rule above). Collective. */
+static PetscErrorCode sm_transport_energy(SMTransportCtx *c, Mat A, Vec b, Vec x, double *E)
+{
+  double      fin, fout;
+  Vec         r;
+  PetscScalar xr;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_transport_flux(c, x, &fin, &fout, NULL));
+  PetscCall(VecDuplicate(b, &r));
+  PetscCall(MatMult(A, x, r));
+  PetscCall(VecAYPX(r, -1.0, b));
+  PetscCall(VecDot(x, r, &xr));
+  PetscCall(VecDestroy(&r));
+  *E = fin - (double)xr;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The direction's context before the kept set: grid, method, conductivities; checks that every label is a phase. */
+static PetscErrorCode sm_transport_ctx_init(SMTransportCtx *c, SMVolume vol, const double conductivity[],
+                                            SMTransportMethod method, int direction)
+{
+  SMGrid grid;
+  int    np;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(c, sizeof(*c)));
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(sm_volume_get_phases(vol, &np, NULL));
+  PetscCall(sm_grid_get_info(grid, &c->g));
+  c->grid   = grid;
+  c->comm   = sm_grid_comm(grid);
+  c->dir    = direction;
+  c->method = method;
+  for (int l = 0; l < np; l++) c->cond[l] = conductivity[l];
+  {
+    /* every label < np is checked by the label count; labels >= np would read past cond */
+    int64_t counts[SM_MAX_PHASES];
+    PetscCall(sm_morph_label_counts(vol, counts));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                    int direction, int nvec, double *maxdiff, double *maxval,
+                                                    int64_t *unknowns)
+{
+  SMTransportCtx    c;
+  SMTransportResult res;
+  SMGrid            grid;
+  Mat               A = NULL, S = NULL;
+  Vec               b, x, bs, xs, y, ys;
+  PetscRandom       rnd;
+
+  PetscFunctionBeginUser;
+  *maxdiff = *maxval = 0;
+  *unknowns          = 0;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(PetscMemzero(&res, sizeof(res)));
+  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, SM_TRANSPORT_FEM, direction));
+  PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, &res));
+  if (res.percolates) {
+    PetscCall(sm_transport_fem_number(&c));
+    *unknowns = c.nglobal;
+  }
+  if (c.nglobal > 0) {
+    PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+    PetscCall(sm_transport_fem_matfree(&c, &S, &bs, &xs));
+    PetscCall(VecDuplicate(b, &y));
+    PetscCall(VecDuplicate(b, &ys));
+    PetscCall(PetscRandomCreate(c.comm, &rnd));
+    for (int k = 0; k < nvec; k++) {
+      PetscReal d, v;
+      PetscCall(VecSetRandom(x, rnd));
+      PetscCall(MatMult(A, x, y));
+      PetscCall(MatMult(S, x, ys));
+      PetscCall(VecNorm(y, NORM_INFINITY, &v));
+      PetscCall(VecAXPY(ys, -1.0, y));
+      PetscCall(VecNorm(ys, NORM_INFINITY, &d));
+      *maxdiff = PetscMax(*maxdiff, (double)d);
+      *maxval  = PetscMax(*maxval, (double)v);
+    }
+    /* the right-hand sides and initial guesses must agree too */
+    {
+      PetscReal d;
+      PetscCall(VecAXPY(bs, -1.0, b));
+      PetscCall(VecNorm(bs, NORM_INFINITY, &d));
+      *maxdiff = PetscMax(*maxdiff, (double)d);
+    }
+    PetscCall(PetscRandomDestroy(&rnd));
+    PetscCall(VecDestroy(&y));
+    PetscCall(VecDestroy(&ys));
+    PetscCall(VecDestroy(&b));
+    PetscCall(VecDestroy(&x));
+    PetscCall(VecDestroy(&bs));
+    PetscCall(VecDestroy(&xs));
+    PetscCall(MatDestroy(&A));
+    PetscCall(MatDestroy(&S));
+  }
+  PetscCall(PetscFree(c.num));
+  PetscCall(PetscFree(c.klab));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -191,10 +372,9 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
 {
   const SMTransportHooks *hooks  = t->has_hooks ? &t->hooks : NULL;
   const SMTransportMethod method = t->method;
-  SMHookCtx      hctx = {hooks, NULL, PETSC_FALSE};
+  SMConvCtx      hctx;
   SMTransportCtx c;
   SMGrid         grid;
-  int            np;
   Mat            A   = NULL, P = NULL;
   Vec            b   = NULL, x = NULL;
   KSP            ksp = NULL;
@@ -205,20 +385,11 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   PetscCall(sm_transport_set_up(t));
   PetscCall(PetscLogEventBegin(SM_EVENT_TransportSetup, 0, 0, 0, 0));
   PetscCall(PetscMemzero(&c, sizeof(c)));
+  PetscCall(PetscMemzero(&hctx, sizeof(hctx)));
   PetscCall(PetscMemzero(res, sizeof(*res)));
+  hctx.hooks = hooks;
   PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_volume_get_phases(vol, &np, NULL));
-  PetscCall(sm_grid_get_info(grid, &c.g));
-  c.grid   = grid;
-  c.comm   = sm_grid_comm(grid);
-  c.dir    = direction;
-  c.method = method;
-  for (int l = 0; l < np; l++) c.cond[l] = conductivity[l];
-  {
-    /* every label < np is checked by the label count; labels >= np would read past cond */
-    int64_t counts[SM_MAX_PHASES];
-    PetscCall(sm_morph_label_counts(vol, counts));
-  }
+  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, method, direction));
   res->direction   = direction;
   res->method      = method;
   res->phase_label = phase_label;
@@ -251,11 +422,27 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
          setup's transient memory and the Q1 matrix are never allocated at the same time */
       PetscCall(sm_transport_fem_assemble_edge(&c, &P));
       PetscCall(sm_transport_ksp(t, &c, P, P, &ksp));
-      c.symmetric_storage = PETSC_TRUE;
-      PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+      if (t->matfree) PetscCall(sm_transport_fem_matfree(&c, &A, &b, &x));
+      else {
+        c.symmetric_storage = PETSC_TRUE;
+        PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
+      }
       PetscCall(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
       PetscCall(MatSetOption(A, MAT_SPD, PETSC_TRUE));
-      PetscCall(KSPSetOperators(ksp, A, P));
+      {
+        /* BoomerAMG has built its hierarchy on a copy of P in its own format and never reads P again: P is freed
+           (about 100 bytes per unknown) and the set-up preconditioner kept. Other preconditioners may read P when
+           applied (SOR, ...) and keep it. */
+        PC        pc;
+        PetscBool hypre;
+        PetscCall(KSPGetPC(ksp, &pc));
+        PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCHYPRE, &hypre));
+        if (hypre) {
+          PetscCall(PCSetReusePreconditioner(pc, PETSC_TRUE));
+          PetscCall(KSPSetOperators(ksp, A, A));
+          PetscCall(MatDestroy(&P));
+        } else PetscCall(KSPSetOperators(ksp, A, P));
+      }
     } else {
       if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
       else PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
@@ -277,9 +464,28 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     PetscCall(PCGetType(pc, &pt));
     PetscCall(PetscStrncpy(res->ksp_type, kt, sizeof(res->ksp_type)));
     PetscCall(PetscStrncpy(res->pc_type, pt, sizeof(res->pc_type)));
-    if (hooks) {
+    if (hooks && hooks->initial_guess) {
       PetscBool loaded = PETSC_FALSE;
-      if (hooks->initial_guess) PetscCall(hooks->initial_guess(hooks->ctx, x, &loaded));
+      PetscCall(hooks->initial_guess(hooks->ctx, x, &loaded));
+    }
+    {
+      KSPNormType nt;
+      PetscBool   cg;
+      PetscCall(KSPGetNormType(ksp, &nt));
+      PetscCall(PetscObjectTypeCompare((PetscObject)ksp, KSPCG, &cg));
+      hctx.mtest   = cg && nt == KSP_NORM_NATURAL && (t->m_rtol > 0 || t->m_monitor) ? PETSC_TRUE : PETSC_FALSE;
+      hctx.monitor = t->m_monitor;
+      hctx.m_rtol  = t->m_rtol;
+      hctx.est     = NAN;
+    }
+    if (hctx.mtest) {
+      hctx.A = A;
+      hctx.b = b;
+      PetscCall(VecDuplicate(b, &hctx.w));
+      PetscCall(sm_transport_energy(&c, A, b, x, &hctx.E0));
+      PetscCall(sm_transport_q(&hctx, x, &hctx.Q0));
+    }
+    if (hctx.mtest || hooks) {
       PetscCall(KSPConvergedDefaultCreate(&hctx.dctx));
       PetscCall(KSPSetConvergenceTest(ksp, sm_transport_converged, &hctx, sm_transport_converged_destroy));
     }
@@ -287,6 +493,7 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     PetscCall(KSPGetConvergedReason(ksp, &res->reason));
     PetscCall(KSPGetIterationNumber(ksp, &res->iterations));
     PetscCall(KSPGetResidualNorm(ksp, &res->residual_norm));
+    PetscCall(VecDestroy(&hctx.w));
     if (hctx.stopped) { /* stopped by the hook: no result, nothing more to compute */
       res->stopped = PETSC_TRUE;
       res->reason  = KSP_CONVERGED_ITERATING;
@@ -307,23 +514,36 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
                "-%sksp_max_it, loosen -%sksp_rtol or try another preconditioner (-%spc_type)",
                sm_transport_method_names[method], sm_transport_direction_names[direction], KSPConvergedReasons[res->reason],
                (int)res->iterations, res->residual_norm, t->prefix, t->prefix, t->prefix);
+    res->m_converged = hctx.m_converged;
     PetscCall(KSPDestroy(&ksp));
-    PetscCall(MatDestroy(&A));
     PetscCall(MatDestroy(&P));
-    PetscCall(VecDestroy(&b));
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_TransportSolve, 0, 0, 0, 0));
   t2 = MPI_Wtime();
-  if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_flux(&c, x, &res->flux_in, &res->flux_out, potential));
-  else PetscCall(sm_transport_fv_flux(&c, x, &res->flux_in, &res->flux_out, potential));
+  PetscCall(sm_transport_flux(&c, x, &res->flux_in, &res->flux_out, potential));
+  res->flux = res->flux_in;
+  if (x) { /* the energy: J_in - u^T r */
+    Vec         r;
+    PetscScalar xr;
+    PetscCall(VecDuplicate(b, &r));
+    PetscCall(MatMult(A, x, r));
+    PetscCall(VecAYPX(r, -1.0, b));
+    PetscCall(VecDot(x, r, &xr));
+    PetscCall(VecDestroy(&r));
+    res->flux -= (double)xr;
+  }
+  /* the estimate of the last iterate, relative to the lower estimate of J (0 when nothing was solved) */
+  res->M_error_estimate = !res->solved ? 0.0 : (res->flux - hctx.est > 0 ? hctx.est / (res->flux - hctx.est) : NAN);
+  PetscCall(MatDestroy(&A));
+  PetscCall(VecDestroy(&b));
   PetscCall(VecDestroy(&x));
   PetscCall(PetscFree(c.num));
   PetscCall(PetscFree(c.klab));
 
   {
-    const double J = 0.5 * (res->flux_in + res->flux_out), big = PetscMax(fabs(res->flux_in), fabs(res->flux_out));
+    const double big    = PetscMax(fabs(res->flux_in), fabs(res->flux_out));
     res->flux_imbalance = big > 0 ? fabs(res->flux_in - res->flux_out) / big : 0.0;
-    res->D_eff          = J * res->length / res->area;
+    res->D_eff          = res->flux * res->length / res->area;
     res->M              = res->D_eff / res->D;
     res->tau_eff        = res->M > 0 ? res->volume_fraction / res->M : INFINITY;
   }

@@ -15,6 +15,9 @@ struct _p_SMTransport {
   int                 ncond;
   char                cond_names[SM_MAX_PHASES][SM_NAME_LEN];
   double              cond_values[SM_MAX_PHASES];
+  double              m_rtol;    /* stop when the estimated relative error of M is below this (0: residual test only) */
+  PetscBool           m_monitor; /* print the energy and the error estimate at every iteration */
+  PetscBool           matfree;   /* FEM with the edge preconditioner: apply the Q1 operator without storing it */
   SMTransportHooks    hooks;
   PetscBool           has_hooks;
   char               *solver_options; /* the user's -<prefix>ksp_* ... options as "-key value ..." (set_from_options) */
@@ -63,6 +66,9 @@ PetscErrorCode sm_transport_fv_number(SMTransportCtx *c);
    guess. Collective. */
 PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x);
 PetscErrorCode sm_transport_fv_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x);
+/* The Q1 operator without a stored matrix (a MatShell applying the element matrices; the context keeps c, which must
+   outlive the matrix), with the same right-hand side and initial guess as sm_transport_fem_assemble. Collective. */
+PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *x);
 /* The 7-point edge Laplacian on the FEM unknowns (preconditioner matrix). Collective. */
 PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P);
 
@@ -70,5 +76,12 @@ PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P);
    potential is not NULL, the potential per voxel of this rank's slab (NAN outside the solved set). Collective. */
 PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential);
 PetscErrorCode sm_transport_fv_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential);
+
+/* For the tests: the FEM operator of vol (the phase's kept set in one direction) assembled and matrix-free, applied to
+   nvec random vectors: the largest entry of the difference (and of the right-hand sides' difference) and of the
+   assembled products. Collective. */
+PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                    int direction, int nvec, double *maxdiff, double *maxval,
+                                                    int64_t *unknowns);
 
 #endif

@@ -3,9 +3,11 @@
  * increasing global index, it numbers the components in the order of their smallest voxel, which is the numbering the
  * kernel promises; so the two label arrays must be identical voxel by voxel (same partition, same ids), whatever the
  * rank count. Sizes and face bits are recounted from the flood fill. Hand-built cases: a serpentine cluster whose
- * merges chain through every slab boundary, diagonal-only contacts (joined under 26-, split under 6-connectivity),
- * bars and a blob with hand-computed percolation fractions, and an empty set.
- * Option -bench_size N: also time a random 50 % volume of N^3 voxels with 26-connectivity (not an assertion). */
+ * merges chain through every slab boundary, diagonal-only contacts (body diagonals joined under 26- only, face
+ * diagonals under 18- and 26-, neither under 6-connectivity), bars and a blob with hand-computed percolation fractions,
+ * channels along z joined through a face, an edge or a corner (percolating, dead-end and isolated fractions that differ
+ * between 6, 18 and 26), and an empty set. Option -bench_size N: also time a random 50 % volume of N^3 voxels with
+ * 26-connectivity (not an assertion). */
 #include <stochmorph/morph.h>
 #include "smtest.h"
 #include "smtest_volume.h"
@@ -97,7 +99,7 @@ static int64_t flood_fill(const int64_t n[3], const uint8_t *mask, int connectiv
             const int     k  = abs(dx) + abs(dy) + abs(dz);
             const int64_t xx = x + dx, yy = y + dy, zz = z + dz;
             int64_t       w;
-            if (k == 0 || (connectivity == 6 && k > 1)) continue;
+            if (k == 0 || (connectivity == 6 && k > 1) || (connectivity == 18 && k > 2)) continue;
             if (xx < 0 || yy < 0 || zz < 0 || xx >= n[0] || yy >= n[1] || zz >= n[2]) continue;
             w = (zz * n[1] + yy) * n[0] + xx;
             if (mask[w] && label[w] < 0) {
@@ -181,6 +183,63 @@ static int bars(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p)
   return 0;
 }
 
+/* Three channels along z in a 6 x 6 x 8 box (24 voxels), apart from each other even at corners:
+   F: the column (0, 0, z), all z (8 voxels, face-connected);
+   E: the column (3, 0, z) for z <= 3 and (4, 0, z) for z >= 4 (8), joined only through the edge between (3, 0, 3) and
+      (4, 0, 4);
+   C: the column (3, 3, z) for z <= 2 and (4, 4, z) for z >= 3 (8), joined only through the corner between (3, 3, 2)
+      and (4, 4, 3).
+   The joints lie on the slab boundary of 2 ranks (z 3 | 4) and of 3 ranks (z 2 | 3). */
+static int channels(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p)
+{
+  (void)n;
+  (void)p;
+  if (x == 0 && y == 0) return 1;
+  if (y == 0 && x == (z <= 3 ? 3 : 4)) return 1;
+  if (x == y && x == (z <= 2 ? 3 : 4)) return 1;
+  return 0;
+}
+
+static PetscErrorCode test_channels(MPI_Comm comm)
+{
+  const PetscReal h[3] = {1, 1, 1};
+  const int64_t   n[3] = {6, 6, 8};
+  SMGrid          grid;
+  SMPercolation   perc;
+  uint8_t        *mask;
+  int64_t         nc;
+  /* Hand count over 24 voxels, per connectivity 6, 18, 26. z: F spans under all; E spans under 18 and 26, else its two
+     halves are dead ends (each touches one z face); C spans under 26 only. x: only F touches an x face (x = 0): dead
+     end 8, isolated 16 under all three. y: F and E touch y = 0 (dead ends, 16), C touches no y face (isolated, 8).
+     Components: 6: F, two halves of E, two of C = 5; 18: 4; 26: 3. The kernel divides the same integers: tolerance 0.
+   */
+  const int    conns[3] = {6, 18, 26};
+  const double pz[3] = {8.0 / 24, 16.0 / 24, 24.0 / 24}, dz[3] = {16.0 / 24, 8.0 / 24, 0.0};
+  const int    ncomp[3] = {5, 4, 3};
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, n, h, &grid));
+  PetscCall(make_mask(grid, channels, 0.0, &mask));
+  for (int i = 0; i < 3; i++) {
+    PetscCall(check_case(comm, n, channels, 0.0, conns[i], "channels", &nc));
+    SM_TEST_TRUE(nc == ncomp[i], "channels (%d-conn): %lld components, expected %d", conns[i], (long long)nc, ncomp[i]);
+    PetscCall(sm_morph_percolation(grid, mask, conns[i], &perc));
+    SM_TEST_TRUE(perc.set_voxels == 24, "channels: %lld set voxels, expected 24", (long long)perc.set_voxels);
+    SM_TEST_CLOSE(perc.percolating[2], pz[i], 0.0, "channels: percolating fraction along z");
+    SM_TEST_CLOSE(perc.dead_end[2], dz[i], 0.0, "channels: dead-end fraction along z");
+    SM_TEST_CLOSE(perc.isolated[2], 0.0, 0.0, "channels: isolated fraction along z");
+    SM_TEST_CLOSE(perc.percolating[0], 0.0, 0.0, "channels: percolating fraction along x");
+    SM_TEST_CLOSE(perc.dead_end[0], 8.0 / 24, 0.0, "channels: dead-end fraction along x");
+    SM_TEST_CLOSE(perc.isolated[0], 16.0 / 24, 0.0, "channels: isolated fraction along x");
+    SM_TEST_CLOSE(perc.percolating[1], 0.0, 0.0, "channels: percolating fraction along y");
+    SM_TEST_CLOSE(perc.dead_end[1], 16.0 / 24, 0.0, "channels: dead-end fraction along y");
+    SM_TEST_CLOSE(perc.isolated[1], 8.0 / 24, 0.0, "channels: isolated fraction along y");
+  }
+  PetscCall(PetscFree(mask));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static int empty(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p)
 {
   (void)x;
@@ -207,7 +266,7 @@ static PetscErrorCode test_percolation(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(make_mask(grid, bars, 0.0, &mask));
-  for (int conn = 6; conn <= 26; conn += 20) {
+  for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
     PetscCall(sm_morph_percolation(grid, mask, conn, &perc));
     SM_TEST_TRUE(perc.set_voxels == 32, "bars: %lld set voxels, expected 32", (long long)perc.set_voxels);
     for (int d = 0; d < 3; d++) {
@@ -230,9 +289,10 @@ static PetscErrorCode test_percolation(MPI_Comm comm)
     SMGridInfo   info;
     PetscCall(sm_grid_get_info(grid, &info));
     PetscCall(PetscMalloc1((size_t)info.n_local, &comp));
-    /* connectivity other than 6 or 26 is refused */
+    /* connectivity other than 6, 18 or 26 is refused */
     PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-    SM_TEST_TRUE(sm_morph_components(grid, mask, 18, comp, &cc) != PETSC_SUCCESS, "connectivity 18 refused");
+    SM_TEST_TRUE(sm_morph_components(grid, mask, 7, comp, &cc) != PETSC_SUCCESS, "connectivity 7 refused");
+    SM_TEST_TRUE(sm_morph_components(grid, mask, 0, comp, &cc) != PETSC_SUCCESS, "connectivity 0 refused");
     PetscCall(PetscPopErrorHandler());
     PetscCall(PetscFree(comp));
   }
@@ -279,16 +339,17 @@ static PetscErrorCode bench(MPI_Comm comm, int64_t m)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Random volumes around the site-percolation thresholds (0.3116 for 6-, 0.0976 for 26-connectivity on the simple cubic
-   lattice), where clusters are largest and most tangled, and away from them. n_z = 5 puts slabs of 2, 2, 1 planes on 3
-   ranks (a one-plane slab is both first and last plane); n_z = 31 and 50 give thicker slabs; boxes one voxel thin in x
-   or y put every voxel on two faces at once. */
+/* Random volumes around the site-percolation thresholds (0.3116 for 6-, 0.1372 for 18-, 0.0976 for 26-connectivity on
+   the simple cubic lattice), where clusters are largest and most tangled, and away from them. n_z = 5 puts slabs of 2,
+   2, 1 planes on 3 ranks (a one-plane slab is both first and last plane); n_z = 31 and 50 give thicker slabs; boxes one
+   voxel thin in x or y put every voxel on two faces at once. */
 static PetscErrorCode test_noise(MPI_Comm comm)
 {
   const int64_t sizes[5][3] = {{17, 13, 5}, {24, 21, 31}, {45, 38, 50}, {1, 23, 19}, {26, 1, 8}};
   const double  p6[]        = {0.15, 0.25, 0.31, 0.35, 0.5, 0.8};
   const double  p26[]       = {0.05, 0.09, 0.1, 0.12, 0.3, 0.5};
-  int64_t       nc = -1;
+  const double  p18[]       = {0.08, 0.12, 0.137, 0.16, 0.3, 0.5}; /* 18-connectivity: threshold 0.1372 */
+  int64_t       nc          = -1;
 
   PetscFunctionBeginUser;
   for (int s = 0; s < 5; s++)
@@ -296,6 +357,8 @@ static PetscErrorCode test_noise(MPI_Comm comm)
       char what[64];
       PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p6[i]));
       PetscCall(check_case(comm, sizes[s], noise, p6[i], 6, what, &nc));
+      PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.3f", p18[i]));
+      PetscCall(check_case(comm, sizes[s], noise, p18[i], 18, what, &nc));
       PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p26[i]));
       PetscCall(check_case(comm, sizes[s], noise, p26[i], 26, what, &nc));
     }
@@ -303,7 +366,8 @@ static PetscErrorCode test_noise(MPI_Comm comm)
 }
 
 /* Hand-built masks with a known number of components. Serpentines: exactly two whatever the connectivity (columns two
-   apart never touch). Diagonal chains over 7 planes: 3 components under 26-connectivity; under 6, one per voxel:
+   apart never touch). Diagonal chains over 7 planes: 3 components under 26-connectivity; under 18 the body diagonal
+   falls apart into its 7 voxels and the two face-diagonal chains stay whole, 9; under 6, one per voxel:
    7 (body diagonal) + 7 (x = z + 3, y = 6) + 7 (x = 9, y = 7 - z) = 21. An empty mask: none. */
 static PetscErrorCode test_known_counts(MPI_Comm comm)
 {
@@ -314,13 +378,11 @@ static PetscErrorCode test_known_counts(MPI_Comm comm)
     int         connectivity;
     int64_t     ncomponents;
   } known[] = {
-      {"serpentine", {21, 4, 7}, serpentine, 6, 2},
-      {"serpentine", {16, 3, 13}, serpentine, 6, 2},
-      {"serpentine", {21, 4, 7}, serpentine, 26, 2},
-      {"serpentine", {16, 3, 13}, serpentine, 26, 2},
-      {"diagonals", {10, 8, 7}, diagonals, 26, 3},
-      {"diagonals", {10, 8, 7}, diagonals, 6, 21},
-      {"empty", {5, 4, 6}, empty, 26, 0},
+      {"serpentine", {21, 4, 7}, serpentine, 6, 2},  {"serpentine", {16, 3, 13}, serpentine, 6, 2},
+      {"serpentine", {21, 4, 7}, serpentine, 18, 2}, {"serpentine", {16, 3, 13}, serpentine, 18, 2},
+      {"serpentine", {21, 4, 7}, serpentine, 26, 2}, {"serpentine", {16, 3, 13}, serpentine, 26, 2},
+      {"diagonals", {10, 8, 7}, diagonals, 26, 3},   {"diagonals", {10, 8, 7}, diagonals, 18, 9},
+      {"diagonals", {10, 8, 7}, diagonals, 6, 21},   {"empty", {5, 4, 6}, empty, 26, 0},
   };
   int64_t nc = -1;
 
@@ -346,4 +408,4 @@ static PetscErrorCode run_bench(MPI_Comm comm)
 }
 
 SM_TEST_MAIN({"noise", test_noise}, {"known counts", test_known_counts}, {"percolation", test_percolation},
-             {"bench", run_bench})
+             {"channels", test_channels}, {"bench", run_bench})

@@ -1,6 +1,7 @@
 /* Morphology descriptors on shapes with known answers (SPEC 5, issue acceptance), at 1, 2 and 3 ranks, and the
  * rank-count independence of the full descriptor set of a twin (drawn on all ranks, on rank 0 alone and on two ranks,
- * compared number by number). */
+ * compared number by number). Two cubes meeting only along an edge or at a corner check that -connectivity reaches the
+ * intrusion (the eroded set), the percolation fractions and the geodesic tortuosity. */
 #include <stochmorph/descriptors.h>
 #include <stochmorph/model.h>
 #include "smtest.h"
@@ -24,14 +25,33 @@ static int ball(const double X[3], const void *ctx)
          par[3] * par[3];
 }
 
-static PetscErrorCode run(SMVolume vol, int label, SMPhaseMorphology *m)
+static PetscErrorCode run_with(SMVolume vol, int label, int connectivity, SMPhaseMorphology *m)
 {
   SMMorphOptions opt;
 
   PetscFunctionBeginUser;
   PetscCall(sm_morph_options_default(&opt));
+  opt.connectivity = connectivity;
   PetscCall(sm_morph_phase_descriptors(vol, label, &opt, m));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run(SMVolume vol, int label, SMPhaseMorphology *m)
+{
+  PetscFunctionBeginUser;
+  PetscCall(run_with(vol, label, 26, m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Cube A = [0, 6]^3 voxels and cube B = [7, 13]^3 (*edge = 0: they meet at one corner) or B = [0, 6] x [7, 13]^2
+   (*edge = 1: along an edge), in a 14^3 box; a voxel function of the global voxel index (sm_test_volume_from_function),
+   solid (1) in the cubes. */
+static int two_cubes(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  const int edge = *(const int *)ctx;
+  const int a    = x <= 6 && y <= 6 && z <= 6;
+  const int b    = (edge ? x <= 6 : x >= 7) && y >= 7 && z >= 7;
+  return a || b;
 }
 
 static PetscBool same_double(double a, double b) { return (a == b || (isnan(a) && isnan(b))) ? PETSC_TRUE : PETSC_FALSE; }
@@ -137,6 +157,45 @@ static PetscErrorCode test_ball(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Two cubes of 343 voxels meeting only at a corner or along an edge, intrusion from z- (only A touches z = 0). Every
+   cube voxel has distance >= 1 voxel to the outside, so for 0 < r <= 1 the eroded set is the whole phase, and intrusion
+   reaches B exactly when the connectivity joins the cubes (corner: 26 only; edge: 18 and 26): V = 1, else
+   V = 343 / 686 = 1/2 (a ball centred in A never covers a voxel of B: for c = (a, b, c) in A the outside voxel (a, 7,
+   c) is at 7 - b and (a, b, 7) at 7 - c, both nearer than any voxel of B). Likewise the phase percolates along z (all
+   of it) when joined, else each cube is a dead end; tortuosity along z is defined only when joined. All integer ratios:
+   tolerance 0. */
+static PetscErrorCode test_two_cubes(MPI_Comm comm)
+{
+  const int64_t   n[3] = {14, 14, 14};
+  const PetscReal h[3] = {1, 1, 1};
+
+  PetscFunctionBeginUser;
+  for (int edge = 0; edge < 2; edge++) {
+    SMVolume vol;
+    PetscCall(sm_test_volume_from_function(comm, n, h, 2, sm_test_pore_solid, two_cubes, &edge, &vol));
+    for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
+      const int         joined = edge ? conn >= 18 : conn == 26;
+      SMPhaseMorphology m;
+      char              what[96];
+      PetscCall(run_with(vol, 1, conn, &m));
+      PetscCall(PetscSNPrintf(what, sizeof what, "two cubes (%s, %d-conn)", edge ? "edge" : "corner", conn));
+      SM_TEST_TRUE(m.voxels == 686 && m.nr > 4 && m.r[4] == 1.0, "%s: 686 voxels and radii 0, 0.25, .. (got %lld)",
+                   what, (long long)m.voxels);
+      for (int k = 1; k <= 4 && k < m.nr; k++)
+        SM_TEST_TRUE(m.V[2][k] == (joined ? 1.0 : 0.5), "%s: intruded fraction at r = %g is %.17g, expected %g", what,
+                     m.r[k], m.V[2][k], joined ? 1.0 : 0.5);
+      SM_TEST_TRUE(
+          m.percolating[2] == (joined ? 1.0 : 0.0) && m.dead_end[2] == (joined ? 0.0 : 1.0) && m.isolated[2] == 0.0,
+          "%s: percolating %g, dead end %g, isolated %g along z", what, m.percolating[2], m.dead_end[2], m.isolated[2]);
+      SM_TEST_TRUE(joined ? (m.tau_dir[2] >= 1.0 && m.nstart[2][0] > 0) : (isnan(m.tau_dir[2]) && m.nstart[2][0] == 0),
+                   "%s: tortuosity along z %g from %lld start voxels", what, m.tau_dir[2], (long long)m.nstart[2][0]);
+      PetscCall(sm_morph_phase_descriptors_free(&m));
+    }
+    PetscCall(sm_test_volume_destroy(&vol));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* an empty phase: nothing defined, no crash */
 static PetscErrorCode test_empty(MPI_Comm comm)
 {
@@ -206,5 +265,5 @@ static PetscErrorCode test_twin(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-SM_TEST_MAIN({"cylinder", test_cylinder}, {"neck", test_neck}, {"ball", test_ball}, {"empty phase", test_empty},
-             {"chi2 twin", test_twin})
+SM_TEST_MAIN({"cylinder", test_cylinder}, {"neck", test_neck}, {"ball", test_ball}, {"two cubes", test_two_cubes},
+             {"empty phase", test_empty}, {"chi2 twin", test_twin})

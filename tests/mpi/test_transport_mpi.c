@@ -10,14 +10,23 @@
  *  - a phase that does not connect the faces and an empty phase: M = 0, percolates false, no error;
  *  - a random structure (a random-wave level set, a smooth stand-in for a Gaussian twin) with anisotropic voxels:
  *    0 < M < eps (Wiener) and below the Hashin-Shtrikman bound 2 eps / (3 - eps); the volume with x and z swapped gives
- *    the same three answers permuted (the same linear system up to a permutation: 1e-6 relative, the solver tolerance
- *    1e-8 with margin); the same solve on rank 0 alone gives M within 1e-6 relative and an iteration count within 20 %;
+ *    the same three answers permuted (the same linear system up to a permutation: 1e-6 relative, the stopping rule's
+ *    accuracy); the same solve on rank 0 alone gives M within 1e-6 relative and an iteration count within 20 %;
  *    FEM with the preconditioner built from the Q1 matrix instead of the edge Laplacian gives the same M.
- * Tolerances: the exact cases are solved to a relative residual of 1e-8; their M is compared to 1e-7 relative (the
- * flux is a sum of O(1) boundary terms, so the residual carries over without amplification). */
+ *  - the matrix-free Q1 operator against the assembled matrix on random three-phase volumes (conductivities 0, 1 and
+ *    0.3, anisotropic voxels, every direction): the products with random vectors agree to 1e-12 relative (both sum the
+ *    same element terms in different orders), at every rank count (the element contributions cross the slab
+ *    boundaries);
+ *  - the stopping rule (-transport_m_rtol): on the random structure, solves stopped at M accuracies 1e-2 ... 1e-7 against
+ *    the same problem solved to a relative residual of 1e-12: the error of M is >= 0 (an energy) and at most the
+ *    reported estimate.
+ * Tolerances: the cases the linear initial guess solves exactly are compared to 1e-7 relative; the others use the
+ * solver's error estimate (M is above the exact value by at most the estimate, which the default stopping rule brings
+ * below 1e-6). */
 #include <stochmorph/transport.h>
 #include "smtest.h"
 #include "smtest_transport.h"
+#include "transport/transport_impl.h"
 
 typedef int (*SMLabelFn)(int64_t x, int64_t y, int64_t z, const int64_t n[3], const double *par);
 
@@ -218,7 +227,7 @@ static PetscErrorCode check_exact_cases(void)
       PetscCall(solve(vol, cond, 0, (SMTransportMethod)m, d, &r));
       for (int64_t t = 0; t < n[d]; t++) sum += 1.0 / cond[t % 5 < 2];
       PetscCall(PetscSNPrintf(what, sizeof(what), "%s layers normal to %d: harmonic mean", mname(m), d));
-      SM_TEST_REL(r.D_eff, (double)n[d] / sum, 1e-7, what);
+      SM_TEST_M_BOUND(r, (double)n[d] / sum, what); /* D of label 0 is 1 */
       SM_TEST_TRUE(r.iterations > 0, "%s layers normal to %d: the solver ran (%d iterations)", mname(m), d, (int)r.iterations);
       PetscCall(destroy_volume(&grid, &vol));
       /* parallel: D_eff = mean of k over the section */
@@ -251,7 +260,7 @@ static PetscErrorCode check_removal(void)
     PetscCall(solve(vol, one, 1, (SMTransportMethod)m, 2, &r));
     SM_TEST_REL(r.removed_fraction, 12.0 / N, 1e-14, "dead end + blob: removed fraction = 12 voxels");
     SM_TEST_REL(r.percolating_fraction, 36.0 / 48.0, 1e-14, "dead end + blob: percolating fraction = 36 / 48");
-    SM_TEST_REL(r.M, M0, 1e-7, "dead end + blob: M of the channel alone");
+    SM_TEST_REL(r.M, M0, 1e-6, "dead end + blob: M of the channel alone"); /* two solves, each within 1e-6 above */
     PetscCall(destroy_volume(&grid, &vol));
     /* plus a voxel touching the channel along an edge: FV removes it (6-connectivity), FEM keeps it (26) */
     par[1] = 1;
@@ -259,11 +268,11 @@ static PetscErrorCode check_removal(void)
     PetscCall(solve(vol, one, 1, (SMTransportMethod)m, 2, &r));
     if (m == SM_TRANSPORT_FV) {
       SM_TEST_REL(r.removed_fraction, 13.0 / N, 1e-14, "fv: edge voxel removed too (13 voxels)");
-      SM_TEST_REL(r.M, M0, 1e-7, "fv: M of the channel alone");
+      SM_TEST_REL(r.M, M0, 1e-6, "fv: M of the channel alone");
     } else {
       SM_TEST_REL(r.removed_fraction, 12.0 / N, 1e-14, "fem: edge voxel kept (12 voxels removed)");
       /* Rayleigh monotonicity: adding conducting material attached to the channel cannot lower D_eff */
-      SM_TEST_TRUE(r.M >= M0 * (1 - 1e-7) && r.M < M0 * 1.05, "fem: edge voxel: M %g vs channel %g", r.M, M0);
+      SM_TEST_TRUE(r.M >= M0 * (1 - 1e-6) && r.M < M0 * 1.05, "fem: edge voxel: M %g vs channel %g", r.M, M0);
     }
     PetscCall(destroy_volume(&grid, &vol));
     /* a blind channel: no path, M = 0, no error */
@@ -310,7 +319,8 @@ static PetscErrorCode check_random(void)
       char         what[96];
       SM_TEST_TRUE(r[d].percolates && r[d].M > 0 && r[d].M < eps && r[d].M < hs,
                    "%s random, direction %d: M %g should lie in (0, HS %g), eps %g", mname(m), d, r[d].M, hs, eps);
-      SM_TEST_TRUE(r[d].flux_imbalance < 1e-6, "%s random, direction %d: imbalance %g", mname(m), d, r[d].flux_imbalance);
+      SM_TEST_TRUE(r[d].m_converged && r[d].M_error_estimate <= 1e-6, "%s random, direction %d: estimate %g", mname(m), d,
+                   r[d].M_error_estimate);
       PetscCall(PetscSNPrintf(what, sizeof(what), "%s rotated volume: M_%d = M'_%d", mname(m), d, 2 - d));
       SM_TEST_REL(rr[2 - d].M, r[d].M, 1e-6, what);
       SM_TEST_TRUE(rr[2 - d].unknowns == r[d].unknowns && rr[2 - d].kept_voxels == r[d].kept_voxels,
@@ -323,6 +333,19 @@ static PetscErrorCode check_random(void)
       SM_TEST_REL(s.M, r[1].M, 1e-6, "fem random: -transport_pc_matrix stiffness gives the same M");
       SM_TEST_TRUE(s.solved && s.iterations > 0 && s.iterations <= r[1].iterations, "fem stiffness preconditioner: %d iterations vs %d",
                    (int)s.iterations, (int)r[1].iterations);
+      {
+        /* the Q1 operator assembled (SBAIJ) instead of matrix-free: the same operator, the same iterates up to round-off */
+        SMTransport t;
+        PetscCall(sm_transport_create(PETSC_COMM_WORLD, &t));
+        PetscCall(PetscOptionsSetValue(NULL, "-transport_matfree", "0"));
+        PetscCall(sm_transport_set_from_options(t));
+        PetscCall(PetscOptionsClearValue(NULL, "-transport_matfree"));
+        PetscCall(sm_transport_solve(t, vol, one, 1, 1, NULL, &s));
+        PetscCall(sm_transport_destroy(&t));
+        SM_TEST_REL(s.M, r[1].M, 1e-10, "fem random: -transport_matfree 0 gives the same M");
+        SM_TEST_TRUE(s.iterations == r[1].iterations, "fem assembled operator: %d iterations vs %d", (int)s.iterations,
+                     (int)r[1].iterations);
+      }
     }
     /* the same solves on rank 0 alone */
     if (rank == 0) {
@@ -352,6 +375,107 @@ static PetscErrorCode check_random(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* three labels drawn per voxel from a hash of (seed, x, y, z): 0 (k = 0) 30 %, 1 (k = 1) 50 %, 2 (k = 0.3) 20 % */
+static int random_three(int64_t x, int64_t y, int64_t z, const int64_t n[3], const double *par)
+{
+  uint64_t k = (uint64_t)(((z * n[1] + y) * n[0] + x) + 1000003 * (int64_t)par[0]);
+  double   u;
+  k = (k + 0x632be59bd9b4e019ULL) * 0x9e3779b97f4a7c15ULL;
+  k ^= k >> 31;
+  k *= 0xbf58476d1ce4e5b9ULL;
+  k ^= k >> 29;
+  u = (double)(k >> 11) * 0x1.0p-53;
+  return u < 0.3 ? 0 : (u < 0.8 ? 1 : 2);
+}
+
+static PetscErrorCode check_matfree(void)
+{
+  const int64_t   sizes[2][3] = {{9, 8, 11}, {12, 7, 6}};
+  const PetscReal h[3]        = {0.01, 0.013, 0.017};
+  const char     *names[3]    = {"pore", "solid", "carbon"};
+  const double    cond[3]     = {0, 1, 0.3};
+  int             checked     = 0;
+
+  PetscFunctionBeginUser;
+  for (int s = 0; s < 2; s++)
+    for (int seed = 0; seed < 2; seed++) {
+      SMGrid     grid;
+      SMVolume   vol;
+      SMGridInfo g;
+      uint8_t   *lab;
+      double     par[1] = {(double)seed};
+      PetscCall(sm_grid_create(PETSC_COMM_WORLD, sizes[s], h, &grid));
+      PetscCall(sm_volume_create(grid, 3, names, &vol));
+      PetscCall(sm_grid_get_info(grid, &g));
+      PetscCall(sm_volume_get_labels(vol, &lab));
+      for (int64_t z = 0; z < g.z_local; z++)
+        for (int64_t y = 0; y < g.n[1]; y++)
+          for (int64_t x = 0; x < g.n[0]; x++)
+            lab[(z * g.n[1] + y) * g.n[0] + x] = (uint8_t)random_three(x, y, z + g.z_start, g.n, par);
+      for (int d = 0; d < 3; d++) {
+        double  diff, val;
+        int64_t nu;
+        PetscCall(sm_transport_fem_operator_difference(vol, cond, 1, d, 3, &diff, &val, &nu));
+        if (nu == 0) continue;
+        SM_TEST_TRUE(diff <= 1e-12 * val, "matrix-free Q1, grid %d seed %d direction %d (%lld unknowns): difference %.3e of %.3e",
+                     s, seed, d, (long long)nu, diff, val);
+        checked++;
+      }
+      PetscCall(sm_volume_destroy(&vol));
+      PetscCall(sm_grid_destroy(&grid));
+    }
+  SM_TEST_TRUE(checked >= 8, "matrix-free Q1: only %d of 12 cases conduct", checked);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The stopping rule's estimate against the truth: the random structure solved to a relative residual of 1e-12 (no M
+   test), then with -transport_m_rtol 1e-2 ... 1e-7: 0 <= (M - M_true) / M_true <= M_error_estimate each time. */
+static PetscErrorCode check_stopping_rule(void)
+{
+  const int64_t   n[3] = {30, 26, 22};
+  const PetscReal h[3] = {0.01, 0.012, 0.015};
+  const double    one[2] = {0.0, 1.0};
+  double          par[1] = {0};
+  SMGrid          grid;
+  SMVolume        vol;
+
+  PetscFunctionBeginUser;
+  PetscCall(make_volume(PETSC_COMM_WORLD, n, h, random_wave, par, &grid, &vol));
+  for (int m = 0; m < 2; m++)
+    for (int d = 0; d < 3; d += 2) {
+      SMTransport       t;
+      SMTransportResult truth, r;
+      PetscCall(sm_transport_create(PETSC_COMM_WORLD, &t));
+      PetscCall(PetscOptionsSetValue(NULL, "-transport_ksp_rtol", "1e-12"));
+      PetscCall(PetscOptionsSetValue(NULL, "-transport_m_rtol", "0"));
+      PetscCall(sm_transport_set_from_options(t));
+      PetscCall(PetscOptionsClearValue(NULL, "-transport_ksp_rtol"));
+      PetscCall(PetscOptionsClearValue(NULL, "-transport_m_rtol"));
+      PetscCall(sm_transport_set_method(t, (SMTransportMethod)m));
+      PetscCall(sm_transport_solve(t, vol, one, 1, d, NULL, &truth));
+      PetscCall(sm_transport_destroy(&t));
+      SM_TEST_TRUE(!truth.m_converged && truth.iterations > 0, "%s truth: solved on the residual", mname(m));
+      for (int k = 2; k <= 7; k++) {
+        double e;
+        PetscCall(sm_transport_create(PETSC_COMM_WORLD, &t));
+        PetscCall(sm_transport_set_method(t, (SMTransportMethod)m));
+        PetscCall(sm_transport_set_m_rtol(t, pow(10.0, -k)));
+        PetscCall(sm_transport_solve(t, vol, one, 1, d, NULL, &r));
+        PetscCall(sm_transport_destroy(&t));
+        e = (r.M - truth.M) / truth.M;
+        SM_TEST_TRUE(r.m_converged && r.M_error_estimate <= pow(10.0, -k) && r.iterations <= truth.iterations,
+                     "%s direction %d, m_rtol 1e-%d: stopped on M (estimate %.3e, %d iterations vs %d)", mname(m), d, k,
+                     r.M_error_estimate, (int)r.iterations, (int)truth.iterations);
+        SM_TEST_TRUE(e >= -1e-10 && e <= r.M_error_estimate, "%s direction %d, m_rtol 1e-%d: error %.3e, estimate %.3e", mname(m),
+                     d, k, e, r.M_error_estimate);
+        PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  %s %d m_rtol 1e-%d: %2d iterations (truth %d), error %.2e, estimate %.2e\n",
+                              mname(m), d, k, (int)r.iterations, (int)truth.iterations, e, r.M_error_estimate));
+      }
+    }
+  PetscCall(destroy_volume(&grid, &vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   double t0;
@@ -362,6 +486,8 @@ int main(int argc, char **argv)
   PetscCall(check_exact_cases());
   PetscCall(check_removal());
   PetscCall(check_random());
+  PetscCall(check_stopping_rule());
+  PetscCall(check_matfree());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_transport_mpi: %.2f s\n", MPI_Wtime() - t0));
   rc = sm_test_finish(PETSC_COMM_WORLD);
   PetscCall(PetscFinalize());

@@ -39,4 +39,5 @@ expect_fail "/nope" 2 analyze -i twin.h5 -image_dataset /nope -o out.json
 expect_fail "-o" 1 analyze -i twin.h5 -o /nonexistent_dir/out.json
 expect_fail "-descriptors" 1 analyze -i twin.h5 -descriptors volume_fraction,colour -o out.json
 expect_fail "-two_point_max_lag" 1 analyze -i twin.h5 -two_point_max_lag -1 -o out.json
+expect_fail "-connectivity must be 6" 2 analyze -i twin.h5 -connectivity 7 -o out.json
 finish

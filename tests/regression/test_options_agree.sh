@@ -15,10 +15,14 @@ cat > table.txt <<'EOF'
 default|  |analyze|phases.solid.r_50|phases.solid.r_50
 default|  |analyze|phases.pore.r_min.z|phases.pore.r_min_z
 default|  |analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
+default|  |analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
 -cpsd_dr|-cpsd_dr 0.004|analyze|phases.solid.r_50|phases.solid.r_50
 -mip_faces|-mip_faces x+,y+,z+|analyze|phases.pore.r_min.z|phases.pore.r_min_z
 -descriptors|-descriptors surface_area,cpsd_2d|analyze|phases.solid.cpsd.slices.z.r_50|phases.solid.r_50_2d_z
 -tortuosity_bins|-tortuosity_bins 7|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
+-connectivity|-connectivity 6|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
+-connectivity|-connectivity 18|analyze|phases.pore.geodesic_tortuosity.mean|phases.pore.geodesic_tortuosity_mean
+-analyze_periodic|-analyze_periodic false|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 -voxel_size|-voxel_size 0.02|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 -crop|-crop 2:20,0:22,3:17|analyze|phases.solid.specific_surface_area|phases.solid.specific_surface_area
 default|  |transport|directions.z.D_eff_over_D|transport.solid.z.M
@@ -27,6 +31,7 @@ default|  |transport|directions.z.iterations|transport.solid.z.iterations
 -transport_pc_matrix|-transport_pc_matrix stiffness|transport|directions.z.iterations|transport.solid.z.iterations
 -transport_conductivities|-transport_conductivities solid:2,pore:0.5|transport|directions.z.D_eff_over_D|transport.solid.z.M
 -transport_ksp_rtol|-transport_ksp_rtol 1e-3|transport|directions.z.iterations|transport.solid.z.iterations
+-transport_m_rtol|-transport_m_rtol 1e-2|transport|directions.z.iterations|transport.solid.z.iterations
 -transport_pc_type|-transport_pc_type gamg|transport|directions.z.D_eff_over_D|transport.solid.z.M
 -transport_direction|-transport_direction x|transport|directions.x.D_eff_over_D|transport.solid.x.M
 EOF

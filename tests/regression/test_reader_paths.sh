@@ -83,4 +83,13 @@ for e in errors:
 raise SystemExit(1 if errors else 0)
 EOF
 [ $? -eq 0 ] && ok
+
+# a study of an image records the reader's settings: a restart with another -voxel_size or -crop is another study
+S="-transport_phases none -descriptors basic"
+run 1 run -i twin.h5 $S -voxel_size 0.02 -o img_study || { fail "run -i"; cat run.log; }
+run 1 run -i twin.h5 $S -voxel_size 0.02 -o img_study -restart && ok || { fail "restart with the same settings"; cat run.log; }
+for other in "-voxel_size 0.03" "-voxel_size 0.02 -crop 0:8,0:8,0:8"; do
+  if run 1 run -i twin.h5 $S $other -o img_study -restart; then fail "restart with $other accepted"
+  else grep -q "belongs to a different study" run.log && ok || { fail "restart with $other: message"; cat run.log; }; fi
+done
 finish

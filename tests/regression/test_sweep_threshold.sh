@@ -41,6 +41,7 @@ run 1 collect -o arr || { fail "collect"; cat run.log; }
 import json
 a, b = (json.load(open(p + '/study.json'))['percolation'] for p in ('sw', 'arr'))
 assert a == b, (a, b)" && ok || fail "collect's percolation entries differ from the sweep's"
-run 1 run -grid_size 32 -voxel_size 0.02 -realizations 2 -transport_phases none -o r || { fail "run"; cat run.log; }
-"$SM_PYTHON" -c "import json; assert 'percolation' not in json.load(open('r/study.json'))" && ok || fail "a run has a threshold"
+# -o with parents that do not exist yet: created, as mkdir -p
+run 1 run -grid_size 32 -voxel_size 0.02 -realizations 2 -transport_phases none -o new/nested/r || { fail "run"; cat run.log; }
+"$SM_PYTHON" -c "import json; assert 'percolation' not in json.load(open('new/nested/r/study.json'))" && ok || fail "a run has a threshold"
 finish

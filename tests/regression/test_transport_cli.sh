@@ -28,14 +28,16 @@ check(a["side_faces"] == "no-flux" and a["length"] == "N h", "conventions")
 check(sorted(a["directions"].keys()) == ["x", "y", "z"], "directions %s" % list(a["directions"].keys()))
 for d, r in a["directions"].items():
     for key in ("volume_fraction", "percolating_fraction", "removed_fraction", "D_eff_over_D", "tau_eff", "D_eff",
-                "iterations", "residual", "converged_reason", "flux_imbalance", "setup_time", "solve_time", "unknowns"):
+                "iterations", "residual", "converged_reason", "flux_imbalance", "setup_time", "solve_time", "unknowns",
+                "flux", "M_error_estimate", "stop_rule"):
         check(key in r, "%s: key %s missing" % (d, key))
     M, eps = r["D_eff_over_D"], r["volume_fraction"]
     check(0 < M < 1, "%s: M = %s outside (0, 1)" % (d, M))
     check(M < eps, "%s: M = %s above eps = %s (Wiener bound)" % (d, M, eps))
     check(abs(r["tau_eff"] - eps / M) <= 1e-9 * r["tau_eff"], "%s: tau_eff %s != eps / M %s" % (d, r["tau_eff"], eps / M))
     check(r["converged_reason"].startswith("CONVERGED"), "%s: reason %s" % (d, r["converged_reason"]))
-    check(r["flux_imbalance"] < 1e-6, "%s: imbalance %s" % (d, r["flux_imbalance"]))
+    check(r["stop_rule"] == "M" and 0 < r["M_error_estimate"] <= 1e-6, "%s: stop rule %s, estimate %s" % (d, r["stop_rule"], r["M_error_estimate"]))
+    check(r["flux_imbalance"] < 1e-3, "%s: imbalance %s" % (d, r["flux_imbalance"]))
     check(abs(eps - a["volume_fraction"]) == 0, "%s: eps differs from the top-level one" % d)
     Mb = b["directions"][d]["D_eff_over_D"]
     check(abs(M - Mb) <= 1e-6 * M, "%s: M %s on 1 rank vs %s on 2" % (d, M, Mb))

@@ -22,4 +22,18 @@ static inline PetscErrorCode sm_test_transport_solve(SMVolume vol, const double 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* M of a solve against its exact value Mx (a closed form or a dense solve exact to round-off): M is an energy, so it is
+   never below Mx, and M - Mx must lie within the solver's own error estimate, which the stopping rule has brought below
+   -transport_m_rtol (default 1e-6). The 1e-10 allowance is the round-off of the energy (a difference of sums over the
+   unknowns, each relative error about 1e-16 times the number of terms). */
+#define SM_TEST_M_BOUND(r, Mx, what) \
+  do { \
+    const double e_ = ((r).M - (Mx)) / (Mx); \
+    SM_TEST_TRUE(e_ >= -1e-10 && e_ <= (r).M_error_estimate + 1e-10, \
+                 "%s: M %.15g vs exact %.15g: error %.3e, estimate %.3e (should be >= 0 and <= the estimate)", what, \
+                 (r).M, (double)(Mx), e_, (r).M_error_estimate); \
+    SM_TEST_TRUE((r).M_error_estimate <= SM_TRANSPORT_M_RTOL_DEFAULT || !(r).m_converged, \
+                 "%s: stopped on M with an estimate %.3e above the tolerance", what, (r).M_error_estimate); \
+  } while (0)
+
 #endif
