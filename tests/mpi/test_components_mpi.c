@@ -10,6 +10,7 @@
  * 26-connectivity (not an assertion). */
 #include <stochmorph/morph.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 typedef int (*SMMaskFn)(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p);
 
@@ -52,17 +53,29 @@ static int diagonals(int64_t x, int64_t y, int64_t z, const int64_t n[3], double
   return (x == z && y == z) || (x == z + 3 && y == 6) || (x == 9 && y == 7 - z);
 }
 
+/* A mask function with its box and probability, as a voxel function of the slab builder. */
+typedef struct {
+  SMMaskFn       fn;
+  const int64_t *n;
+  double         p;
+} MaskCtx;
+
+static int mask_voxel(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  const MaskCtx *m = (const MaskCtx *)ctx;
+  return m->fn(x, y, z, m->n, m->p);
+}
+
 static PetscErrorCode make_mask(SMGrid grid, SMMaskFn fn, double p, uint8_t **mask)
 {
   SMGridInfo info;
+  MaskCtx    ctx;
 
   PetscFunctionBeginUser;
   PetscCall(sm_grid_get_info(grid, &info));
+  ctx.fn = fn, ctx.n = info.n, ctx.p = p;
   PetscCall(PetscMalloc1((size_t)info.n_local, mask));
-  for (int64_t z = 0; z < info.z_local; z++)
-    for (int64_t y = 0; y < info.n[1]; y++)
-      for (int64_t x = 0; x < info.n[0]; x++)
-        (*mask)[(z * info.n[1] + y) * info.n[0] + x] = (uint8_t)fn(x, y, z + info.z_start, info.n, p);
+  PetscCall(sm_test_fill_slab(grid, mask_voxel, &ctx, *mask));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -100,30 +113,9 @@ static int64_t flood_fill(const int64_t n[3], const uint8_t *mask, int connectiv
   return ncomp;
 }
 
-/* Gather a slab array of elements of type dt (planes of np elements) onto every rank. */
-static PetscErrorCode gather_full(SMGrid grid, const void *slab, MPI_Datatype dt, void *full)
-{
-  SMGridInfo     info;
-  const int64_t *starts, *counts;
-  int           *rc, *rd, mine;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_grid_get_info(grid, &info));
-  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
-  PetscCall(PetscMalloc2(info.size, &rc, info.size, &rd));
-  for (int r = 0; r < info.size; r++) {
-    PetscCall(sm_int64_to_int(counts[r] * info.n_plane, &rc[r]));
-    PetscCall(sm_int64_to_int(starts[r] * info.n_plane, &rd[r]));
-  }
-  PetscCall(sm_int64_to_int(info.n_local, &mine));
-  PetscCallMPI(MPI_Allgatherv(slab, mine, dt, full, rc, rd, dt, sm_grid_comm(grid)));
-  PetscCall(PetscFree2(rc, rd));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* Components of fn on an n grid against the flood fill: identical labels, count, sizes and face bits. */
-static PetscErrorCode check_case(const int64_t n[3], SMMaskFn fn, double p, int connectivity, const char *what,
-                                 int64_t *ncomp_out)
+static PetscErrorCode check_case(MPI_Comm comm, const int64_t n[3], SMMaskFn fn, double p, int connectivity,
+                                 const char *what, int64_t *ncomp_out)
 {
   const PetscReal h[3] = {1, 1, 1};
   const int64_t   N    = n[0] * n[1] * n[2];
@@ -136,15 +128,15 @@ static PetscErrorCode check_case(const int64_t n[3], SMMaskFn fn, double p, int 
   int             same_sizes = 1, same_faces = 1;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(sm_grid_get_info(grid, &info));
   PetscCall(make_mask(grid, fn, p, &mask));
   PetscCall(PetscMalloc1((size_t)info.n_local, &comp));
   PetscCall(sm_morph_components(grid, mask, connectivity, comp, &cc));
 
   PetscCall(PetscMalloc4((size_t)N, &full_mask, (size_t)N, &full_comp, (size_t)N, &ref, (size_t)N, &queue));
-  PetscCall(gather_full(grid, mask, MPI_UINT8_T, full_mask));
-  PetscCall(gather_full(grid, comp, MPI_INT64_T, full_comp));
+  PetscCall(sm_test_allgather_slabs(grid, mask, MPI_UINT8_T, full_mask));
+  PetscCall(sm_test_allgather_slabs(grid, comp, MPI_INT64_T, full_comp));
   nref = flood_fill(n, full_mask, connectivity, ref, queue);
   for (int64_t v = 0; v < N; v++) bad += full_comp[v] != ref[v];
   SM_TEST_TRUE(cc.ncomponents == nref, "%s (%d-conn): %lld components, flood fill finds %lld", what, connectivity,
@@ -208,7 +200,7 @@ static int channels(int64_t x, int64_t y, int64_t z, const int64_t n[3], double 
   return 0;
 }
 
-static PetscErrorCode check_channels(void)
+static PetscErrorCode test_channels(MPI_Comm comm)
 {
   const PetscReal h[3] = {1, 1, 1};
   const int64_t   n[3] = {6, 6, 8};
@@ -226,10 +218,10 @@ static PetscErrorCode check_channels(void)
   const int    ncomp[3] = {5, 4, 3};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(make_mask(grid, channels, 0.0, &mask));
   for (int i = 0; i < 3; i++) {
-    PetscCall(check_case(n, channels, 0.0, conns[i], "channels", &nc));
+    PetscCall(check_case(comm, n, channels, 0.0, conns[i], "channels", &nc));
     SM_TEST_TRUE(nc == ncomp[i], "channels (%d-conn): %lld components, expected %d", conns[i], (long long)nc, ncomp[i]);
     PetscCall(sm_morph_percolation(grid, mask, conns[i], &perc));
     SM_TEST_TRUE(perc.set_voxels == 24, "channels: %lld set voxels, expected 24", (long long)perc.set_voxels);
@@ -258,7 +250,7 @@ static int empty(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p)
   return 0;
 }
 
-static PetscErrorCode check_percolation(void)
+static PetscErrorCode test_percolation(MPI_Comm comm)
 {
   const PetscReal h[3] = {1, 1, 1};
   const int64_t   n[3] = {10, 7, 9};
@@ -272,7 +264,7 @@ static PetscErrorCode check_percolation(void)
                expect_i[3] = {17.0 / 32, 23.0 / 32, 23.0 / 32};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(make_mask(grid, bars, 0.0, &mask));
   for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
     PetscCall(sm_morph_percolation(grid, mask, conn, &perc));
@@ -309,7 +301,7 @@ static PetscErrorCode check_percolation(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode bench(int64_t m)
+static PetscErrorCode bench(MPI_Comm comm, int64_t m)
 {
   const PetscReal h[3] = {1, 1, 1};
   const int64_t   n[3] = {m, m, m};
@@ -321,7 +313,7 @@ static PetscErrorCode bench(int64_t m)
   double          t;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(sm_grid_get_info(grid, &info));
   PetscCall(make_mask(grid, noise, 0.5, &mask));
   PetscCall(PetscMalloc1((size_t)info.n_local, &comp));
@@ -329,16 +321,16 @@ static PetscErrorCode bench(int64_t m)
     double best = 1e30;
     /* best of 5: the machine may be shared */
     for (int rep = 0; rep < 5; rep++) {
-      PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+      PetscCallMPI(MPI_Barrier(comm));
       t = MPI_Wtime();
       PetscCall(sm_morph_components(grid, mask, conn, comp, &cc));
       t    = MPI_Wtime() - t;
       best = PetscMin(best, t);
       if (rep < 4) PetscCall(sm_morph_components_free(&cc));
     }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "bench %lld^3, 50 %% noise, %d-conn, %d ranks: %lld components, %.3f s\n",
-                          (long long)m, conn, info.size, (long long)cc.ncomponents, best));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPI_DOUBLE, MPI_MAX, comm));
+    PetscCall(PetscPrintf(comm, "bench %lld^3, 50 %% noise, %d-conn, %d ranks: %lld components, %.3f s\n", (long long)m,
+                          conn, info.size, (long long)cc.ncomponents, best));
     PetscCall(sm_morph_components_free(&cc));
   }
   PetscCall(PetscFree(comp));
@@ -347,70 +339,73 @@ static PetscErrorCode bench(int64_t m)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+/* Random volumes around the site-percolation thresholds (0.3116 for 6-, 0.1372 for 18-, 0.0976 for 26-connectivity on
+   the simple cubic lattice), where clusters are largest and most tangled, and away from them. n_z = 5 puts slabs of 2,
+   2, 1 planes on 3 ranks (a one-plane slab is both first and last plane); n_z = 31 and 50 give thicker slabs; boxes one
+   voxel thin in x or y put every voxel on two faces at once. */
+static PetscErrorCode test_noise(MPI_Comm comm)
 {
-  double    t0;
-  int64_t   nc;
+  const int64_t sizes[5][3] = {{17, 13, 5}, {24, 21, 31}, {45, 38, 50}, {1, 23, 19}, {26, 1, 8}};
+  const double  p6[]        = {0.15, 0.25, 0.31, 0.35, 0.5, 0.8};
+  const double  p26[]       = {0.05, 0.09, 0.1, 0.12, 0.3, 0.5};
+  const double  p18[]       = {0.08, 0.12, 0.137, 0.16, 0.3, 0.5}; /* 18-connectivity: threshold 0.1372 */
+  int64_t       nc          = -1;
+
+  PetscFunctionBeginUser;
+  for (int s = 0; s < 5; s++)
+    for (int i = 0; i < 6; i++) {
+      char what[64];
+      PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p6[i]));
+      PetscCall(check_case(comm, sizes[s], noise, p6[i], 6, what, &nc));
+      PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.3f", p18[i]));
+      PetscCall(check_case(comm, sizes[s], noise, p18[i], 18, what, &nc));
+      PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p26[i]));
+      PetscCall(check_case(comm, sizes[s], noise, p26[i], 26, what, &nc));
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Hand-built masks with a known number of components. Serpentines: exactly two whatever the connectivity (columns two
+   apart never touch). Diagonal chains over 7 planes: 3 components under 26-connectivity; under 18 the body diagonal
+   falls apart into its 7 voxels and the two face-diagonal chains stay whole, 9; under 6, one per voxel:
+   7 (body diagonal) + 7 (x = z + 3, y = 6) + 7 (x = 9, y = 7 - z) = 21. An empty mask: none. */
+static PetscErrorCode test_known_counts(MPI_Comm comm)
+{
+  static const struct {
+    const char *what;
+    int64_t     n[3];
+    SMMaskFn    fn;
+    int         connectivity;
+    int64_t     ncomponents;
+  } known[] = {
+      {"serpentine", {21, 4, 7}, serpentine, 6, 2},  {"serpentine", {16, 3, 13}, serpentine, 6, 2},
+      {"serpentine", {21, 4, 7}, serpentine, 18, 2}, {"serpentine", {16, 3, 13}, serpentine, 18, 2},
+      {"serpentine", {21, 4, 7}, serpentine, 26, 2}, {"serpentine", {16, 3, 13}, serpentine, 26, 2},
+      {"diagonals", {10, 8, 7}, diagonals, 26, 3},   {"diagonals", {10, 8, 7}, diagonals, 18, 9},
+      {"diagonals", {10, 8, 7}, diagonals, 6, 21},   {"empty", {5, 4, 6}, empty, 26, 0},
+  };
+  int64_t nc = -1;
+
+  PetscFunctionBeginUser;
+  for (size_t k = 0; k < PETSC_STATIC_ARRAY_LENGTH(known); k++) {
+    PetscCall(check_case(comm, known[k].n, known[k].fn, 0.0, known[k].connectivity, known[k].what, &nc));
+    SM_TEST_TRUE(nc == known[k].ncomponents, "%s (%d-conn): %lld components, expected %lld", known[k].what,
+                 known[k].connectivity, (long long)nc, (long long)known[k].ncomponents);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -bench_size N: the timing of bench(), when asked for (it asserts nothing). */
+static PetscErrorCode run_bench(MPI_Comm comm)
+{
   PetscInt  bench_size = 0;
   PetscBool has_bench  = PETSC_FALSE;
-  int       rc;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  /* Random volumes around the site-percolation thresholds (0.3116 for 6-, 0.0976 for 26-connectivity on the simple
-     cubic lattice), where clusters are largest and most tangled, and away from them. n_z = 5 puts slabs of 2, 2, 1
-     planes on 3 ranks (a one-plane slab is both first and last plane); n_z = 31 and 50 give thicker slabs; boxes one
-     voxel thin in x or y put every voxel on two faces at once. */
-  {
-    const int64_t sizes[5][3] = {{17, 13, 5}, {24, 21, 31}, {45, 38, 50}, {1, 23, 19}, {26, 1, 8}};
-    const double  p6[]        = {0.15, 0.25, 0.31, 0.35, 0.5, 0.8};
-    const double  p26[]       = {0.05, 0.09, 0.1, 0.12, 0.3, 0.5};
-    const double  p18[]       = {0.08, 0.12, 0.137, 0.16, 0.3, 0.5}; /* 18-connectivity: threshold 0.1372 */
-    for (int s = 0; s < 5; s++)
-      for (int i = 0; i < 6; i++) {
-        char what[64];
-        PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p6[i]));
-        PetscCall(check_case(sizes[s], noise, p6[i], 6, what, &nc));
-        PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.3f", p18[i]));
-        PetscCall(check_case(sizes[s], noise, p18[i], 18, what, &nc));
-        PetscCall(PetscSNPrintf(what, sizeof what, "noise p = %.2f", p26[i]));
-        PetscCall(check_case(sizes[s], noise, p26[i], 26, what, &nc));
-      }
-  }
-  /* Serpentines: exactly two components whatever the connectivity (columns two apart never touch). */
-  {
-    const int64_t n1[3] = {21, 4, 7}, n2[3] = {16, 3, 13};
-    for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
-      PetscCall(check_case(n1, serpentine, 0.0, conn, "serpentine", &nc));
-      SM_TEST_TRUE(nc == 2, "serpentine (%d-conn): %lld components, expected 2", conn, (long long)nc);
-      PetscCall(check_case(n2, serpentine, 0.0, conn, "serpentine", &nc));
-      SM_TEST_TRUE(nc == 2, "serpentine (%d-conn): %lld components, expected 2", conn, (long long)nc);
-    }
-  }
-  /* Diagonal chains over 7 planes: 3 components under 26-connectivity; under 18 the body diagonal falls apart into
-     its 7 voxels and the two face-diagonal chains stay whole, 9; under 6, one per voxel:
-     7 (body diagonal) + 7 (x = z + 3, y = 6) + 7 (x = 9, y = 7 - z) = 21. */
-  {
-    const int64_t n[3] = {10, 8, 7};
-    PetscCall(check_case(n, diagonals, 0.0, 26, "diagonals", &nc));
-    SM_TEST_TRUE(nc == 3, "diagonals (26-conn): %lld components, expected 3", (long long)nc);
-    PetscCall(check_case(n, diagonals, 0.0, 18, "diagonals", &nc));
-    SM_TEST_TRUE(nc == 9, "diagonals (18-conn): %lld components, expected 9", (long long)nc);
-    PetscCall(check_case(n, diagonals, 0.0, 6, "diagonals", &nc));
-    SM_TEST_TRUE(nc == 21, "diagonals (6-conn): %lld components, expected 21", (long long)nc);
-  }
-  /* Empty mask: no components. */
-  {
-    const int64_t n[3] = {5, 4, 6};
-    PetscCall(check_case(n, empty, 0.0, 26, "empty", &nc));
-    SM_TEST_TRUE(nc == 0, "empty: %lld components", (long long)nc);
-  }
-  PetscCall(check_percolation());
-  PetscCall(check_channels());
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_components_mpi: %.2f s\n", MPI_Wtime() - t0));
+  PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_size", &bench_size, &has_bench));
-  if (has_bench && bench_size > 0) PetscCall(bench((int64_t)bench_size));
-  rc = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return rc;
+  if (has_bench && bench_size > 0) PetscCall(bench(comm, (int64_t)bench_size));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+SM_TEST_MAIN({"noise", test_noise}, {"known counts", test_known_counts}, {"percolation", test_percolation},
+             {"channels", test_channels}, {"bench", run_bench})

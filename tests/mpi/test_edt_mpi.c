@@ -9,6 +9,7 @@
 #include <stochmorph/morph.h>
 #include <string.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 typedef struct {
   int      kind; /* 0 random, 1 two zeros, 2 no zero, 3 chi2-like */
@@ -62,6 +63,12 @@ static int mask_formula(const MaskSpec *M, int64_t x, int64_t y, int64_t z)
 static int mask_value(const MaskSpec *M, int64_t x, int64_t y, int64_t z)
 {
   return M->all[(z * M->n[1] + y) * M->n[0] + x];
+}
+
+/* mask_value as a voxel function of the slab builder */
+static int mask_voxel(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  return mask_value((const MaskSpec *)ctx, x, y, z);
 }
 
 static PetscErrorCode fill_mask(MaskSpec *M)
@@ -123,6 +130,9 @@ static double brute_force(const MaskSpec *M, const PetscReal h[3], SMEdtBorder b
   return best;
 }
 
+/* The voxel size of every case: anisotropic, so the three axes are told apart. */
+static const PetscReal voxel[3] = {0.01, 0.013, 0.017};
+
 /* The EDT of M on comm into a newly allocated slab array. */
 static PetscErrorCode run_edt(MPI_Comm comm, const MaskSpec *M, const PetscReal h[3], SMEdtBorder border, int axes,
                               SMGridInfo *info, double **d2)
@@ -135,10 +145,7 @@ static PetscErrorCode run_edt(MPI_Comm comm, const MaskSpec *M, const PetscReal 
   PetscCall(sm_grid_get_info(grid, info));
   PetscCall(PetscMalloc1((size_t)info->n_local, &mask));
   PetscCall(PetscMalloc1((size_t)info->n_local, d2));
-  for (int64_t z = 0; z < info->z_local; z++)
-    for (int64_t y = 0; y < M->n[1]; y++)
-      for (int64_t x = 0; x < M->n[0]; x++)
-        mask[(z * M->n[1] + y) * M->n[0] + x] = (uint8_t)mask_value(M, x, y, z + info->z_start);
+  PetscCall(sm_test_fill_slab(grid, mask_voxel, (void *)M, mask));
   PetscCall(sm_morph_edt(grid, mask, border, axes, *d2));
   PetscCall(PetscFree(mask));
   PetscCall(sm_grid_destroy(&grid));
@@ -152,8 +159,8 @@ static int same_value(double a, double b, double rtol)
 }
 
 /* Every voxel (stride 1) or a hashed subsample against brute force; bitwise equality to one rank when serial_too. */
-static PetscErrorCode check_case(const char *name, const MaskSpec *M, const PetscReal h[3], SMEdtBorder border,
-                                 int axes, int sample, PetscBool serial_too)
+static PetscErrorCode check_case(MPI_Comm comm, const char *name, const MaskSpec *M, const PetscReal h[3],
+                                 SMEdtBorder border, int axes, int sample, PetscBool serial_too)
 {
   SMGridInfo  info;
   double     *d2, *ref = NULL;
@@ -161,7 +168,7 @@ static PetscErrorCode check_case(const char *name, const MaskSpec *M, const Pets
   PetscMPIInt rank;
 
   PetscFunctionBeginUser;
-  PetscCall(run_edt(PETSC_COMM_WORLD, M, h, border, axes, &info, &d2));
+  PetscCall(run_edt(comm, M, h, border, axes, &info, &d2));
   for (int64_t z = 0; z < info.z_local; z++)
     for (int64_t y = 0; y < M->n[1]; y++)
       for (int64_t x = 0; x < M->n[0]; x++) {
@@ -178,15 +185,15 @@ static PetscErrorCode check_case(const char *name, const MaskSpec *M, const Pets
           bad++;
         }
       }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &checked, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ninf, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &checked, 1, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ninf, 1, MPI_INT64_T, MPI_SUM, comm));
   SM_TEST_TRUE(bad == 0 && checked > 0, "%s (axes %d, border %d): %lld of %lld voxels differ from brute force", name,
                axes, (int)border, (long long)bad, (long long)checked);
   if (serial_too) {
     SMGridInfo sinfo;
     int        count;
-    PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
     PetscCall(PetscMalloc1((size_t)(M->n[0] * M->n[1] * M->n[2]), &ref));
     if (rank == 0) {
       double *full;
@@ -195,10 +202,10 @@ static PetscErrorCode check_case(const char *name, const MaskSpec *M, const Pets
       PetscCall(PetscFree(full));
     }
     PetscCall(sm_int64_to_int(M->n[0] * M->n[1] * M->n[2], &count));
-    PetscCallMPI(MPI_Bcast(ref, count, MPI_DOUBLE, 0, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Bcast(ref, count, MPI_DOUBLE, 0, comm));
     for (int64_t i = 0; i < info.n_local; i++)
       if (memcmp(&d2[i], &ref[info.z_start * info.n_plane + i], sizeof(double))) nserial_bad++;
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nserial_bad, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nserial_bad, 1, MPI_INT64_T, MPI_SUM, comm));
     SM_TEST_TRUE(nserial_bad == 0, "%s (axes %d, border %d): %lld voxels not bitwise equal to the 1-rank result", name,
                  axes, (int)border, (long long)nserial_bad);
     PetscCall(PetscFree(ref));
@@ -211,69 +218,74 @@ static PetscErrorCode check_case(const char *name, const MaskSpec *M, const Pets
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+/* 13 planes: slabs 7,6 at 2 ranks and 5,5,3 at 3; 9 rows: 5,4 and 3,3,3 during the z pass. */
+static PetscErrorCode test_small(MPI_Comm comm)
 {
-  const PetscReal h[3]     = {0.01, 0.013, 0.017};
-  const int       masks[4] = {7, 3, 6, 5};
-  double          t0;
-  int             rc;
+  const int masks[4] = {7, 3, 6, 5};
+  MaskSpec  cases[3] = {
+       {0, 0.3, {11, 9, 13}, NULL, 0, NULL}, {1, 0.0, {11, 9, 13}, NULL, 0, NULL}, {2, 0.0, {11, 9, 13}, NULL, 0, NULL}};
+  const char *names[3] = {"random 30% zeros", "two zero voxels", "no zero voxel"};
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  /* 13 planes: slabs 7,6 at 2 ranks and 5,5,3 at 3; 9 rows: 5,4 and 3,3,3 during the z pass. */
-  {
-    MaskSpec    cases[3] = {{0, 0.3, {11, 9, 13}, NULL, 0, NULL},
-                            {1, 0.0, {11, 9, 13}, NULL, 0, NULL},
-                            {2, 0.0, {11, 9, 13}, NULL, 0, NULL}};
-    const char *names[3] = {"random 30% zeros", "two zero voxels", "no zero voxel"};
-    for (int c = 0; c < 3; c++) {
-      PetscCall(fill_mask(&cases[c]));
-      for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 2; b++)
-          PetscCall(check_case(names[c], &cases[c], h, (SMEdtBorder)b, masks[a], 1, PETSC_TRUE));
-      PetscCall(free_mask(&cases[c]));
-    }
+  PetscFunctionBeginUser;
+  for (int c = 0; c < 3; c++) {
+    PetscCall(fill_mask(&cases[c]));
+    for (int a = 0; a < 4; a++)
+      for (int b = 0; b < 2; b++)
+        PetscCall(check_case(comm, names[c], &cases[c], voxel, (SMEdtBorder)b, masks[a], 1, PETSC_TRUE));
+    PetscCall(free_mask(&cases[c]));
   }
-  /* Sparse random zeros (3 %): long distances that cross several slab boundaries; single axes too. */
-  {
-    MaskSpec M = {0, 0.03, {10, 7, 17}, NULL, 0, NULL};
-    PetscCall(fill_mask(&M));
-    for (int a = 1; a <= 7; a++)
-      for (int b = 0; b < 2; b++) PetscCall(check_case("random 3% zeros", &M, h, (SMEdtBorder)b, a, 1, PETSC_TRUE));
-    PetscCall(free_mask(&M));
-  }
-  /* Two y rows: at 3 ranks one rank holds no z columns during the z pass. */
-  {
-    MaskSpec M = {0, 0.1, {5, 2, 9}, NULL, 0, NULL};
-    PetscCall(fill_mask(&M));
-    for (int b = 0; b < 2; b++) PetscCall(check_case("two rows", &M, h, (SMEdtBorder)b, 7, 1, PETSC_TRUE));
-    PetscCall(free_mask(&M));
-  }
-  /* Mid-size chi2-like structure, a subsample of about 1/400 of the voxels against brute force. */
-  {
-    MaskSpec M = {3, 0.0, {64, 64, 64}, NULL, 0, NULL};
-    PetscCall(fill_mask(&M));
-    for (int b = 0; b < 2; b++) PetscCall(check_case("chi2-like 64^3", &M, h, (SMEdtBorder)b, 7, 400, PETSC_FALSE));
-    PetscCall(check_case("chi2-like 64^3 slices", &M, h, SM_EDT_BORDER_FREE, 3, 400, PETSC_FALSE));
-    PetscCall(free_mask(&M));
-  }
-  /* Bad input is refused with an error, not a crash. */
-  {
-    const int64_t n[3] = {4, 4, 6}; /* 6 planes: every rank has one at up to 3 ranks */
-    SMGrid        grid;
-    SMGridInfo    info;
-    uint8_t       mask[96] = {0};
-    double        d2[96];
-    PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
-    PetscCall(sm_grid_get_info(grid, &info));
-    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-    SM_TEST_TRUE(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 0, d2) != PETSC_SUCCESS, "axes = 0 refused");
-    SM_TEST_TRUE(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 8, d2) != PETSC_SUCCESS, "axes = 8 refused");
-    PetscCall(PetscPopErrorHandler());
-    PetscCall(sm_grid_destroy(&grid));
-  }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_edt_mpi: %.2f s\n", MPI_Wtime() - t0));
-  rc = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return rc;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* Sparse random zeros (3 %): long distances that cross several slab boundaries; single axes too. Then two y rows: at 3
+   ranks one rank holds no z columns during the z pass. */
+static PetscErrorCode test_sparse(MPI_Comm comm)
+{
+  MaskSpec sparse = {0, 0.03, {10, 7, 17}, NULL, 0, NULL}, rows = {0, 0.1, {5, 2, 9}, NULL, 0, NULL};
+
+  PetscFunctionBeginUser;
+  PetscCall(fill_mask(&sparse));
+  for (int a = 1; a <= 7; a++)
+    for (int b = 0; b < 2; b++)
+      PetscCall(check_case(comm, "random 3% zeros", &sparse, voxel, (SMEdtBorder)b, a, 1, PETSC_TRUE));
+  PetscCall(free_mask(&sparse));
+  PetscCall(fill_mask(&rows));
+  for (int b = 0; b < 2; b++) PetscCall(check_case(comm, "two rows", &rows, voxel, (SMEdtBorder)b, 7, 1, PETSC_TRUE));
+  PetscCall(free_mask(&rows));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Mid-size chi2-like structure, a subsample of about 1/400 of the voxels against brute force. */
+static PetscErrorCode test_chi2_like(MPI_Comm comm)
+{
+  MaskSpec M = {3, 0.0, {64, 64, 64}, NULL, 0, NULL};
+
+  PetscFunctionBeginUser;
+  PetscCall(fill_mask(&M));
+  for (int b = 0; b < 2; b++)
+    PetscCall(check_case(comm, "chi2-like 64^3", &M, voxel, (SMEdtBorder)b, 7, 400, PETSC_FALSE));
+  PetscCall(check_case(comm, "chi2-like 64^3 slices", &M, voxel, SM_EDT_BORDER_FREE, 3, 400, PETSC_FALSE));
+  PetscCall(free_mask(&M));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Bad input is refused with an error, not a crash. */
+static PetscErrorCode test_bad_input(MPI_Comm comm)
+{
+  const int64_t n[3] = {4, 4, 6}; /* 6 planes: every rank has one at up to 3 ranks */
+  SMGrid        grid;
+  uint8_t       mask[96] = {0};
+  double        d2[96];
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, n, voxel, &grid));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  SM_TEST_TRUE(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 0, d2) != PETSC_SUCCESS, "axes = 0 refused");
+  SM_TEST_TRUE(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 8, d2) != PETSC_SUCCESS, "axes = 8 refused");
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"11 x 9 x 13 masks", test_small}, {"sparse zeros, two rows", test_sparse},
+             {"chi2-like 64^3", test_chi2_like}, {"bad input", test_bad_input})

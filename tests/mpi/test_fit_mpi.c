@@ -13,52 +13,31 @@
 #include <stochmorph/fit.h>
 #include <stochmorph/fft.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
-/* A volume on comm of the box [lo, lo + n) of the global label array all (size nfull, x fastest), every rank
-   filling its own slab. The grid is created here; destroy the volume, then the grid. */
+/* The box [lo, lo + n) of the global label array all (size nfull, x fastest), as a voxel function. */
+typedef struct {
+  const uint8_t *all;
+  const int64_t *nfull, *lo;
+} Box;
+
+static int box_label(int64_t i, int64_t j, int64_t k, void *ctx)
+{
+  const Box *b = (const Box *)ctx;
+  return b->all[((b->lo[2] + k) * b->nfull[1] + b->lo[1] + j) * b->nfull[0] + b->lo[0] + i];
+}
+
+/* A volume on comm of the box [lo, lo + n) of all, every rank filling its own slab (free with
+   sm_test_volume_destroy). */
 static PetscErrorCode volume_from_global(MPI_Comm comm, const uint8_t *all, const int64_t nfull[3], const int64_t lo[3],
                                          const int64_t n[3], const PetscReal h[3], int np, const char *const *names,
                                          PetscBool periodic, SMVolume *vol)
 {
-  SMGrid     grid;
-  SMGridInfo g;
-  uint8_t   *lab;
+  Box box = {all, nfull, lo};
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(comm, n, h, &grid));
-  PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_volume_create(grid, np, names, vol));
-  PetscCall(sm_volume_get_labels(*vol, &lab));
-  for (int64_t k = 0; k < g.z_local; k++)
-    for (int64_t j = 0; j < n[1]; j++)
-      for (int64_t i = 0; i < n[0]; i++)
-        lab[(k * n[1] + j) * n[0] + i] = all[((lo[2] + g.z_start + k) * nfull[1] + lo[1] + j) * nfull[0] + lo[0] + i];
+  PetscCall(sm_test_volume_from_function(comm, n, h, np, names, box_label, &box, vol));
   PetscCall(sm_volume_set_periodic(*vol, periodic));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Every label of vol on every rank. */
-static PetscErrorCode allgather_labels(SMVolume vol, uint8_t **all)
-{
-  SMGrid         grid;
-  SMGridInfo     g;
-  uint8_t       *lab;
-  const int64_t *starts, *counts;
-  int           *rc, *rd;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
-  PetscCall(sm_volume_get_labels(vol, &lab));
-  PetscCall(PetscMalloc1(g.n_total, all));
-  PetscCall(PetscMalloc2(g.size, &rc, g.size, &rd));
-  for (int r = 0; r < g.size; r++) {
-    PetscCall(sm_int64_to_int(counts[r] * g.n_plane, &rc[r]));
-    PetscCall(sm_int64_to_int(starts[r] * g.n_plane, &rd[r]));
-  }
-  PetscCallMPI(MPI_Allgatherv(lab, rc[g.rank], MPI_UINT8_T, *all, rc, rd, MPI_UINT8_T, sm_grid_comm(grid)));
-  PetscCall(PetscFree2(rc, rd));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -121,12 +100,11 @@ static PetscErrorCode fit_volume(MPI_Comm comm, SMVolume vol, const SMModelParam
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode run_case(const Case *c)
+static PetscErrorCode run_case(MPI_Comm comm, const Case *c)
 {
-  MPI_Comm           comm = PETSC_COMM_WORLD;
   SMModel            model;
   SMModelParams      p;
-  SMGrid             grid, fgrid = NULL;
+  SMGrid             grid;
   SMVolume           twin, vol;
   SMFitResult        r = {0}, rs = {0};
   SMPluriFitResult   pr = {0}, prs = {0};
@@ -147,7 +125,7 @@ static PetscErrorCode run_case(const Case *c)
   PetscCall(sm_grid_create(comm, c->n, c->h, &grid));
   PetscCall(sm_model_generate(model, grid, c->seed, 0, FFTW_ESTIMATE, NULL, &twin));
   PetscCall(sm_volume_get_phases(twin, &np, &names));
-  PetscCall(allgather_labels(twin, &all));
+  PetscCall(sm_test_volume_allgather(twin, &all));
   for (int d = 0; d < 3; d++) {
     lo[d] = c->crop ? 8 : 0;
     n[d]  = c->n[d] - 2 * lo[d];
@@ -194,9 +172,7 @@ static PetscErrorCode run_case(const Case *c)
     for (int i = 0; i < NVALS; i++)
       SM_TEST_TRUE(vw[i] == vs[i] || (isnan(vw[i]) && isnan(vs[i])),
                    "%s: value %d differs between the rank counts: %.17g vs %.17g", c->name, i, vw[i], vs[i]);
-    PetscCall(sm_volume_get_grid(self, &fgrid));
-    PetscCall(sm_volume_destroy(&self));
-    PetscCall(sm_grid_destroy(&fgrid));
+    PetscCall(sm_test_volume_destroy(&self));
   }
   if (!rank) {
     if (p.type == SM_MODEL_PLURI)
@@ -210,19 +186,14 @@ static PetscErrorCode run_case(const Case *c)
   PetscCall(sm_fit_result_free(&rs));
   PetscCall(sm_fit_pluri_result_free(&pr));
   PetscCall(sm_fit_pluri_result_free(&prs));
-  if (c->crop) {
-    PetscCall(sm_volume_get_grid(vol, &fgrid));
-    PetscCall(sm_volume_destroy(&vol));
-    PetscCall(sm_grid_destroy(&fgrid));
-  }
+  if (c->crop) PetscCall(sm_test_volume_destroy(&vol));
   PetscCall(PetscFree(all));
-  PetscCall(sm_volume_destroy(&twin));
-  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_test_volume_destroy(&twin));
   PetscCall(sm_model_destroy(&model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+static PetscErrorCode test_round_trips(MPI_Comm comm)
 {
   const char *f850    = "-model chi2 -model_dof 2 -model_volume_fraction 0.46 -model_alpha 7.28";
   const Case  cases[] = {
@@ -248,12 +219,10 @@ int main(int argc, char **argv)
         PETSC_FALSE},
   };
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) PetscCall(run_case(&cases[c]));
+  PetscFunctionBeginUser;
+  for (size_t c = 0; c < PETSC_STATIC_ARRAY_LENGTH(cases); c++) PetscCall(run_case(comm, &cases[c]));
   PetscCall(PetscOptionsClear(NULL));
-  {
-    int code = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return code;
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+SM_TEST_MAIN({"round trips", test_round_trips})

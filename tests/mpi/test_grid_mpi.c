@@ -6,16 +6,23 @@
 #include <stochmorph/grid.h>
 #include <fftw3-mpi.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 static uint8_t code(int64_t x, int64_t y, int64_t z) { return (uint8_t)(1 + (x * 7 + y * 13 + z * 29) % 251); }
+static int     code_voxel(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  (void)ctx;
+  return code(x, y, z);
+}
 
-int main(int argc, char **argv)
+/* slabs, the DMDA, the plane above, the padded redistribution, halos, the transpose, record and neighbour exchanges */
+static PetscErrorCode test_grid(MPI_Comm comm)
 {
   PetscMPIInt rank, size;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
   {
     const int64_t   n[3] = {13, 11, 17};
     const PetscReal h[3] = {0.01, 0.02, 0.03};
@@ -27,7 +34,7 @@ int main(int argc, char **argv)
     PetscInt        xs, ys, zs, xm, ym, zm;
     uint8_t        *slab, *above, *padded;
 
-    PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+    PetscCall(sm_grid_create(comm, n, h, &grid));
     PetscCall(sm_grid_get_info(grid, &g));
     PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
     SM_TEST_TRUE(g.n_total == 13 * 11 * 17 && g.n_plane == 13 * 11 && g.size == size, "grid sizes");
@@ -69,9 +76,7 @@ int main(int argc, char **argv)
                  "DMDA ownership [%d,%d) differs from the slab", (int)zs, (int)(zs + zm));
 
     PetscCall(PetscMalloc2(g.n_local, &slab, g.n_plane, &above));
-    for (int64_t z = 0; z < g.z_local; z++)
-      for (int64_t y = 0; y < n[1]; y++)
-        for (int64_t x = 0; x < n[0]; x++) slab[(z * n[1] + y) * n[0] + x] = code(x, y, g.z_start + z);
+    PetscCall(sm_test_fill_slab(grid, code_voxel, NULL, slab));
     for (int periodic = 0; periodic < 2; periodic++) {
       int64_t zabove = g.z_start + g.z_local, bad = 0;
       PetscCall(sm_grid_get_plane_above_u8(grid, slab, periodic ? PETSC_TRUE : PETSC_FALSE, 0, above));
@@ -86,7 +91,7 @@ int main(int argc, char **argv)
       /* embed into a padded grid, as the minus-sampling estimator does */
       const int64_t nb[3] = {20, 15, 23};
       int64_t       bad   = 0;
-      PetscCall(sm_grid_create(PETSC_COMM_WORLD, nb, h, &big));
+      PetscCall(sm_grid_create(comm, nb, h, &big));
       PetscCall(sm_grid_get_info(big, &b));
       PetscCall(PetscMalloc1(b.n_local, &padded));
       PetscCall(sm_grid_redistribute_u8(grid, slab, big, padded));
@@ -178,45 +183,55 @@ int main(int argc, char **argv)
     SM_TEST_TRUE(grid == NULL, "destroy nulls the handle");
     PetscCall(sm_grid_destroy(&grid)); /* accepts NULL */
   }
-  {
-    /* 64-bit counts: 2048 x 2048 x 1536 voxels (6.4e9) need no allocation to describe, and the DMDA refuses clearly */
-    const int64_t   n[3] = {2048, 2048, 1536};
-    const PetscReal h[3] = {0.01, 0.01, 0.01};
-    SMGrid          grid;
-    SMGridInfo      g;
-    DM              da = NULL;
-    PetscErrorCode  ierr;
-    int64_t         sum = 0;
-    PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
-    PetscCall(sm_grid_get_info(grid, &g));
-    SM_TEST_TRUE(g.n_total == (int64_t)2048 * 2048 * 1536, "64-bit voxel count %lld", (long long)g.n_total);
-    PetscCallMPI(MPI_Allreduce(&g.n_local, &sum, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
-    SM_TEST_TRUE(sum == g.n_total, "local counts sum to the total");
-    if (sizeof(PetscInt) == 4) { /* with 64-bit PetscInt the DMDA would be built: tens of GiB */
-      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-      ierr = sm_grid_get_dmda(grid, &da);
-      PetscCall(PetscPopErrorHandler());
-      SM_TEST_TRUE(ierr == PETSC_ERR_SUP, "a DMDA beyond 32-bit PetscInt must be refused (code %d)", (int)ierr);
-    }
-    PetscCall(sm_grid_destroy(&grid));
-  }
-  {
-    /* bad sizes and decompositions */
-    const PetscReal h[3]   = {0.01, 0.01, 0.01}, hbad[3] = {0.01, 0, 0.01};
-    const int64_t   n[3]   = {8, 8, 8}, nbad[3] = {8, -1, 8}, nthin[3] = {8, 8, 2};
-    SMGrid          grid   = NULL;
-    PetscErrorCode  e1, e2, e3 = 0;
-    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-    e1 = sm_grid_create(PETSC_COMM_WORLD, nbad, h, &grid);
-    e2 = sm_grid_create(PETSC_COMM_WORLD, n, hbad, &grid);
-    if (size == 3) e3 = sm_grid_create(PETSC_COMM_WORLD, nthin, h, &grid);
-    PetscCall(PetscPopErrorHandler());
-    SM_TEST_TRUE(e1 != 0 && e2 != 0, "negative size or zero voxel size accepted");
-    SM_TEST_TRUE(size != 3 || e3 != 0, "2 z-planes on 3 ranks accepted (more ranks than planes)");
-  }
-  {
-    int code = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return code;
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* 64-bit counts: 2048 x 2048 x 1536 voxels (6.4e9) need no allocation to describe, and the DMDA refuses clearly */
+static PetscErrorCode test_64bit(MPI_Comm comm)
+{
+  const int64_t   n[3] = {2048, 2048, 1536};
+  const PetscReal h[3] = {0.01, 0.01, 0.01};
+  SMGrid          grid;
+  SMGridInfo      g;
+  DM              da = NULL;
+  PetscErrorCode  ierr;
+  int64_t         sum = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, n, h, &grid));
+  PetscCall(sm_grid_get_info(grid, &g));
+  SM_TEST_TRUE(g.n_total == (int64_t)2048 * 2048 * 1536, "64-bit voxel count %lld", (long long)g.n_total);
+  PetscCallMPI(MPI_Allreduce(&g.n_local, &sum, 1, MPI_INT64_T, MPI_SUM, comm));
+  SM_TEST_TRUE(sum == g.n_total, "local counts sum to the total");
+  if (sizeof(PetscInt) == 4) { /* with 64-bit PetscInt the DMDA would be built: tens of GiB */
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = sm_grid_get_dmda(grid, &da);
+    PetscCall(PetscPopErrorHandler());
+    SM_TEST_TRUE(ierr == PETSC_ERR_SUP, "a DMDA beyond 32-bit PetscInt must be refused (code %d)", (int)ierr);
+  }
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* bad sizes and decompositions */
+static PetscErrorCode test_bad_sizes(MPI_Comm comm)
+{
+  const PetscReal h[3] = {0.01, 0.01, 0.01}, hbad[3] = {0.01, 0, 0.01};
+  const int64_t   n[3] = {8, 8, 8}, nbad[3] = {8, -1, 8}, nthin[3] = {8, 8, 2};
+  SMGrid          grid = NULL;
+  PetscErrorCode  e1, e2, e3 = 0;
+  PetscMPIInt     size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  e1 = sm_grid_create(comm, nbad, h, &grid);
+  e2 = sm_grid_create(comm, n, hbad, &grid);
+  if (size == 3) e3 = sm_grid_create(comm, nthin, h, &grid);
+  PetscCall(PetscPopErrorHandler());
+  SM_TEST_TRUE(e1 != 0 && e2 != 0, "negative size or zero voxel size accepted");
+  SM_TEST_TRUE(size != 3 || e3 != 0, "2 z-planes on 3 ranks accepted (more ranks than planes)");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"slabs and exchanges", test_grid}, {"64-bit counts", test_64bit}, {"bad sizes", test_bad_sizes})

@@ -9,10 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 #define PY "/usr/bin/python3"
 
 static uint8_t label_of(int64_t x, int64_t y, int64_t z) { return (uint8_t)((x + 3 * y + 7 * z) % 3); }
+static int     label_voxel(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  (void)ctx;
+  return label_of(x, y, z);
+}
 static double  field_of(int64_t x, int64_t y, int64_t z)
 {
   return (double)x + 100.0 * (double)y + 1.0e4 * (double)z + 0.25;
@@ -112,16 +118,21 @@ static PetscBool read_fails(MPI_Comm comm, const char *path, const char *dataset
   PetscCallAbort(comm, PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   ierr = read_volume(comm, path, dataset, h_default, &vol);
   PetscCallAbort(comm, PetscPopErrorHandler());
-  if (vol) {
-    SMGrid grid;
-    PetscCallAbort(comm, sm_volume_get_grid(vol, &grid));
-    PetscCallAbort(comm, sm_volume_destroy(&vol));
-    PetscCallAbort(comm, sm_grid_destroy(&grid));
-  }
+  PetscCallAbort(comm, sm_test_volume_destroy(&vol));
   return ierr ? PETSC_TRUE : PETSC_FALSE;
 }
 
-static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
+/* The scratch directory of the files, in the working directory. */
+static char dir[PETSC_MAX_PATH_LEN];
+
+static PetscErrorCode make_dir(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscCall(sm_test_scratch_dir(comm, "h5test", dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_roundtrip(MPI_Comm comm)
 {
   const int64_t      n[3]     = {10, 7, 9};
   const PetscReal    h[3]     = {0.01, 0.012, 0.02};
@@ -131,7 +142,7 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   SMGridInfo         g, rg;
   SMVolume           vol, rvol;
   SMH5Writer         w;
-  uint8_t           *lab, *rlab;
+  uint8_t           *rlab;
   double            *field;
   char               path[PETSC_MAX_PATH_LEN], xmf[PETSC_MAX_PATH_LEN], cmd[4 * PETSC_MAX_PATH_LEN];
   int                np, bad = 0;
@@ -142,16 +153,14 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/vol.h5", dir));
   PetscCall(PetscSNPrintf(xmf, sizeof(xmf), "%s/vol.xmf", dir));
-  PetscCall(sm_grid_create(comm, n, h, &grid));
+  PetscCall(sm_test_volume_from_function(comm, n, h, 3, names, label_voxel, NULL, &vol));
+  PetscCall(sm_volume_get_grid(vol, &grid));
   PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_volume_create(grid, 3, names, &vol));
-  PetscCall(sm_volume_get_labels(vol, &lab));
   PetscCall(PetscMalloc1((size_t)(g.z_local * n[1] * stride), &field));
   for (int64_t k = 0; k < g.z_local; k++)
     for (int64_t y = 0; y < n[1]; y++)
       for (int64_t x = 0; x < stride; x++) {
         int64_t z = g.z_start + k;
-        if (x < n[0]) lab[(k * n[1] + y) * n[0] + x] = label_of(x, y, z);
         /* NaN in the padding: if it ever reached the file the h5py check below would see it */
         field[(k * n[1] + y) * stride + x] = x < n[0] ? field_of(x, y, z) : NAN;
       }
@@ -197,8 +206,7 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   SM_TEST_TRUE(found && !strcmp(value, "pluri"), "model provenance: %s", found ? value : "(missing)");
   PetscCall(sm_volume_get_attr(rvol, "voxel_size_units", &value, &found));
   SM_TEST_TRUE(!found, "reserved attributes must not become provenance");
-  PetscCall(sm_volume_destroy(&rvol));
-  PetscCall(sm_grid_destroy(&rgrid));
+  PetscCall(sm_test_volume_destroy(&rvol));
 
   /* An independent reader: h5py sees the declared layout, and the formula holds in C order [z][y][x]. */
   if (run_on_rank0(comm, PY " -c 'import h5py, numpy' 2>/dev/null") == 0) {
@@ -273,12 +281,11 @@ static PetscErrorCode test_roundtrip(MPI_Comm comm, const char *dir)
   SM_TEST_TRUE(read_fails(comm, path, "/fields/X1", 0), "the rewritten file has no field any more");
 
   PetscCall(PetscFree(field));
-  PetscCall(sm_volume_destroy(&vol));
-  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_test_volume_destroy(&vol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
+static PetscErrorCode test_errors(MPI_Comm comm)
 {
   SMH5Writer     w = NULL;
   PetscErrorCode ierr;
@@ -341,8 +348,7 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
     SM_TEST_TRUE(np == 3 && !strcmp(names[2], "binder"), "variable-length phase names");
     PetscCall(sm_volume_get_attr(vol, "source", &value, &found));
     SM_TEST_TRUE(found && !strcmp(value, "CT scan 42"), "variable-length provenance string");
-    PetscCall(sm_volume_destroy(&vol));
-    PetscCall(sm_grid_destroy(&grid));
+    PetscCall(sm_test_volume_destroy(&vol));
 
     /* uint32 without names: phases named phase0..phaseK from the global maximum */
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/foreign_u32.h5", dir));
@@ -365,9 +371,7 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
     PetscCall(read_volume(comm, path, NULL, 1.0, &vol));
     PetscCall(sm_volume_get_phases(vol, &np, &names));
     SM_TEST_TRUE(np == 3 && !strcmp(names[0], "phase0") && !strcmp(names[2], "phase2"), "generated phase names");
-    PetscCall(sm_volume_get_grid(vol, &grid));
-    PetscCall(sm_volume_destroy(&vol));
-    PetscCall(sm_grid_destroy(&grid));
+    PetscCall(sm_test_volume_destroy(&vol));
 
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/foreign_big.h5", dir));
     PetscCall(write_foreign(comm, path, "labels", H5T_STD_I32LE, 3, dims3, big, 2, PETSC_FALSE));
@@ -388,8 +392,7 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
       PetscCall(sm_volume_get_labels(vol, &lab));
       for (int64_t i = 0; i < g.n_local; i++) bad += lab[i] != ok[(g.z_start * g.n_plane + i) % 3];
       SM_TEST_TRUE(bad == 0, "%d voxels of whole-valued float labels differ", bad);
-      PetscCall(sm_volume_destroy(&vol));
-      PetscCall(sm_grid_destroy(&grid));
+      PetscCall(sm_test_volume_destroy(&vol));
     }
     PetscCall(write_foreign(comm, path, "labels", H5T_STD_U8LE, 2, dims2, ok, 3, PETSC_FALSE));
     SM_TEST_TRUE(read_fails(comm, path, NULL, 1.0), "a 2D dataset must be refused");
@@ -397,35 +400,23 @@ static PetscErrorCode test_errors(MPI_Comm comm, const char *dir)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+/* error paths included, every HDF5 handle the library opened must be closed again */
+static PetscErrorCode test_handles(MPI_Comm comm)
 {
-  char        dir[PETSC_MAX_PATH_LEN] = "h5test_XXXXXX", cmd[PETSC_MAX_PATH_LEN + 16];
-  PetscMPIInt rank;
-  int         rc;
+  ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
 
-  double t0;
-
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  /* a fresh directory in the working directory (shared between ranks, unlike /tmp on a cluster) */
-  if (!rank && !mkdtemp(dir)) dir[0] = 0;
-  PetscCallMPI(MPI_Bcast(dir, sizeof(dir), MPI_CHAR, 0, PETSC_COMM_WORLD));
-  PetscCheck(dir[0], PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN,
-             "Cannot create a scratch directory in the working directory");
-  PetscCall(test_roundtrip(PETSC_COMM_WORLD, dir));
-  PetscCall(test_errors(PETSC_COMM_WORLD, dir));
-  {
-    /* error paths included, every HDF5 handle the library opened must be closed again */
-    ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
-    SM_TEST_TRUE(open_ids == 0, "%lld HDF5 handles still open", (long long)open_ids);
-  }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_h5_mpi: %.2f s\n", MPI_Wtime() - t0));
-  rc = sm_test_finish(PETSC_COMM_WORLD); /* reduces over MPI, so before PetscFinalize */
-  if (!rc) {
-    PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "rm -rf '%s'", dir));
-    (void)run_on_rank0(PETSC_COMM_WORLD, cmd);
-  }
-  PetscCall(PetscFinalize());
-  return rc;
+  PetscFunctionBeginUser;
+  (void)comm;
+  SM_TEST_TRUE(open_ids == 0, "%lld HDF5 handles still open", (long long)open_ids);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+static PetscErrorCode remove_dir(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscCall(sm_test_scratch_dir_remove(comm, dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"scratch directory", make_dir}, {"round trip", test_roundtrip}, {"errors", test_errors},
+             {"open handles", test_handles}, {"clean up", remove_dir})

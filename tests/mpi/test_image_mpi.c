@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 /* A test image: nx x ny x nz values, x fastest. */
 typedef struct {
@@ -355,8 +356,7 @@ static PetscErrorCode check_volume(SMVolume *vol, const Img *im, const int64_t l
   PetscCallMPI(MPI_Allreduce(&bad, &gbad, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
   SM_TEST_TRUE(gbad == 0, "%s: %lld voxels differ from the pattern (first local index %lld on rank %d)", what,
                (long long)gbad, (long long)first, g.rank);
-  PetscCall(sm_volume_destroy(vol));
-  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_test_volume_destroy(vol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -405,18 +405,33 @@ static void expect_fail(const char *path, const SMImageOptions *o, const char *n
   snprintf(buf, sizeof(buf), "%s", needles);
   for (tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
     SM_TEST_TRUE(strstr(last_error, tok) != NULL, "%s: message '%s' lacks '%s'", what, last_error, tok);
-  if (vol) {
-    SMGrid grid;
-    PetscCallAbort(PETSC_COMM_WORLD, sm_volume_get_grid(vol, &grid));
-    PetscCallAbort(PETSC_COMM_WORLD, sm_volume_destroy(&vol));
-    PetscCallAbort(PETSC_COMM_WORLD, sm_grid_destroy(&grid));
-  }
+  PetscCallAbort(PETSC_COMM_WORLD, sm_test_volume_destroy(&vol));
 }
 
 /* ---- the cases ---- */
 
-static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
+/* The scratch directory of the images, in the working directory. */
+static char dir[PETSC_MAX_PATH_LEN];
+
+static PetscErrorCode make_dir(MPI_Comm comm)
 {
+  PetscFunctionBeginUser;
+  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  PetscCall(sm_test_scratch_dir(comm, "imagetest", dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode remove_dir(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(sm_test_scratch_dir_remove(comm, dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_raw(MPI_Comm comm)
+{
+  PetscMPIInt    rank;
   const int64_t  n[3] = {37, 21, 9}, zero[3] = {0, 0, 0};
   const double   h[3] = {0.01, 0.015, 0.02}, map3[3] = {10, 15, 20};
   Img            lab, grey, pm;
@@ -427,6 +442,7 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
   Otsu           ot;
 
   PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(img_make(&lab, n, 0, PETSC_TRUE, 0));
   PetscCall(img_make(&grey, n, 1, PETSC_FALSE, 1));
   PetscCall(PetscSNPrintf(p8, sizeof(p8), "%s/lab.raw", dir));
@@ -439,13 +455,13 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
     PetscCall(write_raw(pi16, &lab, 2, PETSC_FALSE, 4, 10, -7, 0)); /* -7, 3, 13 little-endian int16 */
     PetscCall(write_raw(pf, &grey, 3, PETSC_TRUE, 256, 1, 0, 0));   /* float32 big-endian after 256 header bytes */
   }
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Barrier(comm));
 
   /* uint8 labels 0..2 after a 17-byte header, anisotropic voxels */
   PetscCall(sm_image_options_default(&o));
   for (int d = 0; d < 3; d++) o.raw_size[d] = n[d], o.voxel_size[d] = h[d];
   o.raw_header_bytes = 17;
-  PetscCall(sm_image_read(PETSC_COMM_WORLD, p8, &o, &vol));
+  PetscCall(sm_image_read(comm, p8, &o, &vol));
   PetscCall(check_attr(vol, "source_format", "raw uint8 little-endian, header 17 bytes", "raw uint8"));
   PetscCall(check_attr(vol, "segment_method", "none", "raw uint8"));
   {
@@ -461,12 +477,12 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
     const int64_t clo[3] = {3, 2, 1}, chi[3] = {31, 19, 8}, cn[3] = {28, 17, 7};
     o.crop_set = PETSC_TRUE;
     for (int d = 0; d < 3; d++) o.crop_lo[d] = clo[d], o.crop_hi[d] = chi[d];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, p8, &o, &vol));
+    PetscCall(sm_image_read(comm, p8, &o, &vol));
     PetscCall(check_attr(vol, "crop", "3:31,2:19,1:8", "raw crop"));
     PetscCall(check_volume(&vol, &lab, clo, cn, h, 1e-15, 3, &rv, "raw uint8 cropped"));
     /* a crop keeping whole rows (x) is read by runs of rows */
     o.crop_lo[0] = 0, o.crop_hi[0] = n[0];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, p8, &o, &vol));
+    PetscCall(sm_image_read(comm, p8, &o, &vol));
     {
       const int64_t clo2[3] = {0, 2, 1}, cn2[3] = {37, 17, 7};
       PetscCall(check_volume(&vol, &lab, clo2, cn2, h, 1e-15, 3, &rv, "raw uint8 cropped in y, z"));
@@ -490,7 +506,7 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
     Img mapped;
     PetscCall(img_make(&mapped, n, 0, PETSC_TRUE, 0));
     for (int64_t i = 0; i < n[0] * n[1] * n[2]; i++) mapped.v[i] = 10 + 5 * lab.v[i];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, p16, &o, &vol));
+    PetscCall(sm_image_read(comm, p16, &o, &vol));
     PetscCall(check_attr(vol, "segment_method", "phase_labels", "raw uint16 map"));
     {
       int label;
@@ -534,7 +550,7 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
   o.segment_threshold = 0;
   PetscCall(img_make(&pm, n, 0, PETSC_TRUE, 0));
   for (int64_t i = 0; i < n[0] * n[1] * n[2]; i++) pm.v[i] = 10 * lab.v[i] - 7;
-  PetscCall(sm_image_read(PETSC_COMM_WORLD, pi16, &o, &vol));
+  PetscCall(sm_image_read(comm, pi16, &o, &vol));
   {
     int                np;
     const char *const *names;
@@ -567,18 +583,13 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
     PetscBool   found;
     SMVolume    alone;
     sm_sys_format_real(ot.t, want, sizeof(want));
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pf, &o, &vol));
+    PetscCall(sm_image_read(comm, pf, &o, &vol));
     PetscCall(check_attr(vol, "segment_method", "otsu", "raw float Otsu"));
     PetscCall(check_attr(vol, "segment_threshold", want, "raw float Otsu"));
     PetscCall(sm_volume_get_attr(vol, "segment_threshold", &got_world, &found));
     PetscCall(sm_image_read(PETSC_COMM_SELF, pf, &o, &alone));
     PetscCall(check_attr(alone, "segment_threshold", got_world ? got_world : "?", "Otsu threshold on one rank alone"));
-    {
-      SMGrid grid;
-      PetscCall(sm_volume_get_grid(alone, &grid));
-      PetscCall(sm_volume_destroy(&alone));
-      PetscCall(sm_grid_destroy(&grid));
-    }
+    PetscCall(sm_test_volume_destroy(&alone));
     PetscCall(check_volume(&vol, &grey, zero, n, h, 1e-15, 2, &ro, "raw float32 Otsu"));
   }
   /* Otsu on a crop uses the crop's histogram */
@@ -589,7 +600,7 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
     PetscCall(otsu_truth(&grey, clo, cn, PETSC_FALSE, &oc));
     o.crop_set = PETSC_TRUE;
     for (int d = 0; d < 3; d++) o.crop_lo[d] = clo[d], o.crop_hi[d] = clo[d] + cn[d];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pf, &o, &vol));
+    PetscCall(sm_image_read(comm, pf, &o, &vol));
     PetscCall(check_volume(&vol, &grey, clo, cn, h, 1e-15, 2, &ro, "raw float32 Otsu cropped"));
     /* crops outside the image or empty */
     o.crop_hi[0] = 38;
@@ -615,8 +626,9 @@ static PetscErrorCode test_raw(const char *dir, PetscMPIInt rank)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
+static PetscErrorCode test_tiff(MPI_Comm comm)
 {
+  PetscMPIInt   rank;
   const int64_t n[3] = {37, 21, 9}, zero[3] = {0, 0, 0};
   const double  h[3] = {0.01, 0.015, 0.02};
   Img           lab, grey16, greyf;
@@ -636,6 +648,7 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
   TiffSpec    tu32  = {32, SAMPLEFORMAT_UINT, 0, 8, COMPRESSION_NONE, 1, NULL, {0, 0}, -1};
 
   PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!TIFFIsCODECConfigured(COMPRESSION_ADOBE_DEFLATE)) tf.compression = COMPRESSION_NONE;
   if (!TIFFIsCODECConfigured(COMPRESSION_LZW)) t8.compression = COMPRESSION_NONE;
   PetscCall(img_make(&lab, n, 0, PETSC_TRUE, 0));
@@ -657,19 +670,19 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
     PetscCall(write_tiff(pbits, &lab, &tbits));
     PetscCall(write_tiff(pu32, &lab, &tu32));
   }
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Barrier(comm));
 
   /* 8-bit labels in LZW strips of 4 rows; the voxel size comes from the ImageJ tags (10 x 15 x 20 nm); the tags are
      32-bit floats, so 1/15 is exact to about 1e-7 */
   PetscCall(sm_image_options_default(&o));
-  PetscCall(sm_image_read(PETSC_COMM_WORLD, p8, &o, &vol));
+  PetscCall(sm_image_read(comm, p8, &o, &vol));
   PetscCall(check_attr(vol, "source_format", "tiff uint8 strips", "tiff 8-bit"));
   PetscCall(check_volume(&vol, &lab, zero, n, h, 1e-6, 3, &rv, "tiff 8-bit strips, voxel size from ImageJ tags"));
   {
     const int64_t clo[3] = {6, 5, 2}, cn[3] = {30, 9, 7};
     o.crop_set = PETSC_TRUE;
     for (int d = 0; d < 3; d++) o.crop_lo[d] = clo[d], o.crop_hi[d] = clo[d] + cn[d];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, p8, &o, &vol));
+    PetscCall(sm_image_read(comm, p8, &o, &vol));
     PetscCall(check_volume(&vol, &lab, clo, cn, h, 1e-6, 3, &rv, "tiff 8-bit strips cropped"));
   }
 
@@ -685,7 +698,7 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
     PetscCall(otsu_truth(&grey16, zero, n, PETSC_TRUE, &ot));
     SM_TEST_TRUE(ot.t > 115 && ot.t < 145, "16-bit Otsu truth %g between the levels", ot.t);
     sm_sys_format_real(ot.t, want, sizeof(want));
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, p16, &o, &vol));
+    PetscCall(sm_image_read(comm, p16, &o, &vol));
     PetscCall(check_attr(vol, "segment_threshold", want, "tiff 16-bit Otsu"));
     PetscCall(check_volume(&vol, &grey16, zero, n, h, 1e-15, 2, &ro, "tiff 16-bit tiles Otsu"));
     /* a crop across tile boundaries */
@@ -696,7 +709,7 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
       PetscCall(otsu_truth(&grey16, clo, cn, PETSC_TRUE, &oc));
       o.crop_set = PETSC_TRUE;
       for (int d = 0; d < 3; d++) o.crop_lo[d] = clo[d], o.crop_hi[d] = clo[d] + cn[d];
-      PetscCall(sm_image_read(PETSC_COMM_WORLD, p16, &o, &vol));
+      PetscCall(sm_image_read(comm, p16, &o, &vol));
       PetscCall(check_volume(&vol, &grey16, clo, cn, h, 1e-15, 2, &rc, "tiff 16-bit tiles Otsu cropped"));
     }
   }
@@ -708,11 +721,11 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
     Otsu      ot;
     LabelRule ro = {RULE_OTSU, NULL, 0, 0, &ot}, rt = {RULE_THRESHOLD, NULL, 0, 125.5, NULL};
     PetscCall(otsu_truth(&greyf, zero, n, PETSC_FALSE, &ot));
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pf, &o, &vol));
+    PetscCall(sm_image_read(comm, pf, &o, &vol));
     PetscCall(check_volume(&vol, &greyf, zero, n, h, 1e-15, 2, &ro, "tiff float strips Otsu"));
     o.segment           = SM_IMAGE_SEGMENT_THRESHOLD;
     o.segment_threshold = 125.5;
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pf, &o, &vol));
+    PetscCall(sm_image_read(comm, pf, &o, &vol));
     PetscCall(check_volume(&vol, &greyf, zero, n, h, 1e-15, 2, &rt, "tiff float threshold 125.5"));
   }
 
@@ -724,7 +737,7 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
   expect_fail(pu32, &o, "32-bit unsigned|uint32.tif", "tiff 32-bit integer pages");
   {
     /* int16 pages are supported; as labels 0..2 they read like the 8-bit stack */
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pbits, &o, &vol));
+    PetscCall(sm_image_read(comm, pbits, &o, &vol));
     PetscCall(check_volume(&vol, &lab, zero, n, h, 1e-15, 3, &rv, "tiff int16 strips"));
   }
   {
@@ -739,8 +752,9 @@ static PetscErrorCode test_tiff(const char *dir, PetscMPIInt rank)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
+static PetscErrorCode test_h5(MPI_Comm comm)
 {
+  PetscMPIInt    rank;
   const int64_t  n[3] = {19, 11, 12}, zero[3] = {0, 0, 0};
   const double   h[3] = {0.0166, 0.0166, 0.02}, map3[3] = {0, 1000, 2000};
   Img            lab, lab1000, greyf;
@@ -750,6 +764,7 @@ static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
   LabelRule      rv = {RULE_VALUE, NULL, 0, 0, NULL}, rm = {RULE_MAP, map3, 3, 0, NULL};
 
   PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(img_make(&lab, n, 0, PETSC_TRUE, 0));
   PetscCall(img_make(&lab1000, n, 0, PETSC_TRUE, 0));
   for (int64_t i = 0; i < n[0] * n[1] * n[2]; i++) lab1000.v[i] = 1000 * lab.v[i];
@@ -775,18 +790,18 @@ static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
     PetscCall(write_h5(pf, "/grey", &greyf, H5T_IEEE_F32LE, NULL, 3));
     PetscCall(write_h5(p2d, "/labels", &lab, H5T_STD_U8LE, h, 2));
   }
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Barrier(comm));
 
   /* uint16 big-endian labels; the voxel size from the file's attribute */
   PetscCall(sm_image_options_default(&o));
-  PetscCall(sm_image_read(PETSC_COMM_WORLD, pu, &o, &vol));
+  PetscCall(sm_image_read(comm, pu, &o, &vol));
   PetscCall(check_attr(vol, "source_format", "hdf5 /labels uint16", "hdf5 uint16"));
   PetscCall(check_volume(&vol, &lab, zero, n, h, 1e-15, 3, &rv, "hdf5 uint16 labels"));
   /* -voxel_size overrides the file */
   {
     const double h2[3] = {0.005, 0.006, 0.007};
     for (int d = 0; d < 3; d++) o.voxel_size[d] = h2[d];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pu, &o, &vol));
+    PetscCall(sm_image_read(comm, pu, &o, &vol));
     PetscCall(check_volume(&vol, &lab, zero, n, h2, 1e-15, 3, &rv, "hdf5 uint16 -voxel_size"));
     for (int d = 0; d < 3; d++) o.voxel_size[d] = 0;
   }
@@ -801,7 +816,7 @@ static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
     const int64_t clo[3] = {1, 2, 3}, cn[3] = {17, 8, 9};
     o.crop_set = PETSC_TRUE;
     for (int d = 0; d < 3; d++) o.crop_lo[d] = clo[d], o.crop_hi[d] = clo[d] + cn[d];
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pu, &o, &vol));
+    PetscCall(sm_image_read(comm, pu, &o, &vol));
     PetscCall(check_volume(&vol, &lab1000, clo, cn, h, 1e-15, 3, &rm, "hdf5 uint16 map cropped"));
     o.crop_set = PETSC_FALSE;
   }
@@ -819,7 +834,7 @@ static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
     char      want[32];
     PetscCall(otsu_truth(&greyf, zero, n, PETSC_FALSE, &ot));
     sm_sys_format_real(ot.t, want, sizeof(want));
-    PetscCall(sm_image_read(PETSC_COMM_WORLD, pf, &o, &vol));
+    PetscCall(sm_image_read(comm, pf, &o, &vol));
     PetscCall(check_attr(vol, "segment_threshold", want, "hdf5 float Otsu"));
     PetscCall(check_attr(vol, "source_format", "hdf5 /grey float32", "hdf5 float"));
     PetscCall(check_volume(&vol, &greyf, zero, n, h, 1e-15, 2, &ro, "hdf5 float32 Otsu"));
@@ -846,12 +861,13 @@ static PetscErrorCode test_h5(const char *dir, PetscMPIInt rank)
 
 /* Otsu's selection on hand-made histograms: a two-spike histogram splits between the spikes (first bin of the gap);
    a single occupied bin has no split. */
-static PetscErrorCode test_otsu_unit(void)
+static PetscErrorCode test_otsu_unit(MPI_Comm comm)
 {
   const int64_t two[6] = {0, 5, 0, 0, 5, 0}, one[3] = {0, 7, 0}, skew[4] = {3, 1, 0, 4};
   int           k;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(sm_image_otsu_bin(two, 6, &k));
   SM_TEST_TRUE(k == 2, "two spikes: k = %d, expected 2 (first bin of the empty gap)", k);
   PetscCall(sm_image_otsu_bin(one, 3, &k));
@@ -863,33 +879,5 @@ static PetscErrorCode test_otsu_unit(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  PetscMPIInt rank;
-  char        dir[PETSC_MAX_PATH_LEN] = "imagetest_XXXXXX", cmd[PETSC_MAX_PATH_LEN + 16];
-  int         rc;
-  double      t0;
-
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  /* a fresh directory in the working directory (shared between ranks, unlike /tmp on a cluster) */
-  if (!rank && !mkdtemp(dir)) dir[0] = 0;
-  PetscCallMPI(MPI_Bcast(dir, sizeof(dir), MPI_CHAR, 0, PETSC_COMM_WORLD));
-  PetscCheck(dir[0], PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN,
-             "Cannot create a scratch directory in the working directory");
-  PetscCall(test_otsu_unit());
-  PetscCall(test_raw(dir, rank));
-  PetscCall(test_tiff(dir, rank));
-  PetscCall(test_h5(dir, rank));
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-  if (!rank) {
-    PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "rm -rf '%s'", dir));
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
-  }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "image tests: %.2f s\n", MPI_Wtime() - t0));
-  rc = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return rc;
-}
+SM_TEST_MAIN({"scratch directory", make_dir}, {"Otsu selection", test_otsu_unit}, {"raw", test_raw},
+             {"tiff", test_tiff}, {"hdf5", test_h5}, {"clean up", remove_dir})

@@ -14,16 +14,16 @@
     PetscCall(PetscPopErrorHandler()); \
   } while (0)
 
-int main(int argc, char **argv)
+static PetscErrorCode test_large_grids(MPI_Comm comm)
 {
   PetscMPIInt     size, rank;
   const int64_t   sizes[2][3] = {{2048, 2048, 2048}, {4096, 4096, 300}};
   const int64_t   totals[2]   = {8589934592LL, 5033164800LL}; /* 2^33; 4096 * 4096 * 300 */
   const PetscReal h[3]        = {0.01, 0.01, 0.01};
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   for (int c = 0; c < 2; c++) {
     const int64_t *n = sizes[c], block = (n[2] + size - 1) / size;
     SMGrid         grid;
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     const int64_t *starts, *counts;
     int64_t        sum = 0, offset = 0;
 
-    PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+    PetscCall(sm_grid_create(comm, n, h, &grid));
     PetscCall(sm_grid_get_info(grid, &g));
     PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
     SM_TEST_TRUE(g.n_total == totals[c] && g.n_total > (int64_t)UINT32_MAX, "n_total %lld, expected %lld", (long long)g.n_total,
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
       if (r == rank) offset = starts[r] * g.n_plane;
     }
     SM_TEST_TRUE(g.n_local == g.z_local * g.n_plane && offset == g.z_start * g.n_plane, "local counts");
-    PetscCallMPI(MPI_Allreduce(&g.n_local, &sum, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(&g.n_local, &sum, 1, MPI_INT64_T, MPI_SUM, comm));
     SM_TEST_TRUE(sum == totals[c], "slabs hold %lld voxels, expected %lld", (long long)sum, (long long)totals[c]);
     {
       /* the linear index of the last voxel (x, y, z) = (nx-1, ny-1, nz-1), from its coordinates */
@@ -63,17 +63,17 @@ int main(int argc, char **argv)
       SMModel        model;
       double         bpv, need, have;
       PetscErrorCode ierr;
-      PetscCall(sm_model_create_from_options(PETSC_COMM_WORLD, &model));
+      PetscCall(sm_model_create_from_options(comm, &model));
       PetscCall(sm_model_bytes_per_voxel(model, &bpv));
       need = bpv * (double)g.n_total;
       SM_TEST_REL(need, 21 * 1.05 * (double)totals[c], 1e-15, "memory estimate");
       SM_TEST_TRUE(need > 100.0 * 1073741824.0, "estimate %.3g bytes above 100 GiB", need);
-      PetscCall(sm_sys_job_memory(PETSC_COMM_WORLD, &have));
+      PetscCall(sm_sys_job_memory(comm, &have));
       if (have < need / 0.9) { /* every ordinary test machine: refused, with the memory error */
-        SM_TRY(sm_sys_check_memory(PETSC_COMM_WORLD, need, have, "test grid"), ierr);
+        SM_TRY(sm_sys_check_memory(comm, need, have, "test grid"), ierr);
         SM_TEST_TRUE(ierr == PETSC_ERR_MEM, "grid %d accepted with %.3g bytes (code %d)", c, have, (int)ierr);
       }
-      SM_TRY(sm_sys_check_memory(PETSC_COMM_WORLD, need, 1125899906842624.0, "test grid"), ierr);
+      SM_TRY(sm_sys_check_memory(comm, need, 1125899906842624.0, "test grid"), ierr);
       SM_TEST_TRUE(ierr == 0, "refused on a 1 PiB job");
       PetscCall(sm_model_destroy(&model));
     }
@@ -85,9 +85,7 @@ int main(int argc, char **argv)
     } else SM_TEST_TRUE(g.n_total <= (int64_t)PETSC_MAX_INT, "64-bit PetscInt indexes the grid");
     PetscCall(sm_grid_destroy(&grid));
   }
-  {
-    int code = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return code;
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+SM_TEST_MAIN({"2^33 and 4096 x 4096 x 300 voxels", test_large_grids})

@@ -93,13 +93,13 @@ static void brute_max_ball(const int64_t n[3], const PetscReal h[3], const doubl
 }
 
 /* Run the kernel on the global map fg (every rank holds it, small boxes only) and return this rank's slab in P. */
-static PetscErrorCode run_kernel(const int64_t n[3], const PetscReal h[3], const double *fg, int skip_axis, double **P,
-                                 SMGridInfo *info)
+static PetscErrorCode run_kernel(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], const double *fg,
+                                 int skip_axis, double **P, SMGridInfo *info)
 {
   SMGrid grid;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &grid));
+  PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(sm_grid_get_info(grid, info));
   PetscCall(PetscMalloc1(info->n_local, P));
   PetscCall(sm_morph_max_ball(grid, fg + info->z_start * info->n_plane, skip_axis, *P));
@@ -107,8 +107,8 @@ static PetscErrorCode run_kernel(const int64_t n[3], const PetscReal h[3], const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode compare_with_brute(const int64_t n[3], const PetscReal h[3], const double *fg, int skip_axis,
-                                         const char *what)
+static PetscErrorCode compare_with_brute(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], const double *fg,
+                                         int skip_axis, const char *what)
 {
   const int64_t nt = n[0] * n[1] * n[2];
   double       *ref, *P;
@@ -118,7 +118,7 @@ static PetscErrorCode compare_with_brute(const int64_t n[3], const PetscReal h[3
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(nt, &ref));
   brute_max_ball(n, h, fg, skip_axis, ref);
-  PetscCall(run_kernel(n, h, fg, skip_axis, &P, &info));
+  PetscCall(run_kernel(comm, n, h, fg, skip_axis, &P, &info));
   for (int64_t i = 0; i < info.n_local; i++) {
     if (P[i] != ref[info.z_start * info.n_plane + i]) bad++;
     if (P[i] > 0.0) covered++;
@@ -133,7 +133,7 @@ static PetscErrorCode compare_with_brute(const int64_t n[3], const PetscReal h[3
 
 /* Balls with rational data: voxel sizes h_d = hn[d] / hd, radii R_k = rn[k] / hd, so v is in ball k iff
    sum_d (hn[d] (v_d - c_d))^2 <= rn[k]^2, decided in integers. The painted value must be the largest such R_k. */
-static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3], int64_t hd, int nb,
+static PetscErrorCode check_integer_balls(MPI_Comm comm, const int64_t n[3], const int64_t hn[3], int64_t hd, int nb,
                                           const int64_t cen[][3], const int64_t *rn, int skip_axis, const char *what)
 {
   const int64_t   nt   = n[0] * n[1] * n[2];
@@ -145,7 +145,7 @@ static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc1(nt, &fg));
   for (int k = 0; k < nb; k++) fg[(cen[k][2] * n[1] + cen[k][1]) * n[0] + cen[k][0]] = (double)rn[k] / hd;
-  PetscCall(run_kernel(n, h, fg, skip_axis, &P, &info));
+  PetscCall(run_kernel(comm, n, h, fg, skip_axis, &P, &info));
   for (int64_t i = 0; i < info.n_local; i++) {
     const int64_t v[3] = {i % n[0], (i / n[0]) % n[1], info.z_start + i / info.n_plane};
     double        want = 0.0;
@@ -164,7 +164,7 @@ static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3
   }
   {
     int64_t loc[3] = {bad, painted, expect_painted}, glob[3];
-    PetscCallMPI(MPI_Allreduce(loc, glob, 3, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(loc, glob, 3, MPI_INT64_T, MPI_SUM, comm));
     SM_TEST_TRUE(glob[0] == 0 && glob[1] == glob[2], "%s: %lld voxels wrong, %lld painted, %lld expected", what,
                  (long long)glob[0], (long long)glob[1], (long long)glob[2]);
   }
@@ -173,121 +173,157 @@ static PetscErrorCode check_integer_balls(const int64_t n[3], const int64_t hn[3
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+/* The box and voxel sizes of the map cases: isotropic, anisotropic, and one whose balls span up to 15 planes in z
+   (crossing several slabs at 3 ranks). */
+static const int64_t   nbox[3]  = {12, 10, 14};
+static const PetscReal hs[3][3] = {{1, 1, 1}, {0.9, 1.1, 1.3}, {1.1, 0.9, 0.6}};
+
+/* Random radius maps, then distance maps (the intended input: 3D EDT for 3D balls, slice EDT for the slice modes); 3D
+   and the three slice modes, isotropic and anisotropic. */
+static PetscErrorCode test_maps(MPI_Comm comm)
 {
-  const int64_t   n[3]     = {12, 10, 14};
-  const PetscReal hs[3][3] = {{1, 1, 1}, {0.9, 1.1, 1.3}, {1.1, 0.9, 0.6}};
-  const int64_t   nt       = n[0] * n[1] * n[2];
-  double         *fg;
+  double *fg;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(nbox[0] * nbox[1] * nbox[2], &fg));
+  for (int distance = 0; distance < 2; distance++)
+    for (int ih = 0; ih < 3; ih++)
+      for (int skip = -1; skip < 3; skip++) {
+        if (distance)
+          brute_edt(nbox, hs[ih], 3 + ih, skip, fg);
+        else
+          random_radii(nbox, hs[ih], 11 + ih, fg);
+        PetscCall(compare_with_brute(comm, nbox, hs[ih], fg, skip, distance ? "distance map" : "random radii"));
+      }
+  PetscCall(PetscFree(fg));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rows longer than 64 voxels (several words of the painted-voxel bit set). */
+static PetscErrorCode test_long_rows(MPI_Comm comm)
+{
+  const int64_t   nw[3] = {70, 6, 9};
+  const PetscReal hw[3] = {0.8, 1.0, 0.7};
+  double         *fw;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(nw[0] * nw[1] * nw[2], &fw));
+  random_radii(nw, hw, 21, fw);
+  for (int skip = -1; skip < 2; skip++) PetscCall(compare_with_brute(comm, nw, hw, fw, skip, "long rows"));
+  PetscCall(PetscFree(fw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Plateaus (what bottleneck maps look like): blocks of 3 x 2 x 3 voxels of one radius from a few levels, some blocks
+   empty; exercises the plateau rule of the ridge reduction (centres whose face neighbours are all at least as large),
+   in 3D and the slice modes, across slab boundaries. Then a constant map: every voxel is a centre of the same radius
+   (ties everywhere). */
+static PetscErrorCode test_plateaus(MPI_Comm comm)
+{
+  const int64_t nt = nbox[0] * nbox[1] * nbox[2];
+  double       *fg;
+
+  PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(nt, &fg));
-
-  /* Random radius maps: 3D and the three slice modes, isotropic and anisotropic (the last h makes balls span up to 15
-     planes in z, crossing several slabs at 3 ranks). */
-  for (int ih = 0; ih < 3; ih++)
-    for (int skip = -1; skip < 3; skip++) {
-      random_radii(n, hs[ih], 11 + ih, fg);
-      PetscCall(compare_with_brute(n, hs[ih], fg, skip, "random radii"));
-    }
-  /* Distance maps (the intended input): 3D EDT for 3D balls, slice EDT for the slice modes. */
-  for (int ih = 0; ih < 3; ih++)
-    for (int skip = -1; skip < 3; skip++) {
-      brute_edt(n, hs[ih], 3 + ih, skip, fg);
-      PetscCall(compare_with_brute(n, hs[ih], fg, skip, "distance map"));
-    }
-  {
-    /* Rows longer than 64 voxels (several words of the painted-voxel bit set). */
-    const int64_t   nw[3] = {70, 6, 9};
-    const PetscReal hw[3] = {0.8, 1.0, 0.7};
-    double         *fw;
-    PetscCall(PetscMalloc1(nw[0] * nw[1] * nw[2], &fw));
-    random_radii(nw, hw, 21, fw);
-    for (int skip = -1; skip < 2; skip++) PetscCall(compare_with_brute(nw, hw, fw, skip, "long rows"));
-    PetscCall(PetscFree(fw));
-  }
-  /* Plateaus (what bottleneck maps look like): blocks of 3 x 2 x 3 voxels of one radius from a few levels, some blocks
-     empty; exercises the plateau rule of the ridge reduction (centres whose face neighbours are all at least as
-     large), in 3D and the slice modes, across slab boundaries. */
   for (int ih = 0; ih < 3; ih++)
     for (int skip = -1; skip < 3; skip++) {
       static const double level[5] = {-1.0, 0.9, 1.5, 2.3, 3.1};
-      for (int64_t z = 0; z < n[2]; z++)
-        for (int64_t y = 0; y < n[1]; y++)
-          for (int64_t x = 0; x < n[0]; x++)
-            fg[(z * n[1] + y) * n[0] + x] = level[(int)(5 * hash01(x / 3, y / 2, z / 3, 41 + ih))];
-      PetscCall(compare_with_brute(n, hs[ih], fg, skip, "plateau map"));
+      for (int64_t z = 0; z < nbox[2]; z++)
+        for (int64_t y = 0; y < nbox[1]; y++)
+          for (int64_t x = 0; x < nbox[0]; x++)
+            fg[(z * nbox[1] + y) * nbox[0] + x] = level[(int)(5 * hash01(x / 3, y / 2, z / 3, 41 + ih))];
+      PetscCall(compare_with_brute(comm, nbox, hs[ih], fg, skip, "plateau map"));
     }
-  /* A constant map: every voxel is a centre of the same radius (ties everywhere). */
   for (int64_t i = 0; i < nt; i++) fg[i] = 1.5;
-  PetscCall(compare_with_brute(n, hs[1], fg, -1, "constant map"));
-
-  {
-    /* Single ball of radius 5 crossing the slab boundaries, h = 1: the painted set is the 515 lattice points with
-       x^2 + y^2 + z^2 <= 25. */
-    const int64_t n1[3] = {14, 13, 15}, h1[3] = {1, 1, 1}, c1[1][3] = {{7, 6, 7}}, r1[1] = {5};
-    /* Anisotropic h = (0.5, 0.75, 1): R = 3 means 4 dx^2 + 9 dy^2 + 16 dz^2 <= 144 (units of 1/4 um). */
-    const int64_t h2[3] = {2, 3, 4}, r2[1] = {12};
-    /* Two overlapping balls: the larger wins in the overlap; a ball clipped by the box. */
-    const int64_t c3[3][3] = {{5, 5, 5}, {8, 6, 7}, {12, 1, 13}}, r3[3] = {4, 3, 2};
-    PetscCall(check_integer_balls(n1, h1, 1, 1, c1, r1, -1, "single ball R = 5"));
-    PetscCall(check_integer_balls(n1, h2, 4, 1, c1, r2, -1, "single ball R = 3, h = (0.5, 0.75, 1)"));
-    PetscCall(check_integer_balls(n1, h1, 1, 3, c3, r3, -1, "overlapping balls"));
-    PetscCall(check_integer_balls(n1, h2, 4, 3, c3, r3, -1, "overlapping balls, anisotropic"));
-    for (int skip = 0; skip < 3; skip++) {
-      PetscCall(check_integer_balls(n1, h1, 1, 1, c1, r1, skip, "single disk R = 5"));
-      PetscCall(check_integer_balls(n1, h2, 4, 3, c3, r3, skip, "overlapping disks, anisotropic"));
-    }
-  }
-  {
-    /* Large balls (integer truth): radius 31 voxels is the widest run the kernel handles as a single-word mask, 30
-       overlaps it, 40 and the ball clipped by the box take the general multi-word path; centres at x = y = 32 keep the
-       31-runs inside one 64-bit word along x (3D, disks normal to y and z) and along y (disks normal to x). */
-    const int64_t nb[3] = {80, 70, 13}, h1[3] = {1, 1, 1}, h2[3] = {2, 3, 4};
-    const int64_t cb[3][3] = {{32, 32, 6}, {40, 36, 2}, {75, 5, 12}}, rb[3] = {31, 30, 40};
-    const int64_t cw[1][3] = {{32, 32, 6}}, rw[1] = {124}; /* h2 / 4: R = 31 in x, about 20.7 in y, 15.5 in z */
-    PetscCall(check_integer_balls(nb, h1, 1, 3, cb, rb, -1, "large balls"));
-    PetscCall(check_integer_balls(nb, h2, 4, 1, cw, rw, -1, "large ball, anisotropic"));
-    for (int skip = 0; skip < 3; skip++) {
-      PetscCall(check_integer_balls(nb, h1, 1, 3, cb, rb, skip, "large disks"));
-      PetscCall(check_integer_balls(nb, h2, 4, 1, cw, rw, skip, "large disk, anisotropic"));
-    }
-  }
-  {
-    /* Lattice count: the ball of radius 5 holds 515 lattice points (OEIS A000605, n = 25). */
-    const int64_t   n1[3] = {14, 13, 15}, c1[3] = {7, 6, 7};
-    const PetscReal h[3] = {1, 1, 1};
-    SMGridInfo      info;
-    double         *fb, *P;
-    int64_t         cnt = 0, tot;
-    PetscCall(PetscCalloc1(n1[0] * n1[1] * n1[2], &fb));
-    fb[(c1[2] * n1[1] + c1[1]) * n1[0] + c1[0]] = 5.0;
-    PetscCall(run_kernel(n1, h, fb, -1, &P, &info));
-    for (int64_t i = 0; i < info.n_local; i++) cnt += P[i] == 5.0;
-    PetscCallMPI(MPI_Allreduce(&cnt, &tot, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD));
-    SM_TEST_TRUE(tot == 515, "ball of radius 5 covers %lld voxels, expected 515", (long long)tot);
-    PetscCall(PetscFree(P));
-    PetscCall(PetscFree(fb));
-  }
-  {
-    /* Bad input is refused collectively. */
-    SMGrid         grid;
-    SMGridInfo     info;
-    double        *fl, *P;
-    PetscErrorCode ierr;
-    PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, hs[0], &grid));
-    PetscCall(sm_grid_get_info(grid, &info));
-    PetscCall(PetscCalloc2(info.n_local, &fl, info.n_local, &P));
-    if (info.rank == 0) fl[0] = INFINITY;
-    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-    ierr = sm_morph_max_ball(grid, fl, -1, P);
-    PetscCall(PetscPopErrorHandler());
-    SM_TEST_TRUE(ierr != PETSC_SUCCESS, "an infinite radius is refused");
-    PetscCall(PetscFree2(fl, P));
-    PetscCall(sm_grid_destroy(&grid));
-  }
+  PetscCall(compare_with_brute(comm, nbox, hs[1], fg, -1, "constant map"));
   PetscCall(PetscFree(fg));
-  int code = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return code;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+static PetscErrorCode test_integer_balls(MPI_Comm comm)
+{
+  /* Single ball of radius 5 crossing the slab boundaries, h = 1: the painted set is the 515 lattice points with
+     x^2 + y^2 + z^2 <= 25. */
+  const int64_t n1[3] = {14, 13, 15}, h1[3] = {1, 1, 1}, c1[1][3] = {{7, 6, 7}}, r1[1] = {5};
+  /* Anisotropic h = (0.5, 0.75, 1): R = 3 means 4 dx^2 + 9 dy^2 + 16 dz^2 <= 144 (units of 1/4 um). */
+  const int64_t h2[3] = {2, 3, 4}, r2[1] = {12};
+  /* Two overlapping balls: the larger wins in the overlap; a ball clipped by the box. */
+  const int64_t c3[3][3] = {{5, 5, 5}, {8, 6, 7}, {12, 1, 13}}, r3[3] = {4, 3, 2};
+
+  PetscFunctionBeginUser;
+  PetscCall(check_integer_balls(comm, n1, h1, 1, 1, c1, r1, -1, "single ball R = 5"));
+  PetscCall(check_integer_balls(comm, n1, h2, 4, 1, c1, r2, -1, "single ball R = 3, h = (0.5, 0.75, 1)"));
+  PetscCall(check_integer_balls(comm, n1, h1, 1, 3, c3, r3, -1, "overlapping balls"));
+  PetscCall(check_integer_balls(comm, n1, h2, 4, 3, c3, r3, -1, "overlapping balls, anisotropic"));
+  for (int skip = 0; skip < 3; skip++) {
+    PetscCall(check_integer_balls(comm, n1, h1, 1, 1, c1, r1, skip, "single disk R = 5"));
+    PetscCall(check_integer_balls(comm, n1, h2, 4, 3, c3, r3, skip, "overlapping disks, anisotropic"));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Large balls (integer truth): radius 31 voxels is the widest run the kernel handles as a single-word mask, 30 overlaps
+   it, 40 and the ball clipped by the box take the general multi-word path; centres at x = y = 32 keep the 31-runs
+   inside one 64-bit word along x (3D, disks normal to y and z) and along y (disks normal to x). */
+static PetscErrorCode test_large_balls(MPI_Comm comm)
+{
+  const int64_t nb[3] = {80, 70, 13}, h1[3] = {1, 1, 1}, h2[3] = {2, 3, 4};
+  const int64_t cb[3][3] = {{32, 32, 6}, {40, 36, 2}, {75, 5, 12}}, rb[3] = {31, 30, 40};
+  const int64_t cw[1][3] = {{32, 32, 6}}, rw[1] = {124}; /* h2 / 4: R = 31 in x, about 20.7 in y, 15.5 in z */
+
+  PetscFunctionBeginUser;
+  PetscCall(check_integer_balls(comm, nb, h1, 1, 3, cb, rb, -1, "large balls"));
+  PetscCall(check_integer_balls(comm, nb, h2, 4, 1, cw, rw, -1, "large ball, anisotropic"));
+  for (int skip = 0; skip < 3; skip++) {
+    PetscCall(check_integer_balls(comm, nb, h1, 1, 3, cb, rb, skip, "large disks"));
+    PetscCall(check_integer_balls(comm, nb, h2, 4, 1, cw, rw, skip, "large disk, anisotropic"));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Lattice count: the ball of radius 5 holds 515 lattice points (OEIS A000605, n = 25). */
+static PetscErrorCode test_lattice_count(MPI_Comm comm)
+{
+  const int64_t   n1[3] = {14, 13, 15}, c1[3] = {7, 6, 7};
+  const PetscReal h[3] = {1, 1, 1};
+  SMGridInfo      info;
+  double         *fb, *P;
+  int64_t         cnt = 0, tot;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(n1[0] * n1[1] * n1[2], &fb));
+  fb[(c1[2] * n1[1] + c1[1]) * n1[0] + c1[0]] = 5.0;
+  PetscCall(run_kernel(comm, n1, h, fb, -1, &P, &info));
+  for (int64_t i = 0; i < info.n_local; i++) cnt += P[i] == 5.0;
+  PetscCallMPI(MPI_Allreduce(&cnt, &tot, 1, MPI_INT64_T, MPI_SUM, comm));
+  SM_TEST_TRUE(tot == 515, "ball of radius 5 covers %lld voxels, expected 515", (long long)tot);
+  PetscCall(PetscFree(P));
+  PetscCall(PetscFree(fb));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Bad input is refused collectively. */
+static PetscErrorCode test_bad_input(MPI_Comm comm)
+{
+  SMGrid         grid;
+  SMGridInfo     info;
+  double        *fl, *P;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_create(comm, nbox, hs[0], &grid));
+  PetscCall(sm_grid_get_info(grid, &info));
+  PetscCall(PetscCalloc2(info.n_local, &fl, info.n_local, &P));
+  if (info.rank == 0) fl[0] = INFINITY;
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = sm_morph_max_ball(grid, fl, -1, P);
+  PetscCall(PetscPopErrorHandler());
+  SM_TEST_TRUE(ierr != PETSC_SUCCESS, "an infinite radius is refused");
+  PetscCall(PetscFree2(fl, P));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"radius and distance maps", test_maps}, {"long rows", test_long_rows}, {"plateaus", test_plateaus},
+             {"integer balls", test_integer_balls}, {"large balls", test_large_balls},
+             {"lattice count", test_lattice_count}, {"bad input", test_bad_input})

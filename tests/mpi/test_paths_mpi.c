@@ -85,7 +85,7 @@ typedef struct {
 } Case;
 
 /* A grid with a global mask/function from the callbacks; local slabs copied out of the global arrays. */
-static PetscErrorCode case_create(const int64_t n[3], const PetscReal h[3], void *ctx,
+static PetscErrorCode case_create(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], void *ctx,
                                   void (*fill)(void *, const int64_t n[3], int64_t, int64_t, int64_t, uint8_t *,
                                                double *),
                                   Case *c)
@@ -93,7 +93,7 @@ static PetscErrorCode case_create(const int64_t n[3], const PetscReal h[3], void
   int64_t N = n[0] * n[1] * n[2];
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, &c->grid));
+  PetscCall(sm_grid_create(comm, n, h, &c->grid));
   PetscCall(sm_grid_get_info(c->grid, &c->info));
   PetscCall(PetscMalloc6(N, &c->gm, N, &c->gf, N, &c->ref, c->info.n_local, &c->mask, c->info.n_local, &c->f,
                          c->info.n_local, &c->out));
@@ -130,14 +130,14 @@ static void fill_random(void *ctx, const int64_t n[3], int64_t x, int64_t y, int
   *f = *m ? (1 + (int)(8 * hash01(r->seed + 7, x, y, z))) / 8.0 : ((x + y + z) % 2 ? -0.5 : 0.0);
 }
 
-static PetscErrorCode test_random(const int64_t n[3], const PetscReal h[3], uint64_t seed, int conn)
+static PetscErrorCode check_random(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], uint64_t seed, int conn)
 {
   RandomFill r = {seed, 0.6};
   Case       c;
   int64_t    off;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, &r, fill_random, &c));
+  PetscCall(case_create(comm, n, h, &r, fill_random, &c));
   off = c.info.z_start * c.info.n_plane;
   for (int axis = 0; axis < 3; axis++)
     for (int side = 0; side < 2; side++) {
@@ -200,7 +200,7 @@ static void fill_straight(void *ctx, const int64_t n[3], int64_t x, int64_t y, i
   *f = *m;
 }
 
-static PetscErrorCode test_straight(int conn)
+static PetscErrorCode check_straight(MPI_Comm comm, int conn)
 {
   /* dyadic voxel sizes: every partial sum of h_z is exact, so the distances and tau = 1 are exact */
   const int64_t   n[3] = {10, 10, 12};
@@ -210,7 +210,7 @@ static PetscErrorCode test_straight(int conn)
   double          tau;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, NULL, fill_straight, &c));
+  PetscCall(case_create(comm, n, h, NULL, fill_straight, &c));
   for (int64_t y = 0; y < n[1]; y++)
     for (int64_t x = 0; x < n[0]; x++) disc += c.gm[y * n[0] + x];
   for (int side = 0; side < 2; side++) {
@@ -254,7 +254,7 @@ static void fill_stair(void *ctx, const int64_t n[3], int64_t x, int64_t y, int6
   *f = *m;
 }
 
-static PetscErrorCode test_stair(int diag, int conn)
+static PetscErrorCode check_stair(MPI_Comm comm, int diag, int conn)
 {
   const int       L = 3, K = 7;
   const int64_t   n[3]   = {L * K, diag ? K : 3, K};
@@ -267,7 +267,7 @@ static PetscErrorCode test_stair(int diag, int conn)
   int64_t         ns, hist[8], ehist[8] = {0};
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, &s, fill_stair, &c));
+  PetscCall(case_create(comm, n, h, &s, fill_stair, &c));
   for (int side = 0; side < 2; side++) {
     double  maxrel = 0.0;
     int64_t bad    = 0;
@@ -351,7 +351,7 @@ static void fill_face_stair(void *ctx, const int64_t n[3], int64_t x, int64_t y,
   *f = *m;
 }
 
-static PetscErrorCode test_face_stair(int conn)
+static PetscErrorCode check_face_stair(MPI_Comm comm, int conn)
 {
   const int       K    = 9;
   const int64_t   n[3] = {K + 1, 3, K};
@@ -366,7 +366,7 @@ static PetscErrorCode test_face_stair(int conn)
     hand = ((K - 1) * (h[0] + h[2]) + (K - 1) * h[2] + (K - 2) * h[0]) / (2 * straight);
   else
     hand = ((K - 1) * s + h[2] + (K - 2) * s) / (2 * straight);
-  PetscCall(case_create(n, h, NULL, fill_face_stair, &c));
+  PetscCall(case_create(comm, n, h, NULL, fill_face_stair, &c));
   for (int side = 0; side < 2; side++) {
     PetscCall(sm_morph_geodesic_tortuosity(c.grid, c.mask, conn, 2, side, &tau, &ns, 0, 0.0, NULL));
     char what[96];
@@ -382,7 +382,7 @@ static PetscErrorCode test_face_stair(int conn)
 static void fill_wall(void *ctx, const int64_t n[3], int64_t x, int64_t y, int64_t z, uint8_t *m, double *f);
 
 /* Refused neighbourhoods. */
-static PetscErrorCode test_bad_connectivity(void)
+static PetscErrorCode test_bad_connectivity(MPI_Comm comm)
 {
   const int64_t   n[3] = {4, 4, 4};
   const PetscReal h[3] = {1, 1, 1};
@@ -391,7 +391,7 @@ static PetscErrorCode test_bad_connectivity(void)
   int64_t         ns;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, NULL, fill_wall, &c));
+  PetscCall(case_create(comm, n, h, NULL, fill_wall, &c));
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(sm_morph_geodesic_distance(c.grid, c.mask, 7, 0, 0, c.out) != PETSC_SUCCESS, "connectivity 7 refused");
   SM_TEST_TRUE(sm_morph_bottleneck_map(c.grid, c.f, 8, 2, 0, c.out) != PETSC_SUCCESS, "connectivity 8 refused");
@@ -413,7 +413,7 @@ static void fill_wall(void *ctx, const int64_t n[3], int64_t x, int64_t y, int64
   *f = *m ? 1.0 : 0.0;
 }
 
-static PetscErrorCode test_wall(int conn)
+static PetscErrorCode check_wall(MPI_Comm comm, int conn)
 {
   const int64_t   n[3] = {4, 5, 9};
   const PetscReal h[3] = {0.5, 0.5, 0.125};
@@ -422,7 +422,7 @@ static PetscErrorCode test_wall(int conn)
   double          tau;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, NULL, fill_wall, &c));
+  PetscCall(case_create(comm, n, h, NULL, fill_wall, &c));
   PetscCall(sm_morph_geodesic_distance(c.grid, c.mask, conn, 2, 0, c.out));
   for (int64_t v = 0; v < c.info.n_local; v++) {
     int64_t z = c.info.z_start + v / c.info.n_plane;
@@ -455,14 +455,14 @@ static void fill_neck(void *ctx, const int64_t n[3], int64_t x, int64_t y, int64
   *f = !in ? -1.0 : (z != 6 ? 2.0 : (x == 2 && y == 2 ? 0.5 : 0.2));
 }
 
-static PetscErrorCode test_neck(int conn)
+static PetscErrorCode check_neck(MPI_Comm comm, int conn)
 {
   const int64_t   n[3] = {5, 5, 12};
   const PetscReal h[3] = {1, 1, 1};
   Case            c;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, NULL, fill_neck, &c));
+  PetscCall(case_create(comm, n, h, NULL, fill_neck, &c));
   for (int side = 0; side < 2; side++) {
     int64_t bad = 0;
     PetscCall(sm_morph_bottleneck_map(c.grid, c.f, conn, 2, side, c.out));
@@ -493,7 +493,7 @@ static void fill_distinct(void *ctx, const int64_t n[3], int64_t x, int64_t y, i
   *f = !*m ? -r : (r < 0.002 ? INFINITY : (r < 0.004 ? NAN : (ctx ? ceil(1000 * g) / 1000 : g)));
 }
 
-static PetscErrorCode test_distinct(int rounded, int conn)
+static PetscErrorCode check_distinct(MPI_Comm comm, int rounded, int conn)
 {
   const int64_t   n[3]   = {48, 46, 44};
   const PetscReal h[3]   = {1, 1, 1};
@@ -502,7 +502,7 @@ static PetscErrorCode test_distinct(int rounded, int conn)
   int64_t         off;
 
   PetscFunctionBeginUser;
-  PetscCall(case_create(n, h, rounded ? &marker : NULL, fill_distinct, &c));
+  PetscCall(case_create(comm, n, h, rounded ? &marker : NULL, fill_distinct, &c));
   off = c.info.z_start * c.info.n_plane;
   for (int axis = 0; axis < 3; axis += 2) {
     int64_t bad = 0;
@@ -517,43 +517,79 @@ static PetscErrorCode test_distinct(int rounded, int conn)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+static PetscErrorCode test_random(MPI_Comm comm)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  {
-    const PetscReal ha[3] = {0.7, 1.1, 1.3}, h1[3] = {1, 1, 1};
-    const int64_t   n1[3] = {9, 8, 7}, n2[3] = {12, 10, 13}, n3[3] = {5, 6, 16}, n4[3] = {7, 9, 3};
-    for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
-      PetscCall(test_random(n1, ha, 1, conn));
-      PetscCall(test_random(n2, ha, 2, conn));
-      PetscCall(test_random(n3, h1, 3, conn)); /* isotropic: many equal-length paths */
-      PetscCall(test_random(n4, ha, 4, conn)); /* one plane per rank at 3 ranks */
-    }
-  }
-  {
-    /* z maps on more than one rank run on a grid with y and z swapped: with these sizes the body-diagonal step length
-       depends on the order of its three squares (fl(a^2 + b^2 + c^2) != fl(a^2 + c^2 + b^2)), so the swapped grid must
-       sum them in the physical order to match the reference bitwise */
-    const PetscReal hs[3] = {0.3, 0.5, 0.7}, ha[3] = {0.7, 1.1, 1.3};
-    const int64_t   n5[3] = {8, 7, 9}, n6[3] = {6, 2, 7}, n7[3] = {5, 4, 8};
-    PetscCall(test_random(n5, hs, 5, 26));
-    PetscCall(test_random(n5, hs, 5, 18)); /* the swapped grid keeps the face diagonals of the physical one */
-    PetscCall(test_random(n6, ha, 6, 26)); /* ny < ranks at 3 ranks: no y split, the z maps stay on the z-slabs */
-    PetscCall(test_random(n7, hs, 7, 26)); /* ny = 4 at 3 ranks: FFTW's y blocks 2, 2, 0 would leave a rank empty */
-  }
+  const PetscReal ha[3] = {0.7, 1.1, 1.3}, h1[3] = {1, 1, 1};
+  const int64_t   n1[3] = {9, 8, 7}, n2[3] = {12, 10, 13}, n3[3] = {5, 6, 16}, n4[3] = {7, 9, 3};
+
+  PetscFunctionBeginUser;
   for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
-    PetscCall(test_straight(conn));
-    PetscCall(test_stair(0, conn));
-    PetscCall(test_stair(1, conn));
-    PetscCall(test_face_stair(conn));
-    PetscCall(test_wall(conn));
-    PetscCall(test_neck(conn));
+    PetscCall(check_random(comm, n1, ha, 1, conn));
+    PetscCall(check_random(comm, n2, ha, 2, conn));
+    PetscCall(check_random(comm, n3, h1, 3, conn)); /* isotropic: many equal-length paths */
+    PetscCall(check_random(comm, n4, ha, 4, conn)); /* one plane per rank at 3 ranks */
   }
-  PetscCall(test_bad_connectivity());
-  PetscCall(test_distinct(0, 26));
-  PetscCall(test_distinct(1, 26));
-  PetscCall(test_distinct(0, 6));
-  int code = sm_test_finish(PETSC_COMM_WORLD);
-  PetscFinalize();
-  return code;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* z maps on more than one rank run on a grid with y and z swapped: with these sizes the body-diagonal step length
+   depends on the order of its three squares (fl(a^2 + b^2 + c^2) != fl(a^2 + c^2 + b^2)), so the swapped grid must sum
+   them in the physical order to match the reference bitwise */
+static PetscErrorCode test_swapped(MPI_Comm comm)
+{
+  const PetscReal hs[3] = {0.3, 0.5, 0.7}, ha[3] = {0.7, 1.1, 1.3};
+  const int64_t   n5[3] = {8, 7, 9}, n6[3] = {6, 2, 7}, n7[3] = {5, 4, 8};
+
+  PetscFunctionBeginUser;
+  PetscCall(check_random(comm, n5, hs, 5, 26));
+  PetscCall(check_random(comm, n5, hs, 5, 18)); /* the swapped grid keeps the face diagonals of the physical one */
+  PetscCall(check_random(comm, n6, ha, 6, 26)); /* ny < ranks at 3 ranks: no y split, the z maps stay on the z-slabs */
+  /* ny = 4 at 3 ranks: FFTW's y blocks 2, 2, 0 would leave a rank empty */
+  PetscCall(check_random(comm, n7, hs, 7, 26));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_straight(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) PetscCall(check_straight(comm, conn));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_stairs(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) {
+    PetscCall(check_stair(comm, 0, conn));
+    PetscCall(check_stair(comm, 1, conn));
+    PetscCall(check_face_stair(comm, conn));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_wall(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) PetscCall(check_wall(comm, conn));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_neck(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  for (int conn = 6; conn <= 26; conn += conn == 6 ? 12 : 8) PetscCall(check_neck(comm, conn));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_distinct(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscCall(check_distinct(comm, 0, 26));
+  PetscCall(check_distinct(comm, 1, 26));
+  PetscCall(check_distinct(comm, 0, 6));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"random sets", test_random}, {"swapped grid", test_swapped}, {"straight", test_straight},
+             {"staircases", test_stairs}, {"wall", test_wall}, {"neck", test_neck},
+             {"bad connectivity", test_bad_connectivity}, {"distinct values", test_distinct})

@@ -3,6 +3,7 @@
  * volume, no decomposition), the exact area of a ball, and the exact estimator response to layers normal to z. */
 #include <stochmorph/morph.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 /* A deterministic 3-phase label field of the global voxel index: smooth blobs (so the histogram has structure) with a
    sprinkle of hashed noise (so that every configuration class and rank boundary is exercised). */
@@ -34,41 +35,31 @@ static void reference_histogram(const int64_t n[3], int label, PetscBool periodi
       }
 }
 
-static PetscErrorCode make_volume(const int64_t n[3], const PetscReal h[3], int (*fn)(int64_t, int64_t, int64_t),
-                                  SMGrid *grid, SMVolume *vol)
+/* hash_label as a voxel function of the volume builder */
+static int hash_voxel(int64_t x, int64_t y, int64_t z, void *ctx)
+{
+  (void)ctx;
+  return hash_label(x, y, z);
+}
+
+static PetscErrorCode make_volume(MPI_Comm comm, const int64_t n[3], const PetscReal h[3], SMTestVoxelFn fn,
+                                  SMVolume *vol)
 {
   const char *names[3] = {"a", "b", "c"};
-  SMGridInfo  info;
-  uint8_t    *lab;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, grid));
-  PetscCall(sm_volume_create(*grid, 3, names, vol));
-  PetscCall(sm_grid_get_info(*grid, &info));
-  PetscCall(sm_volume_get_labels(*vol, &lab));
-  for (int64_t z = 0; z < info.z_local; z++)
-    for (int64_t y = 0; y < n[1]; y++)
-      for (int64_t x = 0; x < n[0]; x++) lab[(z * n[1] + y) * n[0] + x] = (uint8_t)fn(x, y, z + info.z_start);
+  PetscCall(sm_test_volume_from_function(comm, n, h, 3, names, fn, NULL, vol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode destroy_volume(SMGrid *grid, SMVolume *vol)
-{
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_destroy(vol));
-  PetscCall(sm_grid_destroy(grid));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode test_histogram(const int64_t n[3])
+static PetscErrorCode check_histogram(MPI_Comm comm, const int64_t n[3])
 {
   const PetscReal h[3] = {0.9, 1.1, 1.3};
-  SMGrid          grid;
   SMVolume        vol;
   double          lut[256];
 
   PetscFunctionBeginUser;
-  PetscCall(make_volume(n, h, hash_label, &grid, &vol));
+  PetscCall(make_volume(comm, n, h, hash_voxel, &vol));
   PetscCall(sm_morph_surface_lut(h, lut));
   for (int periodic = 0; periodic < 2; periodic++) {
     const double cells = periodic ? (double)n[0] * n[1] * n[2] : (double)(n[0] - 1) * (n[1] - 1) * (n[2] - 1);
@@ -95,68 +86,76 @@ static PetscErrorCode test_histogram(const int64_t n[3])
     /* Three phases that all touch each other: the pairwise interfaces (S_i + S_j - S_k) / 2 (SPEC 5) are positive. */
     for (int i = 0; i < 3; i++) SM_TEST_TRUE(S[(i + 1) % 3] + S[(i + 2) % 3] - S[i] > 0.0, "pairwise interface > 0");
   }
-  PetscCall(destroy_volume(&grid, &vol));
+  PetscCall(sm_test_volume_destroy(&vol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static int ball(int64_t x, int64_t y, int64_t z)
+static PetscErrorCode test_histogram(MPI_Comm comm)
+{
+  const int64_t n1[3] = {23, 19, 37}, n2[3] = {7, 6, 5}; /* 5 planes: slabs 2,2,1 at 3 ranks, 3,2 at 2 */
+
+  PetscFunctionBeginUser;
+  PetscCall(check_histogram(comm, n1));
+  PetscCall(check_histogram(comm, n2));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int ball(int64_t x, int64_t y, int64_t z, void *ctx)
 {
   double dx = x - 20.3, dy = y - 19.8, dz = z - 20.1;
+  (void)ctx;
   return dx * dx + dy * dy + dz * dz <= 16.0 * 16.0;
 }
 
-static int layers(int64_t x, int64_t y, int64_t z)
+static int layers(int64_t x, int64_t y, int64_t z, void *ctx)
 {
+  (void)ctx;
   (void)x;
   (void)y;
   return (z % 8) < 4;
 }
 
-int main(int argc, char **argv)
+/* A ball of radius 16 voxels cut by the slab boundaries: digitisation error well under 1 % (SPEC 5). */
+static PetscErrorCode test_ball(MPI_Comm comm)
 {
   const PetscReal h1[3] = {1, 1, 1};
-  SMGrid          grid;
+  const int64_t   n[3]  = {41, 40, 42};
   SMVolume        vol;
-  double          S, S0, t0;
-  int             rc;
+  double          S, S0;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  {
-    const int64_t n1[3] = {23, 19, 37}, n2[3] = {7, 6, 5}; /* 5 planes: slabs 2,2,1 at 3 ranks, 3,2 at 2 */
-    PetscCall(test_histogram(n1));
-    PetscCall(test_histogram(n2));
-  }
-  /* A ball of radius 16 voxels cut by the slab boundaries: digitisation error well under 1 % (SPEC 5). */
-  {
-    const int64_t n[3] = {41, 40, 42};
-    PetscCall(make_volume(n, h1, ball, &grid, &vol));
-    PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
-    PetscCall(sm_morph_specific_surface_area(vol, 0, PETSC_TRUE, &S0));
-    SM_TEST_REL(S * 41 * 40 * 42, 4.0 * PETSC_PI * 256.0, 0.01, "ball R = 16 voxels");
-    SM_TEST_REL(S0, S, 1e-12, "a phase and its complement share their interface");
-    PetscCall(destroy_volume(&grid, &vol));
-  }
-  /* Layers of 4 planes normal to z: 6 interfaces in Lz = 24, one of them across the periodic wrap and some on slab
-     boundaries. The estimate is exactly 2 sum_i w_i |cos(d_i, z)| = 0.926623002360 times the true 6 / 24 (published
-     weights; derivation in tests/unit/test_surface.c); the non-periodic window [0, 23] holds 5 interfaces. */
-  {
-    const int64_t n[3] = {6, 5, 24};
-    const double f = 4.0 * (0.04577789120476 + 4.0 * 0.03698062787608 / sqrt(2.0) + 4.0 * 0.03519563978232 / sqrt(3.0));
-    PetscCall(make_volume(n, h1, layers, &grid, &vol));
-    PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
-    SM_TEST_REL(S, f * 6.0 / 24.0, 1e-12, "periodic layers normal to z across ranks");
-    PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S));
-    SM_TEST_REL(S, f * 5.0 / 23.0, 1e-12, "non-periodic layers normal to z across ranks");
-    /* A label that is not a phase is refused. */
-    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-    SM_TEST_TRUE(sm_morph_specific_surface_area(vol, 3, PETSC_TRUE, &S) != PETSC_SUCCESS,
-                 "label 3 of 3 phases refused");
-    PetscCall(PetscPopErrorHandler());
-    PetscCall(destroy_volume(&grid, &vol));
-  }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_surface_mpi: %.2f s\n", MPI_Wtime() - t0));
-  rc = sm_test_finish(PETSC_COMM_WORLD); /* reduces over MPI, so before PetscFinalize */
-  PetscCall(PetscFinalize());
-  return rc;
+  PetscFunctionBeginUser;
+  PetscCall(make_volume(comm, n, h1, ball, &vol));
+  PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
+  PetscCall(sm_morph_specific_surface_area(vol, 0, PETSC_TRUE, &S0));
+  SM_TEST_REL(S * 41 * 40 * 42, 4.0 * PETSC_PI * 256.0, 0.01, "ball R = 16 voxels");
+  SM_TEST_REL(S0, S, 1e-12, "a phase and its complement share their interface");
+  PetscCall(sm_test_volume_destroy(&vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* Layers of 4 planes normal to z: 6 interfaces in Lz = 24, one of them across the periodic wrap and some on slab
+   boundaries. The estimate is exactly 2 sum_i w_i |cos(d_i, z)| = 0.926623002360 times the true 6 / 24 (published
+   weights; derivation in tests/unit/test_surface.c); the non-periodic window [0, 23] holds 5 interfaces. */
+static PetscErrorCode test_layers(MPI_Comm comm)
+{
+  const PetscReal h1[3] = {1, 1, 1};
+  const int64_t   n[3]  = {6, 5, 24};
+  const double f = 4.0 * (0.04577789120476 + 4.0 * 0.03698062787608 / sqrt(2.0) + 4.0 * 0.03519563978232 / sqrt(3.0));
+  SMVolume     vol;
+  double       S;
+
+  PetscFunctionBeginUser;
+  PetscCall(make_volume(comm, n, h1, layers, &vol));
+  PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
+  SM_TEST_REL(S, f * 6.0 / 24.0, 1e-12, "periodic layers normal to z across ranks");
+  PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S));
+  SM_TEST_REL(S, f * 5.0 / 23.0, 1e-12, "non-periodic layers normal to z across ranks");
+  /* A label that is not a phase is refused. */
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  SM_TEST_TRUE(sm_morph_specific_surface_area(vol, 3, PETSC_TRUE, &S) != PETSC_SUCCESS, "label 3 of 3 phases refused");
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(sm_test_volume_destroy(&vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+SM_TEST_MAIN({"histograms", test_histogram}, {"ball", test_ball}, {"layers", test_layers})

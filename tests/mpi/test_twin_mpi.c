@@ -1,40 +1,12 @@
 /* The reproducibility contract (SPEC 2): the same seed gives the same twin at any rank count, and the descriptors
  * computed from it are the same. Within one run on P ranks, each model is drawn on the whole communicator, on
- * rank 0 alone and (P = 3) on ranks {0, 1}; labels are gathered to rank 0 and compared voxel by voxel, and the
+ * rank 0 alone and (P = 3) on ranks {0, 1}; labels are gathered and compared on rank 0 voxel by voxel, and the
  * two-point functions (periodic and minus-sampling) and surface areas compared number by number. */
 #include <stochmorph/model.h>
 #include <stochmorph/morph.h>
 #include <stochmorph/fft.h>
 #include "smtest.h"
-
-/* Gather the labels of vol to rank 0 of its communicator (NULL elsewhere). */
-static PetscErrorCode gather_labels(SMVolume vol, uint8_t **all)
-{
-  SMGrid         grid;
-  SMGridInfo     g;
-  uint8_t       *lab;
-  const int64_t *starts, *counts;
-  int           *rc = NULL, *rd = NULL, mine;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(sm_grid_get_slabs(grid, &starts, &counts));
-  PetscCall(sm_volume_get_labels(vol, &lab));
-  *all = NULL;
-  if (!g.rank) {
-    PetscCall(PetscMalloc1(g.n_total, all));
-    PetscCall(PetscMalloc2(g.size, &rc, g.size, &rd));
-    for (int r = 0; r < g.size; r++) {
-      rc[r] = (int)(counts[r] * g.n_plane);
-      rd[r] = (int)(starts[r] * g.n_plane);
-    }
-  }
-  mine = (int)g.n_local;
-  PetscCallMPI(MPI_Gatherv(lab, mine, MPI_UINT8_T, *all, rc, rd, MPI_UINT8_T, 0, sm_grid_comm(grid)));
-  if (!g.rank) PetscCall(PetscFree2(rc, rd));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+#include "smtest_volume.h"
 
 typedef struct {
   uint8_t   *labels;
@@ -54,12 +26,11 @@ static PetscErrorCode draw(MPI_Comm comm, const int64_t n[3], const PetscReal h[
   PetscCall(sm_model_get_params(model, &p));
   PetscCall(sm_grid_create(comm, n, h, &grid));
   PetscCall(sm_model_generate(model, grid, 12345, 2, FFTW_ESTIMATE, NULL, &vol));
-  PetscCall(gather_labels(vol, &res->labels));
+  PetscCall(sm_test_volume_allgather(vol, &res->labels));
   PetscCall(sm_morph_two_point(vol, PETSC_TRUE, 0, FFTW_ESTIMATE, &res->tp[0]));
   PetscCall(sm_morph_two_point(vol, PETSC_FALSE, 0.12, FFTW_ESTIMATE, &res->tp[1]));
   for (int i = 0; i < p.nphases; i++) PetscCall(sm_morph_specific_surface_area(vol, i, PETSC_TRUE, &res->S[i]));
-  PetscCall(sm_volume_destroy(&vol));
-  PetscCall(sm_grid_destroy(&grid));
+  PetscCall(sm_test_volume_destroy(&vol));
   PetscCall(sm_model_destroy(&model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -90,7 +61,7 @@ static void release(Result *r)
   sm_morph_two_point_free(&r->tp[1]);
 }
 
-int main(int argc, char **argv)
+static PetscErrorCode test_models(MPI_Comm comm)
 {
   const char *models[] = {"-model gauss -model_alpha 12 -model_volume_fraction 0.4",
                           "-model chi2 -model_alpha 12 -model_volume_fraction 0.46",
@@ -100,17 +71,17 @@ int main(int argc, char **argv)
   const PetscReal h[3] = {0.01, 0.012, 0.016};
   PetscMPIInt     rank, size;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
   for (int m = 0; m < 4; m++) {
     Result   world = {0}, self = {0}, pair = {0};
     MPI_Comm two;
     PetscCall(PetscOptionsClear(NULL));
     PetscCall(PetscOptionsInsertString(NULL, models[m]));
-    PetscCall(draw(PETSC_COMM_WORLD, n, h, &world));
+    PetscCall(draw(comm, n, h, &world));
     if (!rank) PetscCall(draw(PETSC_COMM_SELF, n, h, &self));
-    PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank < 2 ? 0 : MPI_UNDEFINED, rank, &two));
+    PetscCallMPI(MPI_Comm_split(comm, rank < 2 ? 0 : MPI_UNDEFINED, rank, &two));
     if (size == 3 && two != MPI_COMM_NULL) PetscCall(draw(two, n, h, &pair));
     if (!rank) {
       char what[256];
@@ -123,15 +94,11 @@ int main(int argc, char **argv)
       release(&self);
     }
     release(&world);
-    if (size == 3 && two != MPI_COMM_NULL) {
-      release(&pair);
-      PetscCallMPI(MPI_Comm_free(&two));
-    }
+    if (size == 3 && two != MPI_COMM_NULL) release(&pair);
+    if (two != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&two));
   }
   PetscCall(PetscOptionsClear(NULL));
-  {
-    int code = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return code;
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+SM_TEST_MAIN({"four models", test_models})

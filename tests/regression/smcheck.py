@@ -1,8 +1,49 @@
 """Shared helpers of the regression scripts (imported by their Python parts; common.sh puts this directory on
 PYTHONPATH)."""
+import json
 import struct
+import sys
 
 import numpy as np
+
+
+class Checks:
+    """Failed conditions, collected so that a script reports all of them at once:
+        check = Checks()
+        check(M < eps, "M = %s above eps" % M)
+        check.done()  # prints every failure, exits with status 1 if there was one, else 0"""
+
+    def __init__(self):
+        self.errors = []
+
+    def __call__(self, cond, what):
+        if not cond:
+            self.errors.append(what)
+
+    def done(self):
+        for e in self.errors:
+            print(e)
+        sys.exit(1 if self.errors else 0)
+
+
+def text(v):
+    """An HDF5 string attribute as str (h5py gives bytes for fixed-length strings, str for variable-length ones)."""
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def same_json(path_a, path_b, ignore=("input",)):
+    """Whether two JSON reports hold the same values, keys ignore aside (by default the input file, whose name differs
+    between the runs compared)."""
+    a, b = (json.load(open(p)) for p in (path_a, path_b))
+    for key in ignore:  # a report without the key fails here: the key is part of the format
+        a.pop(key)
+        b.pop(key)
+    return a == b
+
+
+def transport_M(path, direction):
+    """D_eff / D of one direction of a transport JSON report."""
+    return json.load(open(path))["directions"][direction]["D_eff_over_D"]
 
 
 def write_tiff(path, pages, rgb=False, dtype=np.uint8):

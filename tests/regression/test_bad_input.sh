@@ -2,16 +2,9 @@
 # Bad input: one clear message naming the option, a non-zero exit, and no output file (not even a partial one).
 source "$(dirname "$0")/common.sh"
 
-# expect_fail NEEDLE NP ARGS...: the run must fail, say NEEDLE, and leave no out* file behind
-expect_fail() {
-  local needle=$1 np=$2; shift 2
-  rm -rf out* ; mkdir -p outdir
-  if run "$np" "$@"; then fail "succeeded: $*"; return; fi
-  if ! grep -q "stochmorph error:.*$needle" run.log; then fail "no message with '$needle' for: $*"; sed -n 1,5p run.log; return; fi
-  if [ "$(grep -c 'stochmorph error:' run.log)" -ne 1 ]; then fail "not exactly one message for: $*"; return; fi
-  if ls out.* outdir/* >/dev/null 2>&1; then fail "left a file for: $*: $(ls out.* outdir/* 2>/dev/null)"; return; fi
-  ok
-}
+# expect_fail (common.sh): the run must fail, say NEEDLE, and leave no out.* file and nothing in outdir/
+mkdir -p outdir
+SM_NO_FILES='out.* outdir/*'
 
 G="generate -grid_size 16 -o out.h5"
 expect_fail "-model_volume_fraction" 1 $G -model_volume_fraction 1.2

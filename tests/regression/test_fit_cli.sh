@@ -98,16 +98,7 @@ for key in -i -o -model -model_dof -model_covariance -fit_phase -fit_threshold -
 done
 ok
 
-# --- bad input: exit 1, exactly one message, no output file ---
-expect_fail() {
-  local needle=$1 np=$2; shift 2
-  rm -f out.*
-  if run "$np" "$@"; then fail "succeeded: $*"; return; fi
-  if ! grep -q "stochmorph error:.*$needle" run.log; then fail "no message with '$needle' for: $*"; sed -n 1,5p run.log; return; fi
-  if [ "$(grep -c 'stochmorph error:' run.log)" -ne 1 ]; then fail "not exactly one message for: $*"; cat run.log; return; fi
-  if ls out.* > /dev/null 2>&1; then fail "left a file for: $*: $(ls out.*)"; return; fi
-  ok
-}
+# --- bad input: exit 1, exactly one message, no output file (expect_fail, common.sh) ---
 head -c 4096 /dev/zero | tr '\0' '\1' > ones.raw
 run 1 generate -model chi2 -model_alpha 3.49 -model_volume_fraction 0.7 -grid_size 24 -voxel_size 0.01 -o small.h5 || fail "generate small"
 expect_fail "/nope" 2 fit -i twin.h5 -image_dataset /nope -model chi2 -o out.opts

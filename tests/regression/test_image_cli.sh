@@ -67,16 +67,7 @@ assert p["source_file"] == "grey.raw" and p["segment_method"] == "otsu", p
 assert 110 < float(p["segment_threshold"]) < 140, p
 EOF
 
-# expect_fail NEEDLE NP ARGS...: the run must fail, say NEEDLE, and leave no out* file behind
-expect_fail() {
-  local needle=$1 np=$2; shift 2
-  rm -rf out*
-  if run "$np" "$@"; then fail "succeeded: $*"; return; fi
-  if ! grep -q "stochmorph error:.*$needle" run.log; then fail "no message with '$needle' for: $*"; sed -n 1,5p run.log; return; fi
-  if [ "$(grep -c 'stochmorph error:' run.log)" -ne 1 ]; then fail "not exactly one message for: $*"; return; fi
-  if ls out.* >/dev/null 2>&1; then fail "left a file for: $*: $(ls out.*)"; return; fi
-  ok
-}
+# expect_fail (common.sh): the run must fail, say NEEDLE, and leave no out.* file behind
 A="analyze -descriptors basic -o out.json"
 expect_fail "has 11584 bytes, but.*make 10624 bytes" 2 $A -i twin.raw -raw_size 24,20,11 -raw_type uint16 -raw_header_bytes 64 -voxel_size 0.01
 expect_fail "-raw_size" 1 $A -i twin.raw -voxel_size 0.01

@@ -18,13 +18,8 @@ for m in 0 1 2; do
   for np in 2 3; do
     if h5diff "m${m}_np1.h5" "m${m}_np${np}.h5" /labels /labels > diff.log 2>&1; then ok; else fail "h5diff model $m 1 vs $np ranks"; head diff.log; fi
     for kind in "" _img; do
-      if "$SM_PYTHON" - "m${m}_np1${kind}.json" "m${m}_np${np}${kind}.json" <<'PY'
-import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:3])
-a.pop("input"); b.pop("input")
-sys.exit(0 if a == b else 1)
-PY
-      then ok; else fail "analysis numbers of model $m differ between 1 and $np ranks ($kind)"; fi
+      if "$SM_PYTHON" -c 'import sys, smcheck; sys.exit(0 if smcheck.same_json(*sys.argv[1:]) else 1)' \
+        "m${m}_np1${kind}.json" "m${m}_np${np}${kind}.json"; then ok; else fail "analysis numbers of model $m differ between 1 and $np ranks ($kind)"; fi
     done
   done
 done
@@ -35,25 +30,24 @@ run 2 generate -model chi2 -model_dof 3 -model_alpha 40 -grid_size 24,20,18 -vox
 run 2 analyze -i f.h5 -o f.json || { fail "analyze f.h5"; cat run.log; }
 if "$SM_PYTHON" - <<'PY'
 import h5py, json, numpy as np, sys, xml.etree.ElementTree as ET, csv
-errors = []
-def check(cond, what):
-    if not cond: errors.append(what)
+from smcheck import Checks, text
+check = Checks()
 with h5py.File("f.h5", "r") as f:
     lab = f["/labels"]
     check(lab.dtype == np.uint8, "labels dtype %s" % lab.dtype)
     check(lab.shape == (18, 20, 24), "labels shape %s (expected [z][y][x] = (18, 20, 24))" % (lab.shape,))
     check(np.allclose(lab.attrs["voxel_size"], [0.0166, 0.0166, 0.02]), "voxel_size %s" % lab.attrs["voxel_size"])
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in lab.attrs["phase_names"]]
+    names = [text(n) for n in lab.attrs["phase_names"]]
     check(names == ["pore", "solid"], "phase_names %s" % names)
     check(int(f.attrs["complete"]) == 1, "complete attribute")
     for key in ("model", "seed", "realization", "code_version", "model_options", "model_alpha", "model_dof"):
         check(key in lab.attrs, "provenance attribute %s missing" % key)
-    def s(v): return v.decode() if isinstance(v, bytes) else str(v)
-    check(s(lab.attrs["model"]) == "chi2" and s(lab.attrs["seed"]) == "5" and s(lab.attrs["model_dof"]) == "3", "provenance values")
+    check(text(lab.attrs["model"]) == "chi2" and text(lab.attrs["seed"]) == "5" and text(lab.attrs["model_dof"]) == "3",
+          "provenance values")
     check(set(f["/fields"].keys()) == {"X1", "X2", "X3"}, "fields %s" % list(f["/fields"].keys()))
     x = [f["/fields/X%d" % i][...] for i in (1, 2, 3)]
     y = sum(v * v for v in x)
-    lam = float(s(lab.attrs["model_threshold"]))
+    lam = float(text(lab.attrs["model_threshold"]))
     check(np.array_equal((y >= lam).astype(np.uint8), lab[...]), "labels are not {X1^2 + X2^2 + X3^2 >= lambda}")
     # 1/alpha = 1.5 voxels: the box holds ~15 correlation lengths per axis, sample variances within ~0.1 of 1
     check(abs(np.mean([v.var() for v in x]) - 1) < 0.3, "field variance far from 1")
@@ -74,8 +68,7 @@ rows = list(csv.DictReader(open("f.csv")))
 check([row["phase"] for row in rows] == ["pore", "solid"], "CSV rows")
 rows = list(csv.DictReader(open("f_two_point.csv")))
 check({row["curve"] for row in rows} == {"radial", "x", "y", "z"}, "two-point CSV curves")
-if errors:
-    print("\n".join(errors)); sys.exit(1)
+check.done()
 PY
 then ok; else fail "file contents"; fi
 

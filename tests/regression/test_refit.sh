@@ -59,17 +59,13 @@ check sw/refit.json 0 sw/study.json && ok || fail "refit without prefactor diffe
 run 2 refit -i sw,r -refit_prefactor -o pooled.json && ok || { fail "refit of two studies"; cat run.log; }
 check pooled.json 1 sw/study.json r/study.json && ok || fail "pooled refit with prefactor differs from numpy"
 
-# refusals: a missing directory, a study without transport, an unfinished study (killed at a unit boundary)
-expect_refused() {
-  local what=$1 pattern=$2; shift 2
-  if run 1 refit "$@"; then fail "refit accepted $what"; return; fi
-  grep -q "stochmorph error:.*$pattern" run.log && ok || { fail "$what: message"; cat run.log; }
-}
-expect_refused "a missing directory" "the study directory nothere does not exist" -i sw,nothere
+# refusals with one message (expect_fail, common.sh): a missing directory, a study without transport, an unfinished
+# study (killed at a unit boundary)
+expect_fail -n '' "the study directory nothere does not exist" 1 refit -i sw,nothere
 run 1 run $S -transport_phases none -o nt || { fail "run without transport"; cat run.log; }
-expect_refused "a study without transport" "no transport results" -i nt
+expect_fail -n '' "no transport results" 1 refit -i nt
 SM_TEST_KILL_BEFORE_UNIT=4 run 1 run $S -transport_direction z -o part
-expect_refused "an unfinished study" "has not finished; resume it with -restart" -i part
+expect_fail -n '' "has not finished; resume it with -restart" 1 refit -i part
 
 # a phase that does not percolate: M = 0, left out and counted
 run 1 sweep $S -sweep_param model_volume_fraction -sweep_values 0.1,0.2,0.5,0.6,0.7 -transport_direction z -o np ||

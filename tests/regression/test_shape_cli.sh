@@ -26,10 +26,8 @@ run 2 rasterize -i s_np1.h5 -voxel_size 0.005 -grid_size 40,36,30 -raster_subsam
 
 if "$SM_PYTHON" - <<'PY'
 import h5py, json, numpy as np, sys
-errors = []
-def check(cond, what):
-    if not cond: errors.append(what)
-def s(v): return v.decode() if isinstance(v, bytes) else str(v)
+from smcheck import Checks, text
+check = Checks()
 with h5py.File("s_np1.h5", "r") as f:
     g = f["/shapes"]
     n = g["centres"].shape[0]
@@ -40,9 +38,9 @@ with h5py.File("s_np1.h5", "r") as f:
     check(g["fit_error"].shape == (n,) and g["voxels"].shape == (n,), "fit_error / voxels shapes")
     check(list(g.attrs["source_grid_size"]) == [64, 64, 64], "source_grid_size %s" % g.attrs["source_grid_size"])
     check(np.allclose(g.attrs["source_voxel_size"], [0.01] * 3), "source_voxel_size")
-    check([s(x) for x in g.attrs["phase_names"]] == ["pore", "solid"], "phase_names")
-    check(s(g.attrs["phase"]) == "solid" and s(g.attrs["source_file"]) == "twin.h5", "phase / source_file")
-    check(int(f.attrs["complete"]) == 1 and s(f.attrs["format"]) == "stochmorph-shapes-1", "format / complete")
+    check([text(x) for x in g.attrs["phase_names"]] == ["pore", "solid"], "phase_names")
+    check(text(g.attrs["phase"]) == "solid" and text(g.attrs["source_file"]) == "twin.h5", "phase / source_file")
+    check(int(f.attrs["complete"]) == 1 and text(f.attrs["format"]) == "stochmorph-shapes-1", "format / complete")
     with h5py.File("twin.h5", "r") as t:
         lab = t["/labels"][...]
     # every solid voxel belongs to exactly one sub-particle
@@ -55,7 +53,7 @@ with h5py.File("s_np1.h5", "r") as f:
 with h5py.File("r_np1.h5", "r") as f:
     lab = f["/labels"]
     check(lab.shape == (64, 64, 64) and lab.dtype == np.uint8, "rasterised labels %s %s" % (lab.shape, lab.dtype))
-    check([s(x) for x in lab.attrs["phase_names"]] == ["pore", "solid"], "rasterised phase names")
+    check([text(x) for x in lab.attrs["phase_names"]] == ["pore", "solid"], "rasterised phase names")
     check(int(lab.attrs["periodic"]) == 0, "rasterised volume must not be periodic")
 with h5py.File("coarse.h5", "r") as f:
     check(f["/labels"].shape == (32, 32, 32), "coarse grid %s" % (f["/labels"].shape,))
@@ -67,22 +65,13 @@ ea, eb = a["phases"]["solid"]["volume_fraction"], b["phases"]["solid"]["volume_f
 sa, sb = a["phases"]["solid"]["specific_surface_area"], b["phases"]["solid"]["specific_surface_area"]
 check(abs(ea - eb) <= 0.02, "volume fraction %.4f -> %.4f" % (ea, eb))
 check(abs(sb / sa - 1) <= 0.05, "specific surface area %.3f -> %.3f" % (sa, sb))
-if errors:
-    print("\n".join(errors)); sys.exit(1)
+check.done()
 PY
 then ok; else fail "file contents and acceptance numbers"; fi
 grep -q "sub-particles" shape.log && grep -q "fit error" shape.log && ok || fail "shape report lines"
 
-# bad input: one message, exit 1, no output file
-expect_fail() {
-  local needle=$1 np=$2; shift 2
-  rm -rf out*
-  if run "$np" "$@"; then fail "succeeded: $*"; return; fi
-  if ! grep -q "stochmorph error:.*$needle" run.log; then fail "no message with '$needle' for: $*"; sed -n 1,5p run.log; return; fi
-  if [ "$(grep -c 'stochmorph error:' run.log)" -ne 1 ]; then fail "not exactly one message for: $*"; return; fi
-  if ls out* >/dev/null 2>&1; then fail "left a file for: $*: $(ls out*)"; return; fi
-  ok
-}
+# bad input: one message, exit 1, no out* file (expect_fail, common.sh)
+SM_NO_FILES='out*'
 "$SM_PYTHON" - <<'PY'
 import h5py, numpy as np
 with h5py.File("empty.h5", "w") as f:

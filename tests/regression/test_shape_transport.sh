@@ -14,10 +14,9 @@ run 2 transport -i h.h5 -phase solid -transport_direction all -transport_method 
 run 2 transport -i h.h5 -phase solid -transport_direction all -transport_method fv -o fv_h.json || { fail "FV at h"; cat run.log; }
 run 2 transport -i h2.h5 -phase solid -transport_direction all -transport_method fem -o fem_h2.json || { fail "FEM at h/2"; cat run.log; }
 "$SM_PYTHON" - <<'EOF' && ok || fail "FEM change under refinement not below the FEM-FV gap"
-import json
+from smcheck import transport_M
 def M(f):
-    d = json.load(open(f))
-    return {k: d["directions"][k]["D_eff_over_D"] for k in "xyz"}
+    return {k: transport_M(f, k) for k in "xyz"}
 a, b, c = M("fem_h.json"), M("fem_h2.json"), M("fv_h.json")
 for k in "xyz":
     print("%s: FEM(h) %.5f FEM(h/2) %.5f FV(h) %.5f  |refinement| %.5f  |FEM-FV| %.5f" % (k, a[k], b[k], c[k],

@@ -41,9 +41,12 @@ static double bvn_by_quadrature(double x, double y, double r)
   return total;
 }
 
-static void test_univariate(void)
+static PetscErrorCode test_univariate(MPI_Comm comm)
 {
   const double xs[] = {-8.5, -5, -2.2, -1, -0.3, 0, 0.4, 1.7, 3, 6};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
     double x = xs[i];
     /* libm's erfc is an independent implementation; both are correct to a few ulp, so 1e-14 relative. */
@@ -60,12 +63,16 @@ static void test_univariate(void)
     /* round trip: Phi has relative condition number x phi / Phi <= ~7 here, 1e-14 relative is 10x that of rounding */
     SM_TEST_REL(sm_normal_cdf(sm_normal_quantile(ps[i])), ps[i], 1e-14, "Phi(Phi^-1(p))");
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void test_bvn_closed_forms(void)
+static PetscErrorCode test_bvn_closed_forms(MPI_Comm comm)
 {
   const double rs[] = {-1,  -0.9999999, -0.999, -0.95, -0.925, -0.9, -0.6, -0.2,      0,
                        0.1, 0.5,        0.74,   0.8,   0.924,  0.93, 0.99, 0.9999999, 1};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
     /* Sheppard (1899): P(X < 0, Y < 0) = 1/4 + asin(r) / (2 pi), exact; Genz's method claims ~1e-15 absolute. */
     SM_TEST_CLOSE(sm_bvn_cdf(0, 0, rs[i]), 0.25 + asin(rs[i]) / (2 * PI), 1e-15, "Sheppard's formula");
@@ -84,10 +91,13 @@ static void test_bvn_closed_forms(void)
   }
   SM_TEST_CLOSE(sm_bvn_cdf(INFINITY, 0.3, 0.5), sm_normal_cdf(0.3), 1e-16, "x = +inf");
   SM_TEST_CLOSE(sm_bvn_cdf(-INFINITY, 0.3, 0.5), 0, 1e-16, "x = -inf");
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void test_bvn_quadrature(void)
+static PetscErrorCode test_bvn_quadrature(MPI_Comm comm)
 {
+  PetscFunctionBeginUser;
+  (void)comm;
   /* Cases cover the three Gauss-Legendre sizes (|r| < 0.3, < 0.75, < 0.925), the |r| >= 0.925 branch with both
      signs of r, both signs of h k, far tails and h = k. */
   const double cases[][3] = {{0.3, -0.7, 0.2},    {-1.1, 0.4, -0.25},     {1.5, 2.0, 0.5},     {-2.0, -0.3, -0.7},
@@ -101,12 +111,16 @@ static void test_bvn_quadrature(void)
     /* The quadrature is requested to 1e-16 absolute; allow 1e-14 for its own rounding (60-point panels). */
     SM_TEST_CLOSE(sm_bvn_cdf(x, y, r), ref, 1e-14, "bvn vs quadrature of the conditional form");
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void test_bvn_identities(void)
+static PetscErrorCode test_bvn_identities(MPI_Comm comm)
 {
   const double rs[] = {-0.99, -0.93, -0.5, -0.1, 0.2, 0.6, 0.91, 0.94, 0.999};
   const double xs[] = {-2.5, -0.8, 0.1, 1.4, 3.3};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
     for (size_t a = 0; a < 5; a++) {
       for (size_t b = 0; b < 5; b++) {
@@ -117,18 +131,16 @@ static void test_bvn_identities(void)
       }
     }
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int main(int argc, char **argv)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  const SMTestCase cases[] = {{"univariate normal", test_univariate},
+                              {"bivariate closed forms", test_bvn_closed_forms},
+                              {"bivariate quadrature", test_bvn_quadrature},
+                              {"bivariate identities", test_bvn_identities}};
   /* The reference quadratures may stop one bisection short of their (very tight) tolerance: not an error here. */
   gsl_set_error_handler_off();
-  test_univariate();
-  test_bvn_closed_forms();
-  test_bvn_quadrature();
-  test_bvn_identities();
-  int code = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return code;
+  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
 }

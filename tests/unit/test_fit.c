@@ -85,11 +85,12 @@ static double pluri_cov(int i, int j, double h, const void *ctx)
   return NAN; /* pairs with pore are not used by the fit */
 }
 
-static PetscErrorCode test_alpha_least_squares(void)
+static PetscErrorCode test_alpha_least_squares(MPI_Comm comm)
 {
   double h[24], rho[24], a, rss;
 
   PetscFunctionBeginUser;
+  (void)comm;
   /* exact curves: the minimiser is the true alpha; Brent's interval test is 1e-14 relative in ln alpha, and the
      objective is resolved to ~1e-16 in the residuals, so 1e-10 relative is a safe margin */
   for (int f = 0; f < SM_COV_NUM; f++) {
@@ -132,13 +133,14 @@ static PetscErrorCode test_alpha_least_squares(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_two_phase(void)
+static PetscErrorCode test_two_phase(MPI_Comm comm)
 {
   SMFitOptions o;
   SMFitData    d;
   SMFitResult  r;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(sm_fit_options_default(&o));
   /* F850 (chi2, k = 2) and C900 parameters at 10 nm, both covariance families, and a gauss model at p = 1/2 */
   {
@@ -198,13 +200,14 @@ static PetscErrorCode test_two_phase(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_pluri(void)
+static PetscErrorCode test_pluri(MPI_Comm comm)
 {
   const double eps1 = 0.5148, eps2 = 0.3372, ax = 16.6, ay = 26.5, dh = 0.0166;
   double       lX, rX[20], C12[20], m[SM_FIT_PLURI_NM], dist[SM_FIT_PLURI_NM];
   int          best, n = 20;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(sm_gauss_threshold(eps1, &lX));
   for (int i = 0; i < n; i++) rX[i] = exp(-PetscSqr(ax * dh * (i + 1)));
   /* m on the scan grid: recovered exactly (distance at the level of the C12 accuracy, 1e-11 per point) */
@@ -272,13 +275,14 @@ static double sigma_brute(const int64_t n[3], const PetscReal hv[3], PetscBool p
   return sqrt(s / (N * N));
 }
 
-static PetscErrorCode test_sigma(void)
+static PetscErrorCode test_sigma(MPI_Comm comm)
 {
   const int64_t   n[3]  = {12, 10, 9};
   const PetscReal hc[3] = {0.01, 0.01, 0.01}, ha[3] = {0.0166, 0.0166, 0.02};
   double          hb[40], C0[40], s, p = 0.3, N = 12 * 10 * 9;
 
   PetscFunctionBeginUser;
+  (void)comm;
   /* white noise: C0 = p (1 - p) at lag 0 only, so Var p^ = p (1 - p) / N (binomial), periodic or not */
   for (int b = 0; b < 8; b++) {
     hb[b] = b * 0.01;
@@ -307,16 +311,5 @@ static PetscErrorCode test_sigma(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(test_alpha_least_squares());
-  PetscCall(test_two_phase());
-  PetscCall(test_pluri());
-  PetscCall(test_sigma());
-  {
-    int code = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return code;
-  }
-}
+SM_TEST_MAIN({"alpha by least squares", test_alpha_least_squares}, {"two-phase fits", test_two_phase},
+             {"pluri fits", test_pluri}, {"sigma of p", test_sigma})

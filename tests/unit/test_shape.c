@@ -55,11 +55,12 @@ static double shape_volume_quadrature(const Shape *s, int L, const double *coeff
   return V;
 }
 
-static PetscErrorCode check_closed_forms(void)
+static PetscErrorCode check_closed_forms(MPI_Comm comm)
 {
   const double u[3] = {0.3, -0.5, 0.7}, n = sqrt(0.83), c1 = sqrt(3 / (4 * PETSC_PI));
 
   PetscFunctionBeginUser;
+  (void)comm;
   /* the 1e-14 tolerances: a handful of roundings of numbers of order 1 */
   SM_TEST_CLOSE(Y_of(1, 0, 0, u), 1 / sqrt(4 * PETSC_PI), 1e-14, "Y_00");
   SM_TEST_CLOSE(Y_of(1, 1, 0, u), c1 * u[2] / n, 1e-14, "Y_10 = sqrt(3/4pi) z");
@@ -124,13 +125,14 @@ static PetscErrorCode fit_error(const Shape *s, int L, const double *c, double *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode check_analytic_fits(void)
+static PetscErrorCode check_analytic_fits(MPI_Comm comm)
 {
   const int L = 10, nd = 4 * NC(L);
   Shape     shapes[3] = {{0, 1.3, {0}}, {1, 0, {1.0, 0.8, 0.6}}, {2, 1.0, {0}}};
   double   *dirs, *r, c[NC(10)], rms, mx, res;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscMalloc2(3 * nd, &dirs, nd, &r));
   PetscCall(sm_shape_directions(nd, dirs));
   for (int k = 0; k < 3; k++) {
@@ -182,7 +184,7 @@ static PetscErrorCode voxelise(const Shape *s, int64_t n, double h, const double
 
 /* Voxelised shapes: radii sampled from the voxel set, fitted, compared with the analytic radius; and the whole extract
    (watershed, centre, fit) on a one-particle volume. */
-static PetscErrorCode check_voxel_fits(void)
+static PetscErrorCode check_voxel_fits(MPI_Comm comm)
 {
   const int     L = 10, nd = 4 * NC(L);
   const int64_t n         = 60;
@@ -192,6 +194,7 @@ static PetscErrorCode check_voxel_fits(void)
   double       *dirs, *r, coef[NC(10)], rms, mx;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscMalloc2(3 * nd, &dirs, nd, &r));
   PetscCall(sm_shape_directions(nd, dirs));
   for (int k = 0; k < 3; k++) {
@@ -257,7 +260,7 @@ static PetscErrorCode check_voxel_fits(void)
 }
 
 /* An L-shaped particle whose centroid lies in the notch: the centre must move to the deepest voxel. */
-static PetscErrorCode check_moved_centre(void)
+static PetscErrorCode check_moved_centre(MPI_Comm comm)
 {
   const int64_t n = 30;
   uint8_t      *in;
@@ -266,6 +269,7 @@ static PetscErrorCode check_moved_centre(void)
   PetscBool     star;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscCalloc1((size_t)(n * n * n), &in));
   /* two slabs 4 voxels thick meeting at a right angle (an L in x-y, 8 voxels tall in z) */
   for (int64_t k = 10; k < 18; k++)
@@ -294,13 +298,14 @@ static PetscErrorCode check_moved_centre(void)
 }
 
 /* Rasterised volumes converge to the exact volume as the voxel size is halved. */
-static PetscErrorCode check_raster_convergence(void)
+static PetscErrorCode check_raster_convergence(MPI_Comm comm)
 {
   const int L = 10, nd = 4 * NC(L);
   Shape     shapes[2] = {{1, 0, {1.0, 0.8, 0.6}}, {2, 1.0, {0}}};
   double   *dirs, *r;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscMalloc2(3 * nd, &dirs, nd, &r));
   PetscCall(sm_shape_directions(nd, dirs));
   for (int k = 0; k < 2; k++) {
@@ -378,13 +383,14 @@ static void random_particle(uint64_t *st, int L, double R, double amp, double *c
 
 /* The derivative bounds against central differences of sm_shape_sh_eval along random great circles and parallels,
    the magnitude bound against sum |c_lm Y_lm|, and the Fourier rows against sm_shape_sh_eval. */
-static PetscErrorCode check_derivative_bounds(void)
+static PetscErrorCode check_derivative_bounds(MPI_Comm comm)
 {
   const int L = 10, ntry = 4000;
   uint64_t  st = 0x9e3779b97f4a7c15ULL;
   double    c[NC(10)], Y[NC(10)], a[2 * 10 + 1], *plm;
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscMalloc1(sm_shape_sh_legendre_scratch(), &plm));
   for (int k = 0; k < 3; k++) {
     double mag, g1, harc, hphi, m1 = 0, m2 = 0, mp = 0, ms = 0, ef = 0;
@@ -460,7 +466,7 @@ static PetscErrorCode check_derivative_bounds(void)
    against every particle: inside when ry <= sm_shape_sh_eval(psi, y), ry = |y| (for ry = 0, psi(0, 0, 1) >= 0). The
    points are formed with the rasteriser's expression (i h + ((a + 1/2) / s) h - c), so the predicate sees the same
    numbers and the labels must be identical, voxel for voxel. */
-static PetscErrorCode check_raster_brute_force(void)
+static PetscErrorCode check_raster_brute_force(MPI_Comm comm)
 {
   const int       L = 10, np = 7;
   const int64_t   n[3]  = {23, 19, 17};
@@ -476,6 +482,7 @@ static PetscErrorCode check_raster_brute_force(void)
   double       bound[7];
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscMemzero(&sh, sizeof(sh)));
   PetscCall(sm_shapes_alloc(&sh, L, np));
   for (int p = 0; p < np; p++) {
@@ -546,21 +553,16 @@ static PetscErrorCode check_raster_brute_force(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
+static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(check_closed_forms());
+  PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(check_orthonormality(10));
   PetscCall(check_orthonormality(SM_SHAPE_MAX_DEGREE));
-  PetscCall(check_analytic_fits());
-  PetscCall(check_voxel_fits());
-  PetscCall(check_moved_centre());
-  PetscCall(check_raster_convergence());
-  PetscCall(check_derivative_bounds());
-  PetscCall(check_raster_brute_force());
-  {
-    int rc = sm_test_finish(PETSC_COMM_WORLD);
-    PetscCall(PetscFinalize());
-    return rc;
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orthonormality_all},
+             {"analytic fits", check_analytic_fits}, {"voxel fits", check_voxel_fits},
+             {"moved centre", check_moved_centre}, {"raster convergence", check_raster_convergence},
+             {"derivative bounds", check_derivative_bounds}, {"raster against brute force", check_raster_brute_force})

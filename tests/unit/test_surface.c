@@ -6,6 +6,7 @@
 #include <gsl/gsl_sf_ellint.h>
 #include <stochmorph/morph.h>
 #include "smtest.h"
+#include "smtest_volume.h"
 
 /* Published cubic-lattice weights per direction pair (they sum to 1/2 over the 13 pairs; ours count +-d_i and sum
    to 1, so ours are twice these). */
@@ -45,12 +46,13 @@ static uint64_t rng_next(uint64_t *s)
 }
 static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 
-static PetscErrorCode test_weights(void)
+static PetscErrorCode test_weights(MPI_Comm comm)
 {
   double    w[13], sum;
   PetscReal h1[3] = {1, 1, 1};
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(sm_morph_direction_weights(h1, w));
   /* The published constants carry 14 digits; the exact cell areas must reproduce them to their last digit. */
   for (int i = 0; i < 13; i++) SM_TEST_CLOSE(w[i], published_weight(i), 2e-14, "cubic weight vs published");
@@ -130,12 +132,13 @@ static PetscErrorCode test_weights(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_lut(void)
+static PetscErrorCode test_lut(MPI_Comm comm)
 {
   PetscReal h1[3] = {1, 1, 1}, ha[3] = {0.3, 0.7, 1.9}, h2[3] = {0.6, 1.4, 3.8};
   double    lut[256], luta[256], lut2[256], w[13];
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(sm_morph_surface_lut(h1, lut));
   SM_TEST_CLOSE(lut[0], 0.0, 0.0, "empty cell has no surface");
   SM_TEST_CLOSE(lut[255], 0.0, 0.0, "full cell has no surface");
@@ -180,36 +183,7 @@ static PetscErrorCode test_lut(void)
 
 /* ---- volumes ---- */
 
-typedef int (*LabelFn)(const double X[3], const void *ctx); /* phase of the voxel centred at X (physical) */
-
-static PetscErrorCode make_volume(const int64_t n[3], const PetscReal h[3], LabelFn fn, const void *ctx, SMGrid *grid,
-                                  SMVolume *vol)
-{
-  const char *names[2] = {"pore", "solid"};
-  SMGridInfo  info;
-  uint8_t    *lab;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_grid_create(PETSC_COMM_WORLD, n, h, grid));
-  PetscCall(sm_volume_create(*grid, 2, names, vol));
-  PetscCall(sm_grid_get_info(*grid, &info));
-  PetscCall(sm_volume_get_labels(*vol, &lab));
-  for (int64_t z = 0; z < info.z_local; z++)
-    for (int64_t y = 0; y < n[1]; y++)
-      for (int64_t x = 0; x < n[0]; x++) {
-        double X[3]                    = {x * h[0], y * h[1], (z + info.z_start) * h[2]};
-        lab[(z * n[1] + y) * n[0] + x] = (uint8_t)fn(X, ctx);
-      }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode destroy_volume(SMGrid *grid, SMVolume *vol)
-{
-  PetscFunctionBeginUser;
-  PetscCall(sm_volume_destroy(vol));
-  PetscCall(sm_grid_destroy(grid));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* 2-phase volumes (0 pore, 1 solid) with solid = fn(voxel centre in um, ctx): sm_test_volume_from_points. */
 
 typedef struct {
   double c[3], a[3]; /* centre and semi-axes */
@@ -248,9 +222,8 @@ static PetscErrorCode estimated_area(SMVolume vol, PetscBool periodic, double *a
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_convex_bodies(void)
+static PetscErrorCode test_convex_bodies(MPI_Comm comm)
 {
-  SMGrid   grid;
   SMVolume vol;
   double   area, area_np;
 
@@ -262,27 +235,25 @@ static PetscErrorCode test_convex_bodies(void)
     const int64_t   n[3] = {56, 56, 56};
     const PetscReal h[3] = {0.5, 0.5, 0.5};
     Ellipsoid       e    = {{13.9, 14.13, 13.77}, {12.0, 12.0, 12.0}};
-    PetscCall(make_volume(n, h, in_ellipsoid, &e, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
     PetscCall(estimated_area(vol, PETSC_FALSE, &area_np));
-    PetscCall(
-        PetscPrintf(PETSC_COMM_WORLD, "ball R = 24 voxels: area / 4 pi R^2 = %.5f\n", area / (4 * PETSC_PI * 144.0)));
+    PetscCall(PetscPrintf(comm, "ball R = 24 voxels: area / 4 pi R^2 = %.5f\n", area / (4 * PETSC_PI * 144.0)));
     SM_TEST_REL(area, 4.0 * PETSC_PI * 144.0, 0.01, "ball R = 24 voxels");
     /* The ball is inside the reduced window too, and every pair it cuts lies in all its cells there. */
     SM_TEST_REL(area_np, area, 1e-12, "ball: periodic and non-periodic windows see the same interface");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* Anisotropic voxels: the same ball digitised with h = (1, 1, 1.2) (20 planes across the radius in z). */
   {
     const int64_t   n[3] = {58, 58, 48};
     const PetscReal h[3] = {1.0, 1.0, 1.2};
     Ellipsoid       e    = {{28.6, 28.2, 28.45}, {24.0, 24.0, 24.0}};
-    PetscCall(make_volume(n, h, in_ellipsoid, &e, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ball R = 24, h = (1,1,1.2): area / 4 pi R^2 = %.5f\n",
-                          area / (4 * PETSC_PI * 576.0)));
+    PetscCall(PetscPrintf(comm, "ball R = 24, h = (1,1,1.2): area / 4 pi R^2 = %.5f\n", area / (4 * PETSC_PI * 576.0)));
     SM_TEST_REL(area, 4.0 * PETSC_PI * 576.0, 0.01, "ball R = 24 with h = (1,1,1.2)");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* A triaxial ellipsoid with anisotropic voxels: its normals are not uniformly distributed, so part of the
      orientation bias of 13 directions survives. Its expected size is the estimator's plane response averaged over the
@@ -306,15 +277,15 @@ static PetscErrorCode test_convex_bodies(void)
         Aq += dA;
       }
     SM_TEST_REL(Aq, A, 1e-5, "ellipsoid area: quadrature vs Legendre's formula");
-    PetscCall(make_volume(n, h, in_ellipsoid, &e, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_ellipsoid, &e, &vol));
     PetscCall(estimated_area(vol, PETSC_TRUE, &area));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+    PetscCall(PetscPrintf(comm,
                           "ellipsoid (22,17,13), h = (0.8,1,1.25): area / exact = %.5f, mean plane "
                           "response %.5f\n",
                           area / A, fA / Aq));
     SM_TEST_REL(area, fA / Aq * A, 0.005, "triaxial ellipsoid vs its mean plane response");
     SM_TEST_REL(area, A, 0.02, "triaxial ellipsoid, anisotropic voxels");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* The truth itself: Legendre's formula against the closed form of a prolate spheroid (a = b < c), taking the
      limit b -> a from above. */
@@ -351,9 +322,8 @@ static int below_plane(const double X[3], const void *ctx)
   return X[2] < t->z0 + t->a * X[0] + t->b * X[1];
 }
 
-static PetscErrorCode test_planes(void)
+static PetscErrorCode test_planes(MPI_Comm comm)
 {
-  SMGrid    grid;
   SMVolume  vol;
   double    S, w1[13], w[13];
   PetscReal h1[3] = {1, 1, 1};
@@ -369,15 +339,14 @@ static PetscErrorCode test_planes(void)
     Layers        L    = {{0, 0, 1}, 24, {1, 1, 1}};
     double        g[3] = {0, 0, 1}, f = 4.0 * (W_AXIS + 4.0 * W_FACE / sqrt(2.0) + 4.0 * W_BODY / sqrt(3.0));
     SM_TEST_CLOSE(plane_response(w1, h1, g), f, 1e-14, "plane response normal to z");
-    PetscCall(make_volume(n, h1, in_layers, &L, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
-    PetscCall(
-        PetscPrintf(PETSC_COMM_WORLD, "layers normal to z: S Lz / 2 = %.12f (2 sum w |cos| = %.12f)\n", S * 24 / 2, f));
+    PetscCall(PetscPrintf(comm, "layers normal to z: S Lz / 2 = %.12f (2 sum w |cos| = %.12f)\n", S * 24 / 2, f));
     SM_TEST_REL(S, f * 2.0 / 24.0, 1e-12, "periodic layers normal to z");
     /* Non-periodic: the window of cell corners is [0, 23] in z and holds only the interface at z = 11.5. */
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S));
     SM_TEST_REL(S, f * 1.0 / 23.0, 1e-12, "non-periodic layers normal to z");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* The same with anisotropic voxels, using the anisotropic weights (checked against Monte Carlo above). */
   {
@@ -386,10 +355,10 @@ static PetscErrorCode test_planes(void)
     Layers          L    = {{0, 0, 1}, 20, {1.0, 1.0, 1.2}};
     double          g[3] = {0, 0, 1};
     PetscCall(sm_morph_direction_weights(h, w));
-    PetscCall(make_volume(n, h, in_layers, &L, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     SM_TEST_REL(S, plane_response(w, h, g) * 2.0 / (20 * 1.2), 1e-12, "periodic layers normal to z, h = (1,1,1.2)");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* Oblique periodic layers k . (x,y,z) mod 16 < 8 with k = (1,2,3): two interfaces per period, spaced 16 / |g| with
      g = k / h. Along d_i the index k . d_i steps by at most 6 < 8, so of the 16 residues exactly 2 |k . d_i| start a
@@ -399,24 +368,24 @@ static PetscErrorCode test_planes(void)
     const PetscReal ha[3] = {1.0, 1.0, 1.2};
     Layers          L     = {{1, 2, 3}, 16, {1, 1, 1}};
     double          g[3] = {1, 2, 3}, Strue = 2.0 * sqrt(14.0) / 16.0, f = plane_response(w1, h1, g);
-    PetscCall(make_volume(n, h1, in_layers, &L, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "layers normal to (1,2,3): S / exact = %.12f\n", S / Strue));
+    PetscCall(PetscPrintf(comm, "layers normal to (1,2,3): S / exact = %.12f\n", S / Strue));
     SM_TEST_REL(S, f * Strue, 1e-12, "oblique periodic layers k = (1,2,3)");
     /* The orientation bias of 13 directions is bounded: within [-7.34 %, +2.28 %] over all normals (the minimum of
        2 sum w |n . u| is at the axes, the maximum near n = (0.906, 0.384, 0.179) and its images, found on a fine grid
        of the sphere). */
     SM_TEST_TRUE(fabs(S / Strue - 1.0) < 0.075, "oblique plane within the 13-direction orientation bias");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
 
     L.h[2] = 1.2;
     g[2]   = 3.0 / 1.2;
     Strue  = 2.0 * sqrt(1.0 + 4.0 + g[2] * g[2]) / 16.0;
     PetscCall(sm_morph_direction_weights(ha, w));
-    PetscCall(make_volume(n, ha, in_layers, &L, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, ha, 2, sm_test_pore_solid, in_layers, &L, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_TRUE, &S));
     SM_TEST_REL(S, plane_response(w, ha, g) * Strue, 1e-12, "oblique periodic layers, h = (1,1,1.2)");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   /* A tilted half-space in a non-periodic box: the plane z = z0 + a x + b y stays between the bottom and top faces
      of the window [0, 39]^3 of cell corners, so the true area there is 39^2 sqrt(1 + a^2 + b^2). With irrational-like
@@ -427,42 +396,28 @@ static PetscErrorCode test_planes(void)
     Tilted        t    = {10.3, 0.3137, 0.1719};
     double        g[3] = {-t.a, -t.b, 1.0}, Strue = sqrt(1.0 + t.a * t.a + t.b * t.b) / 39.0;
     double        f = plane_response(w1, h1, g);
-    PetscCall(make_volume(n, h1, below_plane, &t, &grid, &vol));
+    PetscCall(sm_test_volume_from_points(comm, n, h1, 2, sm_test_pore_solid, below_plane, &t, &vol));
     PetscCall(sm_morph_specific_surface_area(vol, 1, PETSC_FALSE, &S));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "tilted plane: S / exact = %.6f, expected response %.6f\n", S / Strue, f));
+    PetscCall(PetscPrintf(comm, "tilted plane: S / exact = %.6f, expected response %.6f\n", S / Strue, f));
     SM_TEST_REL(S, f * Strue, 0.003, "tilted half-space, non-periodic window");
     SM_TEST_REL(S, Strue, 0.075, "tilted half-space within the orientation bias");
-    PetscCall(destroy_volume(&grid, &vol));
+    PetscCall(sm_test_volume_destroy(&vol));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode test_bad_input(void)
+static PetscErrorCode test_bad_input(MPI_Comm comm)
 {
   double    w[13];
   PetscReal h[3] = {1, 0, 1};
 
   PetscFunctionBeginUser;
+  (void)comm;
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(sm_morph_direction_weights(h, w) != PETSC_SUCCESS, "zero voxel size refused");
   PetscCall(PetscPopErrorHandler());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int main(int argc, char **argv)
-{
-  double t0;
-  int    rc;
-
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  t0 = MPI_Wtime();
-  PetscCall(test_weights());
-  PetscCall(test_lut());
-  PetscCall(test_convex_bodies());
-  PetscCall(test_planes());
-  PetscCall(test_bad_input());
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_surface: %.2f s\n", MPI_Wtime() - t0));
-  rc = sm_test_finish(PETSC_COMM_WORLD); /* reduces over MPI, so before PetscFinalize */
-  PetscCall(PetscFinalize());
-  return rc;
-}
+SM_TEST_MAIN({"weights", test_weights}, {"lookup table", test_lut}, {"convex bodies", test_convex_bodies},
+             {"planes", test_planes}, {"bad input", test_bad_input})

@@ -20,9 +20,12 @@ static int expect_error(PetscErrorCode ierr)
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
-static void test_covariance_families(void)
+static PetscErrorCode test_covariance_families(MPI_Comm comm)
 {
   const SMCovarianceFamily *g = &sm_covariance_families[SM_COV_GAUSS], *e = &sm_covariance_families[SM_COV_EXPONENTIAL];
+
+  PetscFunctionBeginUser;
+  (void)comm;
   SM_TEST_TRUE(!strcmp(g->name, "gauss") && !strcmp(e->name, "exponential"), "family names");
   SM_TEST_TRUE(!strcmp(sm_covariance_names[SM_COV_GAUSS], "gauss") &&
                    !strcmp(sm_covariance_names[SM_COV_EXPONENTIAL], "exponential") &&
@@ -39,6 +42,7 @@ static void test_covariance_families(void)
   double h = 5e-4, fd = (2 - 2 * g->rho(2.0, h)) / (h * h);
   SM_TEST_REL(g->lambda2(2.0), fd, 1e-5, "gauss lambda2 vs finite difference");
   SM_TEST_TRUE(e->lambda2(2.0) < 0, "exponential lambda2 is infinite (negative flag)");
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -64,17 +68,20 @@ static double gauss_coverage_spec31(double lambda, double r)
   return p * p + res / (2 * PI);
 }
 
-static void test_gauss_model(void)
+static PetscErrorCode test_gauss_model(MPI_Comm comm)
 {
   double lambda;
+
+  PetscFunctionBeginUser;
+  (void)comm;
   /* Phi^-1(0.7) = 0.524400512708041 (tables) */
-  PetscCallVoid(sm_gauss_threshold(0.3, &lambda));
+  PetscCall(sm_gauss_threshold(0.3, &lambda));
   SM_TEST_CLOSE(lambda, 0.524400512708041, 1e-14, "gauss threshold p = 0.3");
   SM_TEST_CLOSE(sm_gauss_volume_fraction(lambda), 0.3, 1e-15, "gauss volume fraction round trip");
-  PetscCallVoid(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(expect_error(sm_gauss_threshold(0.0, &lambda)), "p = 0 refused");
   SM_TEST_TRUE(expect_error(sm_gauss_threshold(1.2, &lambda)), "p = 1.2 refused");
-  PetscCallVoid(PetscPopErrorHandler());
+  PetscCall(PetscPopErrorHandler());
 
   const double lams[] = {-1.2, 0.0, 0.3, 1.5, 2.8};
   const double rs[]   = {0.05, 0.3, 0.6, 0.9, 0.99, 0.999999};
@@ -103,16 +110,20 @@ static void test_gauss_model(void)
     SM_TEST_TRUE(sm_gauss_correlation_from_coverage(lams[i], p * p * 0.99) == 0.0, "C <= p^2 gives r = 0");
     SM_TEST_TRUE(sm_gauss_correlation_from_coverage(lams[i], p * 1.01) == 1.0, "C >= p gives r = 1");
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Rice formula vs the small-distance slope of the coverage. For a smooth field, p - C = (S/4) h (1 + O(h^2)) and
    1 - rho(h) = (lambda2/2) h^2 (1 + O(h^2)), so S = lim 4 (p - C(r)) sqrt(lambda2 / (2 (1 - r))). The relative
    error at finite 1 - r is c (1 - r), c depending on k and lambda; |c| < 1 for the thresholds used (it drops 100x
    per 100x in 1 - r, which is what separates it from a wrong constant), so 3 (1 - r) is the tolerance. */
-static void test_rice(void)
+static PetscErrorCode test_rice(MPI_Comm comm)
 {
   const double lambda2 = 2.0; /* gauss covariance with alpha = 1 */
   const double ps[]    = {0.9, 0.46, 0.05};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (size_t i = 0; i < 3; i++) {
     double l = -sm_normal_quantile(ps[i]);
     double r = 1 - 1e-6, e = 1 - r; /* e is exact: 1 - r is computed without rounding */
@@ -120,7 +131,7 @@ static void test_rice(void)
     SM_TEST_REL(sm_gauss_surface_area(l, lambda2), S, 1e-5, "gauss Rice vs slope of C");
     for (int k = 1; k <= 3; k++) {
       double lk, pk;
-      PetscCallVoid(sm_chi2_threshold(k, ps[i], &lk));
+      PetscCall(sm_chi2_threshold(k, ps[i], &lk));
       pk = sm_chi2_volume_fraction(k, lk);
       for (double ee = 1e-4; ee > 1e-9; ee *= 1e-2) {
         r = 1 - ee, e = 1 - r;
@@ -132,7 +143,7 @@ static void test_rice(void)
   }
   /* SPEC 6.3 example (NMC F850): p = 0.46, alpha = 7.28 1/um gives S = 9.42 1/um (printed to 3 digits). */
   double l;
-  PetscCallVoid(sm_chi2_threshold(2, 0.46, &l));
+  PetscCall(sm_chi2_threshold(2, 0.46, &l));
   SM_TEST_CLOSE(sm_chi2_surface_area(2, l, sm_covariance_families[SM_COV_GAUSS].lambda2(7.28)), 9.42, 0.005,
                 "SPEC 6.3 example");
   /* k = 2 closed form of SPEC 6.3: 2 sqrt(2/pi) sqrt(2 alpha^2 lambda) p */
@@ -140,6 +151,7 @@ static void test_rice(void)
               "k = 2 form");
   SM_TEST_TRUE(isinf(sm_chi2_surface_area(2, l, -1)) && isinf(sm_gauss_surface_area(0.1, -1)),
                "exponential: infinite S");
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -153,24 +165,28 @@ static double chi2_sf_closed(int k, double l)
   return tail + sqrt(2 * l / PI) * exp(-0.5 * l);
 }
 
-static void test_chi2_threshold(void)
+static PetscErrorCode test_chi2_threshold(MPI_Comm comm)
 {
   const double ps[] = {1e-6, 0.05, 0.46, 0.68, 0.999};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (int k = 1; k <= 3; k++) {
     for (size_t i = 0; i < 5; i++) {
       double l;
-      PetscCallVoid(sm_chi2_threshold(k, ps[i], &l));
+      PetscCall(sm_chi2_threshold(k, ps[i], &l));
       SM_TEST_REL(chi2_sf_closed(k, l), ps[i], 1e-12, "chi2 threshold vs closed-form tail");
       SM_TEST_REL(sm_chi2_volume_fraction(k, l), chi2_sf_closed(k, l), 1e-13, "chi2 volume fraction vs closed form");
     }
   }
   double l;
-  PetscCallVoid(sm_chi2_threshold(1, 0.3, &l));
+  PetscCall(sm_chi2_threshold(1, 0.3, &l));
   SM_TEST_CLOSE(sqrt(l), -sm_normal_quantile(0.15), 1e-13, "k = 1: sqrt(l) = Phi^-1(1 - p/2)");
-  PetscCallVoid(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(expect_error(sm_chi2_threshold(0, 0.5, &l)), "k = 0 refused");
   SM_TEST_TRUE(expect_error(sm_chi2_threshold(2, 1.0, &l)), "p = 1 refused");
-  PetscCallVoid(PetscPopErrorHandler());
+  PetscCall(PetscPopErrorHandler());
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Independent joint law for k >= 2. With X(t) = r X(s) + s W, s = sqrt(1 - r^2), W ~ N(0, I_k) independent, and
@@ -224,14 +240,17 @@ static double chi2_1_coverage_by_bvn(double l, double r)
   return 2 * p - 1 + F;
 }
 
-static void test_chi2_coverage_exact(void)
+static PetscErrorCode test_chi2_coverage_exact(MPI_Comm comm)
 {
   const double ps[] = {0.9, 0.46, 0.1};
   const double rs[] = {0.2, 0.6, 0.9, 0.97, 0.999};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (size_t i = 0; i < 3; i++) {
     for (int k = 1; k <= 3; k++) {
       double l, p;
-      PetscCallVoid(sm_chi2_threshold(k, ps[i], &l));
+      PetscCall(sm_chi2_threshold(k, ps[i], &l));
       p = sm_chi2_volume_fraction(k, l);
       SM_TEST_CLOSE(sm_chi2_coverage(k, l, 0), p * p, 1e-16, "chi2 C(0) = p^2");
       SM_TEST_CLOSE(sm_chi2_coverage(k, l, 1), p, 1e-16, "chi2 C(1) = p");
@@ -268,23 +287,27 @@ static void test_chi2_coverage_exact(void)
   }
   /* k = 1 near r = 1, where the Bessel form is used: bvn's |r| > 0.925 branch is an independent route */
   double l;
-  PetscCallVoid(sm_chi2_threshold(1, 0.46, &l));
+  PetscCall(sm_chi2_threshold(1, 0.46, &l));
   for (double e = 1e-3; e > 1e-12; e *= 0.01)
     SM_TEST_CLOSE(sm_chi2_coverage(1, l, 1 - e), chi2_1_coverage_by_bvn(l, 1 - e), 1e-14, "chi2_1 near r = 1");
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Monte Carlo: N pairs of k-vectors of correlated standard normals. The estimate of C is binomial, so its standard
    error is sqrt(C (1 - C) / N); 4.5 standard errors make a spurious failure a 1e-5 event per check. */
-static void test_chi2_coverage_mc(void)
+static PetscErrorCode test_chi2_coverage_mc(MPI_Comm comm)
 {
   const long   N    = 2000000;
   const double ps[] = {0.8, 0.46, 0.1};
   const double rs[] = {0.5, 0.9};
   gsl_rng     *rng  = gsl_rng_alloc(gsl_rng_mt19937);
+
+  PetscFunctionBeginUser;
+  (void)comm;
   gsl_rng_set(rng, 20240611UL);
   for (int k = 1; k <= 3; k++) {
     double l[3];
-    for (int i = 0; i < 3; i++) PetscCallVoid(sm_chi2_threshold(k, ps[i], &l[i]));
+    for (int i = 0; i < 3; i++) PetscCall(sm_chi2_threshold(k, ps[i], &l[i]));
     for (int j = 0; j < 2; j++) {
       double r = rs[j], s = sqrt(1 - r * r);
       long   hits[3] = {0, 0, 0};
@@ -303,20 +326,18 @@ static void test_chi2_coverage_mc(void)
     }
   }
   gsl_rng_free(rng);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int main(int argc, char **argv)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  const SMTestCase cases[] = {{"covariance families", test_covariance_families},
+                              {"gauss model", test_gauss_model},
+                              {"Rice formula", test_rice},
+                              {"chi2 threshold", test_chi2_threshold},
+                              {"chi2 coverage exact", test_chi2_coverage_exact},
+                              {"chi2 coverage Monte Carlo", test_chi2_coverage_mc}};
   /* The reference quadratures may stop one bisection short of their (very tight) tolerance: not an error here. */
   gsl_set_error_handler_off();
-  test_covariance_families();
-  test_gauss_model();
-  test_rice();
-  test_chi2_threshold();
-  test_chi2_coverage_exact();
-  test_chi2_coverage_mc();
-  int code = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return code;
+  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
 }

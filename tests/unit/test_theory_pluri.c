@@ -159,9 +159,12 @@ static double c22_direct_by_y(double lX, double lZ, double m, double rX, double 
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
-static void test_carbon_fraction(void)
+static PetscErrorCode test_carbon_fraction(MPI_Comm comm)
 {
   const double lXs[] = {-1.0, -0.0371, 0.8}, lZs[] = {-1.5, -0.3, 0.0, 1.1}, ms[] = {0.02, 0.15, 0.5, 0.9, 0.999};
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (int i = 0; i < 3; i++) {
     for (int j = 0; j < 4; j++) {
       double lX = lXs[i], lZ = lZs[j];
@@ -183,43 +186,47 @@ static void test_carbon_fraction(void)
   for (int k = 0; k < 6; k++) {
     double lX = -0.0371, lZ;
     for (double e2 = 0.05; e2 < 0.48; e2 += 0.1) {
-      PetscCallVoid(sm_pluri_threshold_z(lX, e2, mm[k], &lZ));
+      PetscCall(sm_pluri_threshold_z(lX, e2, mm[k], &lZ));
       /* bisection to 1e-13 in lZ; |d eps2 / d lZ| <= phi(lZ) < 0.4, so eps2 is matched to < 1e-13 */
       SM_TEST_CLOSE(sm_pluri_carbon_fraction(lX, lZ, mm[k]), e2, 1e-13, "threshold_z round trip");
     }
   }
   /* m = 0 in closed form: eps2 = Phi(lX) (1 - Phi(lZ)) */
   double lZ;
-  PetscCallVoid(sm_pluri_threshold_z(0.3, 0.2, 0.0, &lZ));
+  PetscCall(sm_pluri_threshold_z(0.3, 0.2, 0.0, &lZ));
   SM_TEST_CLOSE(lZ, sm_normal_quantile(1 - 0.2 / sm_normal_cdf(0.3)), 1e-12, "threshold_z at m = 0, closed form");
 
   /* SPEC 3.3: eps1 = 0.5148, eps2 = 0.3372, m = 0.15 give lX = -0.0371 and lZ = -0.801 (values printed to 4 and 3
      digits, so tolerances are half a unit of the last digit). */
   double lX = -sm_normal_quantile(EPS1);
   SM_TEST_CLOSE(lX, -0.0371, 5e-5, "SPEC lambda_X");
-  PetscCallVoid(sm_pluri_threshold_z(lX, EPS2, M_NVPC, &lZ));
+  PetscCall(sm_pluri_threshold_z(lX, EPS2, M_NVPC, &lZ));
   SM_TEST_CLOSE(lZ, -0.801, 5e-4, "SPEC lambda_Z from Eq. 9");
   /* The paper's table value lambda_Z = -0.4886 is not consistent with Eq. 9 (SPEC 3.3 note): it gives a carbon
      fraction of 0.278, not 0.3372. */
   SM_TEST_TRUE(fabs(sm_pluri_carbon_fraction(lX, -0.4886, M_NVPC) - EPS2) > 0.05,
                "paper's lambda_Z = -0.4886 is inconsistent");
 
-  PetscCallVoid(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   SM_TEST_TRUE(sm_pluri_threshold_z(lX, 0.0, 0.15, &lZ) != PETSC_SUCCESS, "eps2 = 0 refused");
   SM_TEST_TRUE(sm_pluri_threshold_z(lX, 1 - EPS1, 0.15, &lZ) != PETSC_SUCCESS, "eps1 + eps2 = 1 refused");
   SM_TEST_TRUE(sm_pluri_threshold_z(lX, 0.6, 0.15, &lZ) != PETSC_SUCCESS, "eps1 + eps2 > 1 refused");
   SM_TEST_TRUE(sm_pluri_threshold_z(lX, 0.2, 1.5, &lZ) != PETSC_SUCCESS, "m > 1 refused");
-  PetscCallVoid(PetscPopErrorHandler());
+  PetscCall(PetscPopErrorHandler());
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static void test_two_point_exact(void)
+static PetscErrorCode test_two_point_exact(MPI_Comm comm)
 {
   double       lX    = -sm_normal_quantile(EPS1), lZ;
   const double ms[]  = {0, 0.15, 0.5, 0.9, 0.995};
   const double rXs[] = {0, 0.3, 0.8, 0.99, 1}, rYs[] = {0, 0.4, 0.95, 0.9999, 1};
   double       tmax = 0;
+
+  PetscFunctionBeginUser;
+  (void)comm;
   for (int i = 0; i < 5; i++) {
-    PetscCallVoid(sm_pluri_threshold_z(lX, EPS2, ms[i], &lZ));
+    PetscCall(sm_pluri_threshold_z(lX, EPS2, ms[i], &lZ));
     double e1 = sm_normal_cdf(-lX), e2 = sm_pluri_carbon_fraction(lX, lZ, ms[i]);
     for (int a = 0; a < 5; a++) {
       for (int b = 0; b < 5; b++) {
@@ -253,7 +260,7 @@ static void test_two_point_exact(void)
   /* Correlations within 1e-6..1e-8 of 1, where the path integrand has thin layers: the Y-conditioned route. */
   const double hard[][3] = {{0.15, 0.7, 1 - 1e-8}, {0.6, 1 - 1e-7, 0.5}, {0.4, 1 - 1e-6, 1 - 1e-8}};
   for (int i = 0; i < 3; i++) {
-    PetscCallVoid(sm_pluri_threshold_z(lX, EPS2, hard[i][0], &lZ));
+    PetscCall(sm_pluri_threshold_z(lX, EPS2, hard[i][0], &lZ));
     /* reference quadratures to 1e-13 (outer) / 1e-15 (inner) */
     SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, hard[i][0], hard[i][1], hard[i][2]),
                   c22_direct_by_y(lX, lZ, hard[i][0], hard[i][1], hard[i][2]), 1e-11,
@@ -261,7 +268,7 @@ static void test_two_point_exact(void)
   }
   /* m -> 1: the general path (m < 1) approaches the rectangle formula of Z = X. Z = sqrt(m) X + sqrt(1 - m) Y: the
      first-order effect of the Y term averages out (E Y = 0), so the difference is O(1 - m) = 1e-9; tolerance 1e-8. */
-  PetscCallVoid(sm_pluri_threshold_z(lX, 0.2, 1.0, &lZ));
+  PetscCall(sm_pluri_threshold_z(lX, 0.2, 1.0, &lZ));
   SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C22(lX, lZ, 1, 0.7, 0.3), 1e-8,
                 "C22 continuous at m = 1");
   SM_TEST_CLOSE(sm_pluri_C12(lX, lZ, 1 - 1e-9, 0.7, 0.3), sm_pluri_C12(lX, lZ, 1, 0.7, 0.3), 1e-8,
@@ -269,18 +276,22 @@ static void test_two_point_exact(void)
   /* m = 1, Z = X: C22 = P(lZ <= X(s) < lX, lZ <= X(t) < lX), a product of the marginals when rX = 0 */
   double e2m1 = sm_pluri_carbon_fraction(lX, lZ, 1);
   SM_TEST_CLOSE(sm_pluri_C22(lX, lZ, 1, 0, 0.5), e2m1 * e2m1, 1e-16, "C22 at m = 1, rX = 0");
-  PetscCallVoid(PetscPrintf(PETSC_COMM_WORLD, "slowest C22 call: %.0f us\n", tmax * 1e6));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "slowest C22 call: %.0f us\n", tmax * 1e6));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Monte Carlo of the 4-variate normal vector. Each estimate is binomial; 4.5 standard errors per check. */
-static void test_two_point_mc(void)
+static PetscErrorCode test_two_point_mc(MPI_Comm comm)
 {
   const long   N       = 2000000;
   const double rr[][2] = {{0.3, 0.6}, {0.8, 0.2}, {0.95, 0.9}};
   double       lX = -sm_normal_quantile(EPS1), lZ, c = sqrt(M_NVPC), d = sqrt(1 - M_NVPC);
   gsl_rng     *rng = gsl_rng_alloc(gsl_rng_mt19937);
+
+  PetscFunctionBeginUser;
+  (void)comm;
   gsl_rng_set(rng, 777UL);
-  PetscCallVoid(sm_pluri_threshold_z(lX, EPS2, M_NVPC, &lZ));
+  PetscCall(sm_pluri_threshold_z(lX, EPS2, M_NVPC, &lZ));
   for (int i = 0; i < 3; i++) {
     double rX = rr[i][0], rY = rr[i][1], sX = sqrt(1 - rX * rX), sY = sqrt(1 - rY * rY);
     long   n11 = 0, n12 = 0, n22 = 0, n2 = 0;
@@ -302,17 +313,15 @@ static void test_two_point_mc(void)
     SM_TEST_CLOSE((double)n22 / N, p, 4.5 * se, "C22 vs Monte Carlo");
   }
   gsl_rng_free(rng);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int main(int argc, char **argv)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  const SMTestCase cases[] = {{"carbon fraction", test_carbon_fraction},
+                              {"two-point exact", test_two_point_exact},
+                              {"two-point Monte Carlo", test_two_point_mc}};
   /* The reference quadratures may stop one bisection short of their (very tight) tolerance: not an error here. */
   gsl_set_error_handler_off();
-  test_carbon_fraction();
-  test_two_point_exact();
-  test_two_point_mc();
-  int code = sm_test_finish(PETSC_COMM_WORLD);
-  PetscCall(PetscFinalize());
-  return code;
+  return sm_test_main(argc, argv, cases, PETSC_STATIC_ARRAY_LENGTH(cases));
 }
