@@ -134,12 +134,41 @@ static int fem_row(const SMTransportCtx *c, const double kcls[8], int64_t i, int
   return n;
 }
 
-PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x)
+/* Right-hand side b and the linear initial guess x (exact in straight channels) row by row, and the rows of A when it
+   is assembled (A NULL: the matrix-free operator, which needs only b and x). */
+static PetscErrorCode fem_fill(const SMTransportCtx *c, const double kcls[8], Mat A, Vec b, Vec x)
 {
   const int64_t nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
+  PetscInt      cols[27];
+  PetscScalar   vals[27], *ba, *xa;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArray(b, &ba));
+  PetscCall(VecGetArray(x, &xa));
+  for (int64_t p = 1; p <= c->nplanes; p++)
+    for (int64_t j = 0; j <= ny; j++)
+      for (int64_t i = 0; i <= nx; i++) {
+        const int64_t  k = c->pz0 + p - 1, crd[3] = {i, j, k};
+        const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
+        double         rhs;
+        int            n;
+        if (q < 0) continue;
+        n = fem_row(c, kcls, i, j, k, cols, vals, &rhs);
+        if (A) PetscCall(MatSetValues(A, 1, &q, n, cols, vals, INSERT_VALUES));
+        ba[q - c->first] = rhs;
+        xa[q - c->first] = 1.0 - (double)crd[c->dir] / (double)nd;
+      }
+  PetscCall(VecRestoreArray(b, &ba));
+  PetscCall(VecRestoreArray(x, &xa));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *x)
+{
+  const int64_t nx = c->g.n[0], ny = c->g.n[1];
   double        kcls[8], rhs;
   PetscInt     *dnnz, *onnz, cols[27];
-  PetscScalar   vals[27], *ba, *xa;
+  PetscScalar   vals[27];
 
   PetscFunctionBeginUser;
   fem_classes(c->g.h, kcls);
@@ -169,22 +198,7 @@ PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec 
   PetscCall(PetscFree2(dnnz, onnz));
   PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
   PetscCall(MatCreateVecs(*A, x, b));
-  PetscCall(VecGetArray(*b, &ba));
-  PetscCall(VecGetArray(*x, &xa));
-  for (int64_t p = 1; p <= c->nplanes; p++)
-    for (int64_t j = 0; j <= ny; j++)
-      for (int64_t i = 0; i <= nx; i++) {
-        const int64_t  k = c->pz0 + p - 1, crd[3] = {i, j, k};
-        const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
-        int            n;
-        if (q < 0) continue;
-        n = fem_row(c, kcls, i, j, k, cols, vals, &rhs);
-        PetscCall(MatSetValues(*A, 1, &q, n, cols, vals, INSERT_VALUES));
-        ba[q - c->first] = rhs;
-        xa[q - c->first] = 1.0 - (double)crd[c->dir] / (double)nd; /* linear profile: exact in straight channels */
-      }
-  PetscCall(VecRestoreArray(*b, &ba));
-  PetscCall(VecRestoreArray(*x, &xa));
+  PetscCall(fem_fill(c, kcls, *A, *b, *x));
   PetscCall(MatAssemblyBegin(*A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(*A, MAT_FINAL_ASSEMBLY));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -445,12 +459,8 @@ static PetscErrorCode fem_shell_destroy(void *ctx)
 
 PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *x)
 {
-  SMFemShell   *sh;
-  double        kcls[8];
-  const int64_t nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
-  PetscScalar  *ba, *xa;
-  PetscInt      cols[27];
-  PetscScalar   vals[27];
+  SMFemShell *sh;
+  double      kcls[8];
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&sh));
@@ -469,20 +479,6 @@ PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *
   PetscCall(MatSetOption(*A, MAT_SPD, PETSC_TRUE));
   /* right-hand side and linear initial guess, row by row as in the assembled case */
   PetscCall(MatCreateVecs(*A, x, b));
-  PetscCall(VecGetArray(*b, &ba));
-  PetscCall(VecGetArray(*x, &xa));
-  for (int64_t p = 1; p <= c->nplanes; p++)
-    for (int64_t j = 0; j <= ny; j++)
-      for (int64_t i = 0; i <= nx; i++) {
-        const int64_t  k = c->pz0 + p - 1, crd[3] = {i, j, k};
-        const PetscInt q = c->num[p * c->pplane + j * c->pn[0] + i];
-        double         rhs;
-        if (q < 0) continue;
-        (void)fem_row(c, kcls, i, j, k, cols, vals, &rhs);
-        ba[q - c->first] = rhs;
-        xa[q - c->first] = 1.0 - (double)crd[c->dir] / (double)nd;
-      }
-  PetscCall(VecRestoreArray(*b, &ba));
-  PetscCall(VecRestoreArray(*x, &xa));
+  PetscCall(fem_fill(c, kcls, NULL, *b, *x));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
