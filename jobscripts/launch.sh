@@ -12,6 +12,9 @@ fi
 if [ "$(id -u)" -eq 0 ]; then # Open MPI refuses root unless told (containers, CI)
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+# one thread per rank unless the job says otherwise: hypre (BoomerAMG) is built with OpenMP, and ranks x threads would
+# oversubscribe the cores
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 sm_mpiexec=(mpiexec)
 if mpiexec --version 2>&1 | grep -q -e 'Open MPI' -e 'OpenRTE'; then sm_mpiexec+=(--oversubscribe); fi
 # sm_launch ARGS...: stochmorph ARGS on the job's ranks, in the foreground
