@@ -157,8 +157,8 @@ PetscErrorCode sm_cmd_refit(MPI_Comm comm)
     PetscCall(sm_predictor_refit(groups[g].n, groups[g].eps, groups[g].beta, groups[g].tau, groups[g].M, prefactor, &fits[g]));
 
   PetscCall(PetscPrintf(comm, "stochmorph refit: M^ = k eps^a beta^b / tau^c by least squares on log M, %d twins of %d "
-                              "stud%s (published: a 1.15, b 0.35, c 4.39, k 1)\n",
-                        ntwins, (int)ndirs, ndirs > 1 ? "ies" : "y"));
+                              "stud%s (published: a %g, b %g, c %g, k 1)\n",
+                        ntwins, (int)ndirs, ndirs > 1 ? "ies" : "y", SM_PREDICTOR_A, SM_PREDICTOR_B, SM_PREDICTOR_C));
   PetscCall(PetscPrintf(comm, "  %-10s %5s %5s  %-16s %-16s %-16s %-16s %7s %7s\n", "phases", "n", "left", "a (se)", "b (se)",
                         "c (se)", "k (se of ln k)", "R^2", "R^2 pub"));
   for (int g = 0; g < ngroups; g++) {

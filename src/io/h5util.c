@@ -60,7 +60,7 @@ herr_t sm_h5_attr_write_build(hid_t loc)
 
 htri_t sm_h5_attr_exists(hid_t loc, const char *name)
 {
-  return H5LTfind_attribute(loc, name) > 0 ? 1 : H5Aexists(loc, name);
+  return H5Aexists(loc, name);
 }
 
 /* Class, number of points and element size of attribute name of loc (H5LT); < 0 if absent. */

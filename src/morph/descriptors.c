@@ -9,6 +9,7 @@
  * be read from one map, so all radii are exact at once. The curves are integer voxel counts, hence the same at any
  * rank count. */
 #include <stochmorph/descriptors.h>
+#include <stochmorph/predictor.h>
 #include <math.h>
 #include <string.h>
 
@@ -332,7 +333,7 @@ PetscErrorCode sm_morph_phase_descriptors(SMVolume vol, int label, const SMMorph
     }
   }
   if (!isnan(out->beta_mean) && !isnan(out->tau_mean))
-    out->M_predicted = pow(out->volume_fraction, 1.15) * pow(out->beta_mean, 0.35) / pow(out->tau_mean, 4.39);
+    out->M_predicted = sm_predictor_published(out->volume_fraction, out->beta_mean, out->tau_mean);
   PetscCall(PetscFree(mask));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
