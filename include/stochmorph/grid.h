@@ -129,6 +129,10 @@ PetscErrorCode sm_grid_create_transposed(SMGrid grid, SMGrid *tgrid);
    received, grouped by source rank in rank order. record: an MPI type of rsize bytes. Collective. */
 PetscErrorCode sm_grid_exchange_records(SMGrid grid, MPI_Datatype record, size_t rsize, const void *send, const int64_t *count,
                                         void **recv, int64_t *nrecv);
+/* The same, also returning rcount[r] (size entries, caller's array): the records received from rank r, so that a
+   reply can be sent back to each source with sm_grid_exchange_records(..., recv, rcount, ...). */
+PetscErrorCode sm_grid_exchange_records_counts(SMGrid grid, MPI_Datatype record, size_t rsize, const void *send,
+                                               const int64_t *count, void **recv, int64_t *nrecv, int64_t *rcount);
 
 /* The DMDA with the same z-slabs (dof 1, stencil width 1, box stencil, non-periodic), created on first
    use and owned by the grid. Collective on first call. Fails clearly when the grid exceeds 32-bit PetscInt. */

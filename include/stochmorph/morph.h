@@ -67,9 +67,13 @@ PetscErrorCode sm_morph_edt(SMGrid grid, const uint8_t *mask, SMEdtBorder border
 
 /* ---- Connected components ---- */
 typedef struct {
-  int64_t  ncomponents;
-  int64_t *size;  /* [ncomponents] voxels per component (same on every rank) */
-  uint8_t *faces; /* [ncomponents] bit f set if the component touches box face f: 0 x-low, 1 x-high, 2 y-low, 3 y-high,
+  int64_t  ncomponents; /* in the whole box */
+  /* this rank's table: the components with a voxel in its slab, ids ascending (no rank holds all components) */
+  int64_t  nlocal;
+  int64_t *ids;   /* [nlocal] component ids */
+  int64_t *count; /* [nlocal] voxels of the component in this rank's slab */
+  int64_t *size;  /* [nlocal] voxels of the component in the whole box */
+  uint8_t *faces; /* [nlocal] bit f set if the component touches box face f: 0 x-low, 1 x-high, 2 y-low, 3 y-high,
                      4 z-low, 5 z-high */
 } SMComponents;
 
@@ -79,6 +83,9 @@ typedef struct {
    union-find merge across slab boundaries. comp is this rank's slab. Collective. */
 PetscErrorCode sm_morph_components(SMGrid grid, const uint8_t *mask, int connectivity, int64_t *comp, SMComponents *cc);
 PetscErrorCode sm_morph_components_free(SMComponents *cc);
+/* The index i of component id in this rank's table (cc->ids[i] == id), or -1 if no voxel of it lies in the slab.
+   Binary search. */
+PetscErrorCode sm_morph_components_find(const SMComponents *cc, int64_t id, int64_t *i);
 
 /* ---- Path maps on the 6-, 18- or 26-neighbourhood ---- */
 /* connectivity: 6 (steps along the axes), 18 (also along the face diagonals) or 26 (also along the body diagonals);

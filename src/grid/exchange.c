@@ -214,6 +214,14 @@ PetscErrorCode sm_grid_create_transposed(SMGrid g, SMGrid *tgrid)
 PetscErrorCode sm_grid_exchange_records(SMGrid g, MPI_Datatype record, size_t rsize, const void *send, const int64_t *count,
                                         void **recv, int64_t *nrecv)
 {
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_exchange_records_counts(g, record, rsize, send, count, recv, nrecv, NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_grid_exchange_records_counts(SMGrid g, MPI_Datatype record, size_t rsize, const void *send,
+                                               const int64_t *count, void **recv, int64_t *nrecv, int64_t *rcount_out)
+{
   int64_t     *rcount, *sdispl, *rdispl;
   MPI_Request *req;
   int          nreq = 0;
@@ -248,6 +256,7 @@ PetscErrorCode sm_grid_exchange_records(SMGrid g, MPI_Datatype record, size_t rs
   if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
   *recv  = rbuf;
   *nrecv = rdispl[g->size];
+  if (rcount_out) PetscCall(PetscArraycpy(rcount_out, rcount, g->size));
   PetscCall(PetscFree(req));
   PetscCall(PetscFree3(rcount, sdispl, rdispl));
   PetscFunctionReturn(PETSC_SUCCESS);

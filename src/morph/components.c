@@ -282,6 +282,105 @@ static PetscErrorCode propagate_min(SMGrid grid, SMFace face[2], int64_t *val, i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The component table of this rank: the distinct final ids of its local roots (root k has final id table[k], rsize[k]
+   voxels and face bits rfaces[k] here), with each component's global voxel count and face bits. Records (id, voxels,
+   faces) go to the rank owning the id (ids split into P balanced blocks), which adds them up and sends every requester
+   the totals (two record exchanges of the grid). Memory and messages: O(local components + ncomp / P) per rank, so
+   no rank holds a table of all components. */
+typedef struct {
+  int64_t id, size, faces;
+} SMCompRecord;
+
+static int sm_comp_record_cmp(const void *a, const void *b)
+{
+  const SMCompRecord *x = (const SMCompRecord *)a, *y = (const SMCompRecord *)b;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+/* block r of the ids is [r ncomp / P, (r + 1) ncomp / P) (rounded down); the owner of id is the last block starting at
+   or below it */
+static inline PetscMPIInt comp_owner(int64_t id, int64_t ncomp, PetscMPIInt size)
+{
+  const int64_t r = ((id + 1) * (int64_t)size - 1) / ncomp;
+  return (PetscMPIInt)PetscMin(r, (int64_t)size - 1);
+}
+
+static PetscErrorCode components_table(SMGrid grid, int64_t ncomp, int64_t nroots, const int64_t *table,
+                                       const int64_t *rsize, const uint8_t *rfaces, SMComponents *cc)
+{
+  SMGridInfo    info;
+  SMCompRecord *rec;
+  int64_t       nloc = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &info));
+  /* this rank's distinct ids with their local voxels and faces */
+  PetscCall(PetscMalloc1((size_t)nroots + 1, &rec));
+  for (int64_t k = 0; k < nroots; k++) {
+    rec[k].id    = table[k];
+    rec[k].size  = rsize[k];
+    rec[k].faces = rfaces[k];
+  }
+  qsort(rec, (size_t)nroots, sizeof(*rec), sm_comp_record_cmp);
+  for (int64_t k = 0; k < nroots; k++) {
+    if (nloc > 0 && rec[nloc - 1].id == rec[k].id) {
+      rec[nloc - 1].size += rec[k].size;
+      rec[nloc - 1].faces |= rec[k].faces;
+    } else rec[nloc++] = rec[k];
+  }
+  cc->nlocal = nloc;
+  PetscCall(PetscMalloc4((size_t)nloc + 1, &cc->ids, (size_t)nloc + 1, &cc->count, (size_t)nloc + 1, &cc->size,
+                         (size_t)nloc + 1, &cc->faces));
+  for (int64_t i = 0; i < nloc; i++) {
+    cc->ids[i]   = rec[i].id;
+    cc->count[i] = rec[i].size;
+    cc->size[i]  = rec[i].size;
+    cc->faces[i] = (uint8_t)rec[i].faces;
+  }
+  if (info.size > 1) {
+    SMCompRecord *recv = NULL, *back = NULL;
+    int64_t       nrecv = 0, nback = 0, *count, *rcount, *bsize;
+    const int64_t lo = (int64_t)info.rank * ncomp / info.size, hi = ((int64_t)info.rank + 1) * ncomp / info.size;
+    uint8_t      *bfaces;
+    MPI_Datatype  type;
+
+    /* to the owners (ids ascending, so grouped by owner in rank order), added up there, and back */
+    PetscCall(PetscCalloc2((size_t)info.size, &count, (size_t)info.size, &rcount));
+    for (int64_t i = 0; i < nloc; i++) count[comp_owner(rec[i].id, ncomp, info.size)]++;
+    PetscCallMPI(MPI_Type_contiguous(3, MPI_INT64_T, &type));
+    PetscCallMPI(MPI_Type_commit(&type));
+    PetscCall(sm_grid_exchange_records_counts(grid, type, sizeof(SMCompRecord), rec, count, (void **)&recv, &nrecv, rcount));
+    PetscCall(PetscCalloc2((size_t)(hi - lo) + 1, &bsize, (size_t)(hi - lo) + 1, &bfaces));
+    for (int64_t q = 0; q < nrecv; q++) {
+      PetscCheck(recv[q].id >= lo && recv[q].id < hi, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                 "Component %lld sent to the wrong rank", (long long)recv[q].id);
+      bsize[recv[q].id - lo] += recv[q].size;
+      bfaces[recv[q].id - lo] |= (uint8_t)recv[q].faces;
+    }
+    for (int64_t q = 0; q < nrecv; q++) {
+      recv[q].size  = bsize[recv[q].id - lo];
+      recv[q].faces = bfaces[recv[q].id - lo];
+    }
+    PetscCall(PetscFree2(bsize, bfaces));
+    /* the replies: what came from rank r goes back to r in the order it came (records arrive grouped by source rank,
+       and each source sent its ids ascending) */
+    PetscCall(sm_grid_exchange_records(grid, type, sizeof(SMCompRecord), recv, rcount, (void **)&back, &nback));
+    PetscCallMPI(MPI_Type_free(&type));
+    PetscCheck(nback == nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Component records lost: %lld of %lld came back",
+               (long long)nback, (long long)nloc);
+    for (int64_t i = 0; i < nloc; i++) {
+      PetscCheck(back[i].id == cc->ids[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "Component records out of order");
+      cc->size[i]  = back[i].size;
+      cc->faces[i] = (uint8_t)back[i].faces;
+    }
+    PetscCall(PetscFree(recv));
+    PetscCall(PetscFree(back));
+    PetscCall(PetscFree2(count, rcount));
+  }
+  PetscCall(PetscFree(rec));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *mask, int connectivity, int64_t *comp, SMComponents *cc)
 {
   MPI_Comm     comm = sm_grid_comm(grid);
@@ -300,8 +399,9 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   PetscCall(sm_grid_get_info(grid, &info));
   rank = info.rank;
   cc->ncomponents = 0;
-  cc->size        = NULL;
-  cc->faces       = NULL;
+  cc->nlocal      = 0;
+  cc->ids = cc->count = cc->size = NULL;
+  cc->faces                      = NULL;
 
   /* 1. local labelling */
   label_slab(mask, info.n[0], info.n[1], info.z_local, connectivity, comp);
@@ -359,35 +459,46 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
   ncomp           = total_roots - nonfinal_total;
   cc->ncomponents = ncomp;
 
-  /* final ids, sizes and faces in one pass; sizes and faces are then reduced in place: O(ncomponents) per rank */
-  PetscCall(PetscCalloc1((size_t)ncomp + 1, &cc->size));
-  PetscCall(PetscCalloc1((size_t)ncomp + 1, &cc->faces));
+  /* 5. final ids, and each local root's voxels and face bits in the same pass */
   {
     const int64_t nx = info.n[0], ny = info.n[1], nz = info.n[2];
+    int64_t      *rsize;
+    uint8_t      *rfaces;
+    PetscCall(PetscCalloc2((size_t)nroots + 1, &rsize, (size_t)nroots + 1, &rfaces));
     for (int64_t z = 0; z < info.z_local; z++) {
       const int64_t gz    = info.z_start + z;
       const uint8_t zbits = (uint8_t)((gz == 0 ? 16 : 0) | (gz == nz - 1 ? 32 : 0));
       for (int64_t y = 0; y < ny; y++) {
         int64_t      *c     = comp + (z * ny + y) * nx;
         const uint8_t rbits = (uint8_t)(zbits | (y == 0 ? 4 : 0) | (y == ny - 1 ? 8 : 0));
+        if (c[0] >= 0) rfaces[c[0]] |= 1;
+        if (c[nx - 1] >= 0) rfaces[c[nx - 1]] |= 2;
         for (int64_t x = 0; x < nx; x++)
           if (c[x] >= 0) {
+            rsize[c[x]]++;
+            rfaces[c[x]] |= rbits;
             c[x] = table[c[x]];
-            cc->size[c[x]]++;
-            if (rbits) cc->faces[c[x]] |= rbits;
           }
-        if (c[0] >= 0) cc->faces[c[0]] |= 1;
-        if (c[nx - 1] >= 0) cc->faces[c[nx - 1]] |= 2;
       }
     }
+    PetscCall(components_table(grid, ncomp, nroots, table, rsize, rfaces, cc));
+    PetscCall(PetscFree2(rsize, rfaces));
   }
   PetscCall(PetscFree(table));
-  /* MPI counts are int: reduce in chunks so that any number of components works */
-  for (int64_t s = 0; s < ncomp; s += INT32_MAX / 2) {
-    int n = (int)PetscMin((int64_t)(INT32_MAX / 2), ncomp - s);
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cc->size + s, n, MPI_INT64_T, MPI_SUM, comm));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cc->faces + s, n, MPI_UINT8_T, MPI_BOR, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_morph_components_find(const SMComponents *cc, int64_t id, int64_t *i)
+{
+  int64_t a = 0, b = cc->nlocal;
+
+  PetscFunctionBeginUser;
+  while (a < b) {
+    const int64_t m = a + (b - a) / 2;
+    if (cc->ids[m] < id) a = m + 1;
+    else b = m;
   }
+  *i = a < cc->nlocal && cc->ids[a] == id ? a : -1;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -395,9 +506,8 @@ PetscErrorCode sm_morph_components_free(SMComponents *cc)
 {
   PetscFunctionBeginUser;
   if (!cc) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscFree(cc->size));
-  PetscCall(PetscFree(cc->faces));
-  cc->ncomponents = 0;
+  PetscCall(PetscFree4(cc->ids, cc->count, cc->size, cc->faces));
+  cc->ncomponents = cc->nlocal = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -412,17 +522,28 @@ PetscErrorCode sm_morph_percolation(SMGrid grid, const uint8_t *mask, int connec
   PetscCall(PetscMalloc1((size_t)info.n_local, &comp));
   PetscCall(sm_morph_components(grid, mask, connectivity, comp, &cc));
   PetscCall(PetscFree(comp));
-  /* integer sums over the (rank-independent) component table, then one division: identical on every rank count */
-  for (int64_t c = 0; c < cc.ncomponents; c++) {
-    total += cc.size[c];
+  /* integer sums of this rank's voxels by the faces its components touch (in the whole box), then one reduction and
+     one division: identical on every rank count */
+  for (int64_t i = 0; i < cc.nlocal; i++) {
+    total += cc.count[i];
     for (int d = 0; d < 3; d++) {
-      const int lo = (cc.faces[c] >> (2 * d)) & 1, hi = (cc.faces[c] >> (2 * d + 1)) & 1;
+      const int lo = (cc.faces[i] >> (2 * d)) & 1, hi = (cc.faces[i] >> (2 * d + 1)) & 1;
       if (lo && hi)
-        both[d] += cc.size[c];
+        both[d] += cc.count[i];
       else if (lo || hi)
-        one[d] += cc.size[c];
+        one[d] += cc.count[i];
       else
-        none[d] += cc.size[c];
+        none[d] += cc.count[i];
+    }
+  }
+  {
+    int64_t sums[10] = {total, both[0], both[1], both[2], one[0], one[1], one[2], none[0], none[1], none[2]};
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sums, 10, MPI_INT64_T, MPI_SUM, sm_grid_comm(grid)));
+    total = sums[0];
+    for (int d = 0; d < 3; d++) {
+      both[d] = sums[1 + d];
+      one[d]  = sums[4 + d];
+      none[d] = sums[7 + d];
     }
   }
   PetscCall(sm_morph_components_free(&cc));

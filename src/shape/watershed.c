@@ -260,7 +260,7 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   SMWsCtx      c;
   SMGridInfo   g;
   SMWsHeap     heap = {NULL, 0, 0};
-  SMComponents cc   = {0, NULL, NULL};
+  SMComponents cc   = {0};
   double      *d, *R, *Q;
   int32_t     *k;
   uint8_t     *marker, *parent, *mslab;

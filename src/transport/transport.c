@@ -74,9 +74,18 @@ static PetscErrorCode sm_transport_kept_set(SMTransportCtx *c, SMVolume vol, SMG
   PetscCall(sm_morph_components(grid, mask, c->method == SM_TRANSPORT_FEM ? 26 : 6, comp, &cc));
   PetscCall(PetscFree(mask));
   PetscCall(PetscMalloc1((size_t)((c->g.z_local + 2) * c->g.n_plane), &c->klab));
-  for (int64_t v = 0; v < c->g.n_local; v++) {
-    const int64_t id   = comp[v];
-    const int     keep = id >= 0 && ((cc.faces[id] >> lo) & 1) && ((cc.faces[id] >> hi) & 1);
+  for (int64_t v = 0, last = -1, keep_last = 0; v < c->g.n_local; v++) {
+    const int64_t id = comp[v];
+    int           keep = 0;
+    if (id >= 0) { /* neighbouring voxels mostly share a component: look the table up only when the id changes */
+      if (id != last) {
+        int64_t i;
+        PetscCall(sm_morph_components_find(&cc, id, &i));
+        keep_last = ((cc.faces[i] >> lo) & 1) && ((cc.faces[i] >> hi) & 1);
+        last      = id;
+      }
+      keep = (int)keep_last;
+    }
     c->klab[c->g.n_plane + v] = keep ? (uint8_t)(lab[v] + 1) : 0;
     loc[0] += lab[v] == phase_label;
     loc[1] += keep && lab[v] == phase_label;

@@ -8,6 +8,7 @@
  * channels along z joined through a face, an edge or a corner (percolating, dead-end and isolated fractions that differ
  * between 6, 18 and 26), and an empty set. Option -bench_size N: also time a random 50 % volume of N^3 voxels with
  * 26-connectivity (not an assertion). */
+#include <stdlib.h>
 #include <stochmorph/morph.h>
 #include "smtest.h"
 #include "smtest_volume.h"
@@ -15,6 +16,12 @@
 typedef int (*SMMaskFn)(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p);
 
 /* Bernoulli(p) noise from a hash of the global voxel index: the same volume on every rank count. */
+static int cmp_int64(const void *a, const void *b)
+{
+  const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
 static int noise(int64_t x, int64_t y, int64_t z, const int64_t n[3], double p)
 {
   uint64_t k = ((uint64_t)((z * n[1] + y) * n[0] + x) + 0x632be59bd9b4e019ULL) * 0x9e3779b97f4a7c15ULL;
@@ -152,11 +159,55 @@ static PetscErrorCode check_case(MPI_Comm comm, const int64_t n[3], SMMaskFn fn,
       faces_ref[ref[v]] |= (uint8_t)((x == 0) | (x == n[0] - 1) << 1 | (y == 0) << 2 | (y == n[1] - 1) << 3 |
                                      (z == 0) << 4 | (z == n[2] - 1) << 5);
     }
-  if (cc.ncomponents == nref)
-    for (int64_t c = 0; c < nref; c++) {
-      same_sizes &= cc.size[c] == size_ref[c];
-      same_faces &= cc.faces[c] == faces_ref[c];
+  /* this rank's table: exactly the ids of its slab, ascending, each with the flood fill's size and faces in the whole
+     box and its voxel count in the slab */
+  {
+    int64_t *ids, *here, nids = 0, nbad = 0;
+    PetscCall(PetscMalloc1((size_t)info.n_local + 1, &ids));
+    for (int64_t v = 0; v < info.n_local; v++)
+      if (comp[v] >= 0) ids[nids++] = comp[v];
+    qsort(ids, (size_t)nids, sizeof(*ids), cmp_int64);
+    {
+      int64_t m = 0;
+      for (int64_t k = 0; k < nids; k++)
+        if (m == 0 || ids[m - 1] != ids[k]) ids[m++] = ids[k];
+      nids = m;
     }
+    nbad += cc.nlocal != nids;
+    PetscCall(PetscCalloc1((size_t)cc.nlocal + 1, &here));
+    for (int64_t v = 0; v < info.n_local; v++)
+      if (comp[v] >= 0) {
+        int64_t j;
+        PetscCall(sm_morph_components_find(&cc, comp[v], &j));
+        if (j >= 0) here[j]++;
+        else nbad++;
+      }
+    for (int64_t i = 0; i < PetscMin(nids, cc.nlocal); i++) {
+      int64_t j;
+      nbad += cc.ids[i] != ids[i];
+      PetscCall(sm_morph_components_find(&cc, ids[i], &j));
+      nbad += j != i;
+      nbad += cc.count[i] != here[i];
+      if (cc.ids[i] >= 0 && cc.ids[i] < nref) {
+        same_sizes &= cc.size[i] == size_ref[cc.ids[i]];
+        same_faces &= cc.faces[i] == faces_ref[cc.ids[i]];
+      } else nbad++;
+    }
+    {
+      int64_t j;
+      PetscCall(sm_morph_components_find(&cc, -5, &j));
+      nbad += j != -1;
+      PetscCall(sm_morph_components_find(&cc, nref + 3, &j));
+      nbad += j != -1;
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nbad, 1, MPI_INT64_T, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &same_sizes, 1, MPI_INT, MPI_LAND, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &same_faces, 1, MPI_INT, MPI_LAND, comm));
+    SM_TEST_TRUE(nbad == 0, "%s (%d-conn): %lld entries of the rank tables differ from the slab's components", what,
+                 connectivity, (long long)nbad);
+    PetscCall(PetscFree(ids));
+    PetscCall(PetscFree(here));
+  }
   SM_TEST_TRUE(same_sizes && cc.ncomponents == nref, "%s (%d-conn): component sizes differ", what, connectivity);
   SM_TEST_TRUE(same_faces && cc.ncomponents == nref, "%s (%d-conn): face bits differ", what, connectivity);
   *ncomp_out = cc.ncomponents;
