@@ -14,6 +14,8 @@ sizes=(${2:-128})
 ranks=(${3:-1 2 4 8 16})
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp} OMPI_MCA_btl_vader_single_copy_mechanism=none
+# more ranks than cores: waiting ranks yield the core instead of spinning
+export OMPI_MCA_mpi_yield_when_idle=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 F850="-model chi2 -model_dof 2 -model_covariance gauss -model_volume_fraction 0.46 -model_alpha 7.28 -voxel_size 0.01"

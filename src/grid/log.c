@@ -2,7 +2,7 @@
 
 PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
   SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall,
-  SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_ImageRead, SM_EVENT_Fit,
+  SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_TransportKept, SM_EVENT_TransportAssemble, SM_EVENT_ImageRead, SM_EVENT_Fit,
   SM_EVENT_Shape, SM_EVENT_Raster;
 
 PetscErrorCode sm_log_register(void)
@@ -28,6 +28,8 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMMaxBall", cid, &SM_EVENT_MaxBall));
   PetscCall(PetscLogEventRegister("SMTransportSetup", cid, &SM_EVENT_TransportSetup));
   PetscCall(PetscLogEventRegister("SMTransportSolve", cid, &SM_EVENT_TransportSolve));
+  PetscCall(PetscLogEventRegister("SMTransportKept", cid, &SM_EVENT_TransportKept));
+  PetscCall(PetscLogEventRegister("SMTransportAsm", cid, &SM_EVENT_TransportAssemble));
   PetscCall(PetscLogEventRegister("SMImageRead", cid, &SM_EVENT_ImageRead));
   PetscCall(PetscLogEventRegister("SMFit", cid, &SM_EVENT_Fit));
   PetscCall(PetscLogEventRegister("SMShape", cid, &SM_EVENT_Shape));

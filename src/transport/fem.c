@@ -153,8 +153,11 @@ static PetscErrorCode fem_fill(const SMTransportCtx *c, const double kcls[8], Ma
         double         rhs;
         int            n;
         if (q < 0) continue;
-        n = fem_row(c, kcls, i, j, k, cols, vals, &rhs);
-        if (A) PetscCall(MatSetValues(A, 1, &q, n, cols, vals, INSERT_VALUES));
+        if (A) {
+          n = fem_row(c, kcls, i, j, k, cols, vals, &rhs);
+          PetscCall(MatSetValues(A, 1, &q, n, cols, vals, INSERT_VALUES));
+        } else if (crd[c->dir] == 1) (void)fem_row(c, kcls, i, j, k, cols, vals, &rhs);
+        else rhs = 0; /* the inlet (u = 1) couples only to the next node plane; the outlet's u = 0 adds nothing */
         ba[q - c->first] = rhs;
         xa[q - c->first] = 1.0 - (double)crd[c->dir] / (double)nd;
       }

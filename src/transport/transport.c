@@ -412,7 +412,9 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     if (a != direction) res->area *= (double)c.g.n[a] * c.g.h[a];
   res->reason = KSP_CONVERGED_ITERATING;
 
+  PetscCall(PetscLogEventBegin(SM_EVENT_TransportKept, 0, 0, 0, 0));
   PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, res));
+  PetscCall(PetscLogEventEnd(SM_EVENT_TransportKept, 0, 0, 0, 0));
   if (!res->percolates) {
     PetscCall(PetscLogEventEnd(SM_EVENT_TransportSetup, 0, 0, 0, 0));
     if (potential)
@@ -425,20 +427,26 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     res->setup_time = times[0];
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+  PetscCall(PetscLogEventBegin(SM_EVENT_TransportKept, 0, 0, 0, 0));
   if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_number(&c));
   else PetscCall(sm_transport_fv_number(&c));
+  PetscCall(PetscLogEventEnd(SM_EVENT_TransportKept, 0, 0, 0, 0));
   res->unknowns = c.nglobal;
   if (c.nglobal > 0) {
     if (method == SM_TRANSPORT_FEM && t->pc_matrix == SM_TRANSPORT_PC_EDGE) {
       /* the preconditioner is built from the edge Laplacian before the stiffness matrix exists, so the multigrid
          setup's transient memory and the Q1 matrix are never allocated at the same time */
+      PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       PetscCall(sm_transport_fem_assemble_edge(&c, &P));
+      PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       PetscCall(sm_transport_ksp(t, &c, P, P, &ksp));
+      PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       if (t->matfree) PetscCall(sm_transport_fem_matfree(&c, &A, &b, &x));
       else {
         c.symmetric_storage = PETSC_TRUE;
         PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
       }
+      PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       PetscCall(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
       PetscCall(MatSetOption(A, MAT_SPD, PETSC_TRUE));
       {
@@ -456,8 +464,10 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
         } else PetscCall(KSPSetOperators(ksp, A, P));
       }
     } else {
+      PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
       else PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
+      PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       P = A;
       PetscCall(PetscObjectReference((PetscObject)A));
       PetscCall(sm_transport_ksp(t, &c, A, P, &ksp));
