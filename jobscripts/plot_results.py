@@ -144,11 +144,18 @@ def plot_sweep(s, figdir):
 
 def plot_threshold(paths, figdir, labels=None, phase="pore", direction="z"):
     """The percolating fraction of one phase in one direction against the swept value, one curve per sweep, with the
-    interval of the study table's percolation threshold marked as a band."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    interval of the study table's percolation threshold marked as a band; when the sweeps computed the M-factor of that
+    phase and direction, a second panel shows it (logarithmic axis, zeros drawn on the axis)."""
+    studies = [json.load(open(path)) for path in paths]
+    mkey = "transport.%s.%s.M" % (phase, direction)
+    with_m = any(mkey in r["mean"] for s in studies for r in s["summary"])
+    mpos = [_num(t.get("results", {}).get(mkey)) for s in studies for t in s.get("tasks", [])]
+    mpos = [v for v in mpos if np.isfinite(v) and v > 0]
+    mzero = min(mpos) / 3 if mpos else 1e-6  # where a twin with M = 0 is drawn on the logarithmic axis
+    fig, axes = plt.subplots(1, 2 if with_m else 1, figsize=(11 if with_m else 5.5, 4), squeeze=False)
+    ax = axes[0][0]
     param = ""
-    for i, path in enumerate(paths):
-        s = json.load(open(path))
+    for i, (path, s) in enumerate(zip(paths, studies)):
         param = s["parameter"]
         label = labels[i] if labels else os.path.basename(os.path.dirname(os.path.abspath(path)))
         key = "phases.%s.percolating_fraction_%s" % (phase, direction)
@@ -160,10 +167,31 @@ def plot_threshold(paths, figdir, labels=None, phase="pore", direction="z"):
         for p in s.get("percolation", []):
             if p["phase"] == phase and p["direction"] == direction and "interval" in p:
                 lo, hi = sorted(float(v) for v in p["interval"])
-                ax.axvspan(lo, hi, color="C%d" % i, alpha=0.15, label="%s: %s in [%g, %g]" % (label, p["change"], lo, hi))
+                for a in axes[0]:
+                    a.axvspan(lo, hi, color="C%d" % i, alpha=0.15,
+                              label="%s: %s in [%g, %g]" % (label, p["change"], lo, hi) if a is ax else None)
+        if with_m:
+            # every twin's M, so that a twin with M = 0 next to one that conducts shows as such
+            xs, ms = [], []
+            for t in s.get("tasks", []):
+                v = _num(t.get("results", {}).get(mkey))
+                if np.isfinite(v):
+                    xs.append(float(t["value"]))
+                    ms.append(v)
+            xs, ms = np.array(xs), np.array(ms)
+            pos = ms > 0
+            axm = axes[0][1]
+            axm.semilogy(xs[pos], ms[pos], "o", color="C%d" % i, label="%s: M of each twin" % label)
+            if np.any(~pos):
+                axm.plot(xs[~pos], np.full(np.sum(~pos), mzero * 0.7**i), "x",
+                         color="C%d" % i, label="%s: M = 0 (does not span)" % label)
     ax.set_xlabel(param)
     ax.set_ylabel("percolating fraction of %s (%s)" % (phase, direction))
     ax.legend(fontsize=7)
+    if with_m:
+        axes[0][1].set_xlabel(param)
+        axes[0][1].set_ylabel("M of %s (%s)" % (phase, direction))
+        axes[0][1].legend(fontsize=7)
     return [_save(fig, figdir, "threshold_%s_%s" % (phase, direction))]
 
 
