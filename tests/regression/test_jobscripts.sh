@@ -45,6 +45,8 @@ png nmc/figures/nmc_M_vs_temperature.png && [ -f nmc/C900/study.csv ] && ok || f
   ok || fail "NMC study: no refit of the six models"
 if SIZE=24 R=1 VALUES=0.15:0.40:0.125 bash "$J/study_nvpc.sh" nvpc > nvpc.log 2>&1; then ok; else fail "study_nvpc.sh"; tail nvpc.log; fi
 png nvpc/figures/sweep_interfaces.png && grep -q "^mean,,0.275" nvpc/study.csv && ok || fail "NVP/C study outputs"
+"$SM_PYTHON" "$J/plot_results.py" threshold nvpc/study.json nvpc/study.json --labels "one,two" -o figs >> figs.log 2>&1 &&
+  png figs/threshold_pore_z.png && ok || fail "plot threshold (percolating fraction and M of the sweep)"
 # a site's launcher (SM_LAUNCHER: Intel MPI, MPICH, srun with options) is used as given, with the executable after it
 printf '#!/usr/bin/env bash\necho "launcher: $*" >> "%s/launcher.log"\nexec "%s" 3 "$@"\n' "$PWD" "$SM_MPIRUN" > launcher.sh
 if SM_LAUNCHER="bash $PWD/launcher.sh" bash "$J/slurm_run.sh" lr $T -realizations 1 > lr.log 2>&1 && [ -f lr/study.csv ] &&
