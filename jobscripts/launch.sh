@@ -15,6 +15,16 @@ fi
 # one thread per rank unless the job says otherwise: hypre (BoomerAMG) is built with OpenMP, and ranks x threads would
 # oversubscribe the cores
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# 2 MB pages for the large arrays (glibc >= 2.35 reads this malloc tunable; other C libraries ignore it): where the
+# kernel gives transparent huge pages only on request (/sys/kernel/mm/transparent_hugepage/enabled = madvise), first
+# touching the matrices and the multigrid hierarchy otherwise costs a page fault per 4 kB, 13 % of a FEM solve's
+# profile (bench/RESULTS.md). SM_HUGEPAGES=0 leaves the environment as it is.
+if [ "${SM_HUGEPAGES:-1}" != 0 ]; then
+  case ":${GLIBC_TUNABLES:-}:" in
+    *glibc.malloc.hugetlb=*) ;;
+    *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;;
+  esac
+fi
 sm_mpiexec=(mpiexec)
 if mpiexec --version 2>&1 | grep -q -e 'Open MPI' -e 'OpenRTE'; then sm_mpiexec+=(--oversubscribe); fi
 # sm_launch ARGS...: stochmorph ARGS on the job's ranks, in the foreground
