@@ -7,13 +7,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/jobscripts/install_deps.sh"
 "$root/jobscripts/build.sh"
-np=${NP:-2}
 out="$root/out/quickstart"
 mkdir -p "$out"
-# mpiexec refuses root unless told, and needs --oversubscribe when ranks exceed cores
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-run() { mpiexec --oversubscribe -n "$np" "$root/build/stochmorph" "$@"; }
-run run -options_file "$root/inputs/quickstart.opts" -realizations 1 -keep_volumes -restart -o "$out"
+# the job scripts' launcher: NP ranks (default 2), root and more ranks than cores allowed, one OpenMP thread per rank,
+# huge pages for the large arrays
+source "$root/jobscripts/launch.sh"
+sm_launch run -options_file "$root/inputs/quickstart.opts" -realizations 1 -keep_volumes -restart -o "$out"
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys, math
 out = sys.argv[1]
