@@ -3,8 +3,9 @@
  * Why. A watershed basin of the phase's distance map is often not star-shaped from any of its points (a bent neck, a
  * branch, a C-shaped rim): then its radius function misses every overhang and the harmonic surface is rougher and
  * smaller than the voxel set. Such a basin is cut here into parts that are star-shaped at the voxel level from their
- * own centres (sm_shape_star_check's criterion: every segment from the centre to a voxel centre of the part, sampled
- * every quarter of the smallest voxel side, stays in voxels of the part), and whose union is exactly the basin.
+ * own centres, and whose union is exactly the basin. The criterion is sm_shape_star_check's: the segment from the
+ * centre to the centre of every boundary voxel of the part (one with a 6-neighbour outside the part), sampled every
+ * quarter of the smallest voxel side, stays in voxels of the part. "Visible" below means exactly that test.
  *
  * How.
  *   1. Atoms. The marker-controlled watershed (sm_shape_watershed, Meyer's flooding: F. Meyer, "Topographic distance
@@ -16,21 +17,25 @@
  *      heuristic for the set-covering problem", Math. Oper. Res. 4 (1979) 233-235) applied to the star-shaped
  *      decomposition problem (J. M. Keil, "Decomposing a polygon into simpler components", SIAM J. Comput. 14 (1985)
  *      799-817, treats its exact versions): take the unassigned atom whose deepest remaining voxel is deepest; its
- *      centre c is that voxel's centre or the atom's centroid, whichever sees more of the atom's remaining voxels. The
- *      part starts as the voxels of that atom visible from c, shrunk to a fixed point (a voxel stays if its segment
- *      from c lies in voxels still in the part), so it is star-shaped from c by construction; voxels of the atom left
- *      out stay in the atom for a later part. Then whole unassigned atoms are added, in order of decreasing depth and
- *      in passes until none fits, whenever every voxel of the atom is visible from c within the part plus the atom.
- *      Adding voxels never hides a voxel already in the part (its segment is still inside), so the part stays
+ *      centre c is the centre of that voxel or of the voxel holding the atom's centroid, whichever sees more of the
+ *      atom's remaining boundary voxels. The part starts as the atom's remaining voxels and is shrunk to a fixed point:
+ *      sweeps drop every boundary voxel not visible from c within the voxels kept so far, until a sweep drops none; so
+ *      the part is star-shaped from c by construction (the centre's own voxel is always kept). Voxels dropped stay in
+ *      the atom for a later part. Then whole unassigned atoms are added, in order of decreasing depth and in passes
+ *      until none fits, whenever every boundary voxel of the atom is visible from c within the part plus the atom.
+ *      Adding voxels never hides a voxel already in the part (its segment only gains voxels), so the part stays
  *      star-shaped from c; an atom is taken whole or not at all, so no part reaches through a neck into a cone of the
  *      next lobe.
+ *   3. Merges (sm_star_merge): a part that is visible as a whole from the centre of a larger neighbour joins it.
  * Every voxel of the basin ends in exactly one part (each round removes at least the centre voxel), so the union is
  * the basin and the parts are disjoint. The result is a function of the voxel set alone (fixed orders, ties to the
- * smaller index), hence the same on every rank that computes it.
+ * smaller index), hence the same on every rank that computes it. Left over are small parts: voxel-scale overhangs of
+ * the staircase surface that no neighbouring centre sees; each is a (tiny) star-shaped sub-particle of its own.
  *
- * Cost: per visibility test of a voxel, its segment length over a quarter voxel; a part test stops at the first hidden
- * voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~64 bytes, the distance map (8), the
- * atom and part numbers (8) and the region byte. Boxes are those of single basins, small beside the slab. */
+ * Cost: per visibility test, the segment length over a quarter voxel, and only boundary voxels are tested; a part test
+ * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~64
+ * bytes, the distance map (8), the atom and part numbers (8) and the region byte. Boxes are those of single basins,
+ * small beside the slab. */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <math.h>
@@ -63,6 +68,22 @@ static int sm_star_visible(const SMStarBox *b, const uint8_t *reg, const double 
     if (!reg[(w[2] * b->n[1] + w[1]) * b->n[0] + w[0]]) return 0;
   }
   return 1;
+}
+
+/* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
+static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
+  return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
+}
+
+/* Has voxel v a 6-neighbour outside the parts a and b of part[]? */
+static inline int sm_star_boundary_parts(const SMStarBox *b, const int32_t *part, int32_t pa, int32_t pb, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1], off[6] = {-1, 1, -sy, sy, -sz, sz};
+  for (int q = 0; q < 6; q++)
+    if (part[v + off[q]] != pa && part[v + off[q]] != pb) return 1;
+  return 0;
 }
 
 /* Is the segment from c to the centre of padded voxel v inside the parts a and b of part[]? */
@@ -290,13 +311,14 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       }
       if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
       for (int k = 0; k < ncand; k++)
-        for (int64_t t = 0; t < m; t++) seen[k] += sm_star_visible(&b, reg, cand[k], vx[t]);
+        for (int64_t t = 0; t < m; t++)
+          if (sm_star_boundary(&b, reg, vx[t])) seen[k] += sm_star_visible(&b, reg, cand[k], vx[t]);
       for (int d = 0; d < 3; d++) c[d] = cand[ncand == 2 && seen[1] > seen[0] ? 1 : 0][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept */
       while (changed) {
         changed = 0;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 && !sm_star_visible(&b, reg, c, vx[t])) {
+          if (reg[vx[t]] == 1 && sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, reg, c, vx[t])) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }
@@ -338,7 +360,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           int           fits = 1;
           if (!acnt[a]) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
-          for (int64_t t = 0; t < acnt[a] && fits; t++) fits = sm_star_visible(&b, reg, c, vx[t]);
+          for (int64_t t = 0; t < acnt[a] && fits; t++)
+            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, reg, c, vx[t]);
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
