@@ -1,11 +1,14 @@
-/* Sub-particles of a phase: watershed labels -> per-particle voxel sets gathered whole on one rank -> centre, radius
- * samples along rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
+/* Sub-particles of a phase: watershed basins -> per-basin voxel sets gathered whole on one rank -> centre, star check,
+ * the cut of a basin that is not star-shaped from its centre into star-shaped parts (star.c), radius samples along
+ * rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
  *
- * A sub-particle can span several slabs, so its voxels (global indices) are sent to one owner rank, particle p going
- * to rank p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds
- * the particle's bounding-box bitmap (one byte per box voxel) and does all the geometry on it; results are summed over
- * the ranks (one rank contributes each particle, the others zeros), so they are bitwise independent of the rank count.
- * Per-particle sums are integer (counts, index sums), hence exact. */
+ * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank, basin p going to rank
+ * p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds the
+ * basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the cut
+ * needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
+ * basins before it, in the order the cut made them), whatever rank made them; results are summed over the ranks (one
+ * rank contributes each sub-particle, the others zeros), so they are bitwise independent of the rank count. Per-basin
+ * sums are integer (counts, index sums), hence exact. */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -125,7 +128,9 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
 double sm_shape_extract_bytes_per_voxel(void)
 {
   /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (64, see watershed.c); afterwards the EDT
-     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received) */
+     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received), then one
+     basin at a time the cut's work space (about 100 bytes per voxel of the basin's box, star.c), small beside the
+     slab unless one basin spans most of the box */
   return 1 + 1 + 8 + 64;
 }
 
