@@ -378,7 +378,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     }
     left -= npart;
     /* clear the region for the next part */
-    for (int64_t v = 0; v < nb; v++) reg[v] = 0;
+    PetscCall(PetscArrayzero(reg, nb));
     if (np == cap) {
       double *nc;
       cap = cap ? 2 * cap : 8;
