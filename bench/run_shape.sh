@@ -28,8 +28,8 @@ run() {
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}'
 }
 ev() { awk -v e="$1" '$1 == e {print $4}' "$2" | head -1; }
-echo "| grid | ranks | sub-particles | shape [s] | EDT [s] | sub-particles and fits [s] | shape peak RSS [bytes/voxel] | rasterize [s] | rasterize peak RSS [bytes/voxel] | eps twin -> shapes | S twin -> shapes [1/um] |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| grid | ranks | sub-particles | star-shaped volume fraction | shape [s] | EDT [s] | sub-particles and fits [s] | shape peak RSS [bytes/voxel] | rasterize [s] | rasterize peak RSS [bytes/voxel] | eps twin -> shapes | S twin -> shapes [1/um] |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in ${sizes[@]}; do
   mpiexec --oversubscribe -n 2 "$exe" generate -model chi2 -model_alpha 7.28 -model_volume_fraction 0.46 \
     -grid_size "$n" -voxel_size 0.01 -seed 1 -o "$tmp/twin.h5" > /dev/null
@@ -40,7 +40,8 @@ for n in ${sizes[@]}; do
     tr=$(run "$np" "$tmp/ras.log" rasterize -i "$tmp/shapes.h5" -o "$tmp/ras.h5")
     br=$(awk -v kb="$(cat "$tmp/rss")" -v n="$n" 'BEGIN {printf "%.1f", kb * 1024 / (n * n * n)}')
     mpiexec --oversubscribe -n 2 "$exe" analyze -i "$tmp/ras.h5" -descriptors basic -o "$tmp/ras.json" > /dev/null
-    np_sub=$(awk '/sub-particles \(markers/ {print $1}' "$tmp/shape.log")
+    np_sub=$(awk '/sub-particles from/ {print $1}' "$tmp/shape.log")
+    star=$(awk '/star-shaped volume fraction/ {print $4}' "$tmp/shape.log")
     acc=$(python3 - "$tmp/twin.json" "$tmp/ras.json" <<'PY'
 import json, sys
 a, b = (json.load(open(f))["phases"]["solid"] for f in sys.argv[1:3])
@@ -48,6 +49,6 @@ print("%.4f -> %.4f | %.3f -> %.3f (%+.1f %%)" % (a["volume_fraction"], b["volum
       b["specific_surface_area"], 100 * (b["specific_surface_area"] / a["specific_surface_area"] - 1)))
 PY
 )
-    echo "| ${n}^3 | $np | $np_sub | $ts | $(ev SMEDT "$tmp/shape.log") | $(ev SMShape "$tmp/shape.log") | $bs | $tr | $br | $acc |"
+    echo "| ${n}^3 | $np | $np_sub | $star | $ts | $(ev SMEDT "$tmp/shape.log") | $(ev SMShape "$tmp/shape.log") | $bs | $tr | $br | $acc |"
   done
 done

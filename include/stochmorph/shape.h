@@ -44,20 +44,26 @@ typedef struct {
   char     source[PETSC_MAX_PATH_LEN]; /* source file (provenance) */
   double   marker_height;              /* h of the h-maxima markers [um] */
   int      ndirections;                /* rays per sub-particle */
-  int64_t  moved;                      /* centroids that did not see their whole sub-particle and were moved */
-  int64_t  not_star;                   /* sub-particles not star-shaped even from the moved centre */
+  int64_t  moved;                      /* basin centroids that did not see their whole basin and were moved */
+  int64_t  not_star;                   /* sub-particles not star-shaped (voxel level) from their centre */
+  int64_t  basins;                     /* watershed basins; each is one sub-particle or is cut into several */
+  int64_t  split;                      /* basins cut into star-shaped parts (sm_shape_star_split) */
+  double   star_volume_fraction;       /* fraction of the phase's voxels in sub-particles star-shaped from their
+                                          centre; < 0: unknown (a file written before it was recorded) */
 } SMShapes;
 
 /* Options of sm_shape_extract. */
 typedef struct {
-  int    degree;        /* L, 0 .. SM_SHAPE_MAX_DEGREE (default 10) */
-  int    ndirections;   /* rays per sub-particle; 0: 4 (L+1)^2 (at least 2 (L+1)^2 is required) */
-  double marker_height; /* h [um] of the h-maxima transform of the distance map; < 0: half the smallest voxel side */
+  int       degree;        /* L, 0 .. SM_SHAPE_MAX_DEGREE (default 10) */
+  int       ndirections;   /* rays per sub-particle; 0: 4 (L+1)^2 (at least 2 (L+1)^2 is required) */
+  double    marker_height; /* h [um] of the h-maxima transform of the distance map; < 0: half the smallest voxel side */
+  PetscBool star_split;    /* cut basins that are not star-shaped from their centre into star-shaped parts (default) */
 } SMShapeOptions;
 
-/* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel. Not collective. */
+/* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
-/* Read -sh_degree, -sh_directions, -shape_marker_height (checked, messages name the option). Collective. */
+/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split (checked, messages name the option).
+   Collective. */
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt);
 
 /* ---- real spherical harmonics (not collective) ---- */
@@ -94,6 +100,13 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
    outside the set) is sampled every quarter of the smallest voxel side, and every sample must lie in a voxel of the
    set. nblocked (may be NULL): boundary voxels not seen. */
 PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked);
+/* Cut the voxel set into parts that are star-shaped from their centres in the sense of sm_shape_star_check and whose
+   union is the set (design note in star.c: atoms from the watershed of the set's own distance map with marker dynamic
+   0, covered greedily by parts grown from the deepest atom with whole atoms visible from its centre).
+   [out] part: box-sized, part[(z * n[1] + y) * n[0] + x] = part number 0..nparts-1 on the set's voxels, -1 elsewhere;
+   [out] centres: [nparts][3] centres [um] (PetscMalloc'd, the caller frees with PetscFree). A function of the set
+   alone. Not collective (works on one-rank grids of the set's box). */
+PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, int *nparts, double **centres);
 
 /* ---- distributed steps (collective) ---- */
 

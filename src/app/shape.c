@@ -81,12 +81,16 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
     for (int64_t p = 0; p < sh.n; p++) nv += sh.voxels[p];
     PetscCall(
         PetscPrintf(comm,
-                    "  %lld sub-particles (markers: distance maxima of dynamic >= %g um), %d rays each; mean radius "
-                    "%.4g um\n  fit error (RMS over the rays): voxel-weighted mean %.3g um, largest %.3g um\n"
-                    "  %lld centroids did not see their whole sub-particle and were moved to the deepest voxel; "
-                    "%lld sub-particles are not star-shaped from their centre\n",
-                    (long long)sh.n, sh.marker_height, sh.ndirections, rmean / (double)nv, emean / (double)nv, emax,
-                    (long long)sh.moved, (long long)sh.not_star));
+                    "  %lld sub-particles from %lld watershed basins (markers: distance maxima of dynamic >= %g um; "
+                    "%lld basins not star-shaped from their centre were cut into star-shaped parts), %d rays each; "
+                    "mean radius %.4g um\n  fit error (RMS over the rays): voxel-weighted mean %.3g um, largest %.3g "
+                    "um\n  %lld basin centroids did not see their whole basin and were moved to the deepest voxel; "
+                    "%lld sub-particles are not star-shaped from their centre\n"
+                    "  star-shaped volume fraction %.4f (of the %s voxels, the fraction in sub-particles that are "
+                    "star-shaped from their centre)\n",
+                    (long long)sh.n, (long long)sh.basins, sh.marker_height, (long long)sh.split, sh.ndirections,
+                    rmean / (double)nv, emean / (double)nv, emax, (long long)sh.moved, (long long)sh.not_star,
+                    sh.star_volume_fraction, phase));
   }
   PetscCall(PetscPrintf(comm, "  wrote %s in %.2f s\n", out, sm_sys_wtime() - t0));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));

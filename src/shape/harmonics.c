@@ -15,13 +15,15 @@ PetscErrorCode sm_shape_options_default(SMShapeOptions *opt)
   opt->degree        = 10;
   opt->ndirections   = 0;
   opt->marker_height = -1;
+  opt->star_split    = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt)
 {
   PetscInt  L = opt->degree, nd = opt->ndirections;
-  PetscReal h = opt->marker_height;
+  PetscReal h     = opt->marker_height;
+  PetscBool split = opt->star_split;
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, NULL, "Spherical-harmonic sub-particles", "SMShape");
@@ -33,6 +35,10 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
                              "Height h [um] of the h-maxima markers: distance maxima rising less "
                              "than h above their surroundings are merged (default: half the smallest voxel side)",
                              "sm_shape_extract", h, &h, NULL));
+  PetscCall(PetscOptionsBool("-shape_star_split",
+                             "Cut watershed basins that are not star-shaped from their centre into star-shaped parts "
+                             "(0: one sub-particle per basin, as a basin comes)",
+                             "sm_shape_extract", split, &split, NULL));
   PetscOptionsEnd();
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-sh_degree must be between 0 and %d (got %d)", SM_SHAPE_MAX_DEGREE, (int)L);
@@ -45,6 +51,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
   opt->degree        = (int)L;
   opt->ndirections   = (int)nd;
   opt->marker_height = (double)h;
+  opt->star_split    = split;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

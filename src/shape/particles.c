@@ -1,11 +1,14 @@
-/* Sub-particles of a phase: watershed labels -> per-particle voxel sets gathered whole on one rank -> centre, radius
- * samples along rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
+/* Sub-particles of a phase: watershed basins -> per-basin voxel sets gathered whole on one rank -> centre, star check,
+ * the cut of a basin that is not star-shaped from its centre into star-shaped parts (star.c), radius samples along
+ * rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
  *
- * A sub-particle can span several slabs, so its voxels (global indices) are sent to one owner rank, particle p going
- * to rank p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds
- * the particle's bounding-box bitmap (one byte per box voxel) and does all the geometry on it; results are summed over
- * the ranks (one rank contributes each particle, the others zeros), so they are bitwise independent of the rank count.
- * Per-particle sums are integer (counts, index sums), hence exact. */
+ * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank, basin p going to rank
+ * p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds the
+ * basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the cut
+ * needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
+ * basins before it, in the order the cut made them), whatever rank made them; results are summed over the ranks (one
+ * rank contributes each sub-particle, the others zeros), so they are bitwise independent of the rank count. Per-basin
+ * sums are integer (counts, index sums), hence exact. */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -125,7 +128,9 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
 double sm_shape_extract_bytes_per_voxel(void)
 {
   /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (64, see watershed.c); afterwards the EDT
-     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received) */
+     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received), then one
+     basin at a time the cut's work space (about 100 bytes per voxel of the basin's box, star.c), small beside the
+     slab unless one basin spans most of the box */
   return 1 + 1 + 8 + 64;
 }
 
@@ -136,17 +141,101 @@ static int sm_pair_compare(const void *a, const void *b)
   return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-/* Geometry of one particle on its owner: centre, star check, radii, fit, bound. */
-static PetscErrorCode sm_particle_fit(const int64_t (*pairs)[2], int64_t npairs, const int64_t n[3], const double h[3],
-                                      const int64_t sums[4], int64_t argmax, SMShFitter fitter, int ndir,
-                                      const double *dirs, double *r, int L, double *centre, double *coeffs,
-                                      double *fit_error, double *rmax, int *moved, int *not_star)
+/* The sub-particles computed on this rank, appended basin by basin (the parts of a basin are consecutive). */
+typedef struct {
+  int64_t  n, cap;
+  int      nc;
+  int64_t *basin, *voxels;
+  uint8_t *star;
+  double  *centre, *coeffs, *fit_error, *rmax;
+} SMPartList;
+
+static PetscErrorCode sm_part_list_append(SMPartList *pl, int64_t basin, int64_t **voxels, uint8_t **star,
+                                          double **centre, double **coeffs, double **fit_error, double **rmax)
 {
-  SMShapeVoxelSet set;
-  int64_t         lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {-1, -1, -1};
-  uint8_t        *in;
+  PetscFunctionBeginUser;
+  if (pl->n == pl->cap) {
+    const int64_t cap = pl->cap ? 2 * pl->cap : 64;
+    int64_t      *b, *v;
+    uint8_t      *st;
+    double       *c, *cf, *fe, *rm;
+    PetscCall(PetscMalloc3(cap, &b, cap, &v, cap, &st));
+    PetscCall(PetscMalloc4(3 * cap, &c, cap * pl->nc, &cf, cap, &fe, cap, &rm));
+    if (pl->n) {
+      PetscCall(PetscArraycpy(b, pl->basin, pl->n));
+      PetscCall(PetscArraycpy(v, pl->voxels, pl->n));
+      PetscCall(PetscArraycpy(st, pl->star, pl->n));
+      PetscCall(PetscArraycpy(c, pl->centre, 3 * pl->n));
+      PetscCall(PetscArraycpy(cf, pl->coeffs, pl->n * pl->nc));
+      PetscCall(PetscArraycpy(fe, pl->fit_error, pl->n));
+      PetscCall(PetscArraycpy(rm, pl->rmax, pl->n));
+    }
+    PetscCall(PetscFree3(pl->basin, pl->voxels, pl->star));
+    PetscCall(PetscFree4(pl->centre, pl->coeffs, pl->fit_error, pl->rmax));
+    pl->basin     = b;
+    pl->voxels    = v;
+    pl->star      = st;
+    pl->centre    = c;
+    pl->coeffs    = cf;
+    pl->fit_error = fe;
+    pl->rmax      = rm;
+    pl->cap       = cap;
+  }
+  pl->basin[pl->n] = basin;
+  *voxels          = pl->voxels + pl->n;
+  *star            = pl->star + pl->n;
+  *centre          = pl->centre + 3 * pl->n;
+  *coeffs          = pl->coeffs + pl->n * pl->nc;
+  *fit_error       = pl->fit_error + pl->n;
+  *rmax            = pl->rmax + pl->n;
+  pl->n++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_part_list_free(SMPartList *pl)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree3(pl->basin, pl->voxels, pl->star));
+  PetscCall(PetscFree4(pl->centre, pl->coeffs, pl->fit_error, pl->rmax));
+  pl->n = pl->cap = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Radii of the voxel set `set` from c, fit and bound, appended to pl. */
+static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3], int64_t basin, int64_t voxels,
+                                  PetscBool star, SMShFitter fitter, int ndir, const double *dirs, double *r, int L,
+                                  SMPartList *pl)
+{
+  int64_t *nv     = NULL;
+  uint8_t *st     = NULL;
+  double  *centre = NULL, *coeffs = NULL, *fe = NULL, *rmax = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_part_list_append(pl, basin, &nv, &st, &centre, &coeffs, &fe, &rmax));
+  for (int d = 0; d < 3; d++) centre[d] = c[d];
+  *nv = voxels;
+  *st = star ? 1 : 0;
+  PetscCall(sm_shape_sample_radii(set, centre, ndir, dirs, r));
+  PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fe));
+  sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Geometry of one basin on its owner: centre and star check; if the basin is not star-shaped from its centre (and
+   splitting is on), its star-shaped parts (sm_shape_star_split); radii, fit and bound of each sub-particle. The radii
+   are sampled on the sub-particle grown by one voxel into the voxels of the phase that touch it (26-neighbours: the
+   other parts of the basin and, from the gathered pairs, the neighbouring basins), so that fitted neighbours overlap a
+   little instead of leaving cracks along their common faces; the star check looks at the sub-particle's own voxels. */
+static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npairs, const int64_t n[3],
+                                        const double h[3], const int64_t sums[4], int64_t argmax, int64_t p,
+                                        PetscBool split, SMShFitter fitter, int ndir, const double *dirs, double *r,
+                                        int L, SMPartList *pl, int *moved, int *was_split)
+{
+  SMShapeVoxelSet set, own;
+  int64_t         lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {-1, -1, -1}, nbox, blocked0;
+  uint8_t        *lab, *ob;
   PetscBool       star;
-  int64_t         blocked0;
+  double          centre[3];
 
   PetscFunctionBeginUser;
   for (int64_t q = 0; q < npairs; q++) {
@@ -158,39 +247,112 @@ static PetscErrorCode sm_particle_fit(const int64_t (*pairs)[2], int64_t npairs,
     }
   }
   for (int d = 0; d < 3; d++) {
-    set.lo[d] = lo[d];
-    set.n[d]  = hi[d] - lo[d] + 1;
-    set.h[d]  = h[d];
+    set.lo[d] = own.lo[d] = lo[d];
+    set.n[d] = own.n[d] = hi[d] - lo[d] + 1;
+    set.h[d] = own.h[d] = h[d];
   }
-  PetscCall(PetscCalloc1((size_t)(set.n[0] * set.n[1] * set.n[2]), &in));
+  nbox = set.n[0] * set.n[1] * set.n[2];
+  /* lab: 1 the basin's voxels, 2 the touching voxels of other basins; ob: the basin alone */
+  PetscCall(PetscCalloc2(nbox, &lab, nbox, &ob));
   for (int64_t q = 0; q < npairs; q++) {
     const int64_t g    = pairs[q][1] < 0 ? -pairs[q][1] - 1 : pairs[q][1],
-                  v[3] = {g % n[0], (g / n[0]) % n[1], g / (n[0] * n[1])};
-    in[((v[2] - lo[2]) * set.n[1] + v[1] - lo[1]) * set.n[0] + v[0] - lo[0]] = 1;
+                  v[3] = {g % n[0], (g / n[0]) % n[1], g / (n[0] * n[1])},
+                  i    = ((v[2] - lo[2]) * set.n[1] + v[1] - lo[1]) * set.n[0] + v[0] - lo[0];
+    lab[i]             = pairs[q][1] < 0 ? 2 : 1;
+    ob[i]              = pairs[q][1] >= 0;
   }
-  set.in = in;
+  set.in = lab;
+  own.in = ob;
   for (int d = 0; d < 3; d++) centre[d] = ((double)sums[d + 1] / (double)sums[0] + 0.5) * h[d];
-  PetscCall(sm_shape_star_check(&set, centre, &star, &blocked0));
-  *moved = *not_star = 0;
+  PetscCall(sm_shape_star_check(&own, centre, &star, &blocked0));
+  *moved = *was_split = 0;
   if (!star) {
-    /* the centroid does not see the whole particle: try the centre of its deepest voxel (largest distance to the
-       rest of the phase, the smallest global index among equals), the centre of its largest inscribed ball, and keep
-       it if it sees more of the boundary */
+    /* the centroid does not see the whole basin: try the centre of its deepest voxel (largest distance to the rest of
+       the phase, the smallest global index among equals), the centre of its largest inscribed ball, and keep it if it
+       sees more of the boundary */
     const int64_t v[3] = {argmax % n[0], (argmax / n[0]) % n[1], argmax / (n[0] * n[1])};
     double        deep[3];
     int64_t       blocked1;
+    PetscBool     star1;
     for (int d = 0; d < 3; d++) deep[d] = ((double)v[d] + 0.5) * h[d];
-    PetscCall(sm_shape_star_check(&set, deep, &star, &blocked1));
+    PetscCall(sm_shape_star_check(&own, deep, &star1, &blocked1));
     if (blocked1 < blocked0) {
       for (int d = 0; d < 3; d++) centre[d] = deep[d];
       *moved = 1;
+      star   = star1;
     }
-    if (!star) *not_star = 1;
   }
-  PetscCall(sm_shape_sample_radii(&set, centre, ndir, dirs, r));
-  PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fit_error));
-  sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
-  PetscCall(PetscFree(in));
+  if (star || !split)
+    PetscCall(sm_part_fit(&set, centre, p, sums[0], star, fitter, ndir, dirs, r, L, pl));
+  else {
+    int32_t *part;
+    double  *cen;
+    int      np;
+    int64_t(*box)[6];
+    PetscCall(PetscMalloc1(nbox, &part));
+    PetscCall(sm_shape_star_split(&own, part, &np, &cen));
+    *was_split = 1;
+    /* each part's box, grown by one voxel (for the ring) and clipped to the basin's box */
+    PetscCall(PetscMalloc1(np, &box));
+    for (int k = 0; k < np; k++)
+      for (int d = 0; d < 3; d++) {
+        box[k][d]     = INT64_MAX;
+        box[k][3 + d] = -1;
+      }
+    for (int64_t i = 0; i < nbox; i++) {
+      const int64_t v[3] = {i % set.n[0], (i / set.n[0]) % set.n[1], i / (set.n[0] * set.n[1])};
+      if (part[i] < 0) continue;
+      for (int d = 0; d < 3; d++) {
+        box[part[i]][d]     = PetscMin(box[part[i]][d], v[d]);
+        box[part[i]][3 + d] = PetscMax(box[part[i]][3 + d], v[d]);
+      }
+    }
+    for (int k = 0; k < np; k++) {
+      SMShapeVoxelSet ps;
+      int64_t         b0[3], bn[3], count = 0;
+      uint8_t        *pb;
+      PetscBool       pstar;
+      for (int d = 0; d < 3; d++) {
+        b0[d]    = PetscMax(0, box[k][d] - 1);
+        bn[d]    = PetscMin(set.n[d] - 1, box[k][3 + d] + 1) - b0[d] + 1;
+        ps.lo[d] = lo[d] + b0[d];
+        ps.n[d]  = bn[d];
+        ps.h[d]  = h[d];
+      }
+      PetscCall(PetscCalloc1(bn[0] * bn[1] * bn[2], &pb));
+      for (int64_t z = 0; z < bn[2]; z++)
+        for (int64_t y = 0; y < bn[1]; y++)
+          for (int64_t x = 0; x < bn[0]; x++)
+            if (part[((z + b0[2]) * set.n[1] + y + b0[1]) * set.n[0] + x + b0[0]] == k) {
+              pb[(z * bn[1] + y) * bn[0] + x] = 1;
+              count++;
+            }
+      ps.in = pb;
+      PetscCall(sm_shape_star_check(&ps, cen + 3 * k, &pstar, NULL));
+      /* the ring: voxels of the phase (other parts, other basins) with a 26-neighbour in the part */
+      for (int64_t z = 0; z < bn[2]; z++)
+        for (int64_t y = 0; y < bn[1]; y++)
+          for (int64_t x = 0; x < bn[0]; x++) {
+            const int64_t i     = ((z + b0[2]) * set.n[1] + y + b0[1]) * set.n[0] + x + b0[0];
+            int           touch = 0;
+            if (!lab[i] || part[i] == k) continue;
+            for (int dz = -1; dz <= 1 && !touch; dz++)
+              for (int dy = -1; dy <= 1 && !touch; dy++)
+                for (int dx = -1; dx <= 1 && !touch; dx++) {
+                  const int64_t xx = x + dx, yy = y + dy, zz = z + dz;
+                  if (xx < 0 || yy < 0 || zz < 0 || xx >= bn[0] || yy >= bn[1] || zz >= bn[2]) continue;
+                  touch = pb[(zz * bn[1] + yy) * bn[0] + xx] == 1;
+                }
+            if (touch) pb[(z * bn[1] + y) * bn[0] + x] = 2;
+          }
+      PetscCall(sm_part_fit(&ps, cen + 3 * k, p, count, pstar, fitter, ndir, dirs, r, L, pl));
+      PetscCall(PetscFree(pb));
+    }
+    PetscCall(PetscFree(box));
+    PetscCall(PetscFree(cen));
+    PetscCall(PetscFree(part));
+  }
+  PetscCall(PetscFree2(lab, ob));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -201,7 +363,9 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   MPI_Comm           comm;
   uint8_t           *labels, *mask;
   int64_t           *ws, np = 0, count = 0, *sums, *argmax, (*sendbuf)[2] = NULL, (*recvbuf)[2] = NULL, nrecv = 0;
-  double            *d2, *dmax, *dirs, *r, *flags, hmark;
+  double            *d2, *dmax, *dirs, *r, hmark;
+  int64_t           *flags;
+  SMPartList         pl = {0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   int64_t           *scount;
   int                nphases, ndir, L = opt->degree, n1, n4;
   const char *const *names;
@@ -325,17 +489,18 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   PetscCall(PetscFree(scount));
   qsort(recvbuf, (size_t)nrecv, sizeof(recvbuf[0]), sm_pair_compare);
 
-  /* fit the owned particles */
-  PetscCall(sm_shapes_alloc(shapes, L, np));
+  /* the sub-particles of the owned basins */
   PetscCall(PetscMalloc2(3 * ndir, &dirs, ndir, &r));
-  PetscCall(PetscCalloc1(2 * np, &flags));
+  PetscCall(PetscCalloc1(3 * np, &flags));
   PetscCall(sm_shape_directions(ndir, dirs));
   PetscCall(sm_shape_fitter_create(L, ndir, dirs, &fitter));
+  pl.nc = sm_shape_ncoeffs(L);
   PetscCall(PetscLogEventBegin(SM_EVENT_Shape, 0, 0, 0, 0));
   for (int64_t q0 = 0; q0 < nrecv;) {
     const int64_t p     = recvbuf[q0][0];
+    const int64_t first = pl.n;
     int64_t       q1    = q0;
-    int           moved = 0, not_star = 0;
+    int           moved = 0, was_split = 0;
     while (q1 < nrecv && recvbuf[q1][0] == p) q1++;
     {
       int64_t own = 0;
@@ -344,33 +509,68 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
                  "Particle %lld: %lld voxels gathered, %lld counted", (long long)p, (long long)own,
                  (long long)sums[4 * p]);
     }
-    PetscCall(sm_particle_fit((const int64_t(*)[2])(recvbuf + q0), q1 - q0, g.n,
-                              (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], fitter, ndir, dirs, r,
-                              L, shapes->centres + 3 * p, shapes->coeffs + (size_t)p * shapes->ncoeffs,
-                              shapes->fit_error + p, shapes->rmax + p, &moved, &not_star));
-    flags[2 * p]     = moved;
-    flags[2 * p + 1] = not_star;
+    PetscCall(sm_basin_geometry((const int64_t(*)[2])(recvbuf + q0), q1 - q0, g.n,
+                                (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], p, opt->star_split,
+                                fitter, ndir, dirs, r, L, &pl, &moved, &was_split));
+    flags[3 * p]     = moved;
+    flags[3 * p + 1] = was_split;
+    flags[3 * p + 2] = pl.n - first;
     q0               = q1;
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_Shape, 0, 0, 0, 0));
   PetscCall(sm_shape_fitter_destroy(&fitter));
   PetscCall(PetscFree(recvbuf));
   PetscCall(PetscFree2(dirs, r));
-  /* one rank holds each particle, the others zeros: the sums are exact */
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->centres, 3 * n1, MPI_DOUBLE, MPI_SUM, comm));
+  /* number the sub-particles basin by basin (the parts of basin p follow those of basins < p), whatever rank made
+     them; one rank holds each sub-particle, the others zeros, so the sums are exact */
   {
-    int nc;
-    PetscCall(sm_int64_to_int(np * shapes->ncoeffs, &nc));
+    int64_t *first, total = 0, nstar = 0, *ivals;
+    int      n3, nt, nc;
+    PetscCall(sm_int64_to_int(3 * np, &n3));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, n3, MPI_INT64_T, MPI_SUM, comm));
+    PetscCall(PetscMalloc1(np + 1, &first));
+    for (int64_t p = 0; p < np; p++) {
+      first[p] = total;
+      total += flags[3 * p + 2];
+    }
+    first[np] = total;
+    PetscCall(sm_shapes_alloc(shapes, L, total));
+    PetscCall(PetscCalloc1(2 * PetscMax(1, total), &ivals));
+    for (int64_t i = 0, prev = -1, k = 0; i < pl.n; i++) {
+      const int64_t p = pl.basin[i], j = first[p] + (p == prev ? ++k : (k = 0));
+      prev = p;
+      PetscAssert(j < first[p + 1], PETSC_COMM_SELF, PETSC_ERR_PLIB, "Sub-particle numbering");
+      for (int d = 0; d < 3; d++) shapes->centres[3 * j + d] = pl.centre[3 * i + d];
+      PetscCall(PetscArraycpy(shapes->coeffs + j * shapes->ncoeffs, pl.coeffs + i * pl.nc, pl.nc));
+      shapes->fit_error[j] = pl.fit_error[i];
+      shapes->rmax[j]      = pl.rmax[i];
+      ivals[2 * j]         = pl.voxels[i];
+      ivals[2 * j + 1]     = pl.star[i];
+    }
+    PetscCall(sm_part_list_free(&pl));
+    PetscCall(sm_int64_to_int(total, &nt));
+    PetscCall(sm_int64_to_int(total * shapes->ncoeffs, &nc));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->centres, 3 * nt, MPI_DOUBLE, MPI_SUM, comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->coeffs, nc, MPI_DOUBLE, MPI_SUM, comm));
-  }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->fit_error, n1, MPI_DOUBLE, MPI_SUM, comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->rmax, n1, MPI_DOUBLE, MPI_SUM, comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, 2 * n1, MPI_DOUBLE, MPI_SUM, comm));
-  shapes->moved = shapes->not_star = 0;
-  for (int64_t p = 0; p < np; p++) {
-    shapes->voxels[p] = sums[4 * p];
-    shapes->moved += (int64_t)flags[2 * p];
-    shapes->not_star += (int64_t)flags[2 * p + 1];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->fit_error, nt, MPI_DOUBLE, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, shapes->rmax, nt, MPI_DOUBLE, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ivals, 2 * nt, MPI_INT64_T, MPI_SUM, comm));
+    shapes->moved = shapes->not_star = shapes->split = 0;
+    for (int64_t j = 0; j < total; j++) {
+      shapes->voxels[j] = ivals[2 * j];
+      if (ivals[2 * j + 1])
+        nstar += ivals[2 * j];
+      else
+        shapes->not_star++;
+    }
+    for (int64_t p = 0; p < np; p++) {
+      shapes->moved += flags[3 * p];
+      shapes->split += flags[3 * p + 1];
+    }
+    shapes->basins               = np;
+    shapes->star_volume_fraction = (double)nstar / (double)count;
+    PetscCall(PetscFree(ivals));
+    PetscCall(PetscFree(first));
   }
   for (int d = 0; d < 3; d++) {
     shapes->source_n[d] = g.n[d];

@@ -8,7 +8,9 @@
  *   /shapes/fit_error   float64 [n]     RMS fit residual [um]
  *   /shapes/voxels      int64 [n]       voxels of each sub-particle in the source
  *   attributes of /shapes: degree, source_grid_size (int64[3]), source_voxel_size (float64[3], um), phase_names,
- *   phase, source_file, marker_height (um), directions, centres_moved, not_star_shaped, harmonics (the convention).
+ *   phase, source_file, marker_height (um), directions, centres_moved, not_star_shaped, basins, basins_split,
+ *   star_shaped_volume_fraction (the fraction of the phase's voxels in sub-particles that are star-shaped from their
+ *   centre), harmonics (the convention).
  * Written as "<path>.partial" and renamed when complete; an error removes the partial file. */
 #include "shape_impl.h"
 #include <stochmorph/version.h>
@@ -30,7 +32,7 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
   const char   *phases[SM_MAX_PHASES], *one;
   hid_t         grp;
   herr_t        e         = 0;
-  int64_t       counts[2] = {s->moved, s->not_star};
+  int64_t       counts[4] = {s->moved, s->not_star, s->basins, s->split};
 
   for (int i = 0; i < s->nphases; i++) phases[i] = s->phase_names[i];
   one = SM_SHAPES_FORMAT;
@@ -51,6 +53,10 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
       sm_h5_attr_write(grp, "directions", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->ndirections) < 0 ||
       sm_h5_attr_write(grp, "centres_moved", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[0]) < 0 ||
       sm_h5_attr_write(grp, "not_star_shaped", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[1]) < 0 ||
+      sm_h5_attr_write(grp, "basins", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[2]) < 0 ||
+      sm_h5_attr_write(grp, "basins_split", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[3]) < 0 ||
+      sm_h5_attr_write(grp, "star_shaped_volume_fraction", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
+                       &s->star_volume_fraction) < 0 ||
       (s->nphases > 0 && sm_h5_attr_write_strings(grp, "phase_names", s->nphases, phases, 0) < 0))
     e = -1;
   if (!e) {
@@ -120,8 +126,8 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
 
 typedef struct {
   int     degree, ndirections, nphases;
-  int64_t n, source_n[3], moved, not_star;
-  double  source_h[3], marker_height;
+  int64_t n, source_n[3], moved, not_star, basins, split;
+  double  source_h[3], marker_height, star_fraction;
 } SMShapesHeader;
 
 /* Rank 0: open and read the header; msg set on failure. */
@@ -162,10 +168,16 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   hd->marker_height = -1;
   hd->ndirections   = 0;
   hd->moved = hd->not_star = 0;
+  hd->basins = hd->split = -1;
+  hd->star_fraction      = -1;
   (void)sm_h5_attr_read(*grp, "marker_height", H5T_NATIVE_DOUBLE, 1, &hd->marker_height);
   (void)sm_h5_attr_read(*grp, "directions", H5T_NATIVE_INT, 1, &hd->ndirections);
   (void)sm_h5_attr_read(*grp, "centres_moved", H5T_NATIVE_INT64, 1, &hd->moved);
   (void)sm_h5_attr_read(*grp, "not_star_shaped", H5T_NATIVE_INT64, 1, &hd->not_star);
+  /* absent from files written before sub-particles were cut into star-shaped parts: left at -1 (unknown) */
+  (void)sm_h5_attr_read(*grp, "basins", H5T_NATIVE_INT64, 1, &hd->basins);
+  (void)sm_h5_attr_read(*grp, "basins_split", H5T_NATIVE_INT64, 1, &hd->split);
+  (void)sm_h5_attr_read(*grp, "star_shaped_volume_fraction", H5T_NATIVE_DOUBLE, 1, &hd->star_fraction);
   if (sm_h5_attr_read_strings_into(*grp, "phase_names", SM_MAX_PHASES, SM_NAME_LEN, &s->phase_names[0][0], &np) < 0) np = 0;
   hd->nphases = np;
   (void)sm_h5_attr_read_strings_into(*grp, "phase", 1, SM_NAME_LEN, s->phase, &nf);
@@ -251,6 +263,9 @@ PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *s)
   s->ndirections   = hd.ndirections;
   s->moved         = hd.moved;
   s->not_star      = hd.not_star;
+  s->basins        = hd.basins;
+  s->split         = hd.split;
+  s->star_volume_fraction = hd.star_fraction;
   for (int64_t p = 0; p < s->n; p++)
     sm_shape_sh_bounds(s->degree, s->coeffs + (size_t)p * s->ncoeffs, NULL, s->rmax + p, NULL);
   PetscFunctionReturn(PETSC_SUCCESS);

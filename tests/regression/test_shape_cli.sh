@@ -2,8 +2,10 @@
 # `stochmorph shape` and `stochmorph rasterize` end to end (SPEC 7): the sub-particle file carries what the format
 # promises (h5py), is identical at 1 and 2 ranks (h5diff), the rasterised volume is identical at 1 and 3 ranks, `analyze`
 # reads it, and its volume fraction / surface area are within 0.02 / 5 % of the twin's (the acceptance numbers, met on
-# this 64^3 F850 twin: 0.5643 -> 0.5559, +1.2 %); rasterising at half the voxel size doubles the grid; bad input gives one
-# message, exit 1 and no file.
+# this 64^3 F850 twin: 0.5643 -> 0.5681, -1.6 % with basins cut into star-shaped parts; with one sub-particle per basin,
+# -shape_star_split 0, 0.5564, +1.0 %); the file records basins, cuts and a star-shaped volume fraction >= 0.98, and
+# -shape_star_split 0 gives one sub-particle per basin; rasterising at half the voxel size doubles the grid; bad input
+# gives one message, exit 1 and no file.
 source "$(dirname "$0")/common.sh"
 
 run 2 generate -model chi2 -model_alpha 7.28 -model_volume_fraction 0.46 -grid_size 64 -voxel_size 0.01 -seed 3 -o twin.h5 ||
@@ -12,6 +14,7 @@ for np in 1 2; do
   run "$np" shape -i twin.h5 -o "s_np${np}.h5" || { fail "shape on $np ranks"; cat run.log; }
 done
 cp run.log shape.log
+run 2 shape -i twin.h5 -shape_star_split 0 -o s_whole.h5 || { fail "shape -shape_star_split 0"; cat run.log; }
 if h5diff s_np1.h5 s_np2.h5 /shapes /shapes > diff.log 2>&1; then ok; else fail "shapes differ between 1 and 2 ranks"; head diff.log; fi
 for np in 1 3; do
   run "$np" rasterize -i s_np1.h5 -o "r_np${np}.h5" || { fail "rasterize on $np ranks"; cat run.log; }
@@ -50,6 +53,18 @@ with h5py.File("s_np1.h5", "r") as f:
     c = g["centres"][...]
     check((c >= 0).all() and (c <= 0.64).all(), "a centre outside the box")
     check((g["fit_error"][...] < 0.05).all(), "a fit error above 5 voxels")
+    # basins cut into star-shaped parts: the counts are consistent and the star-shaped volume fraction is recorded
+    nb, ns = int(g.attrs["basins"]), int(g.attrs["basins_split"])
+    check(0 < nb <= n and 0 <= ns <= nb, "basins %d, split %d, sub-particles %d" % (nb, ns, n))
+    check(ns == 0 or n > nb, "%d basins cut but only %d sub-particles from %d basins" % (ns, n, nb))
+    fs = float(g.attrs["star_shaped_volume_fraction"])
+    check(fs >= 0.98, "star-shaped volume fraction %.4f below the 0.98 of the acceptance" % fs)
+with h5py.File("s_whole.h5", "r") as f:
+    # one sub-particle per basin when cutting is off: the same basins, none cut
+    g = f["/shapes"]
+    check(g["centres"].shape[0] == nb and int(g.attrs["basins"]) == nb and int(g.attrs["basins_split"]) == 0,
+          "-shape_star_split 0: %d sub-particles from %d basins" % (g["centres"].shape[0], int(g.attrs["basins"])))
+    check(float(g.attrs["star_shaped_volume_fraction"]) <= fs, "cutting lowered the star-shaped volume fraction")
 with h5py.File("r_np1.h5", "r") as f:
     lab = f["/labels"]
     check(lab.shape == (64, 64, 64) and lab.dtype == np.uint8, "rasterised labels %s %s" % (lab.shape, lab.dtype))
@@ -68,7 +83,8 @@ check(abs(sb / sa - 1) <= 0.05, "specific surface area %.3f -> %.3f" % (sa, sb))
 check.done()
 PY
 then ok; else fail "file contents and acceptance numbers"; fi
-grep -q "sub-particles" shape.log && grep -q "fit error" shape.log && ok || fail "shape report lines"
+grep -q "sub-particles" shape.log && grep -q "fit error" shape.log && grep -q "star-shaped volume fraction" shape.log && ok ||
+  fail "shape report lines"
 
 # bad input: one message, exit 1, no out* file (expect_fail, common.sh)
 SM_NO_FILES='out*'

@@ -297,6 +297,132 @@ static PetscErrorCode check_moved_centre(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Is the point x [um] in the closed cube of a voxel of part k? (part: box-sized, box at lo, n; voxel size h) */
+static int in_part_closed(const int32_t *part, int32_t k, const int64_t lo[3], const int64_t n[3], const double h[3],
+                          const double x[3])
+{
+  int64_t cand[3][2];
+  int     nc[3];
+  for (int d = 0; d < 3; d++) {
+    const double  u = x[d] / h[d];
+    const int64_t f = (int64_t)floor(u);
+    cand[d][0]      = f - lo[d];
+    nc[d]           = 1;
+    if (fabs(u - (double)f) < 1e-9) cand[d][nc[d]++] = f - 1 - lo[d]; /* on a face: the voxel below shares it */
+  }
+  for (int a = 0; a < nc[0]; a++)
+    for (int b = 0; b < nc[1]; b++)
+      for (int c = 0; c < nc[2]; c++) {
+        const int64_t i = cand[0][a], j = cand[1][b], kk = cand[2][c];
+        if (i < 0 || j < 0 || kk < 0 || i >= n[0] || j >= n[1] || kk >= n[2]) continue;
+        if (part[(kk * n[1] + j) * n[0] + i] == k) return 1;
+      }
+  return 0;
+}
+
+/* Hand-built basins that are not star-shaped, cut by sm_shape_star_split. Truths: the sets themselves (the union of the
+   parts must be exactly the set, every voxel in one part), the geometry (the U and the C have an empty kernel: no point
+   sees all of them, so they need at least two parts; the L is star-shaped from its corner square only), and a
+   brute-force visibility test independent of the library's: from each part's centre, the segment to the centre of
+   EVERY voxel of the part (not only the boundary ones), sampled every 1/16 of the smallest voxel side, must stay in the
+   closed cubes of the part's voxels. */
+static PetscErrorCode check_star_split(MPI_Comm comm)
+{
+  const int64_t n[3] = {40, 40, 12}, lo[3] = {7, -3, 20};
+  const double  h[3] = {0.1, 0.1, 0.15}; /* anisotropic, and an offset box: the code must use both */
+
+  PetscFunctionBeginUser;
+  (void)comm;
+  for (int shape = 0; shape < 3; shape++) {
+    const char     *name[3] = {"L", "U", "C"};
+    uint8_t        *in;
+    int32_t        *part;
+    double         *cen;
+    int             np;
+    int64_t         count = 0, outside = 0, missing = 0, hidden = 0, wrong_centre = 0, *size;
+    SMShapeVoxelSet set = {{lo[0], lo[1], lo[2]}, {n[0], n[1], n[2]}, {h[0], h[1], h[2]}, NULL};
+    PetscCall(PetscCalloc1((size_t)(n[0] * n[1] * n[2]), &in));
+    PetscCall(PetscMalloc1((size_t)(n[0] * n[1] * n[2]), &part));
+    for (int64_t k = 2; k < 9; k++)
+      for (int64_t j = 0; j < n[1]; j++)
+        for (int64_t i = 0; i < n[0]; i++) {
+          int on = 0;
+          if (shape == 0) on = i >= 2 && j >= 2 && i < 36 && j < 36 && (i < 7 || j < 7); /* arms 5 thick, 34 long */
+          if (shape == 1) /* base 6 thick, arms 6 thick reaching 30 beyond it, a gap 14 wide */
+            on = i >= 3 && i < 29 && j >= 3 && j < 39 && (j < 9 || i < 9 || i >= 23);
+          if (shape == 2) { /* a 300-degree sector of an annulus (radii 10 and 17 voxels), open towards +x */
+            const double x = i + 0.5 - 20, y = j + 0.5 - 20, r = sqrt(x * x + y * y), a = atan2(y, x);
+            on = r >= 10 && r <= 17 && fabs(a) >= PETSC_PI / 6;
+          }
+          in[(k * n[1] + j) * n[0] + i] = (uint8_t)on;
+          count += on;
+        }
+    set.in = in;
+    if (shape > 0) {
+      /* set-up: no voxel centre of the U or the C sees the whole set */
+      int64_t sees = 0;
+      for (int64_t v = 0; v < n[0] * n[1] * n[2]; v++) {
+        const double c[3] = {((double)(lo[0] + v % n[0]) + 0.5) * h[0],
+                             ((double)(lo[1] + (v / n[0]) % n[1]) + 0.5) * h[1],
+                             ((double)(lo[2] + v / (n[0] * n[1])) + 0.5) * h[2]};
+        PetscBool    star;
+        if (!in[v]) continue;
+        PetscCall(sm_shape_star_check(&set, c, &star, NULL));
+        sees += star;
+      }
+      SM_TEST_TRUE(sees == 0, "test setup: %lld voxel centres see the whole %s", (long long)sees, name[shape]);
+    }
+    PetscCall(sm_shape_star_split(&set, part, &np, &cen));
+    SM_TEST_TRUE(np >= 1, "%s: no parts", name[shape]);
+    if (shape > 0)
+      SM_TEST_TRUE(np >= 2, "%s: %d part(s), but no point sees the whole %s", name[shape], np, name[shape]);
+    PetscCall(PetscCalloc1((size_t)PetscMax(1, np), &size));
+    for (int64_t v = 0; v < n[0] * n[1] * n[2]; v++) {
+      if (!in[v] && part[v] != -1) outside++;
+      if (in[v] && (part[v] < 0 || part[v] >= np)) missing++;
+      if (in[v] && part[v] >= 0 && part[v] < np) size[part[v]]++;
+    }
+    SM_TEST_TRUE(outside == 0 && missing == 0, "%s: %lld voxels outside the set in a part, %lld set voxels in none",
+                 name[shape], (long long)outside, (long long)missing);
+    for (int k = 0; k < np; k++) {
+      const double hmin = PetscMin(h[0], PetscMin(h[1], h[2])), *c = cen + 3 * k;
+      int64_t      cv[3];
+      SM_TEST_TRUE(size[k] > 0, "%s: part %d is empty", name[shape], k);
+      for (int d = 0; d < 3; d++) cv[d] = (int64_t)floor(c[d] / h[d]) - lo[d];
+      if (cv[0] < 0 || cv[1] < 0 || cv[2] < 0 || cv[0] >= n[0] || cv[1] >= n[1] || cv[2] >= n[2] ||
+          part[(cv[2] * n[1] + cv[1]) * n[0] + cv[0]] != k)
+        wrong_centre++;
+      for (int64_t v = 0; v < n[0] * n[1] * n[2]; v++) {
+        double x[3], len = 0;
+        int    ns;
+        if (part[v] != k) continue;
+        x[0] = ((double)(lo[0] + v % n[0]) + 0.5) * h[0];
+        x[1] = ((double)(lo[1] + (v / n[0]) % n[1]) + 0.5) * h[1];
+        x[2] = ((double)(lo[2] + v / (n[0] * n[1])) + 0.5) * h[2];
+        for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
+        ns = (int)ceil(sqrt(len) / (hmin / 16));
+        for (int s = 0; s <= ns; s++) {
+          const double t    = ns ? (double)s / ns : 0,
+                       y[3] = {c[0] + t * (x[0] - c[0]), c[1] + t * (x[1] - c[1]), c[2] + t * (x[2] - c[2])};
+          if (!in_part_closed(part, k, lo, n, h, y)) {
+            hidden++;
+            break;
+          }
+        }
+      }
+    }
+    SM_TEST_TRUE(wrong_centre == 0, "%s: %lld part centres outside their part", name[shape], (long long)wrong_centre);
+    SM_TEST_TRUE(hidden == 0, "%s: %lld voxels not seen from the centre of their part", name[shape], (long long)hidden);
+    PetscCall(
+        PetscPrintf(PETSC_COMM_SELF, "  %s: %lld voxels in %d star-shaped parts\n", name[shape], (long long)count, np));
+    PetscCall(PetscFree(cen));
+    PetscCall(PetscFree(size));
+    PetscCall(PetscFree(part));
+    PetscCall(PetscFree(in));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Rasterised volumes converge to the exact volume as the voxel size is halved. */
 static PetscErrorCode check_raster_convergence(MPI_Comm comm)
 {
@@ -564,5 +690,6 @@ static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
 
 SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orthonormality_all},
              {"analytic fits", check_analytic_fits}, {"voxel fits", check_voxel_fits},
-             {"moved centre", check_moved_centre}, {"raster convergence", check_raster_convergence},
-             {"derivative bounds", check_derivative_bounds}, {"raster against brute force", check_raster_brute_force})
+             {"moved centre", check_moved_centre}, {"star-shaped parts", check_star_split},
+             {"raster convergence", check_raster_convergence}, {"derivative bounds", check_derivative_bounds},
+             {"raster against brute force", check_raster_brute_force})

@@ -1,0 +1,405 @@
+/* Cutting a sub-particle into parts that are star-shaped from their centres (SPEC 7, step 2).
+ *
+ * Why. A watershed basin of the phase's distance map is often not star-shaped from any of its points (a bent neck, a
+ * branch, a C-shaped rim): then its radius function misses every overhang and the harmonic surface is rougher and
+ * smaller than the voxel set. Such a basin is cut here into parts that are star-shaped at the voxel level from their
+ * own centres, and whose union is exactly the basin. The criterion is sm_shape_star_check's: the segment from the
+ * centre to the centre of every boundary voxel of the part (one with a 6-neighbour outside the part), sampled every
+ * quarter of the smallest voxel side, stays in voxels of the part. "Visible" below means exactly that test.
+ *
+ * How.
+ *   1. Atoms. The marker-controlled watershed (sm_shape_watershed, Meyer's flooding: F. Meyer, "Topographic distance
+ *      and watershed lines", Signal Processing 38 (1994) 113-125) of the basin's OWN distance map, i.e. the distance to
+ *      the nearest voxel outside the basin (faces shared with neighbouring basins count as boundary), with marker
+ *      dynamic 0: one atom per regional maximum. The atoms meet along the valleys of that map, the basin's own necks,
+ *      so cuts made along atom borders follow the narrow places of the basin instead of arbitrary planes.
+ *   2. Greedy cover by visible atoms, a region-growing form of the greedy set-cover heuristic (V. Chvatal, "A greedy
+ *      heuristic for the set-covering problem", Math. Oper. Res. 4 (1979) 233-235) applied to the star-shaped
+ *      decomposition problem (J. M. Keil, "Decomposing a polygon into simpler components", SIAM J. Comput. 14 (1985)
+ *      799-817, treats its exact versions): take the unassigned atom whose deepest remaining voxel is deepest; its
+ *      centre c is the centre of that voxel or of the voxel holding the atom's centroid, whichever sees more of the
+ *      atom's remaining boundary voxels. The part starts as the atom's remaining voxels and is shrunk to a fixed point:
+ *      sweeps drop every boundary voxel not visible from c within the voxels kept so far, until a sweep drops none; so
+ *      the part is star-shaped from c by construction (the centre's own voxel is always kept). Voxels dropped stay in
+ *      the atom for a later part. Then whole unassigned atoms are added, in order of decreasing depth and in passes
+ *      until none fits, whenever every boundary voxel of the atom is visible from c within the part plus the atom.
+ *      Adding voxels never hides a voxel already in the part (its segment only gains voxels), so the part stays
+ *      star-shaped from c; an atom is taken whole or not at all, so no part reaches through a neck into a cone of the
+ *      next lobe.
+ *   3. Merges (sm_star_merge): a part that is visible as a whole from the centre of a larger neighbour joins it.
+ * Every voxel of the basin ends in exactly one part (each round removes at least the centre voxel), so the union is
+ * the basin and the parts are disjoint. The result is a function of the voxel set alone (fixed orders, ties to the
+ * smaller index), hence the same on every rank that computes it. Left over are small parts: voxel-scale overhangs of
+ * the staircase surface that no neighbouring centre sees; each is a (tiny) star-shaped sub-particle of its own.
+ *
+ * Cost: per visibility test, the segment length over a quarter voxel, and only boundary voxels are tested; a part test
+ * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~64
+ * bytes, the distance map (8), the atom and part numbers (8) and the region byte. Boxes are those of single basins,
+ * small beside the slab. */
+#include "shape_impl.h"
+#include <stochmorph/morph.h>
+#include <math.h>
+
+typedef struct {
+  int64_t n[3];    /* padded box */
+  int64_t lo[3];   /* global index of padded voxel (0, 0, 0) */
+  double  h[3], q; /* voxel size, sampling step (a quarter of the smallest side) */
+} SMStarBox;
+
+/* Is the segment from c to the centre of padded voxel v inside {reg != 0}? Samples as in sm_shape_star_check. */
+static int sm_star_visible(const SMStarBox *b, const uint8_t *reg, const double c[3], int64_t v)
+{
+  const int64_t iv[3] = {v % b->n[0], (v / b->n[0]) % b->n[1], v / (b->n[0] * b->n[1])};
+  double        x[3], len = 0;
+  int           ns;
+
+  for (int d = 0; d < 3; d++) {
+    x[d] = ((double)(b->lo[d] + iv[d]) + 0.5) * b->h[d];
+    len += (x[d] - c[d]) * (x[d] - c[d]);
+  }
+  ns = (int)ceil(sqrt(len) / b->q);
+  for (int s = 0; s <= ns; s++) {
+    const double t = ns ? (double)s / ns : 0;
+    int64_t      w[3];
+    for (int d = 0; d < 3; d++) {
+      w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
+      if (w[d] < 0 || w[d] >= b->n[d]) return 0;
+    }
+    if (!reg[(w[2] * b->n[1] + w[1]) * b->n[0] + w[0]]) return 0;
+  }
+  return 1;
+}
+
+/* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
+static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
+  return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
+}
+
+/* Has voxel v a 6-neighbour outside the parts a and b of part[]? */
+static inline int sm_star_boundary_parts(const SMStarBox *b, const int32_t *part, int32_t pa, int32_t pb, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1], off[6] = {-1, 1, -sy, sy, -sz, sz};
+  for (int q = 0; q < 6; q++)
+    if (part[v + off[q]] != pa && part[v + off[q]] != pb) return 1;
+  return 0;
+}
+
+/* Is the segment from c to the centre of padded voxel v inside the parts a and b of part[]? */
+static int sm_star_visible_parts(const SMStarBox *b, const int32_t *part, int32_t pa, int32_t pb, const double c[3],
+                                 int64_t v)
+{
+  const int64_t iv[3] = {v % b->n[0], (v / b->n[0]) % b->n[1], v / (b->n[0] * b->n[1])};
+  double        x[3], len = 0;
+  int           ns;
+
+  for (int d = 0; d < 3; d++) {
+    x[d] = ((double)(b->lo[d] + iv[d]) + 0.5) * b->h[d];
+    len += (x[d] - c[d]) * (x[d] - c[d]);
+  }
+  ns = (int)ceil(sqrt(len) / b->q);
+  for (int s = 0; s <= ns; s++) {
+    const double t = ns ? (double)s / ns : 0;
+    int64_t      w[3];
+    int32_t      q;
+    for (int d = 0; d < 3; d++) {
+      w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
+      if (w[d] < 0 || w[d] >= b->n[d]) return 0;
+    }
+    q = part[(w[2] * b->n[1] + w[1]) * b->n[0] + w[0]];
+    if (q != pa && q != pb) return 0;
+  }
+  return 1;
+}
+
+/* 3. Merge parts into larger neighbours where that keeps the neighbour star-shaped from its centre: every voxel of the
+   smaller part must be visible from the larger one's centre inside the union (the larger part's own voxels stay
+   visible, the region having only grown). The greedy cover leaves small parts in the shadows that the voxel staircase
+   casts on a grazing view (and the remainders of seed atoms); most are seen from a neighbour's centre. Smallest parts
+   first, neighbours by decreasing contact (26-neighbour voxel pairs), in passes until nothing merges. part[] is
+   renumbered 0..*np-1 in the order of the surviving parts, cen compacted alike. */
+static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, double *cen)
+{
+  const int64_t nb = b->n[0] * b->n[1] * b->n[2];
+  int64_t      *head, *tail, *next, *size, *contact;
+  int32_t      *order, *alias, *cand;
+  int           n = *np, merged = 1, alive;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc4(n, &head, n, &tail, n, &size, n, &contact));
+  PetscCall(PetscMalloc3(n, &order, n, &alias, n, &cand));
+  PetscCall(PetscMalloc1(nb, &next));
+  for (int k = 0; k < n; k++) {
+    head[k] = tail[k] = -1;
+    size[k]           = 0;
+    contact[k]        = 0;
+  }
+  for (int64_t v = 0; v < nb; v++) {
+    const int32_t k = part[v];
+    next[v]         = -1;
+    if (k < 0) continue;
+    if (tail[k] < 0)
+      head[k] = v;
+    else
+      next[tail[k]] = v;
+    tail[k] = v;
+    size[k]++;
+  }
+  while (merged) {
+    merged = 0;
+    /* smallest first, ties by number (stable insertion sort of the live parts) */
+    alive = 0;
+    for (int k = 0; k < n; k++) {
+      int j;
+      if (!size[k]) continue;
+      for (j = alive; j > 0 && size[order[j - 1]] > size[k]; j--) order[j] = order[j - 1];
+      order[j] = k;
+      alive++;
+    }
+    for (int i = 0; i < alive; i++) {
+      const int32_t p  = order[i];
+      int           nc = 0;
+      if (!size[p]) continue;
+      /* neighbours that are larger (size, then number), with their contacts */
+      for (int64_t v = head[p]; v >= 0; v = next[v]) {
+        const int64_t x = v % b->n[0], y = (v / b->n[0]) % b->n[1], z = v / (b->n[0] * b->n[1]);
+        for (int dz = -1; dz <= 1; dz++)
+          for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+              int32_t q;
+              if (x + dx < 0 || y + dy < 0 || z + dz < 0 || x + dx >= b->n[0] || y + dy >= b->n[1] || z + dz >= b->n[2])
+                continue;
+              q = part[v + (dz * b->n[1] + dy) * b->n[0] + dx];
+              if (q < 0 || q == p || size[q] < size[p] || (size[q] == size[p] && q < p)) continue;
+              if (!contact[q]) cand[nc++] = q;
+              contact[q]++;
+            }
+      }
+      for (int a = 1; a < nc; a++) {
+        const int32_t q = cand[a];
+        int           j;
+        for (j = a;
+             j > 0 && (contact[cand[j - 1]] < contact[q] || (contact[cand[j - 1]] == contact[q] && cand[j - 1] > q));
+             j--)
+          cand[j] = cand[j - 1];
+        cand[j] = q;
+      }
+      for (int a = 0; a < nc; a++) {
+        const int32_t q    = cand[a];
+        int           fits = 1;
+        for (int64_t v = head[p]; v >= 0 && fits; v = next[v])
+          fits = sm_star_visible_parts(b, part, q, p, cen + 3 * q, v);
+        if (!fits) continue;
+        for (int64_t v = head[p]; v >= 0; v = next[v]) part[v] = q;
+        next[tail[q]] = head[p];
+        tail[q]       = tail[p];
+        size[q] += size[p];
+        size[p] = 0;
+        head[p] = tail[p] = -1;
+        merged            = 1;
+        break;
+      }
+      for (int a = 0; a < nc; a++) contact[cand[a]] = 0;
+    }
+  }
+  /* renumber the survivors in their old order */
+  alive = 0;
+  for (int k = 0; k < n; k++) {
+    alias[k] = -1;
+    if (!size[k]) continue;
+    alias[k] = alive;
+    for (int d = 0; d < 3; d++) cen[3 * alive + d] = cen[3 * k + d];
+    alive++;
+  }
+  for (int64_t v = 0; v < nb; v++)
+    if (part[v] >= 0) part[v] = alias[part[v]];
+  *np = alive;
+  PetscCall(PetscFree(next));
+  PetscCall(PetscFree3(order, alias, cand));
+  PetscCall(PetscFree4(head, tail, size, contact));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, int *nparts, double **centres)
+{
+  SMStarBox b;
+  SMGrid    grid;
+  PetscReal hh[3];
+  int64_t   nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, left = 0;
+  uint8_t  *mask, *reg;
+  double   *d2, *adepth, *cen = NULL;
+  int32_t  *atom, *ppart;
+  int       np = 0, cap = 0;
+
+  PetscFunctionBeginUser;
+  for (int d = 0; d < 3; d++) {
+    b.n[d]  = set->n[d] + 2;
+    b.lo[d] = set->lo[d] - 1;
+    b.h[d]  = set->h[d];
+    hh[d]   = (PetscReal)set->h[d];
+  }
+  b.q = 0.25 * PetscMin(b.h[0], PetscMin(b.h[1], b.h[2]));
+  nb  = b.n[0] * b.n[1] * b.n[2];
+  PetscCall(PetscCalloc3(nb, &mask, nb, &reg, nb, &ppart));
+  PetscCall(PetscMalloc2(nb, &d2, nb, &atom));
+  PetscCall(PetscMalloc1(nb, &wsl));
+  for (int64_t k = 0; k < set->n[2]; k++)
+    for (int64_t j = 0; j < set->n[1]; j++)
+      for (int64_t i = 0; i < set->n[0]; i++)
+        mask[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1] = set->in[(k * set->n[1] + j) * set->n[0] + i] != 0;
+
+  /* 1. atoms: watershed of the basin's own distance map, every regional maximum a marker */
+  PetscCall(sm_grid_create(PETSC_COMM_SELF, b.n, hh, &grid));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
+  PetscCall(sm_shape_watershed(grid, mask, 0.0, wsl, &natoms));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscCheck(natoms < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%lld atoms in one sub-particle", (long long)natoms);
+  for (int64_t v = 0; v < nb; v++) {
+    atom[v]  = (int32_t)wsl[v];
+    ppart[v] = -1;
+  }
+  PetscCall(PetscFree(wsl));
+
+  /* voxels of each atom, in increasing index (counting sort); acnt = voxels still unassigned, kept at the front */
+  PetscCall(PetscCalloc4(natoms + 1, &aoff, natoms, &acnt, natoms, &order, natoms, &adepth));
+  for (int64_t v = 0; v < nb; v++)
+    if (atom[v] >= 0) aoff[atom[v] + 1]++;
+  for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
+  PetscCall(PetscMalloc1(PetscMax(1, aoff[natoms]), &avox));
+  for (int64_t v = 0; v < nb; v++)
+    if (atom[v] >= 0) avox[aoff[atom[v]] + acnt[atom[v]]++] = v;
+  left = aoff[natoms];
+
+  while (left > 0) {
+    int64_t seed = -1, deep = -1, npart = 0;
+    double  c[3], dbest = -1;
+    int     changed = 1;
+
+    /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
+    for (int64_t a = 0; a < natoms; a++)
+      for (int64_t t = 0; t < acnt[a]; t++) {
+        const int64_t v = avox[aoff[a] + t];
+        if (d2[v] > dbest) {
+          dbest = d2[v];
+          deep  = v;
+          seed  = a;
+        }
+      }
+    PetscAssert(seed >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "No seed atom with %lld voxels left", (long long)left);
+    {
+      /* centre: the centre of the deepest voxel or of the voxel holding the centroid of the atom's remaining voxels,
+         whichever sees more of them (voxel centres: there the sampled indicator of the part is 1, so every part has
+         positive radii even when it is one voxel thick) */
+      const int64_t *vx      = avox + aoff[seed];
+      const int64_t  m       = acnt[seed];
+      double         s[3]    = {0, 0, 0}, cand[2][3];
+      int64_t        seen[2] = {0, 0}, cv[3];
+      int            ncand   = 1;
+      for (int64_t t = 0; t < m; t++) {
+        const int64_t v = vx[t];
+        s[0] += (double)(v % b.n[0]);
+        s[1] += (double)((v / b.n[0]) % b.n[1]);
+        s[2] += (double)(v / (b.n[0] * b.n[1]));
+        reg[v] = 1;
+      }
+      for (int d = 0; d < 3; d++) {
+        const int64_t iv[3] = {deep % b.n[0], (deep / b.n[0]) % b.n[1], deep / (b.n[0] * b.n[1])};
+        cand[0][d]          = ((double)(b.lo[d] + iv[d]) + 0.5) * b.h[d];
+        cv[d]               = (int64_t)floor(s[d] / (double)m + 0.5);
+        cand[1][d]          = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
+      }
+      if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
+      for (int k = 0; k < ncand; k++)
+        for (int64_t t = 0; t < m; t++)
+          if (sm_star_boundary(&b, reg, vx[t])) seen[k] += sm_star_visible(&b, reg, cand[k], vx[t]);
+      for (int d = 0; d < 3; d++) c[d] = cand[ncand == 2 && seen[1] > seen[0] ? 1 : 0][d];
+      /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept */
+      while (changed) {
+        changed = 0;
+        for (int64_t t = 0; t < m; t++)
+          if (reg[vx[t]] == 1 && sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, reg, c, vx[t])) {
+            reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
+            changed    = 1;
+          }
+        for (int64_t t = 0; t < m; t++)
+          if (reg[vx[t]] == 2) reg[vx[t]] = 0;
+      }
+    }
+    /* take the kept voxels into the part; the rest stay in the seed atom */
+    {
+      int64_t *vx = avox + aoff[seed], keep = 0;
+      for (int64_t t = 0; t < acnt[seed]; t++) {
+        if (reg[vx[t]]) {
+          ppart[vx[t]] = np;
+          npart++;
+        } else
+          vx[keep++] = vx[t];
+      }
+      acnt[seed] = keep;
+    }
+    PetscAssert(npart > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A part without voxels");
+    /* grow by whole atoms, deepest first (depth of the remaining voxels; ties: smaller atom), in passes until no atom
+       fits; a stable insertion sort, the atoms of one basin being few */
+    {
+      int64_t no = 0;
+      for (int64_t a = 0; a < natoms; a++) {
+        int64_t j;
+        if (!acnt[a]) continue;
+        adepth[a] = -1;
+        for (int64_t t = 0; t < acnt[a]; t++) adepth[a] = PetscMax(adepth[a], d2[avox[aoff[a] + t]]);
+        for (j = no; j > 0 && adepth[order[j - 1]] < adepth[a]; j--) order[j] = order[j - 1];
+        order[j] = a;
+        no++;
+      }
+      changed = 1;
+      while (changed) {
+        changed = 0;
+        for (int64_t i = 0; i < no; i++) {
+          const int64_t a = order[i], *vx = avox + aoff[a];
+          int           fits = 1;
+          if (!acnt[a]) continue;
+          for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
+          for (int64_t t = 0; t < acnt[a] && fits; t++)
+            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, reg, c, vx[t]);
+          for (int64_t t = 0; t < acnt[a]; t++) {
+            if (fits) {
+              ppart[vx[t]] = np;
+              npart++;
+            } else
+              reg[vx[t]] = 0;
+          }
+          if (fits) {
+            acnt[a] = 0;
+            changed = 1;
+          }
+        }
+      }
+    }
+    left -= npart;
+    /* clear the region for the next part */
+    PetscCall(PetscArrayzero(reg, nb));
+    if (np == cap) {
+      double *nc;
+      cap = cap ? 2 * cap : 8;
+      PetscCall(PetscMalloc1(3 * cap, &nc));
+      if (np) PetscCall(PetscArraycpy(nc, cen, 3 * np));
+      PetscCall(PetscFree(cen));
+      cen = nc;
+    }
+    for (int d = 0; d < 3; d++) cen[3 * np + d] = c[d];
+    np++;
+  }
+  PetscCall(sm_star_merge(&b, ppart, &np, cen));
+  for (int64_t k = 0; k < set->n[2]; k++)
+    for (int64_t j = 0; j < set->n[1]; j++)
+      for (int64_t i = 0; i < set->n[0]; i++)
+        part[(k * set->n[1] + j) * set->n[0] + i] = ppart[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1];
+  *nparts  = np;
+  *centres = cen;
+  PetscCall(PetscFree(avox));
+  PetscCall(PetscFree4(aoff, acnt, order, adepth));
+  PetscCall(PetscFree2(d2, atom));
+  PetscCall(PetscFree3(mask, reg, ppart));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
