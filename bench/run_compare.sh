@@ -2,7 +2,8 @@
 # Same-run comparison of two executables (e.g. before and after a change of the decomposition): synthesis of a chi2 F850
 # twin (generate, 10 nm voxels, p = 0.46, alpha = 7.28 1/um) and the full descriptor set (analyze) of one such twin, at
 # 1 and 2 ranks. The two executables alternate run by run so that both see the same load; each time is the best of
-# REPEATS wall-clock runs. Also checks that both give the same analyze JSON (code_version and the build block aside).
+# REPEATS wall-clock runs. Also checks that both give the same analyze JSON: every value both files have (code_version,
+# build and command aside) must be equal; keys only the new one has are listed.
 # Usage: bench/run_compare.sh OLD_EXE NEW_EXE ["gen sizes"] ["analyze sizes"] [repeats]
 #   e.g. bench/run_compare.sh /tmp/old/stochmorph build/stochmorph "256" "200 400" 2  -> a Markdown table on stdout
 set -euo pipefail
@@ -39,7 +40,24 @@ for n in "${asizes[@]}"; do
       to+=("$(wall "$np" "$old" analyze -i "$tmp/twin.h5" -o "$tmp/o.json")")
       tn+=("$(wall "$np" "$new" analyze -i "$tmp/twin.h5" -o "$tmp/n.json")")
     done
-    same=$(/usr/bin/python3 -c "import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); [d.pop(k, None) for d in (a, b) for k in ('code_version', 'build')]; sys.exit(0 if a == b else 1)" "$tmp/o.json" "$tmp/n.json" && echo yes || echo NO)
+    # every value both files have must be equal (a newer version may add keys: they are listed, not counted against it)
+    same=$(/usr/bin/python3 - "$tmp/o.json" "$tmp/n.json" <<'PY'
+import json, sys
+def flat(d, p=""):
+    if isinstance(d, dict):
+        return {k2: v2 for k, v in d.items() for k2, v2 in flat(v, p + "." + k if p else k).items()}
+    if isinstance(d, list):
+        return {k2: v2 for i, v in enumerate(d) for k2, v2 in flat(v, "%s[%d]" % (p, i)).items()}
+    return {p: d}
+a, b = (flat(json.load(open(f))) for f in sys.argv[1:])
+skip = lambda k: k.startswith(("code_version", "build", "command"))
+common = [k for k in a if k in b and not skip(k)]
+differ = [k for k in common if a[k] != b[k]]
+added = sorted({k.split(".")[0].split("[")[0] for k in b if k not in a and not skip(k)})
+print(("yes (%d values)" % len(common) if not differ else "NO (%d of %d values differ, e.g. %s)" % (len(differ), len(common), differ[0]))
+      + ("; new keys: " + ", ".join(added) if added else ""))
+PY
+)
     a=$(best "${to[@]}"); b=$(best "${tn[@]}")
     echo "| analyze | ${n}^3 | $np | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}') | $same |"
   done
