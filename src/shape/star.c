@@ -46,17 +46,33 @@ typedef struct {
   double  h[3], q; /* voxel size, sampling step (a quarter of the smallest side) */
 } SMStarBox;
 
-/* Is the segment from c to the centre of padded voxel v inside {reg != 0}? Samples as in sm_shape_star_check. */
-static int sm_star_visible(const SMStarBox *b, const uint8_t *reg, const double c[3], int64_t v)
+/* Centre of padded voxel v, in the coordinates of the volume. */
+static inline void sm_star_voxel_centre(const SMStarBox *b, int64_t v, double x[3])
 {
   const int64_t iv[3] = {v % b->n[0], (v / b->n[0]) % b->n[1], v / (b->n[0] * b->n[1])};
-  double        x[3], len = 0;
-  int           ns;
+  for (int d = 0; d < 3; d++) x[d] = ((double)(b->lo[d] + iv[d]) + 0.5) * b->h[d];
+}
 
-  for (int d = 0; d < 3; d++) {
-    x[d] = ((double)(b->lo[d] + iv[d]) + 0.5) * b->h[d];
-    len += (x[d] - c[d]) * (x[d] - c[d]);
-  }
+/* A region of the padded box: {reg != 0}, or, when part is not NULL, the voxels of the parts pa and pb of part[]. */
+typedef struct {
+  const uint8_t *reg;
+  const int32_t *part;
+  int32_t        pa, pb;
+} SMStarRegion;
+
+static inline int sm_star_in(const SMStarRegion *r, int64_t i)
+{
+  return r->part ? r->part[i] == r->pa || r->part[i] == r->pb : r->reg[i] != 0;
+}
+
+/* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check. */
+static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], int64_t v)
+{
+  double x[3], len = 0;
+  int    ns;
+
+  sm_star_voxel_centre(b, v, x);
+  for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
   ns = (int)ceil(sqrt(len) / b->q);
   for (int s = 0; s <= ns; s++) {
     const double t = ns ? (double)s / ns : 0;
@@ -65,7 +81,7 @@ static int sm_star_visible(const SMStarBox *b, const uint8_t *reg, const double 
       w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
       if (w[d] < 0 || w[d] >= b->n[d]) return 0;
     }
-    if (!reg[(w[2] * b->n[1] + w[1]) * b->n[0] + w[0]]) return 0;
+    if (!sm_star_in(r, (w[2] * b->n[1] + w[1]) * b->n[0] + w[0])) return 0;
   }
   return 1;
 }
@@ -75,42 +91,6 @@ static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64
 {
   const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
   return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
-}
-
-/* Has voxel v a 6-neighbour outside the parts a and b of part[]? */
-static inline int sm_star_boundary_parts(const SMStarBox *b, const int32_t *part, int32_t pa, int32_t pb, int64_t v)
-{
-  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1], off[6] = {-1, 1, -sy, sy, -sz, sz};
-  for (int q = 0; q < 6; q++)
-    if (part[v + off[q]] != pa && part[v + off[q]] != pb) return 1;
-  return 0;
-}
-
-/* Is the segment from c to the centre of padded voxel v inside the parts a and b of part[]? */
-static int sm_star_visible_parts(const SMStarBox *b, const int32_t *part, int32_t pa, int32_t pb, const double c[3],
-                                 int64_t v)
-{
-  const int64_t iv[3] = {v % b->n[0], (v / b->n[0]) % b->n[1], v / (b->n[0] * b->n[1])};
-  double        x[3], len = 0;
-  int           ns;
-
-  for (int d = 0; d < 3; d++) {
-    x[d] = ((double)(b->lo[d] + iv[d]) + 0.5) * b->h[d];
-    len += (x[d] - c[d]) * (x[d] - c[d]);
-  }
-  ns = (int)ceil(sqrt(len) / b->q);
-  for (int s = 0; s <= ns; s++) {
-    const double t = ns ? (double)s / ns : 0;
-    int64_t      w[3];
-    int32_t      q;
-    for (int d = 0; d < 3; d++) {
-      w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
-      if (w[d] < 0 || w[d] >= b->n[d]) return 0;
-    }
-    q = part[(w[2] * b->n[1] + w[1]) * b->n[0] + w[0]];
-    if (q != pa && q != pb) return 0;
-  }
-  return 1;
 }
 
 /* 3. Merge parts into larger neighbours where that keeps the neighbour star-shaped from its centre: every voxel of the
@@ -186,10 +166,10 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
         cand[j] = q;
       }
       for (int a = 0; a < nc; a++) {
-        const int32_t q    = cand[a];
-        int           fits = 1;
-        for (int64_t v = head[p]; v >= 0 && fits; v = next[v])
-          fits = sm_star_visible_parts(b, part, q, p, cen + 3 * q, v);
+        const int32_t      q    = cand[a];
+        const SMStarRegion both = {NULL, part, q, p};
+        int                fits = 1;
+        for (int64_t v = head[p]; v >= 0 && fits; v = next[v]) fits = sm_star_visible(b, &both, cen + 3 * q, v);
         if (!fits) continue;
         for (int64_t v = head[p]; v >= 0; v = next[v]) part[v] = q;
         next[tail[q]] = head[p];
@@ -223,14 +203,15 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
 
 PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, int *nparts, double **centres)
 {
-  SMStarBox b;
-  SMGrid    grid;
-  PetscReal hh[3];
-  int64_t   nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, left = 0;
-  uint8_t  *mask, *reg;
-  double   *d2, *adepth, *cen = NULL;
-  int32_t  *atom, *ppart;
-  int       np = 0, cap = 0;
+  SMStarBox    b;
+  SMGrid       grid;
+  PetscReal    hh[3];
+  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, left = 0;
+  uint8_t     *mask, *reg;
+  double      *d2, *adepth, *cen = NULL;
+  int32_t     *atom, *ppart;
+  int          np = 0, cap = 0;
+  SMStarRegion in = {NULL, NULL, 0, 0}; /* {reg != 0} */
 
   PetscFunctionBeginUser;
   for (int d = 0; d < 3; d++) {
@@ -242,6 +223,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   b.q = 0.25 * PetscMin(b.h[0], PetscMin(b.h[1], b.h[2]));
   nb  = b.n[0] * b.n[1] * b.n[2];
   PetscCall(PetscCalloc3(nb, &mask, nb, &reg, nb, &ppart));
+  in.reg = reg;
   PetscCall(PetscMalloc2(nb, &d2, nb, &atom));
   PetscCall(PetscMalloc1(nb, &wsl));
   for (int64_t k = 0; k < set->n[2]; k++)
@@ -303,22 +285,21 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         s[2] += (double)(v / (b.n[0] * b.n[1]));
         reg[v] = 1;
       }
+      sm_star_voxel_centre(&b, deep, cand[0]);
       for (int d = 0; d < 3; d++) {
-        const int64_t iv[3] = {deep % b.n[0], (deep / b.n[0]) % b.n[1], deep / (b.n[0] * b.n[1])};
-        cand[0][d]          = ((double)(b.lo[d] + iv[d]) + 0.5) * b.h[d];
-        cv[d]               = (int64_t)floor(s[d] / (double)m + 0.5);
-        cand[1][d]          = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
+        cv[d]      = (int64_t)floor(s[d] / (double)m + 0.5);
+        cand[1][d] = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
       }
       if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
       for (int k = 0; k < ncand; k++)
         for (int64_t t = 0; t < m; t++)
-          if (sm_star_boundary(&b, reg, vx[t])) seen[k] += sm_star_visible(&b, reg, cand[k], vx[t]);
+          if (sm_star_boundary(&b, reg, vx[t])) seen[k] += sm_star_visible(&b, &in, cand[k], vx[t]);
       for (int d = 0; d < 3; d++) c[d] = cand[ncand == 2 && seen[1] > seen[0] ? 1 : 0][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept */
       while (changed) {
         changed = 0;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 && sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, reg, c, vx[t])) {
+          if (reg[vx[t]] == 1 && sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t])) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }
@@ -361,7 +342,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           if (!acnt[a]) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
           for (int64_t t = 0; t < acnt[a] && fits; t++)
-            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, reg, c, vx[t]);
+            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, &in, c, vx[t]);
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
