@@ -162,7 +162,8 @@ static int cmp_i64(const void *a, const void *b)
   return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* Index of key in the sorted array a[n] (key must be present). */
+/* Index of key in the sorted array a[n] (n > 0): where key is if present, otherwise the first entry above it (or the
+   last entry). */
 static int64_t find_sorted(const int64_t *a, int64_t n, int64_t key)
 {
   int64_t lo = 0, hi = n - 1;
@@ -490,15 +491,12 @@ static PetscErrorCode sm_morph_components_private(SMGrid grid, const uint8_t *ma
 
 PetscErrorCode sm_morph_components_find(const SMComponents *cc, int64_t id, int64_t *i)
 {
-  int64_t a = 0, b = cc->nlocal;
-
   PetscFunctionBeginUser;
-  while (a < b) {
-    const int64_t m = a + (b - a) / 2;
-    if (cc->ids[m] < id) a = m + 1;
-    else b = m;
+  *i = -1;
+  if (cc->nlocal > 0) {
+    const int64_t a = find_sorted(cc->ids, cc->nlocal, id); /* the first entry >= id, or the last */
+    if (cc->ids[a] == id) *i = a;
   }
-  *i = a < cc->nlocal && cc->ids[a] == id ? a : -1;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
