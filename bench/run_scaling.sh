@@ -5,13 +5,15 @@
 # counts MPI_Isend/Irecv of the grid module and of PETSc itself; FFTW's transposes are added by the FFT object). Peak
 # resident memory of every rank from /usr/bin/time -v. Oversubscribed runs are fine: the counts do not depend on
 # timing (the propagation sweeps of components and path maps depend on the data only).
-# Usage: bench/run_scaling.sh [build dir] [sizes] [ranks]   e.g. bench/run_scaling.sh build "128 256" "1 2 4 8 16"
+# Usage: bench/run_scaling.sh [build dir] [sizes] [ranks] [commands]   e.g. bench/run_scaling.sh build "128 256" "1 2 4 8 16"
+#   commands: any of "generate analyze transport" (default: all three), e.g. to measure the solve apart
 # Output: Markdown tables on stdout.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build=${1:-$root/build}
 sizes=(${2:-128})
 ranks=(${3:-1 2 4 8 16})
+commands=(${4:-generate analyze transport})
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp} OMPI_MCA_btl_vader_single_copy_mechanism=none
 # more ranks than cores: waiting ranks yield the core instead of spinning
@@ -40,7 +42,7 @@ echo "|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   mpiexec --oversubscribe -n 2 "$build/stochmorph" generate $F850 -grid_size "$n" -seed 1 -o "$tmp/twin.h5" > /dev/null
   for np in "${ranks[@]}"; do
-    for cmd in generate analyze transport; do
+    for cmd in "${commands[@]}"; do
       case $cmd in
         generate) args="generate $F850 -grid_size $n -seed 1 -o $tmp/g.h5 -log_view" ;;
         analyze) args="analyze -i $tmp/twin.h5 -o $tmp/a.json -log_view" ;;
