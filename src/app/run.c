@@ -333,6 +333,12 @@ static PetscErrorCode sm_run_study(MPI_Comm comm, const char *command)
     PetscCall(sm_grid_destroy(&grid));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+  if (o.image[0]) { /* an image that cannot be read (no such dataset, NaN values, ...) is refused before the study
+                        directory exists; it is read again by its unit */
+    SMVolume probe = NULL;
+    PetscCall(sm_image_read(comm, o.image, &o.image_opts, &probe));
+    PetscCall(sm_volume_destroy(&probe));
+  }
   PetscCall(sm_run_mkdir(comm, o.dir));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/volumes", o.dir));
   PetscCall(sm_run_mkdir(comm, path));

@@ -52,8 +52,8 @@ expect_fail "holds 1 NaN and 1 infinite values (the first at voxel x=1, y=1, z=6
 # a crop without any: read
 if run 2 $A -i bad.h5 -image_dataset /grey -voxel_size 0.01 -crop 0:16,2:7,0:10; then ok; else fail "a crop without NaN refused"; cat run.log; fi
 if run 2 $A -i clean.raw $RAW; then ok; else fail "the clean image refused"; cat run.log; fi
-# a study of the image (run -i reads it with the same reader): refused, no table (its checkpoint holds no unit)
+# a study of the image (run -i reads it with the same reader): refused before the study directory is made
 if run 2 run -i bad.tif -voxel_size 0.01 -o study -transport_direction z; then fail "run -i of a NaN image ran"; else ok; fi
 grep -q "stochmorph error:.*$ALL" run.log && ok || { fail "run -i: no message"; cat run.log; }
-[ ! -f study/study.csv ] && ok || fail "run -i of a NaN image wrote a table"
+[ ! -e study ] && ok || fail "run -i of a NaN image made the study directory"
 finish
