@@ -232,7 +232,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
   if (csv) {
     fprintf(csv, "phase,label,voxels,volume_fraction,specific_surface_area_per_um,r_50_um,r_min_mean_um,"
                  "constrictivity_mean,geodesic_tortuosity_mean,percolating_fraction_x,percolating_fraction_y,"
-                 "percolating_fraction_z,M_predicted\n");
+                 "percolating_fraction_z,M_predicted,connectivity\n");
     for (int i = 0; i < np; i++)
     {
       char a[32], b[32];
@@ -247,7 +247,7 @@ static PetscErrorCode sm_write_results(MPI_Comm comm, const SMAnalyzeOptions *o,
                           on ? m->M_predicted : NAN};
         for (int q = 0; q < 8; q++) sm_csv_real(csv, vals[q]);
       }
-      fprintf(csv, "\n");
+      fprintf(csv, ",%d\n", (int)o->morph.connectivity); /* the voxel neighbours the percolation and path values used */
     }
   }
   PetscCall(sm_text_close(comm, csvpath, &csv, PETSC_TRUE));

@@ -66,6 +66,7 @@ check(len(tp["h"]) == len(tp["C"]["solid_solid"]) and set(tp["C"]) == {"pore_por
 check(abs(tp["C"]["solid_solid"][0] - r["phases"]["solid"]["volume_fraction"]) < 1e-15, "C(0) = p")
 rows = list(csv.DictReader(open("f.csv")))
 check([row["phase"] for row in rows] == ["pore", "solid"], "CSV rows")
+check(all(int(row["connectivity"]) == r["connectivity"] for row in rows), "CSV connectivity column (JSON %s)" % r.get("connectivity"))
 rows = list(csv.DictReader(open("f_two_point.csv")))
 check({row["curve"] for row in rows} == {"radial", "x", "y", "z"}, "two-point CSV curves")
 check.done()
