@@ -228,7 +228,9 @@ static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rno
     Vec       x;
     double    est;
     PetscCall(KSPComputeExtremeSingularValues(ksp, &emax, &emin));
-    est    = (double)rnorm * (double)rnorm * SM_RITZ_SAFETY / (double)emin;
+    /* a Ritz value <= 0 means the preconditioner is not positive definite (e.g. a non-symmetric smoother): no bound,
+       the residual test alone decides */
+    est    = emin > 0 ? (double)rnorm * (double)rnorm * SM_RITZ_SAFETY / (double)emin : NAN;
     h->est = est;
     h->E   = NAN;
     if (h->monitor || est <= h->m_rtol * h->E0) {
