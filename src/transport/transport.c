@@ -157,6 +157,20 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Whether the solver object's KSP will be preconditioned by BoomerAMG (the default unless -<prefix>pc_type or
+   -<prefix>pc_hypre_type say otherwise): then a matrix assembled in hypre's own format needs no conversion. */
+static PetscErrorCode sm_transport_uses_boomeramg(SMTransport t, PetscBool *yes)
+{
+  char      pc[64] = "hypre", ht[64] = "boomeramg";
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetString(t->options, t->prefix[0] ? t->prefix : NULL, "-pc_type", pc, sizeof(pc), &set));
+  PetscCall(PetscOptionsGetString(t->options, t->prefix[0] ? t->prefix : NULL, "-pc_hypre_type", ht, sizeof(ht), &set));
+  *yes = !strcmp(pc, "hypre") && !strcmp(ht, "boomeramg") ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Why the preconditioner of FEM is built from the edge Laplacian by default (-transport_pc_matrix edge|stiffness,
    solver.c). Measured on the 128^3 chi2 twin (F850 parameters, 1.1e6 unknowns, 1 rank, then with GAMG): algebraic
    multigrid on the Q1 stiffness matrix needs
@@ -468,7 +482,10 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     } else {
       PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
-      else PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
+      else {
+        PetscCall(sm_transport_uses_boomeramg(t, &c.hypre_matrix));
+        PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
+      }
       PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       P = A;
       PetscCall(PetscObjectReference((PetscObject)A));
