@@ -50,6 +50,7 @@ typedef struct {
   PetscInt          first, nlocal; /* this rank's rows [first, first + nlocal) */
   int64_t           nglobal;
   PetscBool         symmetric_storage; /* FEM operator in SBAIJ (upper triangle only) when nothing factors it */
+  PetscBool         hypre_matrix;      /* FV: assemble straight into hypre's ParCSR (MATHYPRE) for BoomerAMG */
 } SMTransportCtx;
 
 /* Exchange the ghost planes of a ghosted slab array (own planes 1 .. nown, ghosts 0 and nown + 1) with the ranks

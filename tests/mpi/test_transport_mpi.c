@@ -24,6 +24,7 @@
  * solver's error estimate (M is above the exact value by at most the estimate, which the default stopping rule brings
  * below 1e-6). */
 #include <stochmorph/transport.h>
+#include <string.h>
 #include "smtest.h"
 #include "smtest_transport.h"
 #include "transport/transport_impl.h"
@@ -347,6 +348,23 @@ static PetscErrorCode check_random(void)
                      (int)r[1].iterations);
       }
     }
+    if (m == SM_TRANSPORT_FV) {
+      /* FV assembles straight into hypre's format for BoomerAMG; with another preconditioner (GAMG) it assembles a PETSc
+         AIJ matrix: the same system, so the same M within the two solves' stopping accuracy (1e-6 each) */
+      SMTransport       t;
+      SMTransportResult s;
+      PetscCall(sm_transport_create(PETSC_COMM_WORLD, &t));
+      PetscCall(PetscOptionsSetValue(NULL, "-transport_pc_type", "gamg"));
+      PetscCall(sm_transport_set_from_options(t));
+      PetscCall(PetscOptionsClearValue(NULL, "-transport_pc_type"));
+      PetscCall(sm_transport_set_method(t, SM_TRANSPORT_FV));
+      PetscCall(sm_transport_solve(t, vol, one, 1, 1, NULL, &s));
+      PetscCall(sm_transport_destroy(&t));
+      SM_TEST_TRUE(!strcmp(s.pc_type, "gamg") && !strcmp(r[1].pc_type, "hypre"), "fv: preconditioners %s and %s", s.pc_type,
+                   r[1].pc_type);
+      SM_TEST_REL(s.M, r[1].M, 2e-6, "fv random: AIJ matrix + GAMG gives the M of the hypre matrix + BoomerAMG");
+      SM_TEST_TRUE(s.unknowns == r[1].unknowns && s.m_converged, "fv GAMG: same system, stopped on M");
+    }
     /* the same solves on rank 0 alone */
     if (rank == 0) {
       SMGrid   g1;
@@ -360,8 +378,11 @@ static PetscErrorCode check_random(void)
         SM_TEST_REL(r[d].M, s.M, 1e-6, what);
         SM_TEST_TRUE(r[d].unknowns == s.unknowns, "%s: unknowns %lld vs %lld", mname(m), (long long)r[d].unknowns,
                      (long long)s.unknowns);
-        SM_TEST_TRUE(fabs((double)r[d].iterations - (double)s.iterations) <= 0.2 * (double)s.iterations,
-                     "%s random, direction %d: %d iterations on all ranks vs %d on one (within 20 %%)", mname(m), d,
+        /* within 20 %, or 2 iterations: on this small volume (7 planes per rank at 3 ranks) BoomerAMG's parallel PMIS
+           coarsening with FV's strong threshold 0.25 took 10 iterations where one rank took 8; on the 200^3 twin it took
+           9 at 1, 2 and 3 ranks */
+        SM_TEST_TRUE(fabs((double)r[d].iterations - (double)s.iterations) <= PetscMax(0.2 * (double)s.iterations, 2.0),
+                     "%s random, direction %d: %d iterations on all ranks vs %d on one (within 20 %% or 2)", mname(m), d,
                      (int)r[d].iterations, (int)s.iterations);
         PetscCall(PetscPrintf(PETSC_COMM_SELF, "  %s random %d: M %.8f, tau %.4f, %d its (1 rank: %d), %lld unknowns\n",
                               mname(m), d, r[d].M, r[d].tau_eff, (int)r[d].iterations, (int)s.iterations,
