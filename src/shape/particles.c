@@ -211,6 +211,7 @@ static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3],
   double  *centre = NULL, *coeffs = NULL, *fe = NULL, *rmax = NULL;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(SM_EVENT_ShapeFit, 0, 0, 0, 0));
   PetscCall(sm_part_list_append(pl, basin, &nv, &st, &centre, &coeffs, &fe, &rmax));
   for (int d = 0; d < 3; d++) centre[d] = c[d];
   *nv = voxels;
@@ -218,6 +219,7 @@ static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3],
   PetscCall(sm_shape_sample_radii(set, centre, ndir, dirs, r));
   PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fe));
   sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
+  PetscCall(PetscLogEventEnd(SM_EVENT_ShapeFit, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -396,7 +398,9 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
       count > 0, comm, PETSC_ERR_ARG_WRONG,
       "Phase '%s' is empty: there is nothing to split into sub-particles (choose another phase with -shape_phase)",
       names[phase]);
+  PetscCall(PetscLogEventBegin(SM_EVENT_Watershed, 0, 0, 0, 0));
   PetscCall(sm_shape_watershed(grid, mask, hmark, ws, &np));
+  PetscCall(PetscLogEventEnd(SM_EVENT_Watershed, 0, 0, 0, 0));
 
   /* per-particle voxel counts, index sums (exact integers) and deepest voxel */
   PetscCall(PetscCalloc3(4 * np, &sums, np, &argmax, np, &dmax));

@@ -38,6 +38,7 @@
  * small beside the slab. */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
+#include <stochmorph/log.h>
 #include <math.h>
 
 typedef struct {
@@ -232,6 +233,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         mask[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1] = set->in[(k * set->n[1] + j) * set->n[0] + i] != 0;
 
   /* 1. atoms: watershed of the basin's own distance map, every regional maximum a marker */
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarAtoms, 0, 0, 0, 0));
   PetscCall(sm_grid_create(PETSC_COMM_SELF, b.n, hh, &grid));
   PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
   PetscCall(sm_shape_watershed(grid, mask, 0.0, wsl, &natoms));
@@ -242,6 +244,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     ppart[v] = -1;
   }
   PetscCall(PetscFree(wsl));
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarAtoms, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarCover, 0, 0, 0, 0));
 
   /* voxels of each atom, in increasing index (counting sort); acnt = voxels still unassigned, kept at the front */
   PetscCall(PetscCalloc4(natoms + 1, &aoff, natoms, &acnt, natoms, &order, natoms, &adepth));
@@ -371,7 +375,10 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     for (int d = 0; d < 3; d++) cen[3 * np + d] = c[d];
     np++;
   }
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarCover, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarMerge, 0, 0, 0, 0));
   PetscCall(sm_star_merge(&b, ppart, &np, cen));
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarMerge, 0, 0, 0, 0));
   for (int64_t k = 0; k < set->n[2]; k++)
     for (int64_t j = 0; j < set->n[1]; j++)
       for (int64_t i = 0; i < set->n[0]; i++)
