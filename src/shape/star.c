@@ -79,7 +79,7 @@ static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const doub
     const double t = ns ? (double)s / ns : 0;
     int64_t      w[3];
     for (int d = 0; d < 3; d++) {
-      w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
+      w[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
       if (w[d] < 0 || w[d] >= b->n[d]) return 0;
     }
     if (!sm_star_in(r, (w[2] * b->n[1] + w[1]) * b->n[0] + w[0])) return 0;
