@@ -93,7 +93,8 @@ typedef struct {
 
 /* Radius of the voxel set along each direction from the centre c [um]: the distance to the first point where the
    trilinear interpolation of the set's indicator (1 at the centres of its voxels, 0 elsewhere) falls below 1/2,
-   found in steps of a quarter of the smallest voxel side and refined by bisection to 1e-6 of it. */
+   found in steps of a quarter of the smallest voxel side, refined by bisection to 1/4096 of it and by a linear
+   interpolation of the indicator in the last bracket. */
 PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[3], int ndir, const double *dirs,
                                      double *r);
 /* Does c see every voxel of the set? Each segment from c to the centre of a boundary voxel (one with a 6-neighbour

@@ -64,7 +64,9 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
     ierr = sm_shape_extract(vol, label, &opt, &sh);
   }
   if (!ierr) ierr = PetscStrncpy(sh.source, in, sizeof(sh.source));
+  if (!ierr) ierr = PetscLogEventBegin(SM_EVENT_H5Write, 0, 0, 0, 0);
   if (!ierr) ierr = sm_shape_write(comm, out, &sh);
+  if (!ierr) ierr = PetscLogEventEnd(SM_EVENT_H5Write, 0, 0, 0, 0);
   if (ierr) {
     (void)sm_shapes_free(&sh);
     (void)sm_volume_destroy(&vol);

@@ -3,7 +3,8 @@
 PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Threshold, SM_EVENT_H5Write, SM_EVENT_H5Read,
   SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall,
   SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_TransportKept, SM_EVENT_TransportAssemble, SM_EVENT_ImageRead, SM_EVENT_Fit,
-  SM_EVENT_Shape, SM_EVENT_Raster;
+  SM_EVENT_Shape, SM_EVENT_Raster, SM_EVENT_Watershed, SM_EVENT_StarAtoms, SM_EVENT_StarCover, SM_EVENT_StarMerge,
+  SM_EVENT_ShapeFit;
 
 PetscErrorCode sm_log_register(void)
 {
@@ -34,5 +35,10 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMFit", cid, &SM_EVENT_Fit));
   PetscCall(PetscLogEventRegister("SMShape", cid, &SM_EVENT_Shape));
   PetscCall(PetscLogEventRegister("SMRaster", cid, &SM_EVENT_Raster));
+  PetscCall(PetscLogEventRegister("SMWatershed", cid, &SM_EVENT_Watershed));
+  PetscCall(PetscLogEventRegister("SMStarAtoms", cid, &SM_EVENT_StarAtoms));
+  PetscCall(PetscLogEventRegister("SMStarCover", cid, &SM_EVENT_StarCover));
+  PetscCall(PetscLogEventRegister("SMStarMerge", cid, &SM_EVENT_StarMerge));
+  PetscCall(PetscLogEventRegister("SMShapeFit", cid, &SM_EVENT_ShapeFit));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,8 +2,10 @@
  * the cut of a basin that is not star-shaped from its centre into star-shaped parts (star.c), radius samples along
  * rays, spherical-harmonic fit (SPEC 7, steps 2 and 3).
  *
- * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank, basin p going to rank
- * p mod size (an all-to-all exchange moving every voxel of the phase once, 16 bytes each). The owner builds the
+ * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank (an all-to-all exchange
+ * moving every voxel of the phase once, 16 bytes each). Owners are chosen by the longest-processing-time rule on the
+ * basins' voxel counts (largest basin first, to the rank with the fewest voxels so far), the same on every rank; the
+ * cost of a basin grows with its size, and a few large basins dealt out by number left one rank idle. The owner builds the
  * basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the cut
  * needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
  * basins before it, in the order the cut made them), whatever rank made them; results are summed over the ranks (one
@@ -33,7 +35,7 @@ static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
   double  f[3], v = 0;
   for (int d = 0; d < 3; d++) {
     const double u = p[d] / s->h[d] - 0.5;
-    i0[d]          = (int64_t)floor(u);
+    i0[d]          = sm_shape_ifloor(u);
     f[d]           = u - (double)i0[d];
   }
   for (int a = 0; a < 8; a++) {
@@ -63,26 +65,33 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
   tmax += 2 * dt;
   for (int j = 0; j < ndir; j++) {
     const double *u = dirs + 3 * j;
-    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi;
-    if (sm_set_indicator(set, p) < 0.5) {
+    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi, flo, fhi;
+    if ((fhi = sm_set_indicator(set, p)) < 0.5) {
       r[j] = 0;
       continue;
     }
     do {
+      flo = fhi;
       t += dt;
       for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
-    } while (t < tmax && sm_set_indicator(set, p) >= 0.5);
+    } while (t < tmax && (fhi = sm_set_indicator(set, p)) >= 0.5);
     lo = t - dt;
     hi = t;
-    for (int it = 0; it < 24; it++) { /* dt / 2^24 < 1e-7 of a voxel */
+    for (int it = 0; it < 12; it++) { /* dt / 2^12 < 1e-4 of a voxel */
       const double m = 0.5 * (lo + hi);
+      double       f;
       for (int d = 0; d < 3; d++) p[d] = c[d] + m * u[d];
-      if (sm_set_indicator(set, p) >= 0.5)
-        lo = m;
-      else
-        hi = m;
+      if ((f = sm_set_indicator(set, p)) >= 0.5) {
+        lo  = m;
+        flo = f;
+      } else {
+        hi  = m;
+        fhi = f;
+      }
     }
-    r[j] = 0.5 * (lo + hi);
+    /* the indicator is a continuous piecewise cubic along the ray: in a bracket this short it is linear to within
+       ~1e-8 of a voxel */
+    r[j] = fhi < 0.5 ? lo + (flo - 0.5) / (flo - fhi) * (hi - lo) : 0.5 * (lo + hi);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -111,7 +120,7 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
         for (int s = 0; s <= ns; s++) {
           const double t = ns ? (double)s / ns : 0;
           int64_t      v[3];
-          for (int d = 0; d < 3; d++) v[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / set->h[d]);
+          for (int d = 0; d < 3; d++) v[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / set->h[d]);
           if (!sm_set_has(set, v[0], v[1], v[2])) {
             blocked++;
             break;
@@ -127,11 +136,40 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
 
 double sm_shape_extract_bytes_per_voxel(void)
 {
-  /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (64, see watershed.c); afterwards the EDT
-     again (8 + its work space) and the gathered voxel pairs (16 per voxel of the phase, sent and received), then one
-     basin at a time the cut's work space (about 100 bytes per voxel of the basin's box, star.c), small beside the
-     slab unless one basin spans most of the box */
-  return 1 + 1 + 8 + 64;
+  /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (about 30 at a solid fraction of 0.6, at most
+     16 + 16 for a full phase, see watershed.c); afterwards the EDT again (8 + its work space), the labels with ghost
+     planes (8) and the gathered voxel pairs (16 per voxel of the phase and per touching neighbour basin, sent and
+     received), then one basin at a time the cut's work space (about 100 bytes per voxel of the basin's box, star.c),
+     small beside the slab unless one basin spans most of the box */
+  return 1 + 1 + 8 + 40;
+}
+
+static int sm_pair_compare(const void *a, const void *b);
+
+/* Owner rank of each basin: largest basins first (ties: smaller number), each to the rank with the fewest voxels so far
+   (ties: smaller rank). A function of the global counts alone. */
+static PetscErrorCode sm_basin_owners(int64_t np, const int64_t *sums, PetscMPIInt size, PetscMPIInt *owner)
+{
+  int64_t(*key)[2], *load;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(PetscMax(np, 1), &key));
+  PetscCall(PetscCalloc1(size, &load));
+  for (int64_t p = 0; p < np; p++) {
+    key[p][0] = -sums[4 * p];
+    key[p][1] = p;
+  }
+  qsort(key, (size_t)np, sizeof(key[0]), sm_pair_compare);
+  for (int64_t i = 0; i < np; i++) {
+    PetscMPIInt r = 0;
+    for (PetscMPIInt t = 1; t < size; t++)
+      if (load[t] < load[r]) r = t;
+    owner[key[i][1]] = r;
+    load[r] += -key[i][0];
+  }
+  PetscCall(PetscFree(load));
+  PetscCall(PetscFree(key));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static int sm_pair_compare(const void *a, const void *b)
@@ -211,6 +249,7 @@ static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3],
   double  *centre = NULL, *coeffs = NULL, *fe = NULL, *rmax = NULL;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(SM_EVENT_ShapeFit, 0, 0, 0, 0));
   PetscCall(sm_part_list_append(pl, basin, &nv, &st, &centre, &coeffs, &fe, &rmax));
   for (int d = 0; d < 3; d++) centre[d] = c[d];
   *nv = voxels;
@@ -218,6 +257,7 @@ static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3],
   PetscCall(sm_shape_sample_radii(set, centre, ndir, dirs, r));
   PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fe));
   sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
+  PetscCall(PetscLogEventEnd(SM_EVENT_ShapeFit, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -396,7 +436,9 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
       count > 0, comm, PETSC_ERR_ARG_WRONG,
       "Phase '%s' is empty: there is nothing to split into sub-particles (choose another phase with -shape_phase)",
       names[phase]);
+  PetscCall(PetscLogEventBegin(SM_EVENT_Watershed, 0, 0, 0, 0));
   PetscCall(sm_shape_watershed(grid, mask, hmark, ws, &np));
+  PetscCall(PetscLogEventEnd(SM_EVENT_Watershed, 0, 0, 0, 0));
 
   /* per-particle voxel counts, index sums (exact integers) and deepest voxel */
   PetscCall(PetscCalloc3(4 * np, &sums, np, &argmax, np, &dmax));
@@ -431,7 +473,10 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
      particles, so that fitted neighbours overlap a little instead of leaving cracks along their common faces */
   PetscCall(PetscCalloc1(g.size, &scount));
   {
-    int64_t *cnt, *pos, *ext, nsend = 0;
+    int64_t     *cnt, *pos, *ext, nsend = 0;
+    PetscMPIInt *owner;
+    PetscCall(PetscMalloc1(PetscMax(np, 1), &owner));
+    PetscCall(sm_basin_owners(np, sums, g.size, owner));
     PetscCall(PetscMalloc1((size_t)((g.z_local + 2) * g.n_plane), &ext));
     PetscCall(sm_shape_ghost_labels(grid, ws, ext));
     PetscCall(PetscCalloc2(g.size, &cnt, g.size, &pos));
@@ -448,11 +493,11 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
         int           ns = 0;
         if (ws[i] < 0) continue;
         if (pass) {
-          const int64_t q = pos[ws[i] % g.size]++;
+          const int64_t q = pos[owner[ws[i]]]++;
           sendbuf[q][0]   = ws[i];
           sendbuf[q][1]   = gi;
         } else
-          cnt[ws[i] % g.size]++;
+          cnt[owner[ws[i]]]++;
         for (int dz = -1; dz <= 1; dz++)
           for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++) {
@@ -465,17 +510,18 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
               if (dup) continue;
               seen[ns++] = o;
               if (pass) {
-                const int64_t q = pos[o % g.size]++;
+                const int64_t q = pos[owner[o]]++;
                 sendbuf[q][0]   = o;
                 sendbuf[q][1]   = -(gi + 1);
               } else
-                cnt[o % g.size]++;
+                cnt[owner[o]]++;
             }
       }
       if (pass == 0) continue;
     }
     PetscCall(PetscFree2(cnt, pos));
     PetscCall(PetscFree(ext));
+    PetscCall(PetscFree(owner));
   }
   PetscCall(PetscFree2(mask, ws));
   {

@@ -4,6 +4,14 @@
 
 #include <stochmorph/shape.h>
 
+/* floor(x) as an integer, for finite |x| < 2^62, without the library call (the inner loops of the star test and the
+   radius sampling): the same value as (int64_t)floor(x). */
+static inline int64_t sm_shape_ifloor(double x)
+{
+  const int64_t i = (int64_t)x;
+  return i - (int64_t)(x < (double)i);
+}
+
 /* Y at the direction of the non-zero vector u, without argument checks (hot loops). */
 void sm_shape_sh_basis_unchecked(int L, const double u[3], double *Y);
 

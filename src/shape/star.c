@@ -33,11 +33,12 @@
  * the staircase surface that no neighbouring centre sees; each is a (tiny) star-shaped sub-particle of its own.
  *
  * Cost: per visibility test, the segment length over a quarter voxel, and only boundary voxels are tested; a part test
- * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~64
+ * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~30
  * bytes, the distance map (8), the atom and part numbers (8) and the region byte. Boxes are those of single basins,
  * small beside the slab. */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
+#include <stochmorph/log.h>
 #include <math.h>
 
 typedef struct {
@@ -78,7 +79,7 @@ static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const doub
     const double t = ns ? (double)s / ns : 0;
     int64_t      w[3];
     for (int d = 0; d < 3; d++) {
-      w[d] = (int64_t)floor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
+      w[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
       if (w[d] < 0 || w[d] >= b->n[d]) return 0;
     }
     if (!sm_star_in(r, (w[2] * b->n[1] + w[1]) * b->n[0] + w[0])) return 0;
@@ -232,6 +233,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         mask[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1] = set->in[(k * set->n[1] + j) * set->n[0] + i] != 0;
 
   /* 1. atoms: watershed of the basin's own distance map, every regional maximum a marker */
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarAtoms, 0, 0, 0, 0));
   PetscCall(sm_grid_create(PETSC_COMM_SELF, b.n, hh, &grid));
   PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
   PetscCall(sm_shape_watershed(grid, mask, 0.0, wsl, &natoms));
@@ -242,6 +244,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     ppart[v] = -1;
   }
   PetscCall(PetscFree(wsl));
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarAtoms, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarCover, 0, 0, 0, 0));
 
   /* voxels of each atom, in increasing index (counting sort); acnt = voxels still unassigned, kept at the front */
   PetscCall(PetscCalloc4(natoms + 1, &aoff, natoms, &acnt, natoms, &order, natoms, &adepth));
@@ -371,7 +375,10 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     for (int d = 0; d < 3; d++) cen[3 * np + d] = c[d];
     np++;
   }
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarCover, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(SM_EVENT_StarMerge, 0, 0, 0, 0));
   PetscCall(sm_star_merge(&b, ppart, &np, cen));
+  PetscCall(PetscLogEventEnd(SM_EVENT_StarMerge, 0, 0, 0, 0));
   for (int64_t k = 0; k < set->n[2]; k++)
     for (int64_t j = 0; j < set->n[1]; j++)
       for (int64_t i = 0; i < set->n[0]; i++)

@@ -1,8 +1,8 @@
 /* Marker-controlled watershed of a set on its distance map, distributed over the z-slabs (SPEC 7, step 1).
  *
  * Every step is a "flood": a maximum-bottleneck search, value(v) = the largest, over 26-paths from a source u to v, of
- * min(value(u), smallest f on the path after u). Inside a slab it is Dijkstra's algorithm with a binary max-heap (a
- * valid greedy order because extending a path by one voxel never raises its value); across slabs the two ghost planes
+ * min(value(u), smallest f on the path after u). Inside a slab it is Dijkstra's algorithm (a valid greedy order because
+ * extending a path by one voxel never raises its value) on a bucket queue; across slabs the two ghost planes
  * are exchanged, their voxels pushed as sources, and the local search resumed, until no rank changes a value (the
  * values only increase, so this terminates; each round costs two plane exchanges and an Allreduce, and the number of
  * rounds is the number of slab crossings of the longest chain of improvements, a few in practice). The fixed point is
@@ -21,25 +21,41 @@
  *      its label is the label of its parent (markers: the marker number). Parents precede their children in key
  *      order, so the parent graph is a forest rooted at the markers; labels are propagated along it with path
  *      walking inside each slab and ghost-plane exchanges of labels until nothing changes.
- * Memory, per voxel of the slab (with two ghost planes): d, R/b and Q/label as doubles or int64 (24 bytes), k (4),
- * marker and parent bytes (2), the components' int64 labels (8, freed before step 4), the heap (24 bytes per queued
- * voxel; step 2 queues every voxel of the set) and the EDT's own work space: about 64 bytes per voxel at the peak. */
+ * Levels. Every value a flood compares is a copy of a distance d, of d - h (step 2's sources) or +-inf, never a new
+ * number; so the floods run on the ranks ("levels") of the sorted distinct values of {d} and {d - h} over the whole
+ * volume (every rank gathers the distinct distances of all slabs: a few thousand for cubic voxels, the square roots of
+ * sums of three squares), 0 for -inf and the last level for +inf. Comparisons of levels are those of the values, so
+ * the result is the one of the floods on doubles, bit for bit, in 4 bytes instead of 8. The queue is a FIFO per level
+ * (Meyer's hierarchical queue): pops come from the highest non-empty level, in O(1). Within a level a FIFO pops the
+ * smaller k first whenever the pushes follow the greedy order; the sources pushed again from the ghost planes may not,
+ * and then a voxel is simply improved again later (the stale-entry test and the strict improvement rule make every
+ * flood a label-correcting search with the same unique fixed point).
+ * Memory, per voxel of the slab (with two ghost planes): d, R/b and Q/label as 32-bit levels or labels (12 bytes), k
+ * (4), marker and parent bytes (2), the components' int64 labels (8, freed before step 4), the queue (16 bytes per
+ * queued voxel; step 2 queues every voxel of the set, its pool is freed after the step) and, in step 1, the EDT's
+ * doubles and work space (16): about 30 bytes per voxel at the peak for a solid fraction of 0.6 (64 with doubles and a
+ * binary heap). */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* A queued voxel: v its index in the ext array, k its step count (step 4), next the following node of its level. */
 typedef struct {
-  double  b;
-  int32_t k;
   int64_t v;
-} SMWsEntry;
+  int32_t k, next;
+} SMWsNode;
 
+/* Bucket queue over the levels: a FIFO list per level, nodes from one pool with a free list. */
 typedef struct {
-  SMWsEntry *e;
-  size_t     n, cap;
-} SMWsHeap;
+  SMWsNode *node;
+  int32_t  *head, *tail; /* [nlev] */
+  int64_t   cap, used, n;
+  int32_t   free_list;
+  uint32_t  nlev, top;
+} SMWsQueue;
 
 typedef struct {
   SMGrid      grid;
@@ -50,73 +66,128 @@ typedef struct {
   int         d[26][3];
 } SMWsCtx;
 
-static inline int sm_ws_better(double b1, int32_t k1, double b2, int32_t k2)
+static inline int sm_ws_better(uint32_t b1, int32_t k1, uint32_t b2, int32_t k2)
 {
   return b1 > b2 || (b1 == b2 && k1 < k2);
 }
 
-static PetscErrorCode sm_ws_push(SMWsHeap *h, double b, int32_t k, int64_t v)
+static PetscErrorCode sm_ws_queue_create(uint32_t nlev, SMWsQueue *q)
 {
-  size_t i;
-
   PetscFunctionBeginUser;
-  if (h->n == h->cap) {
-    size_t     cap = h->cap ? 2 * h->cap : 1024;
-    SMWsEntry *e;
-    PetscCall(PetscMalloc1(cap, &e));
-    if (h->n) PetscCall(PetscArraycpy(e, h->e, h->n));
-    PetscCall(PetscFree(h->e));
-    h->e   = e;
-    h->cap = cap;
-  }
-  i = h->n++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!sm_ws_better(b, k, h->e[p].b, h->e[p].k)) break;
-    h->e[i] = h->e[p];
-    i       = p;
-  }
-  h->e[i] = (SMWsEntry){b, k, v};
+  PetscCall(PetscMemzero(q, sizeof(*q)));
+  PetscCall(PetscMalloc2(nlev, &q->head, nlev, &q->tail));
+  for (uint32_t l = 0; l < nlev; l++) q->head[l] = q->tail[l] = -1;
+  q->nlev      = nlev;
+  q->free_list = -1;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static SMWsEntry sm_ws_pop(SMWsHeap *h)
+/* Room for at least cap nodes in the pool (no nodes may be queued: the pool is replaced, not copied). */
+static PetscErrorCode sm_ws_queue_reserve(SMWsQueue *q, int64_t cap)
 {
-  SMWsEntry top = h->e[0], last = h->e[--h->n];
-  size_t    i = 0;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= h->n) break;
-    if (c + 1 < h->n && sm_ws_better(h->e[c + 1].b, h->e[c + 1].k, h->e[c].b, h->e[c].k)) c++;
-    if (!sm_ws_better(h->e[c].b, h->e[c].k, last.b, last.k)) break;
-    h->e[i] = h->e[c];
-    i       = c;
-  }
-  if (h->n) h->e[i] = last;
-  return top;
+  PetscFunctionBeginUser;
+  PetscAssert(q->n == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Reserve of a non-empty queue");
+  PetscCheck(cap < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP,
+             "The watershed queue would need %lld entries on one rank (at most %d): use more ranks", (long long)cap,
+             INT32_MAX - 1);
+  PetscCall(PetscFree(q->node));
+  PetscCall(PetscMalloc1(PetscMax(cap, 1), &q->node));
+  q->cap       = PetscMax(cap, 1);
+  q->used      = 0;
+  q->free_list = -1;
+  for (uint32_t l = 0; l < q->nlev; l++) q->head[l] = q->tail[l] = -1;
+  q->top = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Local search from the queued sources; targets are voxels of the slab's own planes with f > -inf that are not fixed.
-   k == NULL: the value-only flood. */
-static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsHeap *h, const double *f, double *val, int32_t *k,
+static PetscErrorCode sm_ws_queue_destroy(SMWsQueue *q)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(q->node));
+  PetscCall(PetscFree2(q->head, q->tail));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_ws_push(SMWsQueue *q, uint32_t b, int32_t k, int64_t v)
+{
+  int32_t i;
+
+  PetscFunctionBeginUser;
+  if (q->free_list >= 0) {
+    i            = q->free_list;
+    q->free_list = q->node[i].next;
+  } else {
+    if (q->used == q->cap) {
+      const int64_t cap = q->cap + q->cap / 2 + 1024;
+      SMWsNode     *nn;
+      PetscCheck(cap < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP,
+                 "The watershed queue would need %lld entries on one rank (at most %d): use more ranks",
+                 (long long)cap, INT32_MAX - 1);
+      PetscCall(PetscMalloc1(cap, &nn));
+      PetscCall(PetscArraycpy(nn, q->node, q->used));
+      PetscCall(PetscFree(q->node));
+      q->node = nn;
+      q->cap  = cap;
+    }
+    i = (int32_t)q->used++;
+  }
+  q->node[i] = (SMWsNode){v, k, -1};
+  if (q->tail[b] >= 0)
+    q->node[q->tail[b]].next = i;
+  else
+    q->head[b] = i;
+  q->tail[b] = i;
+  if (b > q->top) q->top = b;
+  q->n++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The oldest node of the highest non-empty level (q->n > 0); its level in *b. */
+static inline SMWsNode sm_ws_pop(SMWsQueue *q, uint32_t *b)
+{
+  SMWsNode e;
+  int32_t  i;
+  while (q->head[q->top] < 0) q->top--;
+  i  = q->head[q->top];
+  e  = q->node[i];
+  *b = q->top;
+  q->head[q->top] = e.next;
+  if (e.next < 0) q->tail[q->top] = -1;
+  q->node[i].next = q->free_list;
+  q->free_list    = i;
+  q->n--;
+  return e;
+}
+
+/* Local search from the queued sources; targets are voxels of the slab's own planes with f > 0 (above -inf) that are
+   not fixed. k == NULL: the value-only flood. A voxel away from the box's sides and from the slab's first and last
+   planes has all 26 neighbours in range, and the test of each is skipped. */
+static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
                                 const uint8_t *fixed, PetscBool *changed)
 {
   PetscFunctionBeginUser;
   while (h->n) {
-    const SMWsEntry e = sm_ws_pop(h);
-    int64_t         x, y, z;
-    if (e.b != val[e.v] || (k && e.k != k[e.v])) continue; /* stale entry */
-    x = e.v % c->nx;
-    y = (e.v / c->nx) % c->ny;
-    z = e.v / c->np;
+    uint32_t       eb;
+    const SMWsNode e = sm_ws_pop(h, &eb);
+    int64_t        x, y, z, rem;
+    int            inner;
+    if (eb != val[e.v] || (k && e.k != k[e.v])) continue; /* stale entry */
+    z     = e.v / c->np;
+    rem   = e.v - z * c->np;
+    y     = rem / c->nx;
+    x     = rem - y * c->nx;
+    inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1 && z > 1 && z < c->nz;
     for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2], w = e.v + c->off[q];
-      double        cb;
+      const int64_t w = e.v + c->off[q];
+      uint32_t      cb;
       int32_t       ck;
-      if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
-      if (!(f[w] > -INFINITY) || (fixed && fixed[w])) continue;
-      cb = PetscMin(e.b, f[w]);
-      ck = (k && cb == e.b) ? e.k + 1 : 0;
+      if (!inner) {
+        const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+        if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+      }
+      if (!f[w] || (fixed && fixed[w])) continue;
+      cb = PetscMin(eb, f[w]);
+      ck = (k && cb == eb) ? e.k + 1 : 0;
       if (cb > val[w] || (k && cb == val[w] && ck < k[w])) {
         val[w] = cb;
         if (k) k[w] = ck;
@@ -142,25 +213,25 @@ static PetscErrorCode sm_ws_exchange(const SMWsCtx *c, void *arr, MPI_Datatype t
 }
 
 /* The distributed flood: local search from the queued sources, then rounds of ghost exchange until no rank changes. */
-static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsHeap *h, const double *f, double *val, int32_t *k,
+static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
                                   const uint8_t *fixed)
 {
-  const double  ninf    = -INFINITY;
-  const int32_t zero    = 0;
-  PetscBool     changed = PETSC_FALSE;
-  int           any     = 1;
+  const uint32_t ninf    = 0;
+  const int32_t  zero    = 0;
+  PetscBool      changed = PETSC_FALSE;
+  int            any     = 1;
 
   PetscFunctionBeginUser;
   PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
   while (any) {
     int mine;
-    PetscCall(sm_ws_exchange(c, val, MPI_DOUBLE, sizeof(double), &ninf));
+    PetscCall(sm_ws_exchange(c, val, MPI_UINT32_T, sizeof(uint32_t), &ninf));
     if (k) PetscCall(sm_ws_exchange(c, k, MPI_INT32_T, sizeof(int32_t), &zero));
     if (c->size == 1) break;
     for (int g = 0; g < 2; g++) {
       const int64_t base = g ? (c->nz + 1) * c->np : 0;
       for (int64_t i = 0; i < c->np; i++)
-        if (val[base + i] > -INFINITY) PetscCall(sm_ws_push(h, val[base + i], k ? k[base + i] : 0, base + i));
+        if (val[base + i]) PetscCall(sm_ws_push(h, val[base + i], k ? k[base + i] : 0, base + i));
     }
     changed = PETSC_FALSE;
     PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
@@ -202,10 +273,10 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
 
 /* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 7 the epoch of
    the last pass that resolved v. */
-static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const double *d, const uint8_t *marker, uint8_t *parent,
-                                      int64_t *label)
+static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const uint8_t *marker, uint8_t *parent,
+                                      int32_t *label)
 {
-  const int64_t minus1 = -1;
+  const int32_t minus1 = -1;
   int64_t      *chain  = NULL;
   size_t        cap    = 0;
   int           any    = 1;
@@ -214,11 +285,12 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const double *d, const u
   for (int pass = 1; any; pass++) {
     const uint8_t ep      = (pass & 1) ? 0x80 : 0;
     int           changed = 0;
-    PetscCall(sm_ws_exchange(c, label, MPI_INT64_T, sizeof(int64_t), &minus1));
+    PetscCall(sm_ws_exchange(c, label, MPI_INT32_T, sizeof(int32_t), &minus1));
     for (int64_t v = c->np; v < (c->nz + 1) * c->np; v++) {
       size_t  n = 0;
-      int64_t u = v, L;
-      if (!(d[v] > -INFINITY) || marker[v] || (parent[v] & 0x80) == ep) continue;
+      int64_t u = v;
+      int32_t L;
+      if (!d[v] || marker[v] || (parent[v] & 0x80) == ep) continue;
       for (;;) {
         int64_t p;
         if (n == cap) {
@@ -254,45 +326,180 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const double *d, const u
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static int sm_ws_double_compare(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Index of x in the sorted array L[n] (x must be there, or the index of the first larger element). */
+static uint32_t sm_ws_find(const double *L, uint32_t n, double x)
+{
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint32_t m = lo + (hi - lo) / 2;
+    if (L[m] < x)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo;
+}
+
+static inline uint64_t sm_ws_hash(uint64_t x)
+{
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+/* The levels (see the header): dd[n_local] the distance of the slab's voxels (-inf outside) -> dl (ext array, ghost
+   planes left 0) their levels; *nlev levels, 0 = -inf and nlev - 1 = +inf; minus_h[l] = the level of L[l] - h for
+   every level l of a distance. The distinct distances of the slab are found with an open-addressing hash table of
+   their bit patterns (few thousand values for a cubic grid: the square roots of sums of three squares), gathered from
+   all ranks and merged with the values d - h. Collective. */
+static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h, uint32_t *dl, uint32_t *nlev,
+                                   uint32_t **minus_h)
+{
+  const uint64_t empty = UINT64_MAX; /* a NaN pattern: never a distance */
+  uint64_t      *key;
+  uint32_t      *lev;
+  size_t         cap = 4096, nk = 0;
+  double        *loc, *all, *L;
+  int           *cnt, *disp, nloc, ntot = 0;
+  uint32_t       n;
+  const int64_t  nl = c->nz * c->np;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(cap, &key, cap, &lev));
+  for (size_t i = 0; i < cap; i++) key[i] = empty;
+  for (int64_t i = 0; i < nl; i++) {
+    uint64_t bits;
+    size_t   j;
+    if (!(dd[i] > -INFINITY)) continue;
+    memcpy(&bits, &dd[i], sizeof(bits));
+    for (j = sm_ws_hash(bits) & (cap - 1); key[j] != empty && key[j] != bits; j = (j + 1) & (cap - 1));
+    if (key[j] == bits) continue;
+    key[j] = bits;
+    if (++nk * 2 > cap) { /* grow to keep the load below one half */
+      uint64_t *nkey;
+      uint32_t *nlv;
+      PetscCall(PetscMalloc2(2 * cap, &nkey, 2 * cap, &nlv));
+      for (size_t t = 0; t < 2 * cap; t++) nkey[t] = empty;
+      for (size_t t = 0; t < cap; t++) {
+        size_t u;
+        if (key[t] == empty) continue;
+        for (u = sm_ws_hash(key[t]) & (2 * cap - 1); nkey[u] != empty; u = (u + 1) & (2 * cap - 1));
+        nkey[u] = key[t];
+      }
+      PetscCall(PetscFree2(key, lev));
+      key = nkey;
+      lev = nlv;
+      cap *= 2;
+    }
+  }
+  PetscCall(sm_int64_to_int((int64_t)nk, &nloc));
+  PetscCall(PetscMalloc1(PetscMax(nloc, 1), &loc));
+  nk = 0;
+  for (size_t t = 0; t < cap; t++)
+    if (key[t] != empty) memcpy(&loc[nk++], &key[t], sizeof(double));
+  PetscCall(PetscMalloc2(c->size, &cnt, c->size, &disp));
+  PetscCallMPI(MPI_Allgather(&nloc, 1, MPI_INT, cnt, 1, MPI_INT, c->comm));
+  for (int r = 0; r < c->size; r++) {
+    disp[r] = ntot;
+    PetscCheck(cnt[r] <= INT_MAX / 2 - 2 - ntot, c->comm, PETSC_ERR_SUP, "Too many distinct distances for the watershed");
+    ntot += cnt[r];
+  }
+  PetscCall(PetscMalloc2(2 * ntot + 2, &all, 2 * ntot + 2, &L));
+  PetscCallMPI(MPI_Allgatherv(loc, nloc, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, c->comm));
+  for (int i = 0; i < ntot; i++) all[ntot + i] = all[i] - h;
+  qsort(all, (size_t)(2 * ntot), sizeof(double), sm_ws_double_compare);
+  n      = 0;
+  L[n++] = -INFINITY;
+  for (int i = 0; i < 2 * ntot; i++)
+    if (all[i] != L[n - 1]) L[n++] = all[i];
+  L[n++] = INFINITY;
+  for (size_t t = 0; t < cap; t++)
+    if (key[t] != empty) {
+      double x;
+      memcpy(&x, &key[t], sizeof(double));
+      lev[t] = sm_ws_find(L, n, x);
+    }
+  for (int64_t i = 0; i < nl; i++) {
+    uint64_t bits;
+    size_t   j;
+    if (!(dd[i] > -INFINITY)) {
+      dl[c->np + i] = 0;
+      continue;
+    }
+    memcpy(&bits, &dd[i], sizeof(bits));
+    for (j = sm_ws_hash(bits) & (cap - 1); key[j] != bits; j = (j + 1) & (cap - 1));
+    dl[c->np + i] = lev[j];
+  }
+  PetscCall(PetscMalloc1(n, minus_h));
+  for (uint32_t l = 0; l < n; l++) (*minus_h)[l] = (l == 0 || l == n - 1) ? l : sm_ws_find(L, n, L[l] - h);
+  *nlev = n;
+  PetscCall(PetscFree2(all, L));
+  PetscCall(PetscFree2(cnt, disp));
+  PetscCall(PetscFree(loc));
+  PetscCall(PetscFree2(key, lev));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marker_height, int64_t *label,
                                   int64_t *nparticles)
 {
-  SMWsCtx      c;
-  SMGridInfo   g;
-  SMWsHeap     heap = {NULL, 0, 0};
-  SMComponents cc   = {0};
-  double      *d, *R, *Q;
-  int32_t     *k;
-  uint8_t     *marker, *parent, *mslab;
-  int64_t     *comp, *lab, missing = 0;
-  const double ninf = -INFINITY;
+  SMWsCtx        c;
+  SMGridInfo     g;
+  SMWsQueue      heap;
+  SMComponents   cc = {0};
+  double        *dd;
+  uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
+  int32_t       *k, *lab;
+  uint8_t       *marker, *parent, *mslab;
+  int64_t       *comp, missing = 0, nset = 0;
+  const uint32_t ninf = 0;
 
   PetscFunctionBeginUser;
   PetscCheck(marker_height >= 0 && isfinite(marker_height), sm_grid_comm(grid), PETSC_ERR_ARG_OUTOFRANGE,
              "-shape_marker_height must be a non-negative length in um (got %g)", marker_height);
   PetscCall(sm_ws_ctx_init(grid, &c));
   PetscCall(sm_grid_get_info(grid, &g));
-  PetscCall(PetscMalloc3(c.next, &d, c.next, &R, c.next, &Q));
 
-  /* 1. distances */
-  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d + c.np));
-  for (int64_t i = 0; i < g.n_local; i++) d[c.np + i] = mask[i] ? sqrt(d[c.np + i]) : -INFINITY;
-  PetscCall(sm_ws_exchange(&c, d, MPI_DOUBLE, sizeof(double), &ninf));
+  /* 1. distances, as levels */
+  PetscCall(PetscMalloc1(g.n_local, &dd));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, dd));
+  for (int64_t i = 0; i < g.n_local; i++) {
+    dd[i] = mask[i] ? sqrt(dd[i]) : -INFINITY;
+    nset += mask[i] != 0;
+  }
+  PetscCall(PetscMalloc1(c.next, &d));
+  PetscCall(sm_ws_levels(&c, dd, marker_height, d, &nlev, &minus_h));
+  PetscCall(PetscFree(dd));
+  PetscCall(sm_ws_exchange(&c, d, MPI_UINT32_T, sizeof(uint32_t), &ninf));
+  PetscCall(sm_ws_queue_create(nlev, &heap));
+  PetscCall(PetscMalloc2(c.next, &R, c.next, &Q));
 
   /* 2. h-maxima transform */
-  for (int64_t v = 0; v < c.next; v++) R[v] = -INFINITY;
+  PetscCall(sm_ws_queue_reserve(&heap, nset + 2 * c.np));
+  for (int64_t v = 0; v < c.next; v++) R[v] = 0;
   for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++)
-    if (d[v] > -INFINITY) {
-      R[v] = d[v] - marker_height;
+    if (d[v]) {
+      R[v] = minus_h[d[v]];
       PetscCall(sm_ws_push(&heap, R[v], 0, v));
     }
+  PetscCall(PetscFree(minus_h));
   PetscCall(sm_ws_solve(&c, &heap, d, R, NULL, NULL));
+  PetscCall(sm_ws_queue_reserve(&heap, 0)); /* the pool of step 2 held every voxel of the set */
 
   /* 3. regional maxima of R (R's ghost planes are current after the solve) */
-  for (int64_t v = 0; v < c.next; v++) Q[v] = -INFINITY;
+  for (int64_t v = 0; v < c.next; v++) Q[v] = 0;
   for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
     const int64_t x = v % c.nx, y = (v / c.nx) % c.ny;
-    if (!(R[v] > -INFINITY)) continue;
+    if (!R[v]) continue;
     for (int q = 0; q < 26; q++) {
       const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
       if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
@@ -308,23 +515,25 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   PetscCall(PetscArrayzero(marker, c.next));
   PetscCall(PetscArrayzero(parent, c.next));
   for (int64_t i = 0; i < g.n_local; i++)
-    mslab[i] = marker[c.np + i] = (uint8_t)(d[c.np + i] > -INFINITY && Q[c.np + i] < R[c.np + i]);
+    mslab[i] = marker[c.np + i] = (uint8_t)(d[c.np + i] && Q[c.np + i] < R[c.np + i]);
   PetscCall(PetscMalloc1(g.n_local, &comp));
   PetscCall(sm_morph_components(grid, mslab, 26, comp, &cc));
+  PetscCheck(cc.ncomponents < INT32_MAX, c.comm, PETSC_ERR_SUP, "%lld watershed markers: at most %d are supported",
+             (long long)cc.ncomponents, INT32_MAX - 1);
 
   /* 4. the watershed flood: R becomes b, Q becomes the labels */
-  lab = (int64_t *)Q;
+  lab = (int32_t *)Q;
   PetscCall(PetscMalloc1(c.next, &k));
   for (int64_t v = 0; v < c.next; v++) {
-    R[v]   = -INFINITY;
+    R[v]   = 0;
     k[v]   = 0;
     lab[v] = -1;
   }
   for (int64_t i = 0; i < g.n_local; i++)
     if (mslab[i]) {
-      R[c.np + i]   = INFINITY;
-      lab[c.np + i] = comp[i];
-      PetscCall(sm_ws_push(&heap, INFINITY, 0, c.np + i));
+      R[c.np + i]   = nlev - 1;
+      lab[c.np + i] = (int32_t)comp[i];
+      PetscCall(sm_ws_push(&heap, nlev - 1, 0, c.np + i));
     }
   PetscCall(PetscFree(comp));
   PetscCall(sm_ws_solve(&c, &heap, d, R, k, marker));
@@ -334,15 +543,15 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
     const int64_t x = v % c.nx, y = (v / c.nx) % c.ny, z = v / c.np;
     int64_t       best = INT64_MAX;
     int           bq   = -1;
-    double        bb = -INFINITY, bd = -INFINITY;
+    uint32_t      bb = 0, bd = 0;
     int32_t       bk = 0;
-    if (!(d[v] > -INFINITY) || marker[v]) continue;
+    if (!d[v] || marker[v]) continue;
     for (int q = 0; q < 26; q++) {
       const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2], u = v + c.off[q];
-      double        cb;
+      uint32_t      cb;
       int32_t       ck;
       int64_t       gi;
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || !(R[u] > -INFINITY)) continue;
+      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || !R[u]) continue;
       cb = PetscMin(R[u], d[v]);
       ck = cb == R[u] ? k[u] + 1 : 0;
       if (cb != R[v] || ck != k[v]) continue;
@@ -366,6 +575,7 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, c.comm));
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels were not reached from any marker",
              (long long)missing);
+  PetscCall(PetscFree(k));
   PetscCall(sm_ws_propagate(&c, d, marker, parent, lab));
   for (int64_t i = 0; i < g.n_local; i++) {
     label[i] = lab[c.np + i];
@@ -375,10 +585,10 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels got no label", (long long)missing);
   *nparticles = cc.ncomponents;
   PetscCall(sm_morph_components_free(&cc));
-  PetscCall(PetscFree(k));
   PetscCall(PetscFree3(marker, parent, mslab));
-  PetscCall(PetscFree3(d, R, Q));
-  PetscCall(PetscFree(heap.e));
+  PetscCall(PetscFree2(R, Q));
+  PetscCall(PetscFree(d));
+  PetscCall(sm_ws_queue_destroy(&heap));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
