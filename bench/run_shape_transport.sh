@@ -12,7 +12,8 @@
 # Usage: bench/run_shape_transport.sh [build dir or executable] [grid size] [seed] [models] [sub-cube c] [K list]
 #   defaults: 256, 21, all six NMC models, 128, "1 2"; e.g. bench/run_shape_transport.sh build 256 21 "C850" 128 "1 2 3"
 #   a sub-cube c = 0 skips the trend (table 1 only)
-# KEEP=dir keeps the twins, shapes and reports there and reuses those an earlier run left (delete them to redo a step).
+# KEEP=dir keeps the twins, shapes and reports there and reuses those an earlier run left (delete them to redo a step);
+# with REPORT=1 as well, nothing is run: the tables of what KEEP holds (runs not finished are marked so).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 exe=${1:-$root/build}
@@ -42,8 +43,9 @@ cpu() {
   cat "$d/$name".cpu.* | awk '{s += $1} END {printf "%.1f\n", s}' > "$d/$name.cpu"
   rm -f "$d/$name".cpu.*
 }
-fem="-phase solid -transport_method fem -transport_direction z"
+fem="-phase solid -transport_method fem -transport_direction z" # split into words on purpose below (SC2086)
 for m in $models; do
+  [ "${REPORT:-0}" = 1 ] && break
   d=$work/$m
   mkdir -p "$d"
   [ -s "$d/twin.h5" ] || mpiexec --oversubscribe -n "$np" "$exe" generate -options_file "$root/inputs/nmc/$m.opts" \
@@ -60,18 +62,24 @@ for m in $models; do
   done
 done
 "${SM_PYTHON:-/usr/bin/python3}" - "$work" "$n" "$seed" "$c" "$ks" $models <<'PY'
-import json, sys
+import json, os, sys
 work, n, seed, c, ks = sys.argv[1:6]
 models, ks = sys.argv[6:], ks.split()
 def res(m, name):
-    r = json.load(open("%s/%s/%s.json" % (work, m, name)))["directions"]["z"]
-    cpu = float(open("%s/%s/%s.cpu" % (work, m, name)).read())
-    return r["volume_fraction"], r["D_eff_over_D"], cpu
+    """(volume fraction, M, CPU s) of one run, or None when it has not finished (with KEEP, a run in progress)."""
+    f = "%s/%s/%s" % (work, m, name)
+    if not (os.path.exists(f + ".json") and os.path.exists(f + ".cpu")):
+        return None
+    r = json.load(open(f + ".json"))["directions"]["z"]
+    return r["volume_fraction"], r["D_eff_over_D"], float(open(f + ".cpu").read())
 print("Table 1: whole %s^3 box, seed %s, FEM, direction z; K = 1 is the representation at the twin's voxel size." % (n, seed))
 print()
-print("| model | eps twin | eps rep K=1 | M twin | M rep K=1 | dM | within 3 %% | CPU twin [s] | CPU rep [s] |")
+print("| model | eps twin | eps rep K=1 | M twin | M rep K=1 | dM | within 3 % | CPU twin [s] | CPU rep [s] |")
 print("|---|---|---|---|---|---|---|---|---|")
 for m in models:
+    if res(m, "twin") is None or res(m, "rep_k1") is None:
+        print("| %s | not finished |" % m)
+        continue
     e0, m0, c0 = res(m, "twin")
     e1, m1, c1 = res(m, "rep_k1")
     d = 100 * (m1 / m0 - 1)
@@ -86,6 +94,9 @@ print("| model | M twin sub-cube | " + " | ".join("M rep K=%s | dM K=%s" % (k, k
       ", ".join("K=%s" % k for k in ks) + " |")
 print("|---|---|" + "---|---|" * len(ks) + "---|")
 for m in models:
+    if res(m, "twin_c" + c) is None or any(res(m, "rep_c%s_k%s" % (c, k)) is None for k in ks):
+        print("| %s | not finished |" % m)
+        continue
     e0, m0, c0 = res(m, "twin_c" + c)
     cells, cpus = [], ["%.0f" % c0]
     for k in ks:
