@@ -10,6 +10,12 @@
  * phases 0, 1, ...), a fixed threshold, or Otsu's threshold on a global histogram (the same at any rank count).
  * Two-phase results follow the twins' convention: label 1 "solid" = {value >= threshold}, label 0 "pore" the rest.
  *
+ * Sub-particles: an HDF5 file written by `stochmorph shape` (the spherical-harmonic representation of a phase, SPEC 7)
+ * is rasterised on reading (sm_shape_rasterize) onto its source grid refined K times (K n voxels per axis of size h / K,
+ * -raster_refine K) with s^3 sub-samples per voxel (-raster_subsamples s); -crop then selects voxels of the source grid,
+ * so the same -crop is the same region at every K. The result has phases pore/solid (solid = inside the union) and is
+ * not periodic, exactly the volume `stochmorph rasterize` writes for that grid.
+ *
  * The volume is non-periodic, except an uncropped HDF5 volume whose `periodic` attribute says it is a twin. Its
  * provenance records source_file, source_format, segment_method, segment_threshold (when a threshold was used) and
  * crop, after the string attributes an HDF5 source carries. */
@@ -48,15 +54,21 @@ typedef struct {
   int            nphase_names; /* > 0: names of the phases, in label order */
   char           phase_names[SM_MAX_PHASES][SM_NAME_LEN];
   PetscBool      crop_set;
-  int64_t        crop_lo[3], crop_hi[3]; /* x, y, z: voxels [lo, hi) of the image */
+  int64_t        crop_lo[3], crop_hi[3]; /* x, y, z: voxels [lo, hi) of the image (of the source grid for shapes) */
+  int            raster_refine;          /* sub-particle files: K >= 1, voxels of h / K; 0: not given (1) */
+  int            raster_subsamples;      /* sub-particle files: s = 1..8 sub-samples per axis; 0: not given (4) */
 } SMImageOptions;
+
+/* Defaults of a sub-particle file's rasterisation on reading. */
+#define SM_IMAGE_RASTER_REFINE_DEFAULT 1
+#define SM_IMAGE_RASTER_SUBSAMPLES_DEFAULT 4
 
 /* Fill o with the defaults (auto format, /labels, uint8 little-endian raw without header, voxel size from the file,
    default segmentation, no crop). Not collective. */
 PetscErrorCode sm_image_options_default(SMImageOptions *o);
 
 /* Read -image_format, -image_dataset, -raw_size, -raw_type, -raw_endian, -raw_header_bytes, -voxel_size, -segment,
-   -segment_threshold, -phase_labels, -phase_names and -crop into o (which holds the defaults or earlier settings);
+   -segment_threshold, -phase_labels, -phase_names, -crop, -raster_refine and -raster_subsamples into o (which holds the defaults or earlier settings);
    -help documents them. Collective. */
 PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *o);
 
@@ -69,7 +81,8 @@ PetscErrorCode sm_image_options_get_text(const SMImageOptions *o, char *buf, siz
    volume, then its grid (sm_volume_get_grid). Every input error is reported (identically
    on every rank) before any large allocation, naming the file and what to do. Peak memory per voxel of the cropped
    box: 1 byte (labels) + 4 bytes (a float copy, only when a threshold is applied) or + 1 byte (when the phase count
-   is known only after reading), plus a batch buffer of at most 8 MiB. Collective. */
+   is known only after reading), plus a batch buffer of at most 8 MiB; a sub-particle file needs
+   sm_shape_rasterize_bytes_per_voxel(s) of the refined box instead, checked before the grid is made. Collective. */
 PetscErrorCode sm_image_read(MPI_Comm comm, const char *path, const SMImageOptions *o, SMVolume *vol);
 
 /* sm_image_options_default, sm_image_options_set_from_options, then sm_image_read. Collective. */

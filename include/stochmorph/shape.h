@@ -141,6 +141,10 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *shapes, SMGrid grid, int s, SM
 PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *shapes);
 /* Read shapes written by sm_shape_write (rank 0 reads, every rank receives). Collective. */
 PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *shapes);
+/* Is path a sub-particle file (an HDF5 file whose root attribute format names the sub-particle format)? PETSC_FALSE
+   for any other file, a file that is not HDF5 or one that cannot be read (rank 0 looks, every rank gets the answer).
+   Collective. */
+PetscErrorCode sm_shape_file_probe(MPI_Comm comm, const char *path, PetscBool *is_shapes);
 /* Allocate the arrays of shapes for n sub-particles of degree L (zeroed; other fields untouched). Not collective. */
 PetscErrorCode sm_shapes_alloc(SMShapes *shapes, int L, int64_t n);
 /* Free the arrays; accepts a zeroed struct. Not collective. */

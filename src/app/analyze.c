@@ -295,8 +295,9 @@ PetscErrorCode sm_cmd_analyze(MPI_Comm comm)
   PetscCall(PetscStrncpy(o.out, "analysis.json", sizeof(o.out)));
   PetscCall(sm_image_options_default(&o.image));
   PetscOptionsBegin(comm, NULL, "stochmorph analyze: descriptors of a labelled volume", "stochmorph");
-  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
-                               "multi-page TIFF (see -image_format)", "analyze", o.in, o.in, sizeof(o.in), &set_in));
+  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples, a "
+                               "multi-page TIFF (see -image_format), or a sub-particle file of `stochmorph shape`, "
+                               "rasterised on reading at h / K (see -raster_refine, -raster_subsamples)", "analyze", o.in, o.in, sizeof(o.in), &set_in));
   PetscCall(PetscOptionsString("-o", "Output JSON; tables go beside it as <stem>.csv and <stem>_two_point.csv", "analyze",
                                o.out, o.out, sizeof(o.out), NULL));
   PetscCall(PetscOptionsReal("-two_point_max_lag", "Largest lag of the two-point functions [um] (default: half the shortest "

@@ -211,7 +211,7 @@ static PetscErrorCode sm_transport_run(MPI_Comm comm, const SMTransportOptions *
 
   PetscFunctionBeginUser;
   PetscCall(sm_app_check_unused_options(comm, "transport"));
-  PetscCheck(o->in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input image: -i FILE (.h5, .tif or raw)");
+  PetscCheck(o->in[0], comm, PETSC_ERR_ARG_WRONG, "transport needs an input image: -i FILE (.h5, .tif, raw, or shapes.h5 of `stochmorph shape`)");
   PetscCall(sm_transport_get_directions(o->solver, &ndirs, &dirs));
   PetscCall(sm_transport_get_method(o->solver, &method));
   PetscCall(sm_direction_list(ndirs, dirs, dirlist, sizeof(dirlist)));
@@ -282,8 +282,9 @@ PetscErrorCode sm_cmd_transport(MPI_Comm comm)
                     "-transport_ksp_rtol 1e-8 -transport_ksp_norm_type unpreconditioned by default; any "
                     "-transport_ksp_*, -transport_pc_*, -transport_mg_* option overrides",
                     "stochmorph");
-  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples or a "
-                               "multi-page TIFF (see -image_format)", "transport", o.in, o.in, sizeof(o.in), NULL));
+  PetscCall(PetscOptionsString("-i", "Input image: an HDF5 volume (written by generate, or any 3D dataset), raw samples, a "
+                               "multi-page TIFF (see -image_format), or a sub-particle file of `stochmorph shape`, "
+                               "rasterised on reading at h / K (see -raster_refine, -raster_subsamples)", "transport", o.in, o.in, sizeof(o.in), NULL));
   PetscCall(PetscOptionsString("-o", "Output JSON; with -save_solution the potentials go to <stem>_potential.h5 (+ .xmf)",
                                "transport", o.out, o.out, sizeof(o.out), NULL));
   PetscCall(PetscOptionsString("-phase", "The phase whose D_eff/D (M-factor) and tau_eff = eps / M are computed (required; "

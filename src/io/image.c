@@ -13,6 +13,7 @@
 #include <stochmorph/grid.h>
 #include <stochmorph/log.h>
 #include <stochmorph/h5util.h>
+#include <stochmorph/shape.h>
 #include <tiffio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -290,8 +291,9 @@ static PetscErrorCode sm_image_h5_open(SMImageSource *s, const char *dataset)
     hsize_t       idx       = 0;
     (void)H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, sm_image_h5_link_name, &c);
     SETERRQ(s->comm, PETSC_ERR_FILE_UNEXPECTED,
-            "-i: '%s' has no dataset '%s' (at its top level it has %s); name the dataset with -image_dataset", s->path,
-            dataset, c.n ? list : "nothing");
+            "-i: '%s' has no dataset '%s' (at its top level it has %s) and is not a sub-particle file of `stochmorph "
+            "shape`; name the dataset with -image_dataset",
+            s->path, dataset, c.n ? list : "nothing");
   }
   PetscCall(sm_image_h5_push(s, s->dset));
   SM_IMAGE_H5_OPEN(s, ftype, H5Dget_type(s->dset));
@@ -917,6 +919,15 @@ PetscErrorCode sm_image_options_get_text(const SMImageOptions *o, char *buf, siz
                             (long long)o->crop_lo[2], (long long)o->crop_hi[2]));
     PetscCall(PetscStrlcat(buf, item, len));
   }
+  /* only when given, so that the text of every other reading is what it was before sub-particle files were read */
+  if (o->raster_refine) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " raster_refine=%d", o->raster_refine));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
+  if (o->raster_subsamples) {
+    PetscCall(PetscSNPrintf(item, sizeof(item), " raster_subsamples=%d", o->raster_subsamples));
+    PetscCall(PetscStrlcat(buf, item, len));
+  }
   PetscCall(PetscStrlen(buf, &n));
   PetscCheck(n + 1 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "The image settings do not fit in %zu characters", len);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -929,7 +940,9 @@ PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *
   PetscInt          nsize = 3, nh = 3, nlab = SM_MAX_PHASES, nnames = SM_MAX_PHASES, rs[3];
   PetscReal         h[3], lab[SM_MAX_PHASES];
   char             *names[SM_MAX_PHASES], crop[256] = "";
-  PetscBool         set_size, set_h, set_lab, set_names, set_crop, set_thr;
+  PetscInt          refine = o->raster_refine ? o->raster_refine : SM_IMAGE_RASTER_REFINE_DEFAULT;
+  PetscInt          subs   = o->raster_subsamples ? o->raster_subsamples : SM_IMAGE_RASTER_SUBSAMPLES_DEFAULT;
+  PetscBool         set_size, set_h, set_lab, set_names, set_crop, set_thr, set_refine, set_subs;
   const char *const endians[] = {"little", "big"};
 
   PetscFunctionBeginUser;
@@ -968,8 +981,18 @@ PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *
                                     "Phase names in label order (default: pore,solid for two phases, "
                                     "else phase0,phase1,...)",
                                     "sm_image_read", names, &nnames, &set_names));
-  PetscCall(PetscOptionsString("-crop", "Region of interest X0:X1,Y0:Y1,Z0:Z1 (half-open voxel ranges)",
+  PetscCall(PetscOptionsString("-crop",
+                               "Region of interest X0:X1,Y0:Y1,Z0:Z1 (half-open voxel ranges; of the source grid for a "
+                               "sub-particle file)",
                                "sm_image_read", crop, crop, sizeof(crop), &set_crop));
+  PetscCall(PetscOptionsInt("-raster_refine",
+                            "Sub-particle file (written by `stochmorph shape`): rasterise on reading onto the source "
+                            "grid refined K times (K n voxels per axis, voxel size h / K)",
+                            "sm_image_read", refine, &refine, &set_refine));
+  PetscCall(PetscOptionsInt("-raster_subsamples",
+                            "Sub-particle file: sub-samples per axis and voxel, 1..8 (a voxel is solid when most of its "
+                            "s^3 sub-cell centres are inside a sub-particle)",
+                            "sm_image_read", subs, &subs, &set_subs));
   PetscOptionsEnd();
   o->format           = (SMImageFormat)fmt;
   o->raw_type         = (SMImageRawType)rtype;
@@ -1009,6 +1032,18 @@ PetscErrorCode sm_image_options_set_from_options(MPI_Comm comm, SMImageOptions *
   if (set_crop) {
     PetscCall(sm_image_parse_crop(comm, crop, o->crop_lo, o->crop_hi));
     o->crop_set = PETSC_TRUE;
+  }
+  if (set_refine) {
+    PetscCheck(refine >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-raster_refine must be a whole number >= 1 (got %d): K = 1 rasterises a sub-particle file at its source "
+               "voxel size h, K = 2 at h / 2, ...",
+               (int)refine);
+    o->raster_refine = (int)refine;
+  }
+  if (set_subs) {
+    PetscCheck(subs >= 1 && subs <= 8, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-raster_subsamples must be between 1 and 8 (got %d)", (int)subs);
+    o->raster_subsamples = (int)subs;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1096,12 +1131,12 @@ static const char *sm_image_default_phase_name(int nphases, int i, char buf[16])
   return buf;
 }
 
-/* Refuse a read whose buffers would not fit: each node's ranks together against the node's physical memory (90 %). */
-static PetscErrorCode sm_image_check_memory(MPI_Comm comm, const char *path, double mine, double per_voxel)
+/* What each node's ranks need together (mine summed over the node, the largest node) and the smallest node's physical
+   memory. Collective. */
+static PetscErrorCode sm_image_node_memory(MPI_Comm comm, double mine, double *need_out, double *have_out)
 {
   MPI_Comm node;
   double   need, have, v[2];
-  char     a[32], b[32];
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
@@ -1111,14 +1146,119 @@ static PetscErrorCode sm_image_check_memory(MPI_Comm comm, const char *path, dou
   v[0] = need;
   v[1] = have > 0 ? -have : -1e300;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MAX, comm));
-  need = v[0];
-  have = -v[1];
+  *need_out = v[0];
+  *have_out = -v[1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Refuse a read whose buffers would not fit: each node's ranks together against the node's physical memory (90 %). */
+static PetscErrorCode sm_image_check_memory(MPI_Comm comm, const char *path, double mine, double per_voxel)
+{
+  double need, have;
+  char   a[32], b[32];
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_image_node_memory(comm, mine, &need, &have));
   sm_sys_format_bytes(need, a, sizeof(a));
   sm_sys_format_bytes(have, b, sizeof(b));
   PetscCheck(need <= 0.9 * have, comm, PETSC_ERR_MEM,
              "-i: reading '%s' needs about %s on a node (%.0f bytes per voxel) but a node has %s (90 %% usable); "
              "read a region with -crop or use more nodes",
              path, a, per_voxel, b);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A sub-particle file: rasterised onto its source grid refined K times (the crop box of the source grid), as
+   `stochmorph rasterize` would rasterise it onto that grid. Creates *grid and *vol (the caller destroys them on error).
+   Collective. */
+static PetscErrorCode sm_image_read_shapes(MPI_Comm comm, const char *path, const SMImageOptions *o, SMGrid *grid,
+                                           SMVolume *vol)
+{
+  const int   K = o->raster_refine ? o->raster_refine : SM_IMAGE_RASTER_REFINE_DEFAULT;
+  const int   s = o->raster_subsamples ? o->raster_subsamples : SM_IMAGE_RASTER_SUBSAMPLES_DEFAULT;
+  SMShapes    sh;
+  int64_t     lo[3], hi[3], n[3];
+  PetscReal   h[3];
+  PetscMPIInt size;
+  double      total = 1, need, have, per_voxel = sm_shape_rasterize_bytes_per_voxel(s);
+  char        crop_str[96], a[32], b[32], buf[64];
+  PetscBool   cropped = PETSC_FALSE;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  /* the options that make a volume out of stored values have no meaning for an analytic geometry */
+  PetscCheck(!(o->voxel_size[0] > 0), comm, PETSC_ERR_ARG_INCOMP,
+             "-voxel_size: '%s' is a sub-particle file, rasterised at its source voxel size divided by -raster_refine "
+             "K; drop -voxel_size (or rasterise onto any grid with `stochmorph rasterize -voxel_size`)",
+             path);
+  PetscCheck(!o->nphase_labels && !o->nphase_names && o->segment != SM_IMAGE_SEGMENT_OTSU &&
+               o->segment != SM_IMAGE_SEGMENT_THRESHOLD,
+             comm, PETSC_ERR_ARG_INCOMP,
+             "-i: '%s' is a sub-particle file; its rasterisation has the phases pore and solid, so -segment, "
+             "-phase_labels and -phase_names do not apply: drop them",
+             path);
+  PetscCall(sm_shape_read(comm, path, &sh));
+  for (int d = 0; d < 3; d++) {
+    lo[d] = o->crop_set ? o->crop_lo[d] : 0;
+    hi[d] = o->crop_set ? o->crop_hi[d] : sh.source_n[d];
+    if (hi[d] - lo[d] != sh.source_n[d]) cropped = PETSC_TRUE;
+  }
+  sm_image_format_range(lo, hi, crop_str, sizeof(crop_str));
+  for (int d = 0; d < 3; d++)
+    if (!(lo[d] >= 0 && hi[d] <= sh.source_n[d] && lo[d] < hi[d])) {
+      PetscCall(sm_shapes_free(&sh));
+      SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE,
+              "-crop %s: the %c range %lld:%lld is %s; the source grid of the sub-particle file '%s' is %lld x %lld x "
+              "%lld voxels (-crop counts its voxels at every -raster_refine), so ranges lie within 0:%lld,0:%lld,0:%lld "
+              "and are not empty",
+              crop_str, "xyz"[d], (long long)lo[d], (long long)hi[d], lo[d] >= hi[d] ? "empty" : "outside the grid",
+              path, (long long)sh.source_n[0], (long long)sh.source_n[1], (long long)sh.source_n[2],
+              (long long)sh.source_n[0], (long long)sh.source_n[1], (long long)sh.source_n[2]);
+    }
+  for (int d = 0; d < 3; d++) {
+    n[d] = (hi[d] - lo[d]) * K;
+    h[d] = (PetscReal)(sh.source_h[d] / K);
+    total *= (double)n[d];
+  }
+  /* the rasterisation's memory before its grid exists (an even split of the box over the ranks) */
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(sm_image_node_memory(comm, per_voxel * total / size, &need, &have));
+  if (need > 0.9 * have) {
+    PetscCall(sm_shapes_free(&sh));
+    sm_sys_format_bytes(need, a, sizeof(a));
+    sm_sys_format_bytes(have, b, sizeof(b));
+    SETERRQ(comm, PETSC_ERR_MEM,
+            "-i: rasterising the sub-particle file '%s' at -raster_refine %d (%lld x %lld x %lld voxels of %g um) needs "
+            "about %s on a node (%.0f bytes per voxel with -raster_subsamples %d) but a node has %s (90 %% usable); "
+            "lower -raster_refine, read a region with -crop, or use more nodes",
+            path, K, (long long)n[0], (long long)n[1], (long long)n[2], (double)h[0], a, per_voxel, s, b);
+  }
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = sm_grid_create(comm, n, h, grid);
+  PetscCall(PetscPopErrorHandler());
+  if (ierr) {
+    PetscCall(sm_shapes_free(&sh));
+    SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE,
+            "-i: the %lld z planes of the rasterised '%s' cannot be split over %d ranks (every rank needs at least one "
+            "plane); use fewer ranks, a larger -crop z range or a larger -raster_refine",
+            (long long)n[2], path, (int)size);
+  }
+  /* a crop moves the origin to the low corner of voxel lo of the source grid: shift the centres, not the grid */
+  for (int64_t p = 0; p < sh.n; p++)
+    for (int d = 0; d < 3; d++) sh.centres[3 * p + d] -= (double)lo[d] * sh.source_h[d];
+  ierr = sm_shape_rasterize(&sh, *grid, s, vol);
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "source_file", path);
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "source_format", "stochmorph-shapes-1 (sub-particles, rasterised on reading)");
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "shapes_source_file", sh.source);
+  if (!ierr) ierr = PetscSNPrintf(buf, sizeof(buf), "%d", sh.degree);
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "sh_degree", buf);
+  if (!ierr) ierr = PetscSNPrintf(buf, sizeof(buf), "%d", K);
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "raster_refine", buf);
+  if (!ierr) ierr = PetscSNPrintf(buf, sizeof(buf), "%d", s);
+  if (!ierr) ierr = sm_volume_set_attr(*vol, "raster_subsamples", buf);
+  if (!ierr && cropped) ierr = sm_volume_set_attr(*vol, "crop", crop_str);
+  PetscCall(sm_shapes_free(&sh));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1155,6 +1295,18 @@ static PetscErrorCode sm_image_read_impl(MPI_Comm comm, const char *path, const 
   PetscCheck(!err, comm, PETSC_ERR_FILE_OPEN, "-i: cannot read '%s': %s", path, strerror(err));
   if (format == SM_IMAGE_FORMAT_AUTO) PetscCall(sm_image_detect_format(comm, path, &format));
   s->format = format;
+  if (format == SM_IMAGE_FORMAT_HDF5) {
+    PetscBool is_shapes;
+    PetscCall(sm_shape_file_probe(comm, path, &is_shapes));
+    if (is_shapes) {
+      PetscCall(sm_image_read_shapes(comm, path, o, &st->grid, &st->vol));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
+  PetscCheck(!o->raster_refine && !o->raster_subsamples, comm, PETSC_ERR_ARG_INCOMP,
+             "-raster_%s applies to sub-particle files (written by `stochmorph shape`); '%s' is an image: drop the "
+             "option, or give the sub-particle file with -i",
+             o->raster_refine ? "refine" : "subsamples", path);
 
   /* the options that do not need the file */
   PetscCheck(o->nphase_labels <= SM_MAX_PHASES, comm, PETSC_ERR_ARG_OUTOFRANGE,

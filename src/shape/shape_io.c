@@ -197,6 +197,32 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   return 0;
 }
 
+PetscErrorCode sm_shape_file_probe(MPI_Comm comm, const char *path, PetscBool *is_shapes)
+{
+  PetscMPIInt rank;
+  int         yes = 0;
+
+  PetscFunctionBeginUser;
+  *is_shapes = PETSC_FALSE;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && path && path[0] && !access(path, R_OK)) {
+    hid_t file;
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* H5Fis_hdf5 first: opening a file that is not HDF5 is an error we only want to answer "no" to */
+    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
+      char fmt[64] = "";
+      int  nf      = 0;
+      if (sm_h5_attr_read_strings_into(file, "format", 1, sizeof(fmt), fmt, &nf) >= 0 && nf == 1 &&
+          !strcmp(fmt, SM_SHAPES_FORMAT))
+        yes = 1;
+      (void)H5Fclose(file);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&yes, 1, MPI_INT, 0, comm));
+  *is_shapes = yes ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *s)
 {
   PetscMPIInt    rank;
