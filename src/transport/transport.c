@@ -157,8 +157,13 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Whether the solver object's KSP will be preconditioned by BoomerAMG (the default unless -<prefix>pc_type or
-   -<prefix>pc_hypre_type say otherwise): then a matrix assembled in hypre's own format needs no conversion. */
+/* Whether the matrix BoomerAMG works on is assembled in hypre's own format (complete sorted rows, MAT_SORTED_FULL):
+   when the solver object's KSP will be preconditioned by BoomerAMG (the default unless -<prefix>pc_type or
+   -<prefix>pc_hypre_type say otherwise), a matrix in hypre's format needs no conversion and no AIJ copy. Not with
+   64-bit PetscInt: there (Debian's petsc64 3.18 with the mixed-integer hypre64m) hypre refuses the sorted complete
+   rows of a rank whose row has off-rank columns (HYPRE_IJMatrixSetValues error 1 at 2 and 3 ranks), and without
+   MAT_SORTED_FULL hypre's auxiliary row arrays take more memory than the AIJ copy (128^3: 792 MB against 455), so the
+   AIJ matrix is assembled and converted as before. */
 static PetscErrorCode sm_transport_uses_boomeramg(SMTransport t, PetscBool *yes)
 {
   char      pc[64] = "hypre", ht[64] = "boomeramg";
@@ -168,6 +173,9 @@ static PetscErrorCode sm_transport_uses_boomeramg(SMTransport t, PetscBool *yes)
   PetscCall(PetscOptionsGetString(t->options, t->prefix[0] ? t->prefix : NULL, "-pc_type", pc, sizeof(pc), &set));
   PetscCall(PetscOptionsGetString(t->options, t->prefix[0] ? t->prefix : NULL, "-pc_hypre_type", ht, sizeof(ht), &set));
   *yes = !strcmp(pc, "hypre") && !strcmp(ht, "boomeramg") ? PETSC_TRUE : PETSC_FALSE;
+#if defined(PETSC_USE_64BIT_INDICES)
+  *yes = PETSC_FALSE;
+#endif
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
