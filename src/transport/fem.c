@@ -267,19 +267,7 @@ PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2((size_t)c->nlocal + 1, &dnnz, (size_t)c->nlocal + 1, &onnz));
   for (int pass = 0; pass < 2; pass++) {
-    if (pass == 1 && c->hypre_matrix) {
-      /* straight into hypre's ParCSR (complete rows in increasing column order: no auxiliary row arrays), which
-         BoomerAMG then uses as its finest level instead of a converted copy of an AIJ matrix */
-      PetscCall(MatCreate(c->comm, P));
-      PetscCall(MatSetSizes(*P, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal));
-      PetscCall(MatSetType(*P, MATHYPRE));
-      PetscCall(MatSetOption(*P, MAT_SORTED_FULL, PETSC_TRUE));
-      PetscCall(MatSetOption(*P, MAT_NO_OFF_PROC_ENTRIES, PETSC_TRUE));
-      PetscCall(MatHYPRESetPreallocation(*P, 0, dnnz, 0, onnz));
-    } else if (pass == 1) {
-      PetscCall(MatCreateAIJ(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, 0, dnnz, 0, onnz, P));
-      PetscCall(MatSetOption(*P, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
-    }
+    if (pass == 1) PetscCall(sm_transport_create_matrix(c, dnnz, onnz, P)); /* rows in increasing column order */
     for (int64_t p = 1; p <= c->nplanes; p++)
       for (int64_t j = 0; j <= ny; j++)
         for (int64_t i = 0; i <= nx; i++) {

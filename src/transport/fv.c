@@ -113,21 +113,8 @@ PetscErrorCode sm_transport_fv_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *
           else onnz[q - c->first]++;
         }
       }
-  if (c->hypre_matrix) {
-    /* Straight into hypre's ParCSR (rows complete and sorted: no auxiliary row arrays): BoomerAMG then uses the matrix
-       as it is instead of converting a PETSc AIJ copy, and CG multiplies with the same matrix. At 200^3 (3.6e6 rows, 1
-       rank) the peak resident size fell from 1348 to 1025 MB (89 bytes per unknown) and the CPU time by about 7 %
-       (bench/RESULTS.md, issue 14). */
-    PetscCall(MatCreate(c->comm, A));
-    PetscCall(MatSetSizes(*A, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal));
-    PetscCall(MatSetType(*A, MATHYPRE));
-    PetscCall(MatSetOption(*A, MAT_SORTED_FULL, PETSC_TRUE));
-    PetscCall(MatSetOption(*A, MAT_NO_OFF_PROC_ENTRIES, PETSC_TRUE));
-    PetscCall(MatHYPRESetPreallocation(*A, 0, dnnz, 0, onnz));
-  } else {
-    PetscCall(MatCreateAIJ(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, 0, dnnz, 0, onnz, A));
-    PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
-  }
+  /* with c->hypre_matrix CG multiplies with the same matrix BoomerAMG uses */
+  PetscCall(sm_transport_create_matrix(c, dnnz, onnz, A));
   PetscCall(PetscFree2(dnnz, onnz));
   PetscCall(MatCreateVecs(*A, x, b));
   PetscCall(VecGetArray(*b, &ba));

@@ -17,6 +17,26 @@
 const char *const sm_transport_method_names[]    = {"fem", "fv", NULL};
 const char *const sm_transport_direction_names[] = {"x", "y", "z", NULL};
 
+PetscErrorCode sm_transport_create_matrix(SMTransportCtx *c, const PetscInt *dnnz, const PetscInt *onnz, Mat *M)
+{
+  PetscFunctionBeginUser;
+  if (c->hypre_matrix) {
+    /* Straight into hypre's ParCSR (rows complete and sorted: no auxiliary row arrays): BoomerAMG then uses the matrix
+       as it is instead of converting a PETSc AIJ copy. FV at 200^3 (3.6e6 rows, 1 rank): peak 1348 -> 1025 MB; the
+       FEM edge Laplacian at 400^3 on 2 ranks: 409 -> 305 bytes per unknown (bench/RESULTS.md, issue 14). */
+    PetscCall(MatCreate(c->comm, M));
+    PetscCall(MatSetSizes(*M, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal));
+    PetscCall(MatSetType(*M, MATHYPRE));
+    PetscCall(MatSetOption(*M, MAT_SORTED_FULL, PETSC_TRUE));
+    PetscCall(MatSetOption(*M, MAT_NO_OFF_PROC_ENTRIES, PETSC_TRUE));
+    PetscCall(MatHYPRESetPreallocation(*M, 0, dnnz, 0, onnz));
+  } else {
+    PetscCall(MatCreateAIJ(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, 0, dnnz, 0, onnz, M));
+    PetscCall(MatSetOption(*M, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_exchange_ghosts(SMTransportCtx *c, void *buf, int64_t nown, int64_t plane, MPI_Datatype type,
                                             size_t size, const void *fill)
 {
@@ -164,7 +184,7 @@ static PetscErrorCode sm_transport_ksp(SMTransport t, SMTransportCtx *c, Mat A, 
    rows of a rank whose row has off-rank columns (HYPRE_IJMatrixSetValues error 1 at 2 and 3 ranks), and without
    MAT_SORTED_FULL hypre's auxiliary row arrays take more memory than the AIJ copy (128^3: 792 MB against 455), so the
    AIJ matrix is assembled and converted as before. */
-static PetscErrorCode sm_transport_uses_boomeramg(SMTransport t, PetscBool *yes)
+static PetscErrorCode sm_transport_hypre_assembly(SMTransport t, PetscBool *yes)
 {
   char      pc[64] = "hypre", ht[64] = "boomeramg";
   PetscBool set;
@@ -457,13 +477,12 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   PetscCall(PetscLogEventEnd(SM_EVENT_TransportKept, 0, 0, 0, 0));
   res->unknowns = c.nglobal;
   if (c.nglobal > 0) {
+    /* the FV matrix and the FEM edge Laplacian go into hypre's format when BoomerAMG preconditions */
+    PetscCall(sm_transport_hypre_assembly(t, &c.hypre_matrix));
     if (method == SM_TRANSPORT_FEM && t->pc_matrix == SM_TRANSPORT_PC_EDGE) {
       /* the preconditioner is built from the edge Laplacian before the stiffness matrix exists, so the multigrid
          setup's transient memory and the Q1 matrix are never allocated at the same time */
       PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
-      /* with BoomerAMG the edge Laplacian is assembled in hypre's format: no AIJ copy beside hypre's at the peak of the
-         multigrid setup (128^3 solid, 1 rank: 455 -> 367 MB, M within 1e-8) */
-      PetscCall(sm_transport_uses_boomeramg(t, &c.hypre_matrix));
       PetscCall(sm_transport_fem_assemble_edge(&c, &P));
       PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       PetscCall(sm_transport_ksp(t, &c, P, P, &ksp));
@@ -493,10 +512,7 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     } else {
       PetscCall(PetscLogEventBegin(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       if (method == SM_TRANSPORT_FEM) PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
-      else {
-        PetscCall(sm_transport_uses_boomeramg(t, &c.hypre_matrix));
-        PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
-      }
+      else PetscCall(sm_transport_fv_assemble(&c, &A, &b, &x));
       PetscCall(PetscLogEventEnd(SM_EVENT_TransportAssemble, 0, 0, 0, 0));
       P = A;
       PetscCall(PetscObjectReference((PetscObject)A));

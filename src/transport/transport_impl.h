@@ -50,8 +50,13 @@ typedef struct {
   PetscInt          first, nlocal; /* this rank's rows [first, first + nlocal) */
   int64_t           nglobal;
   PetscBool         symmetric_storage; /* FEM operator in SBAIJ (upper triangle only) when nothing factors it */
-  PetscBool         hypre_matrix;      /* FV: assemble straight into hypre's ParCSR (MATHYPRE) for BoomerAMG */
+  PetscBool         hypre_matrix;      /* the matrix BoomerAMG works on goes straight into hypre's ParCSR (MATHYPRE) */
 } SMTransportCtx;
+
+/* The preallocated matrix of this rank's rows (dnnz / onnz entries per row in / outside the diagonal block), rows to be
+   set whole and in increasing column order: MATHYPRE when c->hypre_matrix (no auxiliary row arrays, BoomerAMG uses it
+   as it is), else AIJ. Collective. */
+PetscErrorCode sm_transport_create_matrix(SMTransportCtx *c, const PetscInt *dnnz, const PetscInt *onnz, Mat *M);
 
 /* Exchange the ghost planes of a ghosted slab array (own planes 1 .. nown, ghosts 0 and nown + 1) with the ranks
    below and above; the ghosts at the box faces are set to fill (one element of size bytes). Collective. */
