@@ -367,17 +367,20 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
  * Every kept element has the stiffness k K with K[a][b] = kcls[a ^ b] (nodes numbered a = x + 2 y + 4 z): an XOR
  * convolution over the corners, which the 8-point Walsh-Hadamard transform H (H H = 8 I) diagonalises:
  * K u = H (lam .* (H u)) with lam = H kcls / 8. Applying an element costs two transforms (24 additions each) and 8
- * products instead of the 64 multiply-adds of the dense 8 x 8 product. The multiplication runs element by element on
- * the structured node planes of the rank: the compact vector is spread onto the planes (0 at Dirichlet nodes and
- * nodes without an unknown), the ghost planes are exchanged, every kept element of the rank's voxel planes adds K u to
- * its 8 nodes, the contributions to the first node plane of the rank above are sent there and added, and the unknowns
- * are gathered back. Memory: two arrays of doubles over the node planes of the slab (about 16 bytes per node of the
- * box, 30-35 bytes per unknown at volume fractions near 0.5) and one plane, instead of the ~170 bytes per unknown of
- * the SBAIJ upper triangle; the matrix is the assembled one exactly (tests/mpi/test_transport_mpi.c compares both). */
+ * products instead of the 64 multiply-adds of the dense 8 x 8 product. The multiplication runs element plane by element
+ * plane over the rank's voxel planes, with the nodal values and the sums of two node planes at a time: the element plane
+ * z reads and adds to node planes z + 1 and z + 2 (numbering planes); node plane z + 1 is complete once element plane z
+ * is done and goes straight into the result (0 at Dirichlet nodes and nodes without an unknown). The rank's first node
+ * plane is sent to the rank below beforehand (the values of its last element plane's upper nodes), and the sums for the
+ * first node plane of the rank above are sent there afterwards and added. Memory: seven node planes, instead of the
+ * ~170 bytes per unknown of the SBAIJ upper triangle (or the 16 bytes per node of the box of two whole node arrays, the
+ * code before: 305 -> 296 bytes per unknown at the peak of a 400^3 solve, bench/RESULTS.md); the matrix is the
+ * assembled one exactly (tests/mpi/test_transport_mpi.c compares both). */
 typedef struct {
   SMTransportCtx *c;
   double          lam[8];
-  double         *xs, *ys, *below; /* node planes 0 .. nplanes + 1 (ghosts 0 and nplanes + 1); one plane */
+  double         *xb, *yb;             /* two node planes each, plane p at offset (p & 1) * pplane */
+  double         *mine, *above, *below; /* one plane each: own first plane, the rank above's first, sums from below */
 } SMFemShell;
 
 static inline void fem_wht8(double u[8])
@@ -391,58 +394,92 @@ static inline void fem_wht8(double u[8])
       }
 }
 
+/* the values of own node plane p (1 .. nplanes) in grid layout, 0 where there is no unknown */
+static inline void fem_plane_get(const SMTransportCtx *c, const PetscScalar *xa, int64_t p, double *dst)
+{
+  const PetscInt *num = c->num + p * c->pplane;
+  for (int64_t v = 0; v < c->pplane; v++) dst[v] = num[v] >= 0 ? (double)xa[num[v] - c->first] : 0.0;
+}
+
+/* one element plane: every kept element adds K u to its 8 nodes, 4 in node plane yl and 4 in yu (distinct planes) */
+static void fem_shell_plane(const uint8_t *restrict kl, const double *restrict cond, const double lam_[8], int64_t nx,
+                            int64_t ny, int64_t pn0, const double *restrict xl, const double *restrict xu, double *restrict yl,
+                            double *restrict yu)
+{
+  const int64_t off[4] = {0, 1, pn0, pn0 + 1};
+  double        lam[8];
+  for (int a = 0; a < 8; a++) lam[a] = lam_[a];
+  for (int64_t j = 0; j < ny; j++, kl += nx)
+    for (int64_t i = 0; i < nx; i++) {
+      const int64_t o = j * pn0 + i;
+      double        u[8], ce;
+      if (!kl[i]) continue;
+      ce = cond[kl[i] - 1];
+      for (int a = 0; a < 4; a++) u[a] = xl[o + off[a]];
+      for (int a = 0; a < 4; a++) u[a + 4] = xu[o + off[a]];
+      fem_wht8(u);
+      for (int a = 0; a < 8; a++) u[a] *= ce * lam[a];
+      fem_wht8(u);
+      for (int a = 0; a < 4; a++) yl[o + off[a]] += u[a];
+      for (int a = 0; a < 4; a++) yu[o + off[a]] += u[a + 4];
+    }
+}
+
 static PetscErrorCode fem_shell_mult(Mat S, Vec x, Vec y)
 {
-  SMFemShell         *sh;
-  SMTransportCtx     *c;
-  const PetscScalar  *xa;
-  PetscScalar        *ya;
-  const double        zero = 0.0;
+  SMFemShell        *sh;
+  SMTransportCtx    *c;
+  const PetscScalar *xa;
+  PetscScalar       *ya;
+  const double       zero = 0.0;
 
   PetscFunctionBeginUser;
   PetscCall(MatShellGetContext(S, &sh));
   c = sh->c;
   {
     const int64_t pp = c->pplane, pn0 = c->pn[0], nx = c->g.n[0], ny = c->g.n[1], zl = c->g.z_local, np = c->nplanes;
-    const int64_t off[8] = {0, 1, pn0, pn0 + 1, pp, pp + 1, pp + pn0, pp + pn0 + 1};
-    double       *xs = sh->xs, *ys = sh->ys;
+    const int     last = c->g.rank == c->g.size - 1, first = c->g.rank == 0;
+    double       *xb = sh->xb, *yb = sh->yb;
+
     PetscCall(VecGetArrayRead(x, &xa));
-    for (int64_t v = pp; v < (np + 1) * pp; v++) {
-      const PetscInt q = c->num[v];
-      xs[v]            = q >= 0 ? (double)xa[q - c->first] : 0.0;
-    }
-    PetscCall(VecRestoreArrayRead(x, &xa));
-    PetscCall(sm_transport_exchange_ghosts(c, xs, np, pp, MPI_DOUBLE, sizeof(double), &zero));
-    PetscCall(PetscArrayzero(ys + pp, (size_t)((np + 1) * pp)));
-    for (int64_t z = 0; z < zl; z++)
-      for (int64_t j = 0; j < ny; j++) {
-        const uint8_t *kl  = c->klab + (z + 1) * c->g.n_plane + j * nx;
-        const int64_t  row = (z + 1) * pp + j * pn0;
-        for (int64_t i = 0; i < nx; i++) {
-          double u[8], ce;
-          if (!kl[i]) continue;
-          ce = c->cond[kl[i] - 1];
-          for (int a = 0; a < 8; a++) u[a] = xs[row + i + off[a]];
-          fem_wht8(u);
-          for (int a = 0; a < 8; a++) u[a] *= ce * sh->lam[a];
-          fem_wht8(u);
-          for (int a = 0; a < 8; a++) ys[row + i + off[a]] += u[a];
-        }
-      }
-    /* the contributions to node plane z_start + z_local belong to the rank above (its first own plane) */
-    {
-      const int last = c->g.rank == c->g.size - 1, first = c->g.rank == 0;
-      PetscCall(sm_grid_neighbor_exchange(c->grid, MPI_DOUBLE, 0, NULL, last ? 0 : pp, ys + (np + 1) * pp, first ? 0 : pp,
-                                          sh->below, 0, NULL));
-      if (!first)
-        for (int64_t v = 0; v < pp; v++) ys[pp + v] += sh->below[v];
-    }
     PetscCall(VecGetArray(y, &ya));
-    for (int64_t v = pp; v < (np + 1) * pp; v++) {
-      const PetscInt q = c->num[v];
-      if (q >= 0) ya[q - c->first] = ys[v];
+    {
+      const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), pp, 1, PETSC_FALSE, &zero};
+      fem_plane_get(c, xa, 1, sh->mine);
+      PetscCall(sm_grid_halo(c->grid, &spec, sh->mine, sh->mine, NULL, sh->above));
+    }
+    PetscCall(PetscArraycpy(xb + pp, sh->mine, (size_t)pp)); /* plane 1 */
+    PetscCall(PetscArrayzero(yb + pp, (size_t)pp));
+    for (int64_t z = 0; z < zl; z++) {
+      const int64_t p = z + 1; /* the element plane's lower node plane */
+      double       *xl = xb + (p & 1) * pp, *xu = xb + ((p + 1) & 1) * pp, *yl = yb + (p & 1) * pp, *yu = yb + ((p + 1) & 1) * pp;
+      if (p + 1 <= np) fem_plane_get(c, xa, p + 1, xu);
+      else PetscCall(PetscArraycpy(xu, sh->above, (size_t)pp));
+      PetscCall(PetscArrayzero(yu, (size_t)pp));
+      fem_shell_plane(c->klab + (z + 1) * c->g.n_plane, c->cond, sh->lam, nx, ny, pn0, xl, xu, yl, yu);
+      { /* node plane p is complete (but for the sums of the rank below on plane 1, added below) */
+        const PetscInt *num = c->num + p * pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] = yl[v];
+      }
+    }
+    {
+      /* node plane zl + 1: the last own plane on the last rank, else the first own plane of the rank above */
+      double *yt = yb + ((zl + 1) & 1) * pp;
+      if (zl + 1 <= np) {
+        const PetscInt *num = c->num + (zl + 1) * pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] = yt[v];
+      }
+      PetscCall(sm_grid_neighbor_exchange(c->grid, MPI_DOUBLE, 0, NULL, last ? 0 : pp, yt, first ? 0 : pp, sh->below, 0, NULL));
+      if (!first) {
+        const PetscInt *num = c->num + pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] += sh->below[v];
+      }
     }
     PetscCall(VecRestoreArray(y, &ya));
+    PetscCall(VecRestoreArrayRead(x, &xa));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -452,7 +489,7 @@ static PetscErrorCode fem_shell_destroy(void *ctx)
   SMFemShell *sh = (SMFemShell *)ctx;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscFree3(sh->xs, sh->ys, sh->below));
+  PetscCall(PetscFree5(sh->xb, sh->yb, sh->mine, sh->above, sh->below));
   PetscCall(PetscFree(sh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -469,8 +506,8 @@ PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *
   for (int a = 0; a < 8; a++) sh->lam[a] = kcls[a];
   fem_wht8(sh->lam);
   for (int a = 0; a < 8; a++) sh->lam[a] /= 8.0;
-  PetscCall(PetscMalloc3((size_t)((c->nplanes + 2) * c->pplane), &sh->xs, (size_t)((c->nplanes + 2) * c->pplane), &sh->ys,
-                         (size_t)c->pplane, &sh->below));
+  PetscCall(PetscMalloc5((size_t)(2 * c->pplane), &sh->xb, (size_t)(2 * c->pplane), &sh->yb, (size_t)c->pplane, &sh->mine,
+                         (size_t)c->pplane, &sh->above, (size_t)c->pplane, &sh->below));
   PetscCall(MatCreateShell(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, sh, A));
   PetscCall(MatShellSetContextDestroy(*A, fem_shell_destroy));
   PetscCall(MatShellSetOperation(*A, MATOP_MULT, (void (*)(void))fem_shell_mult));
