@@ -374,7 +374,7 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
  * plane is sent to the rank below beforehand (the values of its last element plane's upper nodes), and the sums for the
  * first node plane of the rank above are sent there afterwards and added. Memory: seven node planes, instead of the
  * ~170 bytes per unknown of the SBAIJ upper triangle (or the 16 bytes per node of the box of two whole node arrays, the
- * code before: 305 -> 296 bytes per unknown at the peak of a 400^3 solve, bench/RESULTS.md); the matrix is the
+ * code before: 305 -> 275 bytes per unknown at the peak of a 400^3 solve on 2 ranks, bench/RESULTS.md); the matrix is the
  * assembled one exactly (tests/mpi/test_transport_mpi.c compares both). */
 typedef struct {
   SMTransportCtx *c;
