@@ -668,11 +668,12 @@ PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const d
   }
   PetscCall(PetscFree(below));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &cand, 1, MPI_INT64_T, MPI_SUM, sm_grid_comm(grid)));
-  /* Bytes per unknown at the peak (matrices, BoomerAMG hierarchy, vectors, row numbers), measured on chi2 twins (F850
-     parameters, solid, z; bench/run_transport.sh) as the summed peak resident size above that of the bare executable
-     (about 40 MB per rank): FEM 488-497 on 1 rank and 538-567 on 2 from 128^3 to 256^3, FV 415-418 and 431-457; with a
-     small margin, so that a paper-size 400^3 twin (3e7 FEM unknowns) is still accepted on a 24 GiB node. Plus 10 bytes
-     per voxel for the component analysis (mask, ids, kept labels). */
-  *bytes = 10.0 * (double)g.n_total + (method == SM_TRANSPORT_FEM ? 620.0 : 520.0) * (double)cand;
+  /* Bytes per unknown at the peak (the BoomerAMG hierarchy and its finest matrix in hypre's format, the matrix-free Q1
+     operator's planes, vectors, row numbers), measured on chi2 twins (F850 parameters, solid, z) as the summed peak
+     resident size above that of the bare executable (about 50 MB per rank), with 2 MB pages (jobscripts/launch.sh):
+     FEM 263-273 and FV 277-283 at 128^3 and 200^3 on 1 and 2 ranks (issue 14; 400^3 FEM on 2 ranks: 275 in all);
+     with a margin of about 10 % (the estimate was 620 and 520 before issue 14, which refused a 400^3 FEM solve that
+     peaks at 9.6 GiB on a 16 GiB laptop). Plus 10 bytes per voxel for the component analysis (mask, ids, kept labels). */
+  *bytes = 10.0 * (double)g.n_total + (method == SM_TRANSPORT_FEM ? 300.0 : 310.0) * (double)cand;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
