@@ -7,8 +7,10 @@
  * values only increase, so this terminates; each round costs two plane exchanges and an Allreduce, and the number of
  * rounds is the number of slab crossings of the longest chain of improvements, a few in practice). The fixed point is
  * unique, so the results do not depend on the rank count or on the order of the heap.
- *   1. d = sqrt(EDT) [um] of the set (border not an obstacle), -inf outside.
+ *   1. d = sqrt(EDT) [um] of the set (border not an obstacle), -inf outside. The EDT is the caller's when it has one
+ *      (sm_shape_watershed_d2: `shape` needs it again for the deepest voxels, the cut for its seeds).
  *   2. h-maxima transform: R = reconstruction by dilation of d - h under d (flood with sources d - h everywhere).
+ *      With h = 0 the sources are d itself and R = d (the cut's watersheds).
  *   3. Regional maxima of R: flood over R from the "exits" (voxels with a higher neighbour), Q; a voxel belongs to a
  *      regional maximum iff Q < R (no path inside its plateau reaches an exit). Values are copied, never recomputed,
  *      so the comparison is exact. Markers = 26-connected components of the regional maxima (sm_morph_components).
@@ -356,13 +358,19 @@ static inline uint64_t sm_ws_hash(uint64_t x)
   return x;
 }
 
-/* The levels (see the header): dd[n_local] the distance of the slab's voxels (-inf outside) -> dl (ext array, ghost
-   planes left 0) their levels; *nlev levels, 0 = -inf and nlev - 1 = +inf; minus_h[l] = the level of L[l] - h for
+/* The distance of slab voxel i: sqrt of the squared distance map on the set, -inf outside. */
+static inline double sm_ws_distance(const uint8_t *mask, const double *d2, int64_t i)
+{
+  return mask[i] ? sqrt(d2[i]) : -INFINITY;
+}
+
+/* The levels (see the header): the distances of the slab's voxels (sm_ws_distance) -> dl (ext array, ghost planes
+   left 0) their levels; *nlev levels, 0 = -inf and nlev - 1 = +inf; minus_h[l] = the level of L[l] - h for
    every level l of a distance. The distinct distances of the slab are found with an open-addressing hash table of
    their bit patterns (few thousand values for a cubic grid: the square roots of sums of three squares), gathered from
    all ranks and merged with the values d - h. Collective. */
-static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h, uint32_t *dl, uint32_t *nlev,
-                                   uint32_t **minus_h)
+static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const uint8_t *mask, const double *d2, double h, uint32_t *dl,
+                                   uint32_t *nlev, uint32_t **minus_h)
 {
   const uint64_t empty = UINT64_MAX; /* a NaN pattern: never a distance */
   uint64_t      *key;
@@ -377,10 +385,11 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
   PetscCall(PetscMalloc2(cap, &key, cap, &lev));
   for (size_t i = 0; i < cap; i++) key[i] = empty;
   for (int64_t i = 0; i < nl; i++) {
-    uint64_t bits;
-    size_t   j;
-    if (!(dd[i] > -INFINITY)) continue;
-    memcpy(&bits, &dd[i], sizeof(bits));
+    const double x = sm_ws_distance(mask, d2, i);
+    uint64_t     bits;
+    size_t       j;
+    if (!(x > -INFINITY)) continue;
+    memcpy(&bits, &x, sizeof(bits));
     for (j = sm_ws_hash(bits) & (cap - 1); key[j] != empty && key[j] != bits; j = (j + 1) & (cap - 1));
     if (key[j] == bits) continue;
     key[j] = bits;
@@ -429,13 +438,14 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
       lev[t] = sm_ws_find(L, n, x);
     }
   for (int64_t i = 0; i < nl; i++) {
-    uint64_t bits;
-    size_t   j;
-    if (!(dd[i] > -INFINITY)) {
+    const double x = sm_ws_distance(mask, d2, i);
+    uint64_t     bits;
+    size_t       j;
+    if (!(x > -INFINITY)) {
       dl[c->np + i] = 0;
       continue;
     }
-    memcpy(&bits, &dd[i], sizeof(bits));
+    memcpy(&bits, &x, sizeof(bits));
     for (j = sm_ws_hash(bits) & (cap - 1); key[j] != bits; j = (j + 1) & (cap - 1));
     dl[c->np + i] = lev[j];
   }
@@ -452,11 +462,25 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
 PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marker_height, int64_t *label,
                                   int64_t *nparticles)
 {
+  SMGridInfo g;
+  double    *d2;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(PetscMalloc1(g.n_local, &d2));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
+  PetscCall(sm_shape_watershed_d2(grid, mask, d2, marker_height, label, nparticles));
+  PetscCall(PetscFree(d2));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const double *d2, double marker_height,
+                                     int64_t *label, int64_t *nparticles)
+{
   SMWsCtx        c;
   SMGridInfo     g;
   SMWsQueue      heap;
   SMComponents   cc = {0};
-  double        *dd;
   uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
   int32_t       *k, *lab;
   uint8_t       *marker, *parent, *mslab;
@@ -470,30 +494,28 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   PetscCall(sm_grid_get_info(grid, &g));
 
   /* 1. distances, as levels */
-  PetscCall(PetscMalloc1(g.n_local, &dd));
-  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, dd));
-  for (int64_t i = 0; i < g.n_local; i++) {
-    dd[i] = mask[i] ? sqrt(dd[i]) : -INFINITY;
-    nset += mask[i] != 0;
-  }
+  for (int64_t i = 0; i < g.n_local; i++) nset += mask[i] != 0;
   PetscCall(PetscMalloc1(c.next, &d));
-  PetscCall(sm_ws_levels(&c, dd, marker_height, d, &nlev, &minus_h));
-  PetscCall(PetscFree(dd));
+  PetscCall(sm_ws_levels(&c, mask, d2, marker_height, d, &nlev, &minus_h));
   PetscCall(sm_ws_exchange(&c, d, MPI_UINT32_T, sizeof(uint32_t), &ninf));
   PetscCall(sm_ws_queue_create(nlev, &heap));
   PetscCall(PetscMalloc2(c.next, &R, c.next, &Q));
 
-  /* 2. h-maxima transform */
-  PetscCall(sm_ws_queue_reserve(&heap, nset + 2 * c.np));
-  for (int64_t v = 0; v < c.next; v++) R[v] = 0;
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++)
-    if (d[v]) {
-      R[v] = minus_h[d[v]];
-      PetscCall(sm_ws_push(&heap, R[v], 0, v));
-    }
+  /* 2. h-maxima transform; with h = 0 the sources are d itself, which no path can exceed, so R = d (ghost planes too) */
+  if (marker_height == 0) {
+    PetscCall(PetscArraycpy(R, d, c.next));
+  } else {
+    PetscCall(sm_ws_queue_reserve(&heap, nset + 2 * c.np));
+    for (int64_t v = 0; v < c.next; v++) R[v] = 0;
+    for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++)
+      if (d[v]) {
+        R[v] = minus_h[d[v]];
+        PetscCall(sm_ws_push(&heap, R[v], 0, v));
+      }
+    PetscCall(sm_ws_solve(&c, &heap, d, R, NULL, NULL));
+    PetscCall(sm_ws_queue_reserve(&heap, 0)); /* the pool of step 2 held every voxel of the set */
+  }
   PetscCall(PetscFree(minus_h));
-  PetscCall(sm_ws_solve(&c, &heap, d, R, NULL, NULL));
-  PetscCall(sm_ws_queue_reserve(&heap, 0)); /* the pool of step 2 held every voxel of the set */
 
   /* 3. regional maxima of R (R's ghost planes are current after the solve) */
   for (int64_t v = 0; v < c.next; v++) Q[v] = 0;
