@@ -35,8 +35,8 @@
  * smaller k first whenever the pushes follow the greedy order; the sources pushed again from the ghost planes may not,
  * and then a voxel is simply improved again later (the stale-entry test and the strict improvement rule make every
  * flood a label-correcting search with the same unique fixed point).
- * Memory, per voxel of the slab (with two ghost planes): d, R/b and Q/label as 32-bit levels or labels (12 bytes), k
- * (4), marker and parent bytes (2), the components' int64 labels (8, freed before step 4) and the queue (16 bytes per
+ * Memory, per voxel of the slab (with two ghost planes): d, R and Q/label as 32-bit levels or labels (12 bytes; in
+ * step 4 d, b and k side by side, 12, replace d and R), marker and parent bytes (2), the components' int64 labels (8, freed before step 4) and the queue (16 bytes per
  * queued voxel: steps 2 and 3 queue a few per cent of the set, step 4's front holds about a quarter of it); the
  * caller's squared distances (8) are read in step 1: about 30 bytes per voxel at the peak for a solid fraction of 0.6
  * (64 with doubles and a binary heap). */
@@ -146,11 +146,10 @@ static inline SMWsNode sm_ws_pop(SMWsQueue *q, uint32_t *b)
   return e;
 }
 
-/* Local search from the queued sources; targets are voxels of the slab's own planes with f > 0 (above -inf) that are
-   not fixed. k == NULL: the value-only flood. A voxel away from the box's sides and from the slab's first and last
-   planes has all 26 neighbours in range, and the test of each is skipped. */
-static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
-                                const uint8_t *fixed, PetscBool *changed)
+/* Local search of a value-only flood (steps 2 and 3) from the queued sources; targets are voxels of the slab's own
+   planes with f > 0 (above -inf). A voxel away from the box's sides and from the slab's first and last planes has all
+   26 neighbours in range, and the test of each is skipped. */
+static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, PetscBool *changed)
 {
   PetscFunctionBeginUser;
   while (h->n) {
@@ -158,7 +157,7 @@ static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *
     const SMWsNode e = sm_ws_pop(h, &eb);
     int64_t        x, y, z, rem;
     int            inner;
-    if (eb != val[e.v] || (k && e.k != k[e.v])) continue; /* stale entry */
+    if (eb != val[e.v]) continue; /* stale entry */
     z     = e.v / c->np;
     rem   = e.v - z * c->np;
     y     = rem / c->nx;
@@ -167,19 +166,16 @@ static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *
     for (int q = 0; q < 26; q++) {
       const int64_t w = e.v + c->off[q];
       uint32_t      cb;
-      int32_t       ck;
       if (!inner) {
         const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
         if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
       }
-      if (!f[w] || (fixed && fixed[w])) continue;
+      if (!f[w]) continue;
       cb = PetscMin(eb, f[w]);
-      ck = (k && cb == eb) ? e.k + 1 : 0;
-      if (cb > val[w] || (k && cb == val[w] && ck < k[w])) {
-        val[w] = cb;
-        if (k) k[w] = ck;
+      if (cb > val[w]) {
+        val[w]   = cb;
         *changed = PETSC_TRUE;
-        PetscCall(sm_ws_push(h, cb, ck, w));
+        PetscCall(sm_ws_push(h, cb, 0, w));
       }
     }
   }
@@ -200,28 +196,97 @@ static PetscErrorCode sm_ws_exchange(const SMWsCtx *c, void *arr, MPI_Datatype t
 }
 
 /* The distributed flood: local search from the queued sources, then rounds of ghost exchange until no rank changes. */
-static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
-                                  const uint8_t *fixed)
+static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val)
 {
   const uint32_t ninf    = 0;
-  const int32_t  zero    = 0;
   PetscBool      changed = PETSC_FALSE;
   int            any     = 1;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
+  PetscCall(sm_ws_run(c, h, f, val, &changed));
   while (any) {
     int mine;
     PetscCall(sm_ws_exchange(c, val, MPI_UINT32_T, sizeof(uint32_t), &ninf));
-    if (k) PetscCall(sm_ws_exchange(c, k, MPI_INT32_T, sizeof(int32_t), &zero));
     if (c->size == 1) break;
     for (int g = 0; g < 2; g++) {
       const int64_t base = g ? (c->nz + 1) * c->np : 0;
       for (int64_t i = 0; i < c->np; i++)
-        if (val[base + i]) PetscCall(sm_ws_push(h, val[base + i], k ? k[base + i] : 0, base + i));
+        if (val[base + i]) PetscCall(sm_ws_push(h, val[base + i], 0, base + i));
     }
     changed = PETSC_FALSE;
-    PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
+    PetscCall(sm_ws_run(c, h, f, val, &changed));
+    mine = changed ? 1 : 0;
+    PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Step 4's state of a voxel: its distance level d, its key (b, k). The flood reads all three of each of the 26
+   neighbours of every voxel it pops, in the order of the levels, i.e. all over the slab: kept together they share a
+   cache line instead of taking one in each of three arrays. */
+typedef struct {
+  uint32_t d, b;
+  int32_t  k;
+} SMWsVox;
+
+/* sm_ws_run for step 4, on the voxels' states. The markers need no test: their b, the level of +inf, is above every
+   d, so no candidate ever reaches it. */
+static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, PetscBool *changed)
+{
+  PetscFunctionBeginUser;
+  while (h->n) {
+    uint32_t       eb;
+    const SMWsNode e = sm_ws_pop(h, &eb);
+    int64_t        x, y, z, rem;
+    int            inner;
+    if (eb != s[e.v].b || e.k != s[e.v].k) continue; /* stale entry */
+    z     = e.v / c->np;
+    rem   = e.v - z * c->np;
+    y     = rem / c->nx;
+    x     = rem - y * c->nx;
+    inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1 && z > 1 && z < c->nz;
+    for (int q = 0; q < 26; q++) {
+      SMWsVox *w = s + e.v + c->off[q];
+      uint32_t cb;
+      int32_t  ck;
+      if (!inner) {
+        const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+        if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+      }
+      if (!w->d) continue;
+      cb = PetscMin(eb, w->d);
+      ck = cb == eb ? e.k + 1 : 0;
+      if (cb > w->b || (cb == w->b && ck < w->k)) {
+        w->b     = cb;
+        w->k     = ck;
+        *changed = PETSC_TRUE;
+        PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
+      }
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* sm_ws_solve for step 4 (vt: the MPI type of an SMWsVox). */
+static PetscErrorCode sm_ws_solve_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, MPI_Datatype vt)
+{
+  const SMWsVox none    = {0, 0, 0};
+  PetscBool     changed = PETSC_FALSE;
+  int           any     = 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_ws_run_key(c, h, s, &changed));
+  while (any) {
+    int mine;
+    PetscCall(sm_ws_exchange(c, s, vt, sizeof(SMWsVox), &none));
+    if (c->size == 1) break;
+    for (int g = 0; g < 2; g++) {
+      const int64_t base = g ? (c->nz + 1) * c->np : 0;
+      for (int64_t i = 0; i < c->np; i++)
+        if (s[base + i].b) PetscCall(sm_ws_push(h, s[base + i].b, s[base + i].k, base + i));
+    }
+    changed = PETSC_FALSE;
+    PetscCall(sm_ws_run_key(c, h, s, &changed));
     mine = changed ? 1 : 0;
     PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
   }
@@ -308,7 +373,7 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
 
 /* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 7 the epoch of
    the last pass that resolved v. */
-static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const uint8_t *marker, uint8_t *parent,
+static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const uint8_t *marker, uint8_t *parent,
                                       int32_t *label)
 {
   const int32_t minus1 = -1;
@@ -325,7 +390,7 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const
       size_t  n = 0;
       int64_t u = v;
       int32_t L;
-      if (!d[v] || marker[v] || (parent[v] & 0x80) == ep) continue;
+      if (!s[v].d || marker[v] || (parent[v] & 0x80) == ep) continue;
       for (;;) {
         int64_t p;
         if (n == cap) {
@@ -515,7 +580,9 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   SMWsQueue      heap;
   SMComponents   cc = {0};
   uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
-  int32_t       *k, *lab;
+  int32_t       *lab;
+  SMWsVox       *st;
+  MPI_Datatype   vt;
   uint8_t       *marker, *parent, *mslab;
   int64_t       *comp, missing = 0, nset = 0;
   const uint32_t ninf = 0;
@@ -532,7 +599,8 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCall(sm_ws_levels(&c, mask, d2, marker_height, d, &nlev, &minus_h));
   PetscCall(sm_ws_exchange(&c, d, MPI_UINT32_T, sizeof(uint32_t), &ninf));
   PetscCall(sm_ws_queue_create(nlev, &heap));
-  PetscCall(PetscMalloc2(c.next, &R, c.next, &Q));
+  PetscCall(PetscMalloc1(c.next, &R));
+  PetscCall(PetscMalloc1(c.next, &Q));
 
   /* 2. h-maxima transform; with h = 0 the sources are d itself, which no path can exceed, so R = d (ghost planes too) */
   if (marker_height == 0) {
@@ -540,7 +608,7 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   } else {
     for (int64_t v = 0; v < c.next; v++) R[v] = (v >= c.np && v < (c.nz + 1) * c.np && d[v]) ? minus_h[d[v]] : 0;
     PetscCall(sm_ws_scans(&c, &heap, d, R));
-    PetscCall(sm_ws_solve(&c, &heap, d, R, NULL, NULL));
+    PetscCall(sm_ws_solve(&c, &heap, d, R));
   }
   PetscCall(PetscFree(minus_h));
 
@@ -576,33 +644,35 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
       PetscCall(sm_ws_push(&heap, m, 0, v));
     }
   }
-  PetscCall(sm_ws_solve(&c, &heap, R, Q, NULL, NULL));
+  PetscCall(sm_ws_solve(&c, &heap, R, Q));
   PetscCall(PetscMalloc3(c.next, &marker, c.next, &parent, g.n_local, &mslab));
   PetscCall(PetscArrayzero(marker, c.next));
   PetscCall(PetscArrayzero(parent, c.next));
   for (int64_t i = 0; i < g.n_local; i++)
     mslab[i] = marker[c.np + i] = (uint8_t)(d[c.np + i] && Q[c.np + i] < R[c.np + i]);
+  PetscCall(PetscFree(R));
+  PetscCall(PetscMalloc1(c.next, &st));
+  for (int64_t v = 0; v < c.next; v++) st[v] = (SMWsVox){d[v], 0, 0};
+  PetscCall(PetscFree(d));
   PetscCall(PetscMalloc1(g.n_local, &comp));
   PetscCall(sm_morph_components(grid, mslab, 26, comp, &cc));
   PetscCheck(cc.ncomponents < INT32_MAX, c.comm, PETSC_ERR_SUP, "%lld watershed markers: at most %d are supported",
              (long long)cc.ncomponents, INT32_MAX - 1);
 
-  /* 4. the watershed flood: R becomes b, Q becomes the labels */
+  /* 4. the watershed flood on the states (d, b, k); Q becomes the labels */
   lab = (int32_t *)Q;
-  PetscCall(PetscMalloc1(c.next, &k));
-  for (int64_t v = 0; v < c.next; v++) {
-    R[v]   = 0;
-    k[v]   = 0;
-    lab[v] = -1;
-  }
+  for (int64_t v = 0; v < c.next; v++) lab[v] = -1;
   for (int64_t i = 0; i < g.n_local; i++)
     if (mslab[i]) {
-      R[c.np + i]   = nlev - 1;
-      lab[c.np + i] = (int32_t)comp[i];
+      st[c.np + i].b = nlev - 1;
+      lab[c.np + i]  = (int32_t)comp[i];
       PetscCall(sm_ws_push(&heap, nlev - 1, 0, c.np + i));
     }
   PetscCall(PetscFree(comp));
-  PetscCall(sm_ws_solve(&c, &heap, d, R, k, marker));
+  PetscCallMPI(MPI_Type_contiguous(3, MPI_UINT32_T, &vt));
+  PetscCallMPI(MPI_Type_commit(&vt));
+  PetscCall(sm_ws_solve_key(&c, &heap, st, vt));
+  PetscCallMPI(MPI_Type_free(&vt));
 
   /* 5. parents and labels */
   for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
@@ -611,26 +681,30 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
     int           bq   = -1;
     uint32_t      bb = 0, bd = 0;
     int32_t       bk = 0;
-    if (!d[v] || marker[v]) continue;
+    const SMWsVox sv = st[v];
+    if (!sv.d || marker[v]) continue;
     for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2], u = v + c.off[q];
+      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
+      SMWsVox       su;
       uint32_t      cb;
       int32_t       ck;
       int64_t       gi;
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || !R[u]) continue;
-      cb = PetscMin(R[u], d[v]);
-      ck = cb == R[u] ? k[u] + 1 : 0;
-      if (cb != R[v] || ck != k[v]) continue;
+      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+      su = st[v + c.off[q]];
+      if (!su.b) continue;
+      cb = PetscMin(su.b, sv.d);
+      ck = cb == su.b ? su.k + 1 : 0;
+      if (cb != sv.b || ck != sv.k) continue;
       gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
       /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a step
          up the distance map), then the smallest global index */
-      if (bq < 0 || sm_ws_better(R[u], k[u], bb, bk) ||
-          (R[u] == bb && k[u] == bk && (d[u] > bd || (d[u] == bd && gi < best)))) {
+      if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
+          (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
         best = gi;
         bq   = q;
-        bb   = R[u];
-        bk   = k[u];
-        bd   = d[u];
+        bb   = su.b;
+        bk   = su.k;
+        bd   = su.d;
       }
     }
     if (bq < 0)
@@ -641,8 +715,8 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, c.comm));
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels were not reached from any marker",
              (long long)missing);
-  PetscCall(PetscFree(k));
-  PetscCall(sm_ws_propagate(&c, d, marker, parent, lab));
+  PetscCall(sm_ws_propagate(&c, st, marker, parent, lab));
+  PetscCall(PetscFree(st));
   for (int64_t i = 0; i < g.n_local; i++) {
     label[i] = lab[c.np + i];
     if (mask[i] && label[i] < 0) missing++;
@@ -652,8 +726,7 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   *nparticles = cc.ncomponents;
   PetscCall(sm_morph_components_free(&cc));
   PetscCall(PetscFree3(marker, parent, mslab));
-  PetscCall(PetscFree2(R, Q));
-  PetscCall(PetscFree(d));
+  PetscCall(PetscFree(Q));
   PetscCall(sm_ws_queue_destroy(&heap));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
