@@ -31,12 +31,25 @@ static inline int sm_set_has(const SMShapeVoxelSet *s, int64_t i, int64_t j, int
 /* Trilinear interpolation of the indicator from the voxel centres. */
 static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
 {
-  int64_t i0[3];
+  int64_t i0[3], b[3];
   double  f[3], v = 0;
   for (int d = 0; d < 3; d++) {
     const double u = p[d] / s->h[d] - 0.5;
     i0[d]          = sm_shape_ifloor(u);
     f[d]           = u - (double)i0[d];
+    b[d]           = i0[d] - s->lo[d];
+  }
+  if (b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[0] + 1 < s->n[0] && b[1] + 1 < s->n[1] && b[2] + 1 < s->n[2]) {
+    /* the eight voxels are in the box (the radius samples of all but the outermost points): no test of each; the
+       same weights, added in the same order */
+    const int64_t  sy = s->n[0], sz = s->n[0] * s->n[1];
+    const uint8_t *in = s->in + b[2] * sz + b[1] * sy + b[0];
+    for (int a = 0; a < 8; a++) {
+      const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
+      const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
+      if (w > 0 && in[az * sz + ay * sy + ax]) v += w;
+    }
+    return v;
   }
   for (int a = 0; a < 8; a++) {
     const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
