@@ -36,10 +36,10 @@
  * and then a voxel is simply improved again later (the stale-entry test and the strict improvement rule make every
  * flood a label-correcting search with the same unique fixed point).
  * Memory, per voxel of the slab (with two ghost planes): d, R and Q/label as 32-bit levels or labels (12 bytes; in
- * step 4 d, b and k side by side, 12, replace d and R), marker and parent bytes (2), the components' int64 labels (8, freed before step 4) and the queue (16 bytes per
- * queued voxel: steps 2 and 3 queue a few per cent of the set, step 4's front holds about a quarter of it); the
- * caller's squared distances (8) are read in step 1: about 30 bytes per voxel at the peak for a solid fraction of 0.6
- * (64 with doubles and a binary heap). */
+ * step 4 d, b and k side by side, 12, replace d and R), marker and parent bytes (2), the components' int64 labels (8,
+ * freed before step 4) and the queue (16 bytes per queued voxel: steps 2 and 3 queue a few per cent of the set, step
+ * 4's front holds about a quarter of it); the caller's squared distances (8) are read in step 1: about 30 bytes per
+ * voxel at the peak for a solid fraction of 0.6 (64 with doubles and a binary heap). */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -296,10 +296,10 @@ static PetscErrorCode sm_ws_solve_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s
 /* Step 2 before its flood: the two raster scans of L. Vincent's hybrid reconstruction ("Morphological grayscale
    reconstruction in image analysis: applications and efficient algorithms", IEEE Trans. Image Process. 2 (1993)
    176-201, section V.D). The forward scan raises every voxel of the slab to min(f, the largest value of its 13
-   neighbours that precede it), the backward scan likewise with the 13 that follow it; both are relaxations of the flood,
-   so the values stay below the fixed point. After them a voxel can only still raise a neighbour that follows it (the
-   neighbours that precede it read its final value in the backward scan), so only the voxels that can are queued (most
-   voxels are final already: the flood then visits a few per cent of the set instead of all of it twice). */
+   neighbours that precede it), the backward scan likewise with the 13 that follow it; both are relaxations of the
+   flood, so the values stay below the fixed point. After them a voxel can only still raise a neighbour that follows it
+   (the neighbours that precede it read its final value in the backward scan), so only the voxels that can are queued
+   (most voxels are final already: the flood then visits a few per cent of the set instead of all of it twice). */
 static PetscErrorCode sm_ws_scans(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val)
 {
   PetscFunctionBeginUser;
@@ -371,8 +371,9 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 7 the epoch of
-   the last pass that resolved v. */
+/* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 6 set when the
+   chain of parents of v leaves the slab (only those labels can change after the first pass, which resolves every other
+   voxel from a marker of the slab, so later passes walk only them), bit 7 the epoch of the last pass that resolved v */
 static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const uint8_t *marker, uint8_t *parent,
                                       int32_t *label)
 {
@@ -390,6 +391,8 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const 
       size_t  n = 0;
       int64_t u = v;
       int32_t L;
+      uint8_t out;
+      if (pass > 1 && !(parent[v] & 0x40)) continue;
       if (!s[v].d || marker[v] || (parent[v] & 0x80) == ep) continue;
       for (;;) {
         int64_t p;
@@ -404,8 +407,14 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const 
         }
         chain[n++] = u;
         p          = u + c->off[parent[u] & 0x1f];
-        if (p < c->np || p >= (c->nz + 1) * c->np || marker[p] || (parent[p] & 0x80) == ep) {
-          L = label[p];
+        if (p < c->np || p >= (c->nz + 1) * c->np) {
+          L   = label[p];
+          out = 0x40;
+          break;
+        }
+        if (marker[p] || (parent[p] & 0x80) == ep) {
+          L   = label[p];
+          out = parent[p] & 0x40;
           break;
         }
         u = p;
@@ -413,7 +422,7 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const 
       for (size_t i = 0; i < n; i++) {
         if (label[chain[i]] != L) changed = 1;
         label[chain[i]]  = L;
-        parent[chain[i]] = (uint8_t)((parent[chain[i]] & 0x1f) | ep);
+        parent[chain[i]] = (uint8_t)((parent[chain[i]] & 0x1f) | out | ep);
       }
     }
     if (c->size == 1 && pass == 1) {
@@ -602,7 +611,7 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCall(PetscMalloc1(c.next, &R));
   PetscCall(PetscMalloc1(c.next, &Q));
 
-  /* 2. h-maxima transform; with h = 0 the sources are d itself, which no path can exceed, so R = d (ghost planes too) */
+  /* 2. h-maxima transform; with h = 0 the sources are d itself, which no path exceeds, so R = d (ghost planes too) */
   if (marker_height == 0) {
     PetscCall(PetscArraycpy(R, d, c.next));
   } else {
@@ -614,36 +623,40 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
 
   /* 3. regional maxima of R (R's ghost planes are current after the solve) */
   for (int64_t v = 0; v < c.next; v++) Q[v] = 0;
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
-    const int64_t x = v % c.nx, y = (v / c.nx) % c.ny;
-    if (!R[v]) continue;
-    for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
-      if (R[v + c.off[q]] > R[v]) {
-        Q[v] = R[v];
-        break;
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v = z * c.np + y * c.nx + x;
+        if (!R[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          if (R[v + c.off[q]] > R[v]) {
+            Q[v] = R[v];
+            break;
+          }
+        }
       }
-    }
-  }
   /* The exits have Q = R, which nothing exceeds, and can only raise the others: instead of queueing every exit, each
      other voxel of the slab takes its value from its neighbours in the slab (the same relaxation the exits' pops
      would make) and is queued if that is positive; the flood goes on from there (a few per cent of the set). */
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
-    const int64_t x = v % c.nx, y = (v / c.nx) % c.ny, z = v / c.np;
-    uint32_t      m = 0;
-    if (!R[v] || Q[v]) continue;
-    for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || zz < 1 || zz > c.nz) continue;
-      m = PetscMax(m, Q[v + c.off[q]]);
-    }
-    if (m > R[v]) m = R[v];
-    if (m) {
-      Q[v] = m;
-      PetscCall(sm_ws_push(&heap, m, 0, v));
-    }
-  }
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v = z * c.np + y * c.nx + x;
+        uint32_t      m = 0;
+        if (!R[v] || Q[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || zz < 1 || zz > c.nz) continue;
+          m = PetscMax(m, Q[v + c.off[q]]);
+        }
+        if (m > R[v]) m = R[v];
+        if (m) {
+          Q[v] = m;
+          PetscCall(sm_ws_push(&heap, m, 0, v));
+        }
+      }
   PetscCall(sm_ws_solve(&c, &heap, R, Q));
   PetscCall(PetscMalloc3(c.next, &marker, c.next, &parent, g.n_local, &mslab));
   PetscCall(PetscArrayzero(marker, c.next));
@@ -675,43 +688,45 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCallMPI(MPI_Type_free(&vt));
 
   /* 5. parents and labels */
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
-    const int64_t x = v % c.nx, y = (v / c.nx) % c.ny, z = v / c.np;
-    int64_t       best = INT64_MAX;
-    int           bq   = -1;
-    uint32_t      bb = 0, bd = 0;
-    int32_t       bk = 0;
-    const SMWsVox sv = st[v];
-    if (!sv.d || marker[v]) continue;
-    for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-      SMWsVox       su;
-      uint32_t      cb;
-      int32_t       ck;
-      int64_t       gi;
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
-      su = st[v + c.off[q]];
-      if (!su.b) continue;
-      cb = PetscMin(su.b, sv.d);
-      ck = cb == su.b ? su.k + 1 : 0;
-      if (cb != sv.b || ck != sv.k) continue;
-      gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
-      /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a step
-         up the distance map), then the smallest global index */
-      if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
-          (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
-        best = gi;
-        bq   = q;
-        bb   = su.b;
-        bk   = su.k;
-        bd   = su.d;
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v    = z * c.np + y * c.nx + x;
+        int64_t       best = INT64_MAX;
+        int           bq   = -1;
+        uint32_t      bb = 0, bd = 0;
+        int32_t       bk = 0;
+        const SMWsVox sv = st[v];
+        if (!sv.d || marker[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
+          SMWsVox       su;
+          uint32_t      cb;
+          int32_t       ck;
+          int64_t       gi;
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          su = st[v + c.off[q]];
+          if (!su.b) continue;
+          cb = PetscMin(su.b, sv.d);
+          ck = cb == su.b ? su.k + 1 : 0;
+          if (cb != sv.b || ck != sv.k) continue;
+          gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
+          /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a
+             step up the distance map), then the smallest global index */
+          if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
+              (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
+            best = gi;
+            bq   = q;
+            bb   = su.b;
+            bk   = su.k;
+            bd   = su.d;
+          }
+        }
+        if (bq < 0)
+          missing++;
+        else
+          parent[v] = (uint8_t)bq;
       }
-    }
-    if (bq < 0)
-      missing++;
-    else
-      parent[v] = (uint8_t)bq;
-  }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, c.comm));
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels were not reached from any marker",
              (long long)missing);
