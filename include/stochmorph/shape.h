@@ -120,6 +120,10 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
    rank's slab): 0 .. nparticles-1, -1 outside the set; identical at every rank count. */
 PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marker_height, int64_t *label,
                                   int64_t *nparticles);
+/* sm_shape_watershed on a distance map the caller already has: d2 (this rank's slab, read only) is the squared
+   distance map of {mask != 0} as sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2) computes it. Collective. */
+PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const double *d2, double marker_height,
+                                     int64_t *label, int64_t *nparticles);
 /* Peak bytes per voxel of sm_shape_extract (all ranks together), for a memory check before reading big inputs. */
 double sm_shape_extract_bytes_per_voxel(void);
 /* Split phase `phase` of vol into sub-particles and fit their radius functions; shapes is filled identically on

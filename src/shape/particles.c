@@ -31,12 +31,25 @@ static inline int sm_set_has(const SMShapeVoxelSet *s, int64_t i, int64_t j, int
 /* Trilinear interpolation of the indicator from the voxel centres. */
 static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
 {
-  int64_t i0[3];
+  int64_t i0[3], b[3];
   double  f[3], v = 0;
   for (int d = 0; d < 3; d++) {
     const double u = p[d] / s->h[d] - 0.5;
     i0[d]          = sm_shape_ifloor(u);
     f[d]           = u - (double)i0[d];
+    b[d]           = i0[d] - s->lo[d];
+  }
+  if (b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[0] + 1 < s->n[0] && b[1] + 1 < s->n[1] && b[2] + 1 < s->n[2]) {
+    /* the eight voxels are in the box (the radius samples of all but the outermost points): no test of each; the
+       same weights, added in the same order */
+    const int64_t  sy = s->n[0], sz = s->n[0] * s->n[1];
+    const uint8_t *in = s->in + b[2] * sz + b[1] * sy + b[0];
+    for (int a = 0; a < 8; a++) {
+      const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
+      const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
+      if (w > 0 && in[az * sz + ay * sy + ax]) v += w;
+    }
+    return v;
   }
   for (int a = 0; a < 8; a++) {
     const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
@@ -136,11 +149,11 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
 
 double sm_shape_extract_bytes_per_voxel(void)
 {
-  /* labels (1) + mask (1) + watershed labels (8) + the watershed's peak (about 30 at a solid fraction of 0.6, at most
-     16 + 16 for a full phase, see watershed.c); afterwards the EDT again (8 + its work space), the labels with ghost
-     planes (8) and the gathered voxel pairs (16 per voxel of the phase and per touching neighbour basin, sent and
-     received), then one basin at a time the cut's work space (about 100 bytes per voxel of the basin's box, star.c),
-     small beside the slab unless one basin spans most of the box */
+  /* labels (1) + mask (1) + watershed labels (8) + the EDT (8, kept through the watershed for the deepest voxels) +
+     the watershed's peak (about 30 at a solid fraction of 0.6, at most 16 + 16 for a full phase, see watershed.c);
+     afterwards the labels with ghost planes (8) and the gathered voxel pairs (16 per voxel of the phase and per
+     touching neighbour basin, sent and received), then one basin at a time the cut's work space (about 100 bytes per
+     voxel of the basin's box, star.c), small beside the slab unless one basin spans most of the box */
   return 1 + 1 + 8 + 40;
 }
 
@@ -437,13 +450,13 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
       "Phase '%s' is empty: there is nothing to split into sub-particles (choose another phase with -shape_phase)",
       names[phase]);
   PetscCall(PetscLogEventBegin(SM_EVENT_Watershed, 0, 0, 0, 0));
-  PetscCall(sm_shape_watershed(grid, mask, hmark, ws, &np));
+  PetscCall(PetscMalloc1(g.n_local, &d2));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2)); /* the watershed's, and the deepest voxels' below */
+  PetscCall(sm_shape_watershed_d2(grid, mask, d2, hmark, ws, &np));
   PetscCall(PetscLogEventEnd(SM_EVENT_Watershed, 0, 0, 0, 0));
 
   /* per-particle voxel counts, index sums (exact integers) and deepest voxel */
   PetscCall(PetscCalloc3(4 * np, &sums, np, &argmax, np, &dmax));
-  PetscCall(PetscMalloc1(g.n_local, &d2));
-  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
   for (int64_t p = 0; p < np; p++) {
     dmax[p]   = -1;
     argmax[p] = INT64_MAX;

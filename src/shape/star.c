@@ -236,7 +236,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   PetscCall(PetscLogEventBegin(SM_EVENT_StarAtoms, 0, 0, 0, 0));
   PetscCall(sm_grid_create(PETSC_COMM_SELF, b.n, hh, &grid));
   PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
-  PetscCall(sm_shape_watershed(grid, mask, 0.0, wsl, &natoms));
+  PetscCall(sm_shape_watershed_d2(grid, mask, d2, 0.0, wsl, &natoms));
   PetscCall(sm_grid_destroy(&grid));
   PetscCheck(natoms < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%lld atoms in one sub-particle", (long long)natoms);
   for (int64_t v = 0; v < nb; v++) {

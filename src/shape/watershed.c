@@ -7,11 +7,16 @@
  * values only increase, so this terminates; each round costs two plane exchanges and an Allreduce, and the number of
  * rounds is the number of slab crossings of the longest chain of improvements, a few in practice). The fixed point is
  * unique, so the results do not depend on the rank count or on the order of the heap.
- *   1. d = sqrt(EDT) [um] of the set (border not an obstacle), -inf outside.
+ *   1. d = sqrt(EDT) [um] of the set (border not an obstacle), -inf outside. The EDT is the caller's when it has one
+ *      (sm_shape_watershed_d2: `shape` needs it again for the deepest voxels, the cut for its seeds).
  *   2. h-maxima transform: R = reconstruction by dilation of d - h under d (flood with sources d - h everywhere).
+ *      With h = 0 the sources are d itself and R = d (the cut's watersheds). Otherwise two raster scans do most of
+ *      the flood's work in order (sm_ws_scans) and the flood starts from the few voxels that can still raise a
+ *      neighbour.
  *   3. Regional maxima of R: flood over R from the "exits" (voxels with a higher neighbour), Q; a voxel belongs to a
  *      regional maximum iff Q < R (no path inside its plateau reaches an exit). Values are copied, never recomputed,
  *      so the comparison is exact. Markers = 26-connected components of the regional maxima (sm_morph_components).
+ *      The exits are not queued: the other voxels take their first values from their neighbours and are queued.
  *   4. Watershed flood from the markers (value +inf there) over d with the lexicographic key (b, k): b the bottleneck
  *      as above, k the number of steps since the path last went down to the level b (fewer is better). This is the
  *      order in which Meyer's priority flood (a FIFO queue per level) reaches the voxels; extending a path never
@@ -30,11 +35,11 @@
  * smaller k first whenever the pushes follow the greedy order; the sources pushed again from the ghost planes may not,
  * and then a voxel is simply improved again later (the stale-entry test and the strict improvement rule make every
  * flood a label-correcting search with the same unique fixed point).
- * Memory, per voxel of the slab (with two ghost planes): d, R/b and Q/label as 32-bit levels or labels (12 bytes), k
- * (4), marker and parent bytes (2), the components' int64 labels (8, freed before step 4), the queue (16 bytes per
- * queued voxel; step 2 queues every voxel of the set, its pool is freed after the step) and, in step 1, the EDT's
- * doubles and work space (16): about 30 bytes per voxel at the peak for a solid fraction of 0.6 (64 with doubles and a
- * binary heap). */
+ * Memory, per voxel of the slab (with two ghost planes): d, R and Q/label as 32-bit levels or labels (12 bytes; in
+ * step 4 d, b and k side by side, 12, replace d and R), marker and parent bytes (2), the components' int64 labels (8,
+ * freed before step 4) and the queue (16 bytes per queued voxel: steps 2 and 3 queue a few per cent of the set, step
+ * 4's front holds about a quarter of it); the caller's squared distances (8) are read in step 1: about 30 bytes per
+ * voxel at the peak for a solid fraction of 0.6 (64 with doubles and a binary heap). */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -79,24 +84,6 @@ static PetscErrorCode sm_ws_queue_create(uint32_t nlev, SMWsQueue *q)
   for (uint32_t l = 0; l < nlev; l++) q->head[l] = q->tail[l] = -1;
   q->nlev      = nlev;
   q->free_list = -1;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Room for at least cap nodes in the pool (no nodes may be queued: the pool is replaced, not copied). */
-static PetscErrorCode sm_ws_queue_reserve(SMWsQueue *q, int64_t cap)
-{
-  PetscFunctionBeginUser;
-  PetscAssert(q->n == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Reserve of a non-empty queue");
-  PetscCheck(cap < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP,
-             "The watershed queue would need %lld entries on one rank (at most %d): use more ranks", (long long)cap,
-             INT32_MAX - 1);
-  PetscCall(PetscFree(q->node));
-  PetscCall(PetscMalloc1(PetscMax(cap, 1), &q->node));
-  q->cap       = PetscMax(cap, 1);
-  q->used      = 0;
-  q->free_list = -1;
-  for (uint32_t l = 0; l < q->nlev; l++) q->head[l] = q->tail[l] = -1;
-  q->top = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -159,11 +146,10 @@ static inline SMWsNode sm_ws_pop(SMWsQueue *q, uint32_t *b)
   return e;
 }
 
-/* Local search from the queued sources; targets are voxels of the slab's own planes with f > 0 (above -inf) that are
-   not fixed. k == NULL: the value-only flood. A voxel away from the box's sides and from the slab's first and last
-   planes has all 26 neighbours in range, and the test of each is skipped. */
-static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
-                                const uint8_t *fixed, PetscBool *changed)
+/* Local search of a value-only flood (steps 2 and 3) from the queued sources; targets are voxels of the slab's own
+   planes with f > 0 (above -inf). A voxel away from the box's sides and from the slab's first and last planes has all
+   26 neighbours in range, and the test of each is skipped. */
+static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, PetscBool *changed)
 {
   PetscFunctionBeginUser;
   while (h->n) {
@@ -171,7 +157,7 @@ static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *
     const SMWsNode e = sm_ws_pop(h, &eb);
     int64_t        x, y, z, rem;
     int            inner;
-    if (eb != val[e.v] || (k && e.k != k[e.v])) continue; /* stale entry */
+    if (eb != val[e.v]) continue; /* stale entry */
     z     = e.v / c->np;
     rem   = e.v - z * c->np;
     y     = rem / c->nx;
@@ -180,19 +166,16 @@ static PetscErrorCode sm_ws_run(const SMWsCtx *c, SMWsQueue *h, const uint32_t *
     for (int q = 0; q < 26; q++) {
       const int64_t w = e.v + c->off[q];
       uint32_t      cb;
-      int32_t       ck;
       if (!inner) {
         const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
         if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
       }
-      if (!f[w] || (fixed && fixed[w])) continue;
+      if (!f[w]) continue;
       cb = PetscMin(eb, f[w]);
-      ck = (k && cb == eb) ? e.k + 1 : 0;
-      if (cb > val[w] || (k && cb == val[w] && ck < k[w])) {
-        val[w] = cb;
-        if (k) k[w] = ck;
+      if (cb > val[w]) {
+        val[w]   = cb;
         *changed = PETSC_TRUE;
-        PetscCall(sm_ws_push(h, cb, ck, w));
+        PetscCall(sm_ws_push(h, cb, 0, w));
       }
     }
   }
@@ -213,30 +196,147 @@ static PetscErrorCode sm_ws_exchange(const SMWsCtx *c, void *arr, MPI_Datatype t
 }
 
 /* The distributed flood: local search from the queued sources, then rounds of ghost exchange until no rank changes. */
-static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val, int32_t *k,
-                                  const uint8_t *fixed)
+static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val)
 {
   const uint32_t ninf    = 0;
-  const int32_t  zero    = 0;
   PetscBool      changed = PETSC_FALSE;
   int            any     = 1;
 
   PetscFunctionBeginUser;
-  PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
+  PetscCall(sm_ws_run(c, h, f, val, &changed));
   while (any) {
     int mine;
     PetscCall(sm_ws_exchange(c, val, MPI_UINT32_T, sizeof(uint32_t), &ninf));
-    if (k) PetscCall(sm_ws_exchange(c, k, MPI_INT32_T, sizeof(int32_t), &zero));
     if (c->size == 1) break;
     for (int g = 0; g < 2; g++) {
       const int64_t base = g ? (c->nz + 1) * c->np : 0;
       for (int64_t i = 0; i < c->np; i++)
-        if (val[base + i]) PetscCall(sm_ws_push(h, val[base + i], k ? k[base + i] : 0, base + i));
+        if (val[base + i]) PetscCall(sm_ws_push(h, val[base + i], 0, base + i));
     }
     changed = PETSC_FALSE;
-    PetscCall(sm_ws_run(c, h, f, val, k, fixed, &changed));
+    PetscCall(sm_ws_run(c, h, f, val, &changed));
     mine = changed ? 1 : 0;
     PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Step 4's state of a voxel: its distance level d, its key (b, k). The flood reads all three of each of the 26
+   neighbours of every voxel it pops, in the order of the levels, i.e. all over the slab: kept together they share a
+   cache line instead of taking one in each of three arrays. */
+typedef struct {
+  uint32_t d, b;
+  int32_t  k;
+} SMWsVox;
+
+/* sm_ws_run for step 4, on the voxels' states. The markers need no test: their b, the level of +inf, is above every
+   d, so no candidate ever reaches it. */
+static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, PetscBool *changed)
+{
+  PetscFunctionBeginUser;
+  while (h->n) {
+    uint32_t       eb;
+    const SMWsNode e = sm_ws_pop(h, &eb);
+    int64_t        x, y, z, rem;
+    int            inner;
+    if (eb != s[e.v].b || e.k != s[e.v].k) continue; /* stale entry */
+    z     = e.v / c->np;
+    rem   = e.v - z * c->np;
+    y     = rem / c->nx;
+    x     = rem - y * c->nx;
+    inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1 && z > 1 && z < c->nz;
+    for (int q = 0; q < 26; q++) {
+      SMWsVox *w = s + e.v + c->off[q];
+      uint32_t cb;
+      int32_t  ck;
+      if (!inner) {
+        const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+        if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+      }
+      if (!w->d) continue;
+      cb = PetscMin(eb, w->d);
+      ck = cb == eb ? e.k + 1 : 0;
+      if (cb > w->b || (cb == w->b && ck < w->k)) {
+        w->b     = cb;
+        w->k     = ck;
+        *changed = PETSC_TRUE;
+        PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
+      }
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* sm_ws_solve for step 4 (vt: the MPI type of an SMWsVox). */
+static PetscErrorCode sm_ws_solve_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, MPI_Datatype vt)
+{
+  const SMWsVox none    = {0, 0, 0};
+  PetscBool     changed = PETSC_FALSE;
+  int           any     = 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_ws_run_key(c, h, s, &changed));
+  while (any) {
+    int mine;
+    PetscCall(sm_ws_exchange(c, s, vt, sizeof(SMWsVox), &none));
+    if (c->size == 1) break;
+    for (int g = 0; g < 2; g++) {
+      const int64_t base = g ? (c->nz + 1) * c->np : 0;
+      for (int64_t i = 0; i < c->np; i++)
+        if (s[base + i].b) PetscCall(sm_ws_push(h, s[base + i].b, s[base + i].k, base + i));
+    }
+    changed = PETSC_FALSE;
+    PetscCall(sm_ws_run_key(c, h, s, &changed));
+    mine = changed ? 1 : 0;
+    PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Step 2 before its flood: the two raster scans of L. Vincent's hybrid reconstruction ("Morphological grayscale
+   reconstruction in image analysis: applications and efficient algorithms", IEEE Trans. Image Process. 2 (1993)
+   176-201, section V.D). The forward scan raises every voxel of the slab to min(f, the largest value of its 13
+   neighbours that precede it), the backward scan likewise with the 13 that follow it; both are relaxations of the
+   flood, so the values stay below the fixed point. After them a voxel can only still raise a neighbour that follows it
+   (the neighbours that precede it read its final value in the backward scan), so only the voxels that can are queued
+   (most voxels are final already: the flood then visits a few per cent of the set instead of all of it twice). */
+static PetscErrorCode sm_ws_scans(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val)
+{
+  PetscFunctionBeginUser;
+  for (int pass = 0; pass < 2; pass++) {
+    const int q0 = pass ? 13 : 0, q1 = pass ? 26 : 13; /* c->off[q] < 0 exactly for q < 13 (the loop order) */
+    for (int64_t zi = 0; zi < c->nz; zi++)
+      for (int64_t yi = 0; yi < c->ny; yi++)
+        for (int64_t xi = 0; xi < c->nx; xi++) {
+          const int64_t z = pass ? c->nz - zi : zi + 1, y = pass ? c->ny - 1 - yi : yi, x = pass ? c->nx - 1 - xi : xi;
+          const int64_t v     = z * c->np + y * c->nx + x;
+          const int     inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1 && z > 1 && z < c->nz;
+          uint32_t      m     = val[v];
+          if (!f[v]) continue;
+          for (int q = q0; q < q1; q++) {
+            const int64_t w = v + c->off[q];
+            if (!inner) {
+              const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+              if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+            }
+            if (val[w] > m) m = val[w];
+          }
+          if (m > f[v]) m = f[v];
+          if (m <= val[v] && !pass) continue;
+          val[v] = PetscMax(m, val[v]);
+          if (!pass) continue;
+          for (int q = q0; q < q1; q++) {
+            const int64_t w = v + c->off[q];
+            if (!inner) {
+              const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+              if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+            }
+            if (val[w] < val[v] && val[w] < f[w]) {
+              PetscCall(sm_ws_push(h, val[v], 0, v));
+              break;
+            }
+          }
+        }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -271,9 +371,10 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 7 the epoch of
-   the last pass that resolved v. */
-static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const uint8_t *marker, uint8_t *parent,
+/* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 6 set when the
+   chain of parents of v leaves the slab (only those labels can change after the first pass, which resolves every other
+   voxel from a marker of the slab, so later passes walk only them), bit 7 the epoch of the last pass that resolved v */
+static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const uint8_t *marker, uint8_t *parent,
                                       int32_t *label)
 {
   const int32_t minus1 = -1;
@@ -290,7 +391,9 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const
       size_t  n = 0;
       int64_t u = v;
       int32_t L;
-      if (!d[v] || marker[v] || (parent[v] & 0x80) == ep) continue;
+      uint8_t out;
+      if (pass > 1 && !(parent[v] & 0x40)) continue;
+      if (!s[v].d || marker[v] || (parent[v] & 0x80) == ep) continue;
       for (;;) {
         int64_t p;
         if (n == cap) {
@@ -304,8 +407,14 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const
         }
         chain[n++] = u;
         p          = u + c->off[parent[u] & 0x1f];
-        if (p < c->np || p >= (c->nz + 1) * c->np || marker[p] || (parent[p] & 0x80) == ep) {
-          L = label[p];
+        if (p < c->np || p >= (c->nz + 1) * c->np) {
+          L   = label[p];
+          out = 0x40;
+          break;
+        }
+        if (marker[p] || (parent[p] & 0x80) == ep) {
+          L   = label[p];
+          out = parent[p] & 0x40;
           break;
         }
         u = p;
@@ -313,7 +422,7 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const
       for (size_t i = 0; i < n; i++) {
         if (label[chain[i]] != L) changed = 1;
         label[chain[i]]  = L;
-        parent[chain[i]] = (uint8_t)((parent[chain[i]] & 0x1f) | ep);
+        parent[chain[i]] = (uint8_t)((parent[chain[i]] & 0x1f) | out | ep);
       }
     }
     if (c->size == 1 && pass == 1) {
@@ -356,13 +465,19 @@ static inline uint64_t sm_ws_hash(uint64_t x)
   return x;
 }
 
-/* The levels (see the header): dd[n_local] the distance of the slab's voxels (-inf outside) -> dl (ext array, ghost
-   planes left 0) their levels; *nlev levels, 0 = -inf and nlev - 1 = +inf; minus_h[l] = the level of L[l] - h for
+/* The distance of slab voxel i: sqrt of the squared distance map on the set, -inf outside. */
+static inline double sm_ws_distance(const uint8_t *mask, const double *d2, int64_t i)
+{
+  return mask[i] ? sqrt(d2[i]) : -INFINITY;
+}
+
+/* The levels (see the header): the distances of the slab's voxels (sm_ws_distance) -> dl (ext array, ghost planes
+   left 0) their levels; *nlev levels, 0 = -inf and nlev - 1 = +inf; minus_h[l] = the level of L[l] - h for
    every level l of a distance. The distinct distances of the slab are found with an open-addressing hash table of
    their bit patterns (few thousand values for a cubic grid: the square roots of sums of three squares), gathered from
    all ranks and merged with the values d - h. Collective. */
-static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h, uint32_t *dl, uint32_t *nlev,
-                                   uint32_t **minus_h)
+static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const uint8_t *mask, const double *d2, double h, uint32_t *dl,
+                                   uint32_t *nlev, uint32_t **minus_h)
 {
   const uint64_t empty = UINT64_MAX; /* a NaN pattern: never a distance */
   uint64_t      *key;
@@ -377,10 +492,11 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
   PetscCall(PetscMalloc2(cap, &key, cap, &lev));
   for (size_t i = 0; i < cap; i++) key[i] = empty;
   for (int64_t i = 0; i < nl; i++) {
-    uint64_t bits;
-    size_t   j;
-    if (!(dd[i] > -INFINITY)) continue;
-    memcpy(&bits, &dd[i], sizeof(bits));
+    const double x = sm_ws_distance(mask, d2, i);
+    uint64_t     bits;
+    size_t       j;
+    if (!(x > -INFINITY)) continue;
+    memcpy(&bits, &x, sizeof(bits));
     for (j = sm_ws_hash(bits) & (cap - 1); key[j] != empty && key[j] != bits; j = (j + 1) & (cap - 1));
     if (key[j] == bits) continue;
     key[j] = bits;
@@ -429,13 +545,14 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
       lev[t] = sm_ws_find(L, n, x);
     }
   for (int64_t i = 0; i < nl; i++) {
-    uint64_t bits;
-    size_t   j;
-    if (!(dd[i] > -INFINITY)) {
+    const double x = sm_ws_distance(mask, d2, i);
+    uint64_t     bits;
+    size_t       j;
+    if (!(x > -INFINITY)) {
       dl[c->np + i] = 0;
       continue;
     }
-    memcpy(&bits, &dd[i], sizeof(bits));
+    memcpy(&bits, &x, sizeof(bits));
     for (j = sm_ws_hash(bits) & (cap - 1); key[j] != bits; j = (j + 1) & (cap - 1));
     dl[c->np + i] = lev[j];
   }
@@ -452,13 +569,29 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const double *dd, double h,
 PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marker_height, int64_t *label,
                                   int64_t *nparticles)
 {
+  SMGridInfo g;
+  double    *d2;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  PetscCall(PetscMalloc1(g.n_local, &d2));
+  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, d2));
+  PetscCall(sm_shape_watershed_d2(grid, mask, d2, marker_height, label, nparticles));
+  PetscCall(PetscFree(d2));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const double *d2, double marker_height,
+                                     int64_t *label, int64_t *nparticles)
+{
   SMWsCtx        c;
   SMGridInfo     g;
   SMWsQueue      heap;
   SMComponents   cc = {0};
-  double        *dd;
   uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
-  int32_t       *k, *lab;
+  int32_t       *lab;
+  SMWsVox       *st;
+  MPI_Datatype   vt;
   uint8_t       *marker, *parent, *mslab;
   int64_t       *comp, missing = 0, nset = 0;
   const uint32_t ninf = 0;
@@ -470,113 +603,135 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   PetscCall(sm_grid_get_info(grid, &g));
 
   /* 1. distances, as levels */
-  PetscCall(PetscMalloc1(g.n_local, &dd));
-  PetscCall(sm_morph_edt(grid, mask, SM_EDT_BORDER_FREE, 7, dd));
-  for (int64_t i = 0; i < g.n_local; i++) {
-    dd[i] = mask[i] ? sqrt(dd[i]) : -INFINITY;
-    nset += mask[i] != 0;
-  }
+  for (int64_t i = 0; i < g.n_local; i++) nset += mask[i] != 0;
   PetscCall(PetscMalloc1(c.next, &d));
-  PetscCall(sm_ws_levels(&c, dd, marker_height, d, &nlev, &minus_h));
-  PetscCall(PetscFree(dd));
+  PetscCall(sm_ws_levels(&c, mask, d2, marker_height, d, &nlev, &minus_h));
   PetscCall(sm_ws_exchange(&c, d, MPI_UINT32_T, sizeof(uint32_t), &ninf));
   PetscCall(sm_ws_queue_create(nlev, &heap));
-  PetscCall(PetscMalloc2(c.next, &R, c.next, &Q));
+  PetscCall(PetscMalloc1(c.next, &R));
+  PetscCall(PetscMalloc1(c.next, &Q));
 
-  /* 2. h-maxima transform */
-  PetscCall(sm_ws_queue_reserve(&heap, nset + 2 * c.np));
-  for (int64_t v = 0; v < c.next; v++) R[v] = 0;
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++)
-    if (d[v]) {
-      R[v] = minus_h[d[v]];
-      PetscCall(sm_ws_push(&heap, R[v], 0, v));
-    }
+  /* 2. h-maxima transform; with h = 0 the sources are d itself, which no path exceeds, so R = d (ghost planes too) */
+  if (marker_height == 0) {
+    PetscCall(PetscArraycpy(R, d, c.next));
+  } else {
+    for (int64_t v = 0; v < c.next; v++) R[v] = (v >= c.np && v < (c.nz + 1) * c.np && d[v]) ? minus_h[d[v]] : 0;
+    PetscCall(sm_ws_scans(&c, &heap, d, R));
+    PetscCall(sm_ws_solve(&c, &heap, d, R));
+  }
   PetscCall(PetscFree(minus_h));
-  PetscCall(sm_ws_solve(&c, &heap, d, R, NULL, NULL));
-  PetscCall(sm_ws_queue_reserve(&heap, 0)); /* the pool of step 2 held every voxel of the set */
 
   /* 3. regional maxima of R (R's ghost planes are current after the solve) */
   for (int64_t v = 0; v < c.next; v++) Q[v] = 0;
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
-    const int64_t x = v % c.nx, y = (v / c.nx) % c.ny;
-    if (!R[v]) continue;
-    for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
-      if (R[v + c.off[q]] > R[v]) {
-        Q[v] = R[v];
-        PetscCall(sm_ws_push(&heap, Q[v], 0, v));
-        break;
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v = z * c.np + y * c.nx + x;
+        if (!R[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          if (R[v + c.off[q]] > R[v]) {
+            Q[v] = R[v];
+            break;
+          }
+        }
       }
-    }
-  }
-  PetscCall(sm_ws_solve(&c, &heap, R, Q, NULL, NULL));
+  /* The exits have Q = R, which nothing exceeds, and can only raise the others: instead of queueing every exit, each
+     other voxel of the slab takes its value from its neighbours in the slab (the same relaxation the exits' pops
+     would make) and is queued if that is positive; the flood goes on from there (a few per cent of the set). */
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v = z * c.np + y * c.nx + x;
+        uint32_t      m = 0;
+        if (!R[v] || Q[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || zz < 1 || zz > c.nz) continue;
+          m = PetscMax(m, Q[v + c.off[q]]);
+        }
+        if (m > R[v]) m = R[v];
+        if (m) {
+          Q[v] = m;
+          PetscCall(sm_ws_push(&heap, m, 0, v));
+        }
+      }
+  PetscCall(sm_ws_solve(&c, &heap, R, Q));
   PetscCall(PetscMalloc3(c.next, &marker, c.next, &parent, g.n_local, &mslab));
   PetscCall(PetscArrayzero(marker, c.next));
   PetscCall(PetscArrayzero(parent, c.next));
   for (int64_t i = 0; i < g.n_local; i++)
     mslab[i] = marker[c.np + i] = (uint8_t)(d[c.np + i] && Q[c.np + i] < R[c.np + i]);
+  PetscCall(PetscFree(R));
+  PetscCall(PetscMalloc1(c.next, &st));
+  for (int64_t v = 0; v < c.next; v++) st[v] = (SMWsVox){d[v], 0, 0};
+  PetscCall(PetscFree(d));
   PetscCall(PetscMalloc1(g.n_local, &comp));
   PetscCall(sm_morph_components(grid, mslab, 26, comp, &cc));
   PetscCheck(cc.ncomponents < INT32_MAX, c.comm, PETSC_ERR_SUP, "%lld watershed markers: at most %d are supported",
              (long long)cc.ncomponents, INT32_MAX - 1);
 
-  /* 4. the watershed flood: R becomes b, Q becomes the labels */
+  /* 4. the watershed flood on the states (d, b, k); Q becomes the labels */
   lab = (int32_t *)Q;
-  PetscCall(PetscMalloc1(c.next, &k));
-  for (int64_t v = 0; v < c.next; v++) {
-    R[v]   = 0;
-    k[v]   = 0;
-    lab[v] = -1;
-  }
+  for (int64_t v = 0; v < c.next; v++) lab[v] = -1;
   for (int64_t i = 0; i < g.n_local; i++)
     if (mslab[i]) {
-      R[c.np + i]   = nlev - 1;
-      lab[c.np + i] = (int32_t)comp[i];
+      st[c.np + i].b = nlev - 1;
+      lab[c.np + i]  = (int32_t)comp[i];
       PetscCall(sm_ws_push(&heap, nlev - 1, 0, c.np + i));
     }
   PetscCall(PetscFree(comp));
-  PetscCall(sm_ws_solve(&c, &heap, d, R, k, marker));
+  PetscCallMPI(MPI_Type_contiguous(3, MPI_UINT32_T, &vt));
+  PetscCallMPI(MPI_Type_commit(&vt));
+  PetscCall(sm_ws_solve_key(&c, &heap, st, vt));
+  PetscCallMPI(MPI_Type_free(&vt));
 
   /* 5. parents and labels */
-  for (int64_t v = c.np; v < (c.nz + 1) * c.np; v++) {
-    const int64_t x = v % c.nx, y = (v / c.nx) % c.ny, z = v / c.np;
-    int64_t       best = INT64_MAX;
-    int           bq   = -1;
-    uint32_t      bb = 0, bd = 0;
-    int32_t       bk = 0;
-    if (!d[v] || marker[v]) continue;
-    for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2], u = v + c.off[q];
-      uint32_t      cb;
-      int32_t       ck;
-      int64_t       gi;
-      if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || !R[u]) continue;
-      cb = PetscMin(R[u], d[v]);
-      ck = cb == R[u] ? k[u] + 1 : 0;
-      if (cb != R[v] || ck != k[v]) continue;
-      gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
-      /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a step
-         up the distance map), then the smallest global index */
-      if (bq < 0 || sm_ws_better(R[u], k[u], bb, bk) ||
-          (R[u] == bb && k[u] == bk && (d[u] > bd || (d[u] == bd && gi < best)))) {
-        best = gi;
-        bq   = q;
-        bb   = R[u];
-        bk   = k[u];
-        bd   = d[u];
+  for (int64_t z = 1; z <= c.nz; z++)
+    for (int64_t y = 0; y < c.ny; y++)
+      for (int64_t x = 0; x < c.nx; x++) {
+        const int64_t v    = z * c.np + y * c.nx + x;
+        int64_t       best = INT64_MAX;
+        int           bq   = -1;
+        uint32_t      bb = 0, bd = 0;
+        int32_t       bk = 0;
+        const SMWsVox sv = st[v];
+        if (!sv.d || marker[v]) continue;
+        for (int q = 0; q < 26; q++) {
+          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
+          SMWsVox       su;
+          uint32_t      cb;
+          int32_t       ck;
+          int64_t       gi;
+          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          su = st[v + c.off[q]];
+          if (!su.b) continue;
+          cb = PetscMin(su.b, sv.d);
+          ck = cb == su.b ? su.k + 1 : 0;
+          if (cb != sv.b || ck != sv.k) continue;
+          gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
+          /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a
+             step up the distance map), then the smallest global index */
+          if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
+              (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
+            best = gi;
+            bq   = q;
+            bb   = su.b;
+            bk   = su.k;
+            bd   = su.d;
+          }
+        }
+        if (bq < 0)
+          missing++;
+        else
+          parent[v] = (uint8_t)bq;
       }
-    }
-    if (bq < 0)
-      missing++;
-    else
-      parent[v] = (uint8_t)bq;
-  }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, c.comm));
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels were not reached from any marker",
              (long long)missing);
-  PetscCall(PetscFree(k));
-  PetscCall(sm_ws_propagate(&c, d, marker, parent, lab));
+  PetscCall(sm_ws_propagate(&c, st, marker, parent, lab));
+  PetscCall(PetscFree(st));
   for (int64_t i = 0; i < g.n_local; i++) {
     label[i] = lab[c.np + i];
     if (mask[i] && label[i] < 0) missing++;
@@ -586,8 +741,7 @@ PetscErrorCode sm_shape_watershed(SMGrid grid, const uint8_t *mask, double marke
   *nparticles = cc.ncomponents;
   PetscCall(sm_morph_components_free(&cc));
   PetscCall(PetscFree3(marker, parent, mslab));
-  PetscCall(PetscFree2(R, Q));
-  PetscCall(PetscFree(d));
+  PetscCall(PetscFree(Q));
   PetscCall(sm_ws_queue_destroy(&heap));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
