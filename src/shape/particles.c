@@ -368,7 +368,8 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
  * meant to reproduce. It repeats on what the patches leave out, at most SM_COVER_PASSES times; later passes rasterise
  * the new patches alone and add their coverage (a voxel covered only by the sum of old and new sub-samples counts as
  * uncovered: more patches, never fewer). The result depends on the basin alone, hence not on the rank count. Cost: one
- * more rasterisation of the basin's parts, plus those of the patches; memory: 6 bytes per voxel of the basin's box. */
+ * more rasterisation of the basin's parts, plus those of the patches; memory per voxel of the basin's box: the
+ * rasterisation's 10 bytes (SM_COVER_SUBSAMPLES = 4), 2 of coverage, 4 of part numbers, then the cut's (star.c). */
 #define SM_COVER_PASSES 3
 #define SM_COVER_SUBSAMPLES 4
 
