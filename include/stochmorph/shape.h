@@ -3,8 +3,9 @@
  * degree L, and the rasterisation of that union on any grid.
  *
  * Pipeline: sm_shape_watershed (marker-controlled watershed on the distance transform, distributed) ->
- * sm_shape_extract (centres, radius samples along rays, least-squares fits; every sub-particle is processed whole by
- * one rank) -> sm_shape_write / sm_shape_read (HDF5) -> sm_shape_rasterize (any grid, majority of sub-samples).
+ * sm_shape_extract (centres, radius samples along rays, least-squares fits, patches of what the fits leave out; every
+ * basin is processed whole by one rank) -> sm_shape_write / sm_shape_read (HDF5) -> sm_shape_rasterize (any grid,
+ * majority of sub-samples).
  *
  * Coordinates: um, origin at the low corner of voxel (0, 0, 0); the centre of voxel (i, j, k) is
  * ((i + 1/2) hx, (j + 1/2) hy, (k + 1/2) hz), and the box is [0, nx hx] x [0, ny hy] x [0, nz hz].
@@ -34,7 +35,7 @@ typedef struct {
   double  *centres;     /* [n][3] centre x_c [um] */
   double  *coeffs;      /* [n][ncoeffs] coefficients of psi [um] */
   double  *fit_error;   /* [n] RMS of psi - sampled radius over the sample directions [um] */
-  int64_t *voxels;      /* [n] voxels of the sub-particle in the source volume */
+  int64_t *voxels;      /* [n] voxels of the sub-particle in the source volume (0 for a patch: sum = the phase's) */
   double  *rmax;        /* [n] rigorous upper bound of psi (bounding-sphere radius) [um]; derived, not stored */
   int64_t  source_n[3]; /* source grid size */
   double   source_h[3]; /* source voxel size [um] */
@@ -50,6 +51,9 @@ typedef struct {
   int64_t  split;                      /* basins cut into star-shaped parts (sm_shape_star_split) */
   double   star_volume_fraction;       /* fraction of the phase's voxels in sub-particles star-shaped from their
                                           centre; < 0: unknown (a file written before it was recorded) */
+  int64_t patches;                     /* sub-particles covering voxels the fitted parts left out (opt->cover) */
+  int64_t uncovered;                   /* voxels of the phase left out even so, at the source voxel size; < 0: not
+                                          checked */
 } SMShapes;
 
 /* Options of sm_shape_extract. */
@@ -58,12 +62,13 @@ typedef struct {
   int       ndirections;   /* rays per sub-particle; 0: 4 (L+1)^2 (at least 2 (L+1)^2 is required) */
   double    marker_height; /* h [um] of the h-maxima transform of the distance map; < 0: half the smallest voxel side */
   PetscBool star_split;    /* cut basins that are not star-shaped from their centre into star-shaped parts (default) */
+  PetscBool cover;         /* patch the voxels that the fitted sub-particles leave out (default; particles.c) */
 } SMShapeOptions;
 
 /* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
-/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split (checked, messages name the option).
-   Collective. */
+/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover (checked, messages name the
+   option). Collective. */
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt);
 
 /* ---- real spherical harmonics (not collective) ---- */
@@ -126,8 +131,9 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
                                      int64_t *label, int64_t *nparticles);
 /* Peak bytes per voxel of sm_shape_extract (all ranks together), for a memory check before reading big inputs. */
 double sm_shape_extract_bytes_per_voxel(void);
-/* Split phase `phase` of vol into sub-particles and fit their radius functions; shapes is filled identically on
-   every rank (the provenance strings are left for the caller). Errors if the phase is empty. */
+/* Split phase `phase` of vol into sub-particles and fit their radius functions; with opt->cover, add the patches that
+   cover what the fits leave out (particles.c); shapes is filled identically on every rank (the provenance strings are
+   left for the caller). Errors if the phase is empty. */
 PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *opt, SMShapes *shapes);
 
 /* Peak bytes per voxel of sm_shape_rasterize with s sub-samples per axis (all ranks together). */

@@ -93,6 +93,12 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                     (long long)sh.n, (long long)sh.basins, sh.marker_height, (long long)sh.split, sh.ndirections,
                     rmean / (double)nv, emean / (double)nv, emax, (long long)sh.moved, (long long)sh.not_star,
                     sh.star_volume_fraction, phase));
+    if (sh.uncovered >= 0)
+      PetscCall(PetscPrintf(comm,
+                            "  %lld patches cover the voxels the fitted sub-particles left out; %lld voxels (%.2e of "
+                            "the %s) are left out even so\n",
+                            (long long)sh.patches, (long long)sh.uncovered,
+                            (double)sh.uncovered / (double)nv, phase));
   }
   PetscCall(PetscPrintf(comm, "  wrote %s in %.2f s\n", out, sm_sys_wtime() - t0));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));

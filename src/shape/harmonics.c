@@ -16,6 +16,7 @@ PetscErrorCode sm_shape_options_default(SMShapeOptions *opt)
   opt->ndirections   = 0;
   opt->marker_height = -1;
   opt->star_split    = PETSC_TRUE;
+  opt->cover         = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -23,7 +24,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
 {
   PetscInt  L = opt->degree, nd = opt->ndirections;
   PetscReal h     = opt->marker_height;
-  PetscBool split = opt->star_split;
+  PetscBool split = opt->star_split, cover = opt->cover;
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, NULL, "Spherical-harmonic sub-particles", "SMShape");
@@ -39,6 +40,10 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
                              "Cut watershed basins that are not star-shaped from their centre into star-shaped parts "
                              "(0: one sub-particle per basin, as a basin comes)",
                              "sm_shape_extract", split, &split, NULL));
+  PetscCall(PetscOptionsBool("-shape_cover",
+                             "Patch the voxels of the phase that the fitted sub-particles leave out (holes and cracks "
+                             "where a fit undershoots) with more sub-particles (0: the fitted parts alone)",
+                             "sm_shape_extract", cover, &cover, NULL));
   PetscOptionsEnd();
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-sh_degree must be between 0 and %d (got %d)", SM_SHAPE_MAX_DEGREE, (int)L);
@@ -52,6 +57,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
   opt->ndirections   = (int)nd;
   opt->marker_height = (double)h;
   opt->star_split    = split;
+  opt->cover         = cover;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -6,11 +6,13 @@
  *   /shapes/centres     float64 [n][3]  centre x_c [um], origin at the low corner of voxel (0, 0, 0)
  *   /shapes/coeffs      float64 [n][(L+1)^2]  coefficients of psi [um], index l^2 + l + m
  *   /shapes/fit_error   float64 [n]     RMS fit residual [um]
- *   /shapes/voxels      int64 [n]       voxels of each sub-particle in the source
+ *   /shapes/voxels      int64 [n]       voxels of each sub-particle in the source (0 for a patch: its voxels are
+ *                                       counted in the parts it patches)
  *   attributes of /shapes: degree, source_grid_size (int64[3]), source_voxel_size (float64[3], um), phase_names,
  *   phase, source_file, marker_height (um), directions, centres_moved, not_star_shaped, basins, basins_split,
  *   star_shaped_volume_fraction (the fraction of the phase's voxels in sub-particles that are star-shaped from their
- *   centre), harmonics (the convention).
+ *   centre; patches not counted), patches (sub-particles that cover voxels the fitted parts left out), uncovered
+ *   (voxels of the phase left out even so, at the source voxel size; -1: not checked), harmonics (the convention).
  * Written as "<path>.partial" and renamed when complete; an error removes the partial file. */
 #include "shape_impl.h"
 #include <stochmorph/version.h>
@@ -32,7 +34,7 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
   const char   *phases[SM_MAX_PHASES], *one;
   hid_t         grp;
   herr_t        e         = 0;
-  int64_t       counts[4] = {s->moved, s->not_star, s->basins, s->split};
+  int64_t       counts[6] = {s->moved, s->not_star, s->basins, s->split, s->patches, s->uncovered};
 
   for (int i = 0; i < s->nphases; i++) phases[i] = s->phase_names[i];
   one = SM_SHAPES_FORMAT;
@@ -55,6 +57,8 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
       sm_h5_attr_write(grp, "not_star_shaped", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[1]) < 0 ||
       sm_h5_attr_write(grp, "basins", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[2]) < 0 ||
       sm_h5_attr_write(grp, "basins_split", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[3]) < 0 ||
+      sm_h5_attr_write(grp, "patches", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[4]) < 0 ||
+      sm_h5_attr_write(grp, "uncovered", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[5]) < 0 ||
       sm_h5_attr_write(grp, "star_shaped_volume_fraction", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
                        &s->star_volume_fraction) < 0 ||
       (s->nphases > 0 && sm_h5_attr_write_strings(grp, "phase_names", s->nphases, phases, 0) < 0))
@@ -126,7 +130,7 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
 
 typedef struct {
   int     degree, ndirections, nphases;
-  int64_t n, source_n[3], moved, not_star, basins, split;
+  int64_t n, source_n[3], moved, not_star, basins, split, patches, uncovered;
   double  source_h[3], marker_height, star_fraction;
 } SMShapesHeader;
 
@@ -177,6 +181,10 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   /* absent from files written before sub-particles were cut into star-shaped parts: left at -1 (unknown) */
   (void)sm_h5_attr_read(*grp, "basins", H5T_NATIVE_INT64, 1, &hd->basins);
   (void)sm_h5_attr_read(*grp, "basins_split", H5T_NATIVE_INT64, 1, &hd->split);
+  hd->patches   = 0;
+  hd->uncovered = -1;
+  (void)sm_h5_attr_read(*grp, "patches", H5T_NATIVE_INT64, 1, &hd->patches);
+  (void)sm_h5_attr_read(*grp, "uncovered", H5T_NATIVE_INT64, 1, &hd->uncovered);
   (void)sm_h5_attr_read(*grp, "star_shaped_volume_fraction", H5T_NATIVE_DOUBLE, 1, &hd->star_fraction);
   if (sm_h5_attr_read_strings_into(*grp, "phase_names", SM_MAX_PHASES, SM_NAME_LEN, &s->phase_names[0][0], &np) < 0) np = 0;
   hd->nphases = np;
@@ -291,6 +299,8 @@ PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *s)
   s->not_star      = hd.not_star;
   s->basins        = hd.basins;
   s->split         = hd.split;
+  s->patches       = hd.patches;
+  s->uncovered     = hd.uncovered;
   s->star_volume_fraction = hd.star_fraction;
   for (int64_t p = 0; p < s->n; p++)
     sm_shape_sh_bounds(s->degree, s->coeffs + (size_t)p * s->ncoeffs, NULL, s->rmax + p, NULL);

@@ -2,9 +2,10 @@
 # `stochmorph shape` and `stochmorph rasterize` end to end (SPEC 7): the sub-particle file carries what the format
 # promises (h5py), is identical at 1 and 2 ranks (h5diff), the rasterised volume is identical at 1 and 3 ranks, `analyze`
 # reads it, and its volume fraction / surface area are within 0.02 / 5 % of the twin's (the acceptance numbers, met on
-# this 64^3 F850 twin: 0.5643 -> 0.5681, -1.6 % with basins cut into star-shaped parts; with one sub-particle per basin,
-# -shape_star_split 0, 0.5564, +1.0 %); the file records basins, cuts and a star-shaped volume fraction >= 0.98, and
-# -shape_star_split 0 gives one sub-particle per basin; rasterising at half the voxel size doubles the grid; bad input
+# this 64^3 F850 twin: 0.5643 -> 0.5721, -3.2 % with basins cut into star-shaped parts and patches; -1.6 % without
+# the patches; with one sub-particle per basin, -shape_star_split 0 -shape_cover 0, 0.5564, +1.0 %); the file records
+# basins, cuts, patches and a star-shaped volume fraction >= 0.98, and -shape_star_split 0 gives one fitted
+# sub-particle per basin (plus its patches); rasterising at half the voxel size doubles the grid; bad input
 # gives one message, exit 1 and no file.
 source "$(dirname "$0")/common.sh"
 
@@ -62,8 +63,12 @@ with h5py.File("s_np1.h5", "r") as f:
 with h5py.File("s_whole.h5", "r") as f:
     # one sub-particle per basin when cutting is off: the same basins, none cut
     g = f["/shapes"]
-    check(g["centres"].shape[0] == nb and int(g.attrs["basins"]) == nb and int(g.attrs["basins_split"]) == 0,
-          "-shape_star_split 0: %d sub-particles from %d basins" % (g["centres"].shape[0], int(g.attrs["basins"])))
+    npatch = int(g.attrs["patches"])
+    check(g["centres"].shape[0] - npatch == nb and int(g.attrs["basins"]) == nb and int(g.attrs["basins_split"]) == 0,
+          "-shape_star_split 0: %d sub-particles (%d patches) from %d basins" % (g["centres"].shape[0], npatch,
+                                                                             int(g.attrs["basins"])))
+    # patches carry 0 voxels: the counts still partition the solid
+    check(int((g["voxels"][...] == 0).sum()) == npatch, "-shape_star_split 0: patches with voxels")
     check(float(g.attrs["star_shaped_volume_fraction"]) <= fs, "cutting lowered the star-shaped volume fraction")
 with h5py.File("r_np1.h5", "r") as f:
     lab = f["/labels"]
