@@ -673,13 +673,16 @@ PetscErrorCode sm_transport_memory_estimate(SMTransport t, SMVolume vol, const d
      resident size above that of the bare executable (about 50 MB per rank), with 2 MB pages (jobscripts/launch.sh):
      FEM 263-273 and FV 277-283 at 128^3 and 200^3 on 1 and 2 ranks (issue 14; 400^3 FEM on 2 ranks: 275 in all);
      with a margin of about 10 % (the estimate was 620 and 520 before issue 14, which refused a 400^3 FEM solve that
-     peaks at 8.7 GiB on a 16 GiB laptop). With 64-bit PetscInt the matrix goes through an AIJ copy (hypre refuses
-     the direct assembly, sm_transport_hypre_assembly) and the row numbers take twice the space: 408-479 at 128^3 on 1
-     and 2 ranks for both methods, hence 520. Plus 10 bytes per voxel for the component analysis (mask, ids, kept
-     labels). */
+     peaks at 8.7 GiB on a 16 GiB laptop). Without the assembly in hypre's format (sm_transport_hypre_assembly: 64-bit
+     PetscInt, or another preconditioner than BoomerAMG) the matrix goes through an AIJ copy: with 64-bit PetscInt, whose
+     row numbers also take twice the space, 408-479 at 128^3 on 1 and 2 ranks for both methods, hence 520 (other
+     preconditioners were not measured for this estimate). Plus 10 bytes per voxel for the component analysis (mask,
+     ids, kept labels). */
   {
-    const double per = sizeof(PetscInt) == 8 ? 520.0 : method == SM_TRANSPORT_FEM ? 300.0 : 310.0;
-    *bytes           = 10.0 * (double)g.n_total + per * (double)cand;
+    PetscBool hypre;
+    PetscCall(sm_transport_set_up(t));
+    PetscCall(sm_transport_hypre_assembly(t, &hypre));
+    *bytes = 10.0 * (double)g.n_total + (!hypre ? 520.0 : method == SM_TRANSPORT_FEM ? 300.0 : 310.0) * (double)cand;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
