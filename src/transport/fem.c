@@ -372,15 +372,15 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
  * z reads and adds to node planes z + 1 and z + 2 (numbering planes); node plane z + 1 is complete once element plane z
  * is done and goes straight into the result (0 at Dirichlet nodes and nodes without an unknown). The rank's first node
  * plane is sent to the rank below beforehand (the values of its last element plane's upper nodes), and the sums for the
- * first node plane of the rank above are sent there afterwards and added. Memory: six node planes, instead of the
+ * first node plane of the rank above are sent there afterwards and added. Memory: seven node planes, instead of the
  * ~170 bytes per unknown of the SBAIJ upper triangle (or the 16 bytes per node of the box of two whole node arrays, the
  * code before: 305 -> 275 bytes per unknown at the peak of a 400^3 solve on 2 ranks, bench/RESULTS.md); the matrix is the
  * assembled one exactly (tests/mpi/test_transport_mpi.c compares both). */
 typedef struct {
   SMTransportCtx *c;
   double          lam[8];
-  double         *xb, *yb;      /* two node planes each, plane p at offset (p & 1) * pplane */
-  double         *above, *below; /* one plane each: the rank above's first plane, the sums from the rank below */
+  double         *xb, *yb;             /* two node planes each, plane p at offset (p & 1) * pplane */
+  double         *mine, *above, *below; /* one plane each: own first plane, the rank above's first, sums from below */
 } SMFemShell;
 
 static inline void fem_wht8(double u[8])
@@ -399,17 +399,6 @@ static inline void fem_plane_get(const SMTransportCtx *c, const PetscScalar *xa,
 {
   const PetscInt *num = c->num + p * c->pplane;
   for (int64_t v = 0; v < c->pplane; v++) dst[v] = num[v] >= 0 ? (double)xa[num[v] - c->first] : 0.0;
-}
-
-/* the reverse: node plane p of src into the unknowns of ya, set or added */
-static inline void fem_plane_put(const SMTransportCtx *c, const double *src, int64_t p, PetscBool add, PetscScalar *ya)
-{
-  const PetscInt *num = c->num + p * c->pplane;
-  for (int64_t v = 0; v < c->pplane; v++) {
-    if (num[v] < 0) continue;
-    if (add) ya[num[v] - c->first] += src[v];
-    else ya[num[v] - c->first] = src[v];
-  }
 }
 
 /* one element plane: every kept element adds K u to its 8 nodes, 4 in node plane yl and 4 in yu (distinct planes) */
@@ -456,9 +445,10 @@ static PetscErrorCode fem_shell_mult(Mat S, Vec x, Vec y)
     PetscCall(VecGetArray(y, &ya));
     {
       const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), pp, 1, PETSC_FALSE, &zero};
-      fem_plane_get(c, xa, 1, xb + pp); /* plane 1, also the upper plane of the last element plane of the rank below */
-      PetscCall(sm_grid_halo(c->grid, &spec, xb + pp, xb + pp, NULL, sh->above));
+      fem_plane_get(c, xa, 1, sh->mine);
+      PetscCall(sm_grid_halo(c->grid, &spec, sh->mine, sh->mine, NULL, sh->above));
     }
+    PetscCall(PetscArraycpy(xb + pp, sh->mine, (size_t)pp)); /* plane 1 */
     PetscCall(PetscArrayzero(yb + pp, (size_t)pp));
     for (int64_t z = 0; z < zl; z++) {
       const int64_t p = z + 1; /* the element plane's lower node plane */
@@ -467,14 +457,26 @@ static PetscErrorCode fem_shell_mult(Mat S, Vec x, Vec y)
       else PetscCall(PetscArraycpy(xu, sh->above, (size_t)pp));
       PetscCall(PetscArrayzero(yu, (size_t)pp));
       fem_shell_plane(c->klab + (z + 1) * c->g.n_plane, c->cond, sh->lam, nx, ny, pn0, xl, xu, yl, yu);
-      fem_plane_put(c, yl, p, PETSC_FALSE, ya); /* complete but for the sums of the rank below on plane 1, added below */
+      { /* node plane p is complete (but for the sums of the rank below on plane 1, added below) */
+        const PetscInt *num = c->num + p * pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] = yl[v];
+      }
     }
     {
       /* node plane zl + 1: the last own plane on the last rank, else the first own plane of the rank above */
       double *yt = yb + ((zl + 1) & 1) * pp;
-      if (zl + 1 <= np) fem_plane_put(c, yt, zl + 1, PETSC_FALSE, ya);
+      if (zl + 1 <= np) {
+        const PetscInt *num = c->num + (zl + 1) * pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] = yt[v];
+      }
       PetscCall(sm_grid_neighbor_exchange(c->grid, MPI_DOUBLE, 0, NULL, last ? 0 : pp, yt, first ? 0 : pp, sh->below, 0, NULL));
-      if (!first) fem_plane_put(c, sh->below, 1, PETSC_TRUE, ya);
+      if (!first) {
+        const PetscInt *num = c->num + pp;
+        for (int64_t v = 0; v < pp; v++)
+          if (num[v] >= 0) ya[num[v] - c->first] += sh->below[v];
+      }
     }
     PetscCall(VecRestoreArray(y, &ya));
     PetscCall(VecRestoreArrayRead(x, &xa));
@@ -487,7 +489,7 @@ static PetscErrorCode fem_shell_destroy(void *ctx)
   SMFemShell *sh = (SMFemShell *)ctx;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscFree4(sh->xb, sh->yb, sh->above, sh->below));
+  PetscCall(PetscFree5(sh->xb, sh->yb, sh->mine, sh->above, sh->below));
   PetscCall(PetscFree(sh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -504,8 +506,8 @@ PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *
   for (int a = 0; a < 8; a++) sh->lam[a] = kcls[a];
   fem_wht8(sh->lam);
   for (int a = 0; a < 8; a++) sh->lam[a] /= 8.0;
-  PetscCall(PetscMalloc4((size_t)(2 * c->pplane), &sh->xb, (size_t)(2 * c->pplane), &sh->yb, (size_t)c->pplane, &sh->above,
-                         (size_t)c->pplane, &sh->below));
+  PetscCall(PetscMalloc5((size_t)(2 * c->pplane), &sh->xb, (size_t)(2 * c->pplane), &sh->yb, (size_t)c->pplane, &sh->mine,
+                         (size_t)c->pplane, &sh->above, (size_t)c->pplane, &sh->below));
   PetscCall(MatCreateShell(c->comm, c->nlocal, c->nlocal, (PetscInt)c->nglobal, (PetscInt)c->nglobal, sh, A));
   PetscCall(MatShellSetContextDestroy(*A, fem_shell_destroy));
   PetscCall(MatShellSetOperation(*A, MATOP_MULT, (void (*)(void))fem_shell_mult));
