@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Star-shaped sub-particles (SPEC 7, issue 15): the shape round trip of NMC twins in three modes: 0, one sub-particle per
 # watershed basin (`-shape_star_split 0 -shape_cover 0`); 1, basins cut into star-shaped parts (`-shape_cover 0`);
-# 2, star-shaped parts plus the patches that cover what their fits leave out (the default). MODES="1 2" picks some.
+# 2, star-shaped parts plus the patches that cover what their fits leave out (`-shape_match_volume 0`); 3, the same with
+# every surface moved by the common distance that gives the union the twin's volume (the default). MODES="1 3" picks
+# some.
 # For each model and seed: generate a twin (inputs/nmc/MODEL.opts at the given grid size), `analyze -descriptors basic`
 # of the twin (non-periodic estimator, like the representation), then per mode `shape`, `rasterize` at the same voxel
 # size (4^3 sub-samples) and `analyze` of the result. Prints one Markdown row per twin and mode: basins, sub-particles,
@@ -18,7 +20,7 @@ n=${2:-256}
 seeds=${3:-21}
 models=${4:-"F850 F900 M850 M900 C850 C900"}
 np=${NP:-2}
-modes=${MODES:-"0 1 2"}
+modes=${MODES:-"0 1 2 3"}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -38,8 +40,9 @@ for m in $models; do
     sm analyze -i "$tmp/twin.h5" -analyze_periodic 0 -descriptors basic -o "$tmp/twin.json" > /dev/null
     for mode in $modes; do
       case $mode in
-        0) flags="-shape_star_split 0 -shape_cover 0" ;;
-        1) flags="-shape_cover 0" ;;
+        0) flags="-shape_star_split 0 -shape_cover 0 -shape_match_volume 0" ;;
+        1) flags="-shape_cover 0 -shape_match_volume 0" ;;
+        2) flags="-shape_match_volume 0" ;;
         *) flags="" ;;
       esac
       ts=$(cpu "$tmp/shape.log" shape -i "$tmp/twin.h5" $flags -o "$tmp/s.h5")
@@ -56,7 +59,7 @@ a, b = (json.load(open("%s/%s.json" % (tmp, f)))["phases"]["solid"] for f in ("t
 ca, cb = c0(tmp + "/twin_two_point.csv"), c0(tmp + "/r_two_point.csv")
 g = h5py.File(tmp + "/s.h5", "r")["/shapes"]
 print("| %s | %s^3 | %s | %s | %d | %d | %d | %.4f | %.4f | %+.4f | %.3f | %+.2f %% | %.4f | %s | %s |" % (
-    m, n, seed, {"0": "one per basin", "1": "star-shaped parts"}.get(mode, "parts + patches"), int(g.attrs["basins"]),
+    m, n, seed, {"0": "one per basin", "1": "star-shaped parts", "2": "parts + patches"}.get(mode, "parts + patches + volume (%.3f voxel)" % (float(g.attrs.get("radial_offset", 0)) / float(g.attrs["source_voxel_size"][0]))), int(g.attrs["basins"]),
     g["centres"].shape[0], int(g.attrs.get("patches", 0)), float(g.attrs["star_shaped_volume_fraction"]), a["volume_fraction"], b["volume_fraction"] - a["volume_fraction"],
     a["specific_surface_area"], 100 * (b["specific_surface_area"] / a["specific_surface_area"] - 1),
     max(abs(x - y) for x, y in zip(ca, cb)), ts, tr))

@@ -54,6 +54,8 @@ typedef struct {
   int64_t patches;                     /* sub-particles covering voxels the fitted parts left out (opt->cover) */
   int64_t uncovered;                   /* voxels of the phase left out even so, at the source voxel size; < 0: not
                                           checked */
+  double radial_offset;                /* delta [um] taken off every radius function so that the union has the
+                                          phase's volume (opt->match_volume; in coeffs already); 0: none */
 } SMShapes;
 
 /* Options of sm_shape_extract. */
@@ -63,11 +65,13 @@ typedef struct {
   double    marker_height; /* h [um] of the h-maxima transform of the distance map; < 0: half the smallest voxel side */
   PetscBool star_split;    /* cut basins that are not star-shaped from their centre into star-shaped parts (default) */
   PetscBool cover;         /* patch the voxels that the fitted sub-particles leave out (default; particles.c) */
+  PetscBool match_volume;  /* move every surface by one common distance so that the union has the phase's volume
+                              (default; sm_shape_volume_offset) */
 } SMShapeOptions;
 
 /* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
-/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover (checked, messages name the
+/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume (checked, messages name the
    option). Collective. */
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt);
 
@@ -144,6 +148,10 @@ double sm_shape_rasterize_bytes_per_voxel(int s);
    volume is new, non-periodic, with phases pore/solid. Each rank tests only the sub-particles whose bounding sphere
    meets its slab. */
 PetscErrorCode sm_shape_rasterize(const SMShapes *shapes, SMGrid grid, int s, SMVolume *vol);
+/* The distance delta [um] (|delta| <= 1.5 voxels) such that the union of the sub-particles with every radius function
+   lowered by delta (psi - delta) holds `target` voxel centres of grid: the phase's voxel count when the grid is the
+   source grid (raster.c). Collective; the same on every rank and at every rank count. */
+PetscErrorCode sm_shape_volume_offset(const SMShapes *shapes, SMGrid grid, int64_t target, double *delta);
 
 /* ---- files and ownership ---- */
 

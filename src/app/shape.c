@@ -99,6 +99,13 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                             "the %s) are left out even so\n",
                             (long long)sh.patches, (long long)sh.uncovered,
                             (double)sh.uncovered / (double)nv, phase));
+    if (sh.radial_offset != 0)
+      PetscCall(PetscPrintf(comm,
+                            "  every surface moved %s by %.4g um (%.3f voxel) so that the union has the %s volume "
+                            "(-shape_match_volume)\n",
+                            sh.radial_offset > 0 ? "inward" : "outward", fabs(sh.radial_offset),
+                            fabs(sh.radial_offset) / PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2])),
+                            phase));
   }
   PetscCall(PetscPrintf(comm, "  wrote %s in %.2f s\n", out, sm_sys_wtime() - t0));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));

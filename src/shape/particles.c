@@ -768,6 +768,20 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     PetscCall(PetscFree(ivals));
     PetscCall(PetscFree(first));
   }
+  /* the common inward distance that gives the union the phase's volume (sm_shape_volume_offset), applied to the mean
+     radius c_00 / sqrt(4 pi) and to the bound rmax */
+  shapes->radial_offset = 0;
+  if (opt->match_volume) {
+    double delta;
+    PetscCall(PetscLogEventBegin(SM_EVENT_ShapeOffset, 0, 0, 0, 0));
+    PetscCall(sm_shape_volume_offset(shapes, grid, count, &delta));
+    for (int64_t j = 0; j < shapes->n; j++) {
+      shapes->coeffs[j * shapes->ncoeffs] -= delta * sqrt(4.0 * PETSC_PI);
+      shapes->rmax[j] -= delta;
+    }
+    shapes->radial_offset = delta;
+    PetscCall(PetscLogEventEnd(SM_EVENT_ShapeOffset, 0, 0, 0, 0));
+  }
   for (int d = 0; d < 3; d++) {
     shapes->source_n[d] = g.n[d];
     shapes->source_h[d] = (double)g.h[d];
@@ -791,6 +805,7 @@ PetscErrorCode sm_shapes_alloc(SMShapes *s, int L, int64_t n)
   s->degree  = L;
   s->ncoeffs = sm_shape_ncoeffs(L);
   s->n       = n;
+  s->radial_offset = 0;
   PetscCall(PetscCalloc1((size_t)PetscMax(1, 3 * n), &s->centres));
   PetscCall(PetscCalloc1((size_t)PetscMax(1, n * s->ncoeffs), &s->coeffs));
   PetscCall(PetscCalloc1((size_t)PetscMax(1, n), &s->fit_error));

@@ -366,3 +366,112 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
   PetscCall(sm_volume_set_periodic(*vol, PETSC_FALSE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* ---- the radial offset that gives the union the phase's volume ----
+ *
+ * Why. Each sub-particle's radius function is a least-squares fit, so its surface lies about as far outside its
+ * voxels as inside them; but inside the phase the neighbours and the patches (particles.c) make up for the dents,
+ * while on the phase's surface nothing takes the bumps back. The union therefore has more volume than the phase (the
+ * NMC twins at 256^3: +0.006 to +0.011 in volume fraction, a uniform outward shift of about 0.17 voxel), and the
+ * M-factor of the representation follows the excess (dM/M about 2.5 d eps/eps). Moving every surface inward by one
+ * common distance delta (psi - delta, i.e. c_00 - delta sqrt(4 pi)) removes that bias and keeps each shape.
+ * How. At every voxel centre y of the rank's slab the margin m(y) = max_p (psi_p(y - c_p) - |y - c_p|) is recorded,
+ * clipped to [-band, band]: y lies in the union shrunk by delta exactly when m(y) >= delta (for |delta| < band). The
+ * number of such voxels falls as delta grows; delta is found by bisection so that it equals `target` (the phase's
+ * voxel count). psi comes from each particle's bilinear table (the rasteriser's, at a coarser bound: an error of a
+ * few hundredths of a voxel in a margin moves the count by a few voxels, not delta). The counts are exact integers and
+ * m depends on the voxel alone, so delta does not depend on the rank count. Memory: 4 bytes per voxel. */
+#define SM_OFFSET_BAND 0.75         /* voxels */
+#define SM_OFFSET_ERR_FRACTION 0.05 /* of the smallest voxel side */
+
+static int64_t offset_count(const float *m, int64_t n, double delta)
+{
+  int64_t c = 0;
+  for (int64_t i = 0; i < n; i++) c += m[i] >= delta;
+  return c;
+}
+
+PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t target, double *delta)
+{
+  SMGridInfo    g;
+  MPI_Comm      comm = sm_grid_comm(grid);
+  float        *m;
+  double        h[3], hmin, band, zlo, zhi, lo_d, hi_d;
+  float         bandf;
+  int64_t       c_lo, c_hi;
+  SMRasterTable table;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_grid_get_info(grid, &g));
+  for (int d = 0; d < 3; d++) h[d] = (double)g.h[d];
+  hmin = PetscMin(h[0], PetscMin(h[1], h[2]));
+  band  = SM_OFFSET_BAND * hmin;
+  bandf = (float)band; /* a margin that reached the band is stored as bandf */
+  zlo  = (double)g.z_start * h[2];
+  zhi  = (double)(g.z_start + g.z_local) * h[2];
+  PetscCall(PetscMalloc1((size_t)PetscMax(1, g.n_local), &m));
+  for (int64_t i = 0; i < g.n_local; i++) m[i] = (float)-band;
+  PetscCall(raster_table_create(sh->degree, &table));
+  for (int64_t p = 0; p < sh->n; p++) {
+    const double *c = sh->centres + 3 * p, *cf = sh->coeffs + (size_t)p * sh->ncoeffs;
+    double        rmin, rmax, rin, rout, R;
+    int64_t       lo[3], hi[3];
+    sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
+    if (rmax + band <= 0 || c[2] + rmax + band <= zlo || c[2] - rmax - band >= zhi) continue;
+    for (int d = 0; d < 3; d++) {
+      lo[d] = PetscMax((int64_t)floor((c[d] - rmax - band) / h[d] - 0.5), 0);
+      hi[d] = PetscMin((int64_t)ceil((c[d] + rmax + band) / h[d] - 0.5), g.n[d] - 1);
+    }
+    lo[2] = PetscMax(lo[2], g.z_start);
+    hi[2] = PetscMin(hi[2], g.z_start + g.z_local - 1);
+    {
+      /* most patches and many small parts lie where the margin already reached the band: no table for them */
+      int work = 0;
+      for (int64_t k = lo[2]; k <= hi[2] && !work; k++)
+        for (int64_t j = lo[1]; j <= hi[1] && !work; j++)
+          for (int64_t i = lo[0]; i <= hi[0] && !work; i++) work = m[((k - g.z_start) * g.n[1] + j) * g.n[0] + i] < bandf;
+      if (!work) continue;
+    }
+    raster_table_build(&table, cf, SM_OFFSET_ERR_FRACTION * hmin);
+    rout = PetscMin(rmax, table.vmax + table.err);
+    rin  = PetscMax(rmin, table.vmin) - table.err;
+    R    = rout + band;
+    if (R <= 0) continue;
+    for (int64_t k = lo[2]; k <= hi[2]; k++)
+      for (int64_t j = lo[1]; j <= hi[1]; j++)
+        for (int64_t i = lo[0]; i <= hi[0]; i++) {
+          const int64_t v    = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
+          const double  y[3] = {(i + 0.5) * h[0] - c[0], (j + 0.5) * h[1] - c[1], (k + 0.5) * h[2] - c[2]};
+          const double  ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
+          double        mv;
+          if (m[v] >= bandf || ry - band >= rout) continue;
+          if (ry + band <= rin) mv = band;
+          else if (ry == 0) mv = sm_shape_sh_eval(sh->degree, cf, (const double[3]){0, 0, 1});
+          else mv = raster_table_interp(&table, y) - ry;
+          if (mv >= band) m[v] = bandf;
+          else if (mv > m[v]) m[v] = (float)mv;
+        }
+  }
+  PetscCall(raster_table_destroy(&table));
+  /* bisection: count(delta) = #{m >= delta} is non-increasing; keep count(lo_d) >= target > count(hi_d) */
+  lo_d = -band;
+  hi_d = band;
+  c_lo = offset_count(m, g.n_local, lo_d);
+  c_hi = offset_count(m, g.n_local, hi_d);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_lo, 1, MPI_INT64_T, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_hi, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (c_lo < target) *delta = -band; /* the union is too small even grown by the band: grow by the band */
+  else if (c_hi >= target) *delta = band;
+  else {
+    for (int it = 0; it < 40 && hi_d - lo_d > 1e-6 * hmin; it++) {
+      const double mid = 0.5 * (lo_d + hi_d);
+      int64_t      cm  = offset_count(m, g.n_local, mid);
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &cm, 1, MPI_INT64_T, MPI_SUM, comm));
+      if (cm >= target) lo_d = mid;
+      else hi_d = mid;
+    }
+    *delta = lo_d;
+  }
+  PetscCall(PetscFree(m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

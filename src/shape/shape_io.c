@@ -61,6 +61,7 @@ static herr_t sm_sh_write_contents(hid_t file, const SMShapes *s)
       sm_h5_attr_write(grp, "uncovered", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &counts[5]) < 0 ||
       sm_h5_attr_write(grp, "star_shaped_volume_fraction", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
                        &s->star_volume_fraction) < 0 ||
+      sm_h5_attr_write(grp, "radial_offset", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &s->radial_offset) < 0 ||
       (s->nphases > 0 && sm_h5_attr_write_strings(grp, "phase_names", s->nphases, phases, 0) < 0))
     e = -1;
   if (!e) {
@@ -131,7 +132,7 @@ PetscErrorCode sm_shape_write(MPI_Comm comm, const char *path, const SMShapes *s
 typedef struct {
   int     degree, ndirections, nphases;
   int64_t n, source_n[3], moved, not_star, basins, split, patches, uncovered;
-  double  source_h[3], marker_height, star_fraction;
+  double  source_h[3], marker_height, star_fraction, radial_offset;
 } SMShapesHeader;
 
 /* Rank 0: open and read the header; msg set on failure. */
@@ -186,6 +187,8 @@ static int sm_sh_read_header(const char *path, hid_t *file, hid_t *grp, SMShapes
   (void)sm_h5_attr_read(*grp, "patches", H5T_NATIVE_INT64, 1, &hd->patches);
   (void)sm_h5_attr_read(*grp, "uncovered", H5T_NATIVE_INT64, 1, &hd->uncovered);
   (void)sm_h5_attr_read(*grp, "star_shaped_volume_fraction", H5T_NATIVE_DOUBLE, 1, &hd->star_fraction);
+  hd->radial_offset = 0; /* absent from files written before the volume match: none was applied */
+  (void)sm_h5_attr_read(*grp, "radial_offset", H5T_NATIVE_DOUBLE, 1, &hd->radial_offset);
   if (sm_h5_attr_read_strings_into(*grp, "phase_names", SM_MAX_PHASES, SM_NAME_LEN, &s->phase_names[0][0], &np) < 0) np = 0;
   hd->nphases = np;
   (void)sm_h5_attr_read_strings_into(*grp, "phase", 1, SM_NAME_LEN, s->phase, &nf);
@@ -302,6 +305,7 @@ PetscErrorCode sm_shape_read(MPI_Comm comm, const char *path, SMShapes *s)
   s->patches       = hd.patches;
   s->uncovered     = hd.uncovered;
   s->star_volume_fraction = hd.star_fraction;
+  s->radial_offset        = hd.radial_offset;
   for (int64_t p = 0; p < s->n; p++)
     sm_shape_sh_bounds(s->degree, s->coeffs + (size_t)p * s->ncoeffs, NULL, s->rmax + p, NULL);
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -679,6 +679,75 @@ static PetscErrorCode check_raster_brute_force(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The radial offset of the volume match (sm_shape_volume_offset) against margins evaluated exactly: on the grid and
+   irregular particles of the brute-force check, the margin m(y) = max_p (psi_p(y - c_p) - |y - c_p|) at every voxel
+   centre by sm_shape_sh_eval; the target is the number of centres in the union moved by a chosen delta0 (inward and
+   outward); the returned delta must give that count to within the table's interpolation error (0.05 of the smallest
+   voxel side, raster.c): count(m >= delta + tol) <= target <= count(m >= delta - tol), and delta lies within tol of
+   the interval of distances that give the target. Then on 2 slabs (MPI ranks, when the test runs on 2) the same. */
+static PetscErrorCode check_volume_offset(MPI_Comm comm)
+{
+  const int       L = 10, np = 5;
+  const int64_t   n[3]  = {23, 19, 17};
+  const PetscReal hh[3] = {0.05, 0.04, 0.06};
+  const double    h[3] = {0.05, 0.04, 0.06}, R[5] = {0.22, 0.3, 0.18, 0.26, 0.2};
+  const double    cen[5][3] = {{0.43, 0.37, 0.51}, {-0.04, 0.41, 0.33}, {0.71, 0.22, 1.0}, {1.1, 0.03, 0.62},
+                               {0.62, 0.58, 0.27}};
+  const double    hmin = 0.04, tol = 0.05 * hmin + 1e-9, d0[3] = {0.2 * hmin, -0.3 * hmin, 0.55 * hmin};
+  uint64_t        st   = 0x9e3779b97f4a7c15ULL;
+  SMShapes        sh;
+  SMGrid          grid;
+  double         *m;
+  const int64_t   nv = n[0] * n[1] * n[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&sh, sizeof(sh)));
+  PetscCall(sm_shapes_alloc(&sh, L, np));
+  for (int p = 0; p < np; p++) {
+    random_particle(&st, L, R[p], 0.4, sh.coeffs + p * sh.ncoeffs);
+    sm_shape_sh_bounds(L, sh.coeffs + p * sh.ncoeffs, NULL, &sh.rmax[p], NULL);
+    for (int d = 0; d < 3; d++) sh.centres[3 * p + d] = cen[p][d];
+  }
+  PetscCall(PetscMalloc1(nv, &m));
+  for (int64_t k = 0; k < n[2]; k++)
+    for (int64_t j = 0; j < n[1]; j++)
+      for (int64_t i = 0; i < n[0]; i++) {
+        double best = -1e300;
+        for (int p = 0; p < np; p++) {
+          const double *c = sh.centres + 3 * p, *cf = sh.coeffs + p * sh.ncoeffs;
+          const double  y[3] = {(i + 0.5) * h[0] - c[0], (j + 0.5) * h[1] - c[1], (k + 0.5) * h[2] - c[2]};
+          const double  ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
+          best               = PetscMax(best, sm_shape_sh_eval(L, cf, y) - ry);
+        }
+        m[(k * n[1] + j) * n[0] + i] = best;
+      }
+  for (int pass = 0; pass < 2; pass++) {
+    MPI_Comm c = pass ? comm : PETSC_COMM_SELF;
+    PetscCall(sm_grid_create(c, n, hh, &grid));
+    for (int t = 0; t < 3; t++) {
+      int64_t target = 0, lo = 0, hi = 0;
+      double  delta;
+      for (int64_t v = 0; v < nv; v++) target += m[v] >= d0[t];
+      PetscCall(sm_shape_volume_offset(&sh, grid, target, &delta));
+      for (int64_t v = 0; v < nv; v++) {
+        lo += m[v] >= delta + tol;
+        hi += m[v] >= delta - tol;
+      }
+      PetscCall(PetscPrintf(comm, "volume offset (%s): delta0 %+.4f, delta %+.4f voxel; %lld <= %lld <= %lld centres\n",
+                            pass ? "communicator" : "one rank", d0[t] / hmin, delta / hmin, (long long)lo,
+                            (long long)target, (long long)hi));
+      SM_TEST_TRUE(lo <= target && target <= hi, "delta0 %g: delta %g gives %lld..%lld centres, not %lld", d0[t], delta,
+                   (long long)lo, (long long)hi, (long long)target);
+      SM_TEST_TRUE(target > 200 && target < nv - 200, "delta0 %g: %lld of %lld centres is no test", d0[t],
+                   (long long)target, (long long)nv);
+    }
+    PetscCall(sm_grid_destroy(&grid));
+  }
+  PetscCall(PetscFree(m));
+  PetscCall(sm_shapes_free(&sh));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
 {
   PetscFunctionBeginUser;
@@ -692,4 +761,4 @@ SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orth
              {"analytic fits", check_analytic_fits}, {"voxel fits", check_voxel_fits},
              {"moved centre", check_moved_centre}, {"star-shaped parts", check_star_split},
              {"raster convergence", check_raster_convergence}, {"derivative bounds", check_derivative_bounds},
-             {"raster against brute force", check_raster_brute_force})
+             {"raster against brute force", check_raster_brute_force}, {"volume offset", check_volume_offset})
