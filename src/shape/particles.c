@@ -373,22 +373,26 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
  * volume's faces are no surface). On the phase's surface the fit's error
  * of about a voxel either way is the representation's own (the issue's tolerance is for it), and patching only its
  * dents would bias the volume up; a convex body, whose fit leaves at most surface voxels out, stays one sub-particle.
- * How. The parts fitted so far are rasterised on the basin's box exactly as `rasterize` does at the source voxel size
- * (sm_shape_rasterize, SM_COVER_SUBSAMPLES^3 sub-samples, majority rule); the inner voxels they leave out are cut into
+ * How. The parts fitted so far, with every surface moved SM_COVER_MARGIN voxels inward, are rasterised on the basin's
+ * box at the source voxel size by their voxel centres (sm_shape_rasterize with one sub-sample); the inner voxels they
+ * leave out are cut into
  * star-shaped parts (sm_shape_star_split) and fitted like any part (grown by the one-voxel ring into the covered voxels
  * around them, so that they overlap their surroundings). This is a greedy cover of the residual, the same heuristic as
  * the cut's (Chvatal 1979, see star.c), driven by an a posteriori check of the representation on the voxels it is
  * meant to reproduce. It repeats on what the patches leave out, at most SM_COVER_PASSES times; later passes rasterise
- * the new patches alone and add their coverage (a voxel covered only by the sum of old and new sub-samples counts as
- * uncovered: more patches, never fewer). The result depends on the basin alone, hence not on the rank count. Cost: one
- * more rasterisation of the basin's parts, plus those of the patches; memory per voxel of the basin's box: the
- * rasterisation's 10 bytes (SM_COVER_SUBSAMPLES = 4), 2 of coverage, 4 of part numbers, then the cut's (star.c). */
+ * the new patches alone and add their coverage. The margin makes the check stricter than `rasterize` (the majority of
+ * 4^3 sub-samples of the surfaces as they are): it leaves room for the volume match (sm_shape_volume_offset, 0.1-0.25
+ * voxel inward on the NMC twins), which would otherwise reopen holes and cracks, and for voxels whose centre is covered
+ * but most of whose sub-samples are not. Measured on C850 and F900 at 128^3 (inner solid voxels that end up pore in the
+ * representation, CPU time of `shape` on 1 rank): 4^3 sub-samples and no margin 748 / 1020 (after the volume match),
+ * margin 0.25 with 4^3 sub-samples 27 / 83 and 16.3 s, with 3^3 43 / 163 and 12.4 s, with one sub-sample 69 / 189 and
+ * 11.3 s, margin 0.35 with one sub-sample 13 / 32 and 9.5 s (the default). The result depends on the basin alone, hence
+ * not on the rank count. Cost: one more rasterisation of the basin's parts, plus those of the patches; memory per voxel
+ * of the basin's box: the rasterisation's 3 bytes, 2 of coverage, 4 of part numbers, then the cut's (star.c). */
 #define SM_COVER_PASSES 3
-#define SM_COVER_SUBSAMPLES 4
-/* The coverage is that of the sub-particles with every surface moved inward by SM_COVER_MARGIN voxels, so that the
-   volume match (sm_shape_volume_offset, about 0.1-0.2 voxel inward on the NMC twins) does not reopen the holes and
-   cracks the patches closed. */
-#define SM_COVER_MARGIN 0.25
+#define SM_COVER_SUBSAMPLES 1
+/* The coverage is that of the sub-particles with every surface moved inward by SM_COVER_MARGIN voxels (see above). */
+#define SM_COVER_MARGIN 0.35
 
 /* Has voxel i of the box (a voxel of the basin) a 6-neighbour in the pore? set->in marks the phase in the box: the
    basin and the voxels of other basins touching it, so a neighbour in the volume but outside the box is pore; one
