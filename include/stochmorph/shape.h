@@ -148,7 +148,9 @@ double sm_shape_rasterize_bytes_per_voxel(int s);
    volume is new, non-periodic, with phases pore/solid. Each rank tests only the sub-particles whose bounding sphere
    meets its slab. */
 PetscErrorCode sm_shape_rasterize(const SMShapes *shapes, SMGrid grid, int s, SMVolume *vol);
-/* The distance delta [um] (|delta| <= 1.5 voxels) such that the union of the sub-particles with every radius function
+/* Largest |delta| of sm_shape_volume_offset, in units of the smallest voxel side. */
+#define SM_SHAPE_OFFSET_BAND 0.75
+/* The distance delta [um] (|delta| <= SM_SHAPE_OFFSET_BAND voxels) such that the union of the sub-particles with every radius function
    lowered by delta (psi - delta) holds `target` voxel centres of grid: the phase's voxel count when the grid is the
    source grid (raster.c). Collective; the same on every rank and at every rank count. */
 PetscErrorCode sm_shape_volume_offset(const SMShapes *shapes, SMGrid grid, int64_t target, double *delta);

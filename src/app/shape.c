@@ -106,6 +106,12 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                             sh.radial_offset > 0 ? "inward" : "outward", fabs(sh.radial_offset),
                             fabs(sh.radial_offset) / PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2])),
                             phase));
+    if (fabs(sh.radial_offset) >=
+        SM_SHAPE_OFFSET_BAND * PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2])) * (1 - 1e-9))
+      PetscCall(PetscPrintf(comm,
+                            "  warning: the move is at its bound of %g voxel, so the union's volume still differs "
+                            "from the %s's (the fits are far from the voxels: check -sh_degree and the image)\n",
+                            SM_SHAPE_OFFSET_BAND, phase));
   }
   PetscCall(PetscPrintf(comm, "  wrote %s in %.2f s\n", out, sm_sys_wtime() - t0));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));

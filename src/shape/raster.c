@@ -381,7 +381,6 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
  * voxel count). psi comes from each particle's bilinear table (the rasteriser's, at a coarser bound: an error of a
  * few hundredths of a voxel in a margin moves the count by a few voxels, not delta). The counts are exact integers and
  * m depends on the voxel alone, so delta does not depend on the rank count. Memory: 4 bytes per voxel. */
-#define SM_OFFSET_BAND 0.75         /* voxels */
 #define SM_OFFSET_ERR_FRACTION 0.05 /* of the smallest voxel side */
 
 static int64_t offset_count(const float *m, int64_t n, double delta)
@@ -405,7 +404,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   PetscCall(sm_grid_get_info(grid, &g));
   for (int d = 0; d < 3; d++) h[d] = (double)g.h[d];
   hmin = PetscMin(h[0], PetscMin(h[1], h[2]));
-  band  = SM_OFFSET_BAND * hmin;
+  band  = SM_SHAPE_OFFSET_BAND * hmin;
   bandf = (float)band; /* a margin that reached the band is stored as bandf */
   zlo  = (double)g.z_start * h[2];
   zhi  = (double)(g.z_start + g.z_local) * h[2];

@@ -741,6 +741,14 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
       SM_TEST_TRUE(target > 200 && target < nv - 200, "delta0 %g: %lld of %lld centres is no test", d0[t],
                    (long long)target, (long long)nv);
     }
+    {
+      /* a target no move within the bound reaches: the bound, the side that comes nearest */
+      double delta;
+      PetscCall(sm_shape_volume_offset(&sh, grid, nv, &delta));
+      SM_TEST_CLOSE(delta / hmin, -SM_SHAPE_OFFSET_BAND, 1e-12, "every centre: the outward bound");
+      PetscCall(sm_shape_volume_offset(&sh, grid, 0, &delta));
+      SM_TEST_CLOSE(delta / hmin, SM_SHAPE_OFFSET_BAND, 1e-12, "no centre: the inward bound");
+    }
     PetscCall(sm_grid_destroy(&grid));
   }
   PetscCall(PetscFree(m));
