@@ -211,6 +211,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   uint8_t     *mask, *reg;
   double      *d2, *adepth, *cen = NULL;
   int32_t     *atom, *ppart;
+  uint8_t     *vis[2];
   int          np = 0, cap = 0;
   SMStarRegion in = {NULL, NULL, 0, 0}; /* {reg != 0} */
 
@@ -253,6 +254,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     if (atom[v] >= 0) aoff[atom[v] + 1]++;
   for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
   PetscCall(PetscMalloc1(PetscMax(1, aoff[natoms]), &avox));
+  PetscCall(PetscMalloc2(PetscMax(1, aoff[natoms]), &vis[0], PetscMax(1, aoff[natoms]), &vis[1]));
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) avox[aoff[atom[v]] + acnt[atom[v]]++] = v;
   left = aoff[natoms];
@@ -260,7 +262,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
     double  c[3], dbest = -1;
-    int     changed = 1;
+    int     changed = 1, kc;
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
     for (int64_t a = 0; a < natoms; a++)
@@ -295,15 +297,27 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         cand[1][d] = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
       }
       if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
+      /* vis[k][t]: 1 if voxel t of the atom is on the region's boundary and seen from candidate k, 2 if on it and not
+         seen, 0 if inside */
       for (int k = 0; k < ncand; k++)
-        for (int64_t t = 0; t < m; t++)
-          if (sm_star_boundary(&b, reg, vx[t])) seen[k] += sm_star_visible(&b, &in, cand[k], vx[t]);
-      for (int d = 0; d < 3; d++) c[d] = cand[ncand == 2 && seen[1] > seen[0] ? 1 : 0][d];
-      /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept */
-      while (changed) {
+        for (int64_t t = 0; t < m; t++) {
+          vis[k][t] = 0;
+          if (sm_star_boundary(&b, reg, vx[t])) {
+            const int sv = sm_star_visible(&b, &in, cand[k], vx[t]);
+            vis[k][t]    = sv ? 1 : 2;
+            seen[k] += sv;
+          }
+        }
+      kc = ncand == 2 && seen[1] > seen[0] ? 1 : 0;
+      for (int d = 0; d < 3; d++) c[d] = cand[kc][d];
+      /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept; the first sweep sees
+         the region of the candidates' count (voxels dropped in a sweep still count as inside until it ends), so it
+         takes their answers for the chosen centre */
+      for (int sweep = 0; changed; sweep++) {
         changed = 0;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 && sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t])) {
+          if (reg[vx[t]] == 1 && (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t])
+                                        : vis[kc][t] == 2)) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }
@@ -386,6 +400,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   *nparts  = np;
   *centres = cen;
   PetscCall(PetscFree(avox));
+  PetscCall(PetscFree2(vis[0], vis[1]));
   PetscCall(PetscFree4(aoff, acnt, order, adepth));
   PetscCall(PetscFree2(d2, atom));
   PetscCall(PetscFree3(mask, reg, ppart));
