@@ -682,7 +682,7 @@ static PetscErrorCode check_raster_brute_force(MPI_Comm comm)
 /* The radial offset of the volume match (sm_shape_volume_offset) against margins evaluated exactly: on the grid and
    irregular particles of the brute-force check, the margin m(y) = max_p (psi_p(y - c_p) - |y - c_p|) at every voxel
    centre by sm_shape_sh_eval; the target is the number of centres in the union moved by a chosen delta0 (inward and
-   outward); the returned delta must give that count to within the table's interpolation error (0.05 of the smallest
+   outward); the returned delta must give that count to within the table's interpolation error (0.15 of the smallest
    voxel side, raster.c): count(m >= delta + tol) <= target <= count(m >= delta - tol), and delta lies within tol of
    the interval of distances that give the target. Then on 2 slabs (MPI ranks, when the test runs on 2) the same. */
 static PetscErrorCode check_volume_offset(MPI_Comm comm)
@@ -693,7 +693,7 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
   const double    h[3] = {0.05, 0.04, 0.06}, R[5] = {0.22, 0.3, 0.18, 0.26, 0.2};
   const double    cen[5][3] = {{0.43, 0.37, 0.51}, {-0.04, 0.41, 0.33}, {0.71, 0.22, 1.0}, {1.1, 0.03, 0.62},
                                {0.62, 0.58, 0.27}};
-  const double    hmin = 0.04, tol = 0.05 * hmin + 1e-9, d0[3] = {0.2 * hmin, -0.3 * hmin, 0.55 * hmin};
+  const double    hmin = 0.04, tol = 0.15 * hmin + 1e-9, d0[3] = {0.2 * hmin, -0.3 * hmin, 0.55 * hmin};
   uint64_t        st   = 0x9e3779b97f4a7c15ULL;
   SMShapes        sh;
   SMGrid          grid;
@@ -738,6 +738,9 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
                             (long long)target, (long long)hi));
       SM_TEST_TRUE(lo <= target && target <= hi, "delta0 %g: delta %g gives %lld..%lld centres, not %lld", d0[t], delta,
                    (long long)lo, (long long)hi, (long long)target);
+      /* the errors of the interpolated margins largely cancel in the count: delta is much nearer to the exact one
+         (delta0, to within the gap between neighbouring margins) than the bound suggests */
+      SM_TEST_TRUE(fabs(delta - d0[t]) <= 0.02 * hmin, "delta0 %g: delta %g", d0[t], delta);
       SM_TEST_TRUE(target > 200 && target < nv - 200, "delta0 %g: %lld of %lld centres is no test", d0[t],
                    (long long)target, (long long)nv);
     }
