@@ -37,6 +37,10 @@
 /* Target of the interpolation bound, as a fraction of the sub-sample spacing: smaller means fewer exact evaluations
    but a larger table (nodes grow as 1 / fraction); 1/16 balances the two on chi2 twins at L = 10. */
 #define SM_RASTER_ERR_FRACTION 0.0625
+/* With one sub-sample (the voxel centres; the patches' check in particles.c) each table serves 64 times fewer points:
+   a bound of a quarter voxel costs 8 % fewer instructions (C850 80^3 `shape`: 0.0625 / 0.125 / 0.25 / 0.5 -> 27.5 /
+   25.9 / 25.2 / 24.9 G; the labels do not depend on it). */
+#define SM_RASTER_ERR_ONE 0.25
 /* A voxel's directions are bounded from the table only if they cover at most this many cells (else its points are
    tested one by one: voxels near the particle centre). */
 #define SM_RASTER_MAX_SCAN 256
@@ -290,7 +294,8 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
     SMRasterParticle P;
     sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
     if (rmax <= 0 || c[2] + rmax <= zlo || c[2] - rmax >= zhi) continue;
-    raster_table_build(&table, cf, SM_RASTER_ERR_FRACTION * PetscMin(h[0], PetscMin(h[1], h[2])) / s);
+    raster_table_build(
+        &table, cf, (s == 1 ? SM_RASTER_ERR_ONE : SM_RASTER_ERR_FRACTION / s) * PetscMin(h[0], PetscMin(h[1], h[2])));
     for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
     P.L    = sh->degree;
     P.npts = npts;
@@ -380,8 +385,8 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
  * number of such voxels falls as delta grows; delta is found by bisection so that it equals `target` (the phase's
  * voxel count). psi comes from each particle's bilinear table (the rasteriser's, at a coarser bound of 0.15 voxel:
  * the errors of the margins largely cancel in the count; against a bound of 0.05 voxel, delta moved by at most 0.0015
- * voxel on C850 twins at 48^3 to 128^3, and the tables' cost fell from 15 % to 6 % of `shape`). The counts are exact integers and
- * m depends on the voxel alone, so delta does not depend on the rank count. Memory: 4 bytes per voxel. */
+ * voxel on C850 twins at 48^3 to 128^3, and the tables' cost fell from 15 % to 6 % of `shape`). The counts are exact
+ * integers and m depends on the voxel alone, so delta does not depend on the rank count. Memory: 4 bytes per voxel. */
 #define SM_OFFSET_ERR_FRACTION 0.15 /* of the smallest voxel side */
 
 static int64_t offset_count(const float *m, int64_t n, double delta)
@@ -404,11 +409,11 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   PetscFunctionBeginUser;
   PetscCall(sm_grid_get_info(grid, &g));
   for (int d = 0; d < 3; d++) h[d] = (double)g.h[d];
-  hmin = PetscMin(h[0], PetscMin(h[1], h[2]));
+  hmin  = PetscMin(h[0], PetscMin(h[1], h[2]));
   band  = SM_SHAPE_OFFSET_BAND * hmin;
   bandf = (float)band; /* a margin that reached the band is stored as bandf */
-  zlo  = (double)g.z_start * h[2];
-  zhi  = (double)(g.z_start + g.z_local) * h[2];
+  zlo   = (double)g.z_start * h[2];
+  zhi   = (double)(g.z_start + g.z_local) * h[2];
   PetscCall(PetscMalloc1((size_t)PetscMax(1, g.n_local), &m));
   for (int64_t i = 0; i < g.n_local; i++) m[i] = (float)-band;
   PetscCall(raster_table_create(sh->degree, &table));
@@ -429,7 +434,8 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
       int work = 0;
       for (int64_t k = lo[2]; k <= hi[2] && !work; k++)
         for (int64_t j = lo[1]; j <= hi[1] && !work; j++)
-          for (int64_t i = lo[0]; i <= hi[0] && !work; i++) work = m[((k - g.z_start) * g.n[1] + j) * g.n[0] + i] < bandf;
+          for (int64_t i = lo[0]; i <= hi[0] && !work; i++)
+            work = m[((k - g.z_start) * g.n[1] + j) * g.n[0] + i] < bandf;
       if (!work) continue;
     }
     raster_table_build(&table, cf, SM_OFFSET_ERR_FRACTION * hmin);
@@ -445,11 +451,16 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
           const double  ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
           double        mv;
           if (m[v] >= bandf || ry - band >= rout) continue;
-          if (ry + band <= rin) mv = band;
-          else if (ry == 0) mv = sm_shape_sh_eval(sh->degree, cf, (const double[3]){0, 0, 1});
-          else mv = raster_table_interp(&table, y) - ry;
-          if (mv >= band) m[v] = bandf;
-          else if (mv > m[v]) m[v] = (float)mv;
+          if (ry + band <= rin)
+            mv = band;
+          else if (ry == 0)
+            mv = sm_shape_sh_eval(sh->degree, cf, (const double[3]){0, 0, 1});
+          else
+            mv = raster_table_interp(&table, y) - ry;
+          if (mv >= band)
+            m[v] = bandf;
+          else if (mv > m[v])
+            m[v] = (float)mv;
         }
   }
   PetscCall(raster_table_destroy(&table));
@@ -460,15 +471,19 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   c_hi = offset_count(m, g.n_local, hi_d);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_lo, 1, MPI_INT64_T, MPI_SUM, comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_hi, 1, MPI_INT64_T, MPI_SUM, comm));
-  if (c_lo < target) *delta = -band; /* the union is too small even grown by the band: grow by the band */
-  else if (c_hi >= target) *delta = band;
+  if (c_lo < target)
+    *delta = -band; /* the union is too small even grown by the band: grow by the band */
+  else if (c_hi >= target)
+    *delta = band;
   else {
     for (int it = 0; it < 40 && hi_d - lo_d > 1e-6 * hmin; it++) {
       const double mid = 0.5 * (lo_d + hi_d);
       int64_t      cm  = offset_count(m, g.n_local, mid);
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &cm, 1, MPI_INT64_T, MPI_SUM, comm));
-      if (cm >= target) lo_d = mid;
-      else hi_d = mid;
+      if (cm >= target)
+        lo_d = mid;
+      else
+        hi_d = mid;
     }
     *delta = lo_d;
   }

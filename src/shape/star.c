@@ -316,8 +316,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       for (int sweep = 0; changed; sweep++) {
         changed = 0;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 && (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t])
-                                        : vis[kc][t] == 2)) {
+          if (reg[vx[t]] == 1 &&
+              (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t]) : vis[kc][t] == 2)) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }

@@ -691,14 +691,14 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
   const int64_t   n[3]  = {23, 19, 17};
   const PetscReal hh[3] = {0.05, 0.04, 0.06};
   const double    h[3] = {0.05, 0.04, 0.06}, R[5] = {0.22, 0.3, 0.18, 0.26, 0.2};
-  const double    cen[5][3] = {{0.43, 0.37, 0.51}, {-0.04, 0.41, 0.33}, {0.71, 0.22, 1.0}, {1.1, 0.03, 0.62},
-                               {0.62, 0.58, 0.27}};
-  const double    hmin = 0.04, tol = 0.15 * hmin + 1e-9, d0[3] = {0.2 * hmin, -0.3 * hmin, 0.55 * hmin};
-  uint64_t        st   = 0x9e3779b97f4a7c15ULL;
-  SMShapes        sh;
-  SMGrid          grid;
-  double         *m;
-  const int64_t   nv = n[0] * n[1] * n[2];
+  const double    cen[5][3] = {
+         {0.43, 0.37, 0.51}, {-0.04, 0.41, 0.33}, {0.71, 0.22, 1.0}, {1.1, 0.03, 0.62}, {0.62, 0.58, 0.27}};
+  const double  hmin = 0.04, tol = 0.15 * hmin + 1e-9, d0[3] = {0.2 * hmin, -0.3 * hmin, 0.55 * hmin};
+  uint64_t      st = 0x9e3779b97f4a7c15ULL;
+  SMShapes      sh;
+  SMGrid        grid;
+  double       *m;
+  const int64_t nv = n[0] * n[1] * n[2];
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&sh, sizeof(sh)));
