@@ -6,9 +6,9 @@
  * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank (an all-to-all exchange
  * moving every voxel of the phase once, 16 bytes each). Owners are chosen by the longest-processing-time rule on the
  * basins' voxel counts (largest basin first, to the rank with the fewest voxels so far), the same on every rank; the
- * cost of a basin grows with its size, and a few large basins dealt out by number left one rank idle. The owner builds the
- * basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the cut
- * needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
+ * cost of a basin grows with its size, and a few large basins dealt out by number left one rank idle. The owner builds
+ * the basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the
+ * cut needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
  * basins before it, in the order the cut made them), whatever rank made them; results are summed over the ranks (one
  * rank contributes each sub-particle, the others zeros), so they are bitwise independent of the rank count. Per-basin
  * sums are integer (counts, index sums), hence exact. */
@@ -65,7 +65,8 @@ static double sm_set_inner_radius(const SMShapeVoxelSet *s, const double c[3])
 {
   double r2 = PETSC_MAX_REAL;
   for (int d = 0; d < 3; d++) {
-    const double a = c[d] - ((double)s->lo[d] - 0.5) * s->h[d], b = ((double)(s->lo[d] + s->n[d]) + 0.5) * s->h[d] - c[d];
+    const double a = c[d] - ((double)s->lo[d] - 0.5) * s->h[d],
+                 b = ((double)(s->lo[d] + s->n[d]) + 0.5) * s->h[d] - c[d];
     r2             = PetscMin(r2, PetscMin(a * a, b * b));
   }
   for (int64_t k = 0, v = 0; k < s->n[2]; k++) {
@@ -454,7 +455,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
   PetscReal     hh[3];
   int64_t       from = first;
 
-  const double  margin = SM_COVER_MARGIN * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  const double margin = SM_COVER_MARGIN * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
 
   PetscFunctionBeginUser;
   *npatch = *nleft = 0;
@@ -849,9 +850,9 @@ PetscErrorCode sm_shapes_alloc(SMShapes *s, int L, int64_t n)
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "Spherical-harmonic degree %d is outside 0..%d", L, SM_SHAPE_MAX_DEGREE);
   PetscCheck(n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Negative particle count");
-  s->degree  = L;
-  s->ncoeffs = sm_shape_ncoeffs(L);
-  s->n       = n;
+  s->degree        = L;
+  s->ncoeffs       = sm_shape_ncoeffs(L);
+  s->n             = n;
   s->radial_offset = 0;
   PetscCall(PetscCalloc1((size_t)PetscMax(1, 3 * n), &s->centres));
   PetscCall(PetscCalloc1((size_t)PetscMax(1, n * s->ncoeffs), &s->coeffs));
