@@ -3,7 +3,8 @@
 # (inputs/nmc, 10 nm voxels): a twin goes through `shape` and `rasterize` at its own voxel size, and the representation
 # must keep the twin's own descriptors (`analyze -descriptors basic` of both, non-periodic estimator): volume fraction
 # within [-0.005, +0.02], specific surface area within 4 %, centred two-point function C(h) - eps^2 within 0.01 at
-# every radial lag (the issue's targets, after the paper's Table A.1 and Fig. A.1). `shape` must report a star-shaped
+# every radial lag (the issue's targets, after the paper's Table A.1 and Fig. A.1), and the FEM M-factor of the solid
+# (z) of the representation within 3 % of the twin's (item 3 at K = 1). `shape` must report a star-shaped
 # volume fraction >= 0.98, and no cracks or holes between sub-particles: at most 1e-4 of the solid's voxels without a
 # pore neighbour in the twin may be pore in the representation.
 #
@@ -30,6 +31,11 @@ for m in C850 F900; do
   run 2 rasterize -i "$m.shapes.h5" -o "$m.rep.h5" || { fail "rasterize $m"; cat run.log; continue; }
   run 2 analyze -i "$m.rep.h5" -descriptors basic -o "$m.rep.json" ||
     { fail "analyze the $m representation"; cat run.log; continue; }
+  # item 3: the FEM M-factor of the solid (z) of the representation at the twin's voxel size against the twin's
+  for f in "$m" "$m.rep"; do
+    run 2 transport -i "$f.h5" -phase solid -transport_method fem -transport_direction z -o "$f.fem.json" ||
+      { fail "transport of $f"; cat run.log; continue 2; }
+  done
   ok
 done
 
@@ -37,7 +43,7 @@ if "$SM_PYTHON" - "$n" C850 F900 <<'PY'
 import csv, json, sys
 import h5py
 import numpy as np
-from smcheck import Checks
+from smcheck import Checks, transport_M
 check = Checks()
 
 
@@ -71,6 +77,13 @@ for m in sys.argv[2:]:
     check(len(ct) == len(cr) and len(ct) > 10, "%s: %d and %d radial lags" % (m, len(ct), len(cr)))
     check(dc <= 0.01, "%s: centred two-point function differs by %.4f, more than 0.01" % (m, dc))
     check(fs >= 0.98, "%s: star-shaped volume fraction %.4f below 0.98" % (m, fs))
+    # the issue's item 3 at K = 1: FEM M of the representation within 3 % of the twin's (256^3, all six models: -0.1 %
+    # to +1.3 %, bench/RESULTS.md; before the volume match the 850 models were at +3.3 to +3.8 %). Here, seed 21: C850
+    # +0.26 %, F900 -0.03 %; with -shape_match_volume 0, +3.36 % and +2.92 %.
+    mt, mr = transport_M(m + ".fem.json", "z"), transport_M(m + ".rep.fem.json", "z")
+    print("%s: FEM M (solid, z) twin %.5f representation %.5f (%+.2f %%)" % (m, mt, mr, 100 * (mr / mt - 1)))
+    check(abs(mr / mt - 1) <= 0.03, "%s: M of the representation %+.2f %% from the twin's, more than 3 %%" % (
+        m, 100 * (mr / mt - 1)))
     # no cracks or holes: the twin's solid voxels without a pore neighbour (the volume's faces are no surface) are solid
     # in the representation. The patches are made from a stricter check at the same voxel size (the voxel centres of
     # the sub-particles moved 0.35 voxel inward, particles.c), so what is left are voxels where the volume match moved
