@@ -242,6 +242,7 @@ typedef struct {
   double    E0, Q0;  /* energy of the initial guess and Q(u0) = u0^T (A u0 - 2 b) */
   double    est, E;  /* last estimate of ||e||_A^2 and the energy where it was evaluated (NAN: not yet) */
   PetscBool m_converged;
+  PetscBool w_final; /* w = A x of the iterate the solve ended with (the energy of the result needs no product more) */
 } SMConvCtx;
 
 /* Q(x) = x^T (A x - 2 b): E(x) = E0 + Q(x) - Q(u0) */
@@ -264,6 +265,7 @@ static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rno
   SMConvCtx *h = (SMConvCtx *)ctx;
 
   PetscFunctionBeginUser;
+  h->w_final = PETSC_FALSE;
   PetscCall(KSPConvergedDefault(ksp, it, rnorm, reason, h->dctx));
   if (h->mtest && it > 0 && *reason >= 0) {
     PetscReal emax, emin;
@@ -272,14 +274,15 @@ static PetscErrorCode sm_transport_converged(KSP ksp, PetscInt it, PetscReal rno
     PetscCall(KSPComputeExtremeSingularValues(ksp, &emax, &emin));
     /* a Ritz value <= 0 means the preconditioner is not positive definite (e.g. a non-symmetric smoother): no bound,
        the residual test alone decides */
-    est    = emin > 0 ? (double)rnorm * (double)rnorm * SM_RITZ_SAFETY / (double)emin : NAN;
-    h->est = est;
-    h->E   = NAN;
+    est        = emin > 0 ? (double)rnorm * (double)rnorm * SM_RITZ_SAFETY / (double)emin : NAN;
+    h->est     = est;
+    h->E       = NAN;
     if (h->monitor || est <= h->m_rtol * h->E0) {
       double q;
       PetscCall(KSPBuildSolution(ksp, NULL, &x));
       PetscCall(sm_transport_q(h, x, &q));
-      h->E = h->E0 + q - h->Q0;
+      h->E       = h->E0 + q - h->Q0;
+      h->w_final = PETSC_TRUE; /* until the next iteration: CG's solution vector is updated in place */
     }
     if (h->monitor)
       PetscCall(PetscPrintf(PetscObjectComm((PetscObject)ksp),
@@ -319,21 +322,22 @@ static PetscErrorCode sm_transport_flux(SMTransportCtx *c, Vec x, double *flux_i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* E(x) = J_in(x) - x^T (b - A x) (see the stopping rule above). Collective. */
-static PetscErrorCode sm_transport_energy(SMTransportCtx *c, Mat A, Vec b, Vec x, double *E)
+/* The energy E(x) = J_in(x) - x^T (b - A x) (see the stopping rule above) and Q(x) = x^T (A x - 2 b) of the initial
+   guess from one operator application (into h->w). Collective. */
+static PetscErrorCode sm_transport_energy0(SMTransportCtx *c, SMConvCtx *h, Vec x)
 {
   double      fin, fout;
-  Vec         r;
-  PetscScalar xr;
+  PetscScalar xax, bx;
 
   PetscFunctionBeginUser;
   PetscCall(sm_transport_flux(c, x, &fin, &fout, NULL));
-  PetscCall(VecDuplicate(b, &r));
-  PetscCall(MatMult(A, x, r));
-  PetscCall(VecAYPX(r, -1.0, b));
-  PetscCall(VecDot(x, r, &xr));
-  PetscCall(VecDestroy(&r));
-  *E = fin - (double)xr;
+  PetscCall(MatMult(h->A, x, h->w));
+  PetscCall(VecDotBegin(x, h->w, &xax));
+  PetscCall(VecDotBegin(h->b, x, &bx));
+  PetscCall(VecDotEnd(x, h->w, &xax));
+  PetscCall(VecDotEnd(h->b, x, &bx));
+  h->E0 = fin - (double)(bx - xax);
+  h->Q0 = (double)(xax - 2.0 * bx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -550,8 +554,7 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
       hctx.A = A;
       hctx.b = b;
       PetscCall(VecDuplicate(b, &hctx.w));
-      PetscCall(sm_transport_energy(&c, A, b, x, &hctx.E0));
-      PetscCall(sm_transport_q(&hctx, x, &hctx.Q0));
+      PetscCall(sm_transport_energy0(&c, &hctx, x));
     }
     if (hctx.mtest || hooks) {
       PetscCall(KSPConvergedDefaultCreate(&hctx.dctx));
@@ -561,8 +564,9 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
     PetscCall(KSPGetConvergedReason(ksp, &res->reason));
     PetscCall(KSPGetIterationNumber(ksp, &res->iterations));
     PetscCall(KSPGetResidualNorm(ksp, &res->residual_norm));
-    PetscCall(VecDestroy(&hctx.w));
+    if (!hctx.w_final) PetscCall(VecDestroy(&hctx.w));
     if (hctx.stopped) { /* stopped by the hook: no result, nothing more to compute */
+      PetscCall(VecDestroy(&hctx.w));
       res->stopped = PETSC_TRUE;
       res->reason  = KSP_CONVERGED_ITERATING;
       PetscCall(KSPDestroy(&ksp));
@@ -591,10 +595,13 @@ PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double cond
   PetscCall(sm_transport_flux(&c, x, &res->flux_in, &res->flux_out, potential));
   res->flux = res->flux_in;
   if (x) { /* the energy: J_in - u^T r */
-    Vec         r;
+    Vec         r = hctx.w; /* A x when the M test evaluated the last iterate (the same product) */
     PetscScalar xr;
-    PetscCall(VecDuplicate(b, &r));
-    PetscCall(MatMult(A, x, r));
+    hctx.w = NULL;
+    if (!r) {
+      PetscCall(VecDuplicate(b, &r));
+      PetscCall(MatMult(A, x, r));
+    }
     PetscCall(VecAYPX(r, -1.0, b));
     PetscCall(VecDot(x, r, &xr));
     PetscCall(VecDestroy(&r));
