@@ -313,6 +313,69 @@ PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy)
+{
+  const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
+  const PetscReal   *h  = c->g.h;
+  const double       wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
+  const PetscScalar *xa;
+  double            *mine, *above, local = 0;
+  Vec                sum;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArrayRead(x, &xa));
+  /* the values of the rank above's first node plane, for the upper nodes of this slab's last element plane */
+  PetscCall(PetscMalloc2((size_t)c->pplane, &mine, (size_t)c->pplane, &above));
+  for (int64_t v = 0; v < c->pplane; v++) {
+    const PetscInt q = c->num[c->pplane + v];
+    mine[v]          = q >= 0 ? (double)xa[q - c->first] : 0.0;
+    above[v]         = 0.0;
+  }
+  {
+    const double         zero = 0.0;
+    const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), c->pplane, 1, PETSC_FALSE, &zero};
+    PetscCall(sm_grid_halo(c->grid, &spec, mine, mine, NULL, above));
+  }
+  for (int64_t z = 0; z < c->g.z_local; z++)
+    for (int64_t y = 0; y < ny; y++)
+      for (int64_t xx = 0; xx < nx; xx++) {
+        const uint8_t kl = c->klab[(z + 1) * c->g.n_plane + y * nx + xx];
+        double        U[8];
+        if (!kl) continue;
+        for (int a = 0; a < 8; a++) {
+          const int64_t crd[3] = {xx + (a & 1), y + ((a >> 1) & 1), c->g.z_start + z + ((a >> 2) & 1)};
+          const int64_t p      = crd[2] - c->pz0 + 1;
+          if (crd[c->dir] == 0 || crd[c->dir] == nd) U[a] = 0.0; /* Dirichlet nodes carry no unknown */
+          else {
+            const PetscInt q = c->num[p * c->pplane + crd[1] * c->pn[0] + crd[0]];
+            PetscAssert(q >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Node of a kept element without an unknown");
+            U[a] = p <= c->nplanes ? (double)xa[q - c->first] : above[crd[1] * c->pn[0] + crd[0]];
+          }
+        }
+        /* the 12 edges: corners a and a + 2^ax, those whose bit ax is 0 */
+        for (int ax = 0; ax < 3; ax++)
+          for (int a = 0; a < 8; a++)
+            if (!((a >> ax) & 1)) {
+              const double du = U[a] - U[a | (1 << ax)];
+              local += c->cond[kl - 1] * wa[ax] * du * du;
+            }
+      }
+  PetscCall(PetscFree2(mine, above));
+  PetscCall(VecRestoreArrayRead(x, &xa));
+  /* summed over the ranks through a vector of one entry per rank */
+  PetscCall(VecCreateMPI(c->comm, 1, PETSC_DETERMINE, &sum));
+  {
+    PetscScalar *s, total;
+    PetscCall(VecGetArray(sum, &s));
+    s[0] = local;
+    PetscCall(VecRestoreArray(sum, &s));
+    PetscCall(VecSum(sum, &total));
+    *energy = (double)total;
+  }
+  PetscCall(VecDestroy(&sum));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential)
 {
   const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir], zl = c->g.z_local;

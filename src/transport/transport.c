@@ -432,6 +432,58 @@ PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label, int direction,
+                                                PetscBool hypre, int nvec, double *maxdiff, double *maxval,
+                                                int64_t *unknowns)
+{
+  SMTransportCtx    c;
+  SMTransportResult res;
+  SMGrid            grid;
+
+  PetscFunctionBeginUser;
+  *maxdiff = *maxval = 0;
+  *unknowns          = 0;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(PetscMemzero(&res, sizeof(res)));
+  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, SM_TRANSPORT_FEM, direction));
+  PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, &res));
+  if (res.percolates) {
+    PetscCall(sm_transport_fem_number(&c));
+    *unknowns = c.nglobal;
+  }
+  c.hypre_matrix = hypre;
+#if defined(PETSC_USE_64BIT_INDICES)
+  c.hypre_matrix = PETSC_FALSE;
+#endif
+  if (c.nglobal > 0) {
+    Mat         P;
+    Vec         x, y;
+    PetscRandom rnd;
+    PetscCall(sm_transport_fem_assemble_edge(&c, &P));
+    PetscCall(VecCreateMPI(c.comm, c.nlocal, (PetscInt)c.nglobal, &x));
+    PetscCall(VecDuplicate(x, &y));
+    PetscCall(PetscRandomCreate(c.comm, &rnd));
+    PetscCall(PetscRandomSetInterval(rnd, -1.0, 1.0));
+    for (int k = 0; k < nvec; k++) {
+      PetscScalar xpx;
+      double      e;
+      PetscCall(VecSetRandom(x, rnd));
+      PetscCall(MatMult(P, x, y));
+      PetscCall(VecDot(x, y, &xpx));
+      PetscCall(sm_transport_fem_edge_energy(&c, x, &e));
+      *maxdiff = PetscMax(*maxdiff, fabs((double)xpx - e));
+      *maxval  = PetscMax(*maxval, fabs(e));
+    }
+    PetscCall(PetscRandomDestroy(&rnd));
+    PetscCall(VecDestroy(&x));
+    PetscCall(VecDestroy(&y));
+    PetscCall(MatDestroy(&P));
+  }
+  PetscCall(PetscFree(c.num));
+  PetscCall(PetscFree(c.klab));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_solve(SMTransport t, SMVolume vol, const double conductivity[], int phase_label,
                                   int direction, double *potential, SMTransportResult *res)
 {
