@@ -234,12 +234,13 @@ static inline int fem_edge_row(const SMTransportCtx *c, const double wa[3], cons
                                const double *restrict hi, int64_t p, int64_t i, int64_t j, PetscInt cols[7],
                                PetscScalar vals[7])
 {
-  const int64_t   P = c->g.n[0] + 2, o = j * P + i, base = p * c->pplane + j * c->pn[0] + i;
-  const double    a = lo[o], b = lo[o + 1], cc = lo[o + P], d = lo[o + P + 1];
-  const double    A = hi[o], B = hi[o + 1], C = hi[o + P], D = hi[o + P + 1];
-  const int64_t   nb[7] = {base - c->pplane, base - c->pn[0], base - 1, base, base + 1, base + c->pn[0], base + c->pplane};
-  double          w[7], diag = 0;
-  int             n = 0, self = 0;
+  const int64_t P = c->g.n[0] + 2, o = j * P + i, base = p * c->pplane + j * c->pn[0] + i;
+  const double  a = lo[o], b = lo[o + 1], cc = lo[o + P], d = lo[o + P + 1];
+  const double  A = hi[o], B = hi[o + 1], C = hi[o + P], D = hi[o + P + 1];
+  const int64_t nb[7] = {base - c->pplane, base - c->pn[0], base - 1,        base,
+                         base + 1,         base + c->pn[0], base + c->pplane};
+  double        w[7], diag = 0;
+  int           n = 0, self = 0;
 
   w[0] = 0.0 + a * wa[2] + b * wa[2] + cc * wa[2] + d * wa[2];
   w[1] = 0.0 + a * wa[1] + A * wa[1] + b * wa[1] + B * wa[1];
@@ -271,7 +272,7 @@ static inline int fem_edge_row(const SMTransportCtx *c, const double wa[3], cons
 PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
 {
   const int64_t    nx = c->g.n[0], ny = c->g.n[1], pad = (nx + 2) * (ny + 2);
-  const PetscReal *h  = c->g.h;
+  const PetscReal *h     = c->g.h;
   const double     wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
   PetscInt        *dnnz, *onnz, cols[7];
   PetscScalar      vals[7];
@@ -316,7 +317,7 @@ PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
 PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy)
 {
   const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
-  const PetscReal   *h  = c->g.h;
+  const PetscReal   *h     = c->g.h;
   const double       wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
   const PetscScalar *xa;
   double            *mine, *above, local = 0;
@@ -345,7 +346,8 @@ PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *en
         for (int a = 0; a < 8; a++) {
           const int64_t crd[3] = {xx + (a & 1), y + ((a >> 1) & 1), c->g.z_start + z + ((a >> 2) & 1)};
           const int64_t p      = crd[2] - c->pz0 + 1;
-          if (crd[c->dir] == 0 || crd[c->dir] == nd) U[a] = 0.0; /* Dirichlet nodes carry no unknown */
+          if (crd[c->dir] == 0 || crd[c->dir] == nd)
+            U[a] = 0.0; /* Dirichlet nodes carry no unknown */
           else {
             const PetscInt q = c->num[p * c->pplane + crd[1] * c->pn[0] + crd[0]];
             PetscAssert(q >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Node of a kept element without an unknown");

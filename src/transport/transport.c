@@ -432,9 +432,9 @@ PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label, int direction,
-                                                PetscBool hypre, int nvec, double *maxdiff, double *maxval,
-                                                int64_t *unknowns)
+PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                int direction, PetscBool hypre, int nvec, double *maxdiff,
+                                                double *maxval, int64_t *unknowns)
 {
   SMTransportCtx    c;
   SMTransportResult res;

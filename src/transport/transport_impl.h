@@ -97,8 +97,8 @@ PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double c
 /* For the tests: the edge Laplacian of vol (assembled in hypre's format when hypre is true and PetscInt has 32 bits,
    else AIJ) against its energy summed element by element (sm_transport_fem_edge_energy): for nvec random vectors x,
    the largest |x^T P x - energy| and the largest energy. Collective. */
-PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label, int direction,
-                                                PetscBool hypre, int nvec, double *maxdiff, double *maxval,
-                                                int64_t *unknowns);
+PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                int direction, PetscBool hypre, int nvec, double *maxdiff,
+                                                double *maxval, int64_t *unknowns);
 
 #endif

@@ -442,10 +442,12 @@ static PetscErrorCode check_matfree(void)
         if (nu == 0) continue;
         SM_TEST_TRUE(diff <= 1e-12 * val, "matrix-free Q1, grid %d seed %d direction %d (%lld unknowns): difference %.3e of %.3e",
                      s, seed, d, (long long)nu, diff, val);
-        /* the edge Laplacian's rows (hypre's format and AIJ) against its energy summed edge by edge over the elements */
+        /* the edge Laplacian's rows (hypre's format, AIJ) against its energy summed edge by edge over the elements */
         for (int hy = 0; hy < 2; hy++) {
-          PetscCall(sm_transport_fem_edge_difference(vol, cond, 1, d, hy ? PETSC_TRUE : PETSC_FALSE, 3, &diff, &val, &nu));
-          SM_TEST_TRUE(diff <= 1e-12 * val, "edge Laplacian (%s), grid %d seed %d direction %d: x^T P x - edge energy %.3e of %.3e",
+          const PetscBool hypre = hy ? PETSC_TRUE : PETSC_FALSE;
+          PetscCall(sm_transport_fem_edge_difference(vol, cond, 1, d, hypre, 3, &diff, &val, &nu));
+          SM_TEST_TRUE(diff <= 1e-12 * val,
+                       "edge Laplacian (%s), grid %d seed %d direction %d: x^T P x - edge energy %.3e of %.3e",
                        hy ? "hypre" : "AIJ", s, seed, d, diff, val);
         }
         checked++;
