@@ -78,6 +78,10 @@ PetscErrorCode sm_transport_fem_matfree(SMTransportCtx *c, Mat *A, Vec *b, Vec *
 /* The 7-point edge Laplacian on the FEM unknowns (preconditioner matrix). Collective. */
 PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P);
 
+/* For the tests: the energy of the FEM nodal vector x (0 on the Dirichlet planes) under the edge Laplacian, summed
+   element by element over the 12 edges of every kept element, independently of the assembled rows. Collective. */
+PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy);
+
 /* Inlet and outlet flux (summed over ranks) from the solution x (may be NULL when there are no unknowns) and, if
    potential is not NULL, the potential per voxel of this rank's slab (NAN outside the solved set). Collective. */
 PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, double *flux_out, double *potential);
@@ -89,5 +93,12 @@ PetscErrorCode sm_transport_fv_flux(SMTransportCtx *c, Vec x, double *flux_in, d
 PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double conductivity[], int phase_label,
                                                     int direction, int nvec, double *maxdiff, double *maxval,
                                                     int64_t *unknowns);
+
+/* For the tests: the edge Laplacian of vol (assembled in hypre's format when hypre is true and PetscInt has 32 bits,
+   else AIJ) against its energy summed element by element (sm_transport_fem_edge_energy): for nvec random vectors x,
+   the largest |x^T P x - energy| and the largest energy. Collective. */
+PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double conductivity[], int phase_label,
+                                                int direction, PetscBool hypre, int nvec, double *maxdiff,
+                                                double *maxval, int64_t *unknowns);
 
 #endif

@@ -16,7 +16,9 @@
  *  - the matrix-free Q1 operator against the assembled matrix on random three-phase volumes (conductivities 0, 1 and
  *    0.3, anisotropic voxels, every direction): the products with random vectors agree to 1e-12 relative (both sum the
  *    same element terms in different orders), at every rank count (the element contributions cross the slab
- *    boundaries);
+ *    boundaries); on the same volumes the edge Laplacian of the preconditioner, assembled row by row, against its
+ *    quadratic form summed edge by edge over the kept elements (x^T P x to 1e-12 relative for random x, both matrix
+ *    formats);
  *  - the stopping rule (-transport_m_rtol): on the random structure, solves stopped at M accuracies 1e-2 ... 1e-7 against
  *    the same problem solved to a relative residual of 1e-12: the error of M is >= 0 (an energy) and at most the
  *    reported estimate.
@@ -440,6 +442,14 @@ static PetscErrorCode check_matfree(void)
         if (nu == 0) continue;
         SM_TEST_TRUE(diff <= 1e-12 * val, "matrix-free Q1, grid %d seed %d direction %d (%lld unknowns): difference %.3e of %.3e",
                      s, seed, d, (long long)nu, diff, val);
+        /* the edge Laplacian's rows (hypre's format, AIJ) against its energy summed edge by edge over the elements */
+        for (int hy = 0; hy < 2; hy++) {
+          const PetscBool hypre = hy ? PETSC_TRUE : PETSC_FALSE;
+          PetscCall(sm_transport_fem_edge_difference(vol, cond, 1, d, hypre, 3, &diff, &val, &nu));
+          SM_TEST_TRUE(diff <= 1e-12 * val,
+                       "edge Laplacian (%s), grid %d seed %d direction %d: x^T P x - edge energy %.3e of %.3e",
+                       hy ? "hypre" : "AIJ", s, seed, d, diff, val);
+        }
         checked++;
       }
       PetscCall(sm_volume_destroy(&vol));
