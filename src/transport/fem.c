@@ -314,19 +314,14 @@ PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy)
+/* The nodal values of node plane z_start + z_local (the first node plane of the rank above) in grid layout, so that
+   every element of this slab has its 8 values: above[c->pplane] (0 where no unknown). */
+static PetscErrorCode fem_plane_above(SMTransportCtx *c, const PetscScalar *xa, double *above)
 {
-  const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
-  const PetscReal   *h     = c->g.h;
-  const double       wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
-  const PetscScalar *xa;
-  double            *mine, *above, local = 0;
-  Vec                sum;
+  double *mine;
 
   PetscFunctionBeginUser;
-  PetscCall(VecGetArrayRead(x, &xa));
-  /* the values of the rank above's first node plane, for the upper nodes of this slab's last element plane */
-  PetscCall(PetscMalloc2((size_t)c->pplane, &mine, (size_t)c->pplane, &above));
+  PetscCall(PetscMalloc1((size_t)c->pplane, &mine));
   for (int64_t v = 0; v < c->pplane; v++) {
     const PetscInt q = c->num[c->pplane + v];
     mine[v]          = q >= 0 ? (double)xa[q - c->first] : 0.0;
@@ -337,6 +332,24 @@ PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *en
     const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), c->pplane, 1, PETSC_FALSE, &zero};
     PetscCall(sm_grid_halo(c->grid, &spec, mine, mine, NULL, above));
   }
+  PetscCall(PetscFree(mine));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy)
+{
+  const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
+  const PetscReal   *h     = c->g.h;
+  const double       wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
+  const PetscScalar *xa;
+  double            *above, local = 0;
+  Vec                sum;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArrayRead(x, &xa));
+  /* the values of the rank above's first node plane, for the upper nodes of this slab's last element plane */
+  PetscCall(PetscMalloc1((size_t)c->pplane, &above));
+  PetscCall(fem_plane_above(c, xa, above));
   for (int64_t z = 0; z < c->g.z_local; z++)
     for (int64_t y = 0; y < ny; y++)
       for (int64_t xx = 0; xx < nx; xx++) {
@@ -362,7 +375,7 @@ PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *en
               local += c->cond[kl - 1] * wa[ax] * du * du;
             }
       }
-  PetscCall(PetscFree2(mine, above));
+  PetscCall(PetscFree(above));
   PetscCall(VecRestoreArrayRead(x, &xa));
   /* summed over the ranks through a vector of one entry per rank */
   PetscCall(VecCreateMPI(c->comm, 1, PETSC_DETERMINE, &sum));
@@ -389,22 +402,8 @@ PetscErrorCode sm_transport_fem_flux(SMTransportCtx *c, Vec x, double *flux_in, 
   if (x) PetscCall(VecGetArrayRead(x, &xa));
   /* the nodal values of node plane z_start + z_local (the first plane of the rank above) in grid layout, so that every
      element of this slab has all 8 values; one plane of doubles */
-  {
-    double *mine;
-    PetscCall(PetscMalloc1((size_t)c->pplane, &mine));
-    PetscCall(PetscMalloc1((size_t)c->pplane, &above));
-    for (int64_t v = 0; v < c->pplane; v++) {
-      const PetscInt q = c->num[c->pplane + v];
-      mine[v]          = q >= 0 ? (double)xa[q - c->first] : 0.0;
-      above[v]         = 0.0;
-    }
-    {
-      const double         zero = 0.0;
-      const SMGridHaloSpec spec = {MPI_DOUBLE, sizeof(double), c->pplane, 1, PETSC_FALSE, &zero};
-      PetscCall(sm_grid_halo(c->grid, &spec, mine, mine, NULL, above));
-    }
-    PetscCall(PetscFree(mine));
-  }
+  PetscCall(PetscMalloc1((size_t)c->pplane, &above));
+  PetscCall(fem_plane_above(c, xa, above));
   /* without the potential only the elements of the inlet and outlet layers are visited (the same sums in the same
      order: the energy of the initial guess and of the result need the flux, not the field) */
   const PetscBool layers = potential ? PETSC_FALSE : PETSC_TRUE;

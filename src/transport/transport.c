@@ -371,28 +371,39 @@ static PetscErrorCode sm_transport_ctx_init(SMTransportCtx *c, SMVolume vol, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The FEM problem of the checks below (the test hooks): context, kept set and numbering; *unknowns its size (0 when
+   the phase does not percolate). */
+static PetscErrorCode sm_transport_fem_check_setup(SMVolume vol, const double conductivity[], int phase_label,
+                                                   int direction, SMTransportCtx *c, int64_t *unknowns)
+{
+  SMTransportResult res;
+  SMGrid            grid;
+
+  PetscFunctionBeginUser;
+  *unknowns = 0;
+  PetscCall(sm_volume_get_grid(vol, &grid));
+  PetscCall(PetscMemzero(&res, sizeof(res)));
+  PetscCall(sm_transport_ctx_init(c, vol, conductivity, SM_TRANSPORT_FEM, direction));
+  PetscCall(sm_transport_kept_set(c, vol, grid, phase_label, &res));
+  if (res.percolates) {
+    PetscCall(sm_transport_fem_number(c));
+    *unknowns = c->nglobal;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode sm_transport_fem_operator_difference(SMVolume vol, const double conductivity[], int phase_label,
                                                     int direction, int nvec, double *maxdiff, double *maxval,
                                                     int64_t *unknowns)
 {
-  SMTransportCtx    c;
-  SMTransportResult res;
-  SMGrid            grid;
-  Mat               A = NULL, S = NULL;
-  Vec               b, x, bs, xs, y, ys;
-  PetscRandom       rnd;
+  SMTransportCtx c;
+  Mat            A = NULL, S = NULL;
+  Vec            b, x, bs, xs, y, ys;
+  PetscRandom    rnd;
 
   PetscFunctionBeginUser;
   *maxdiff = *maxval = 0;
-  *unknowns          = 0;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(PetscMemzero(&res, sizeof(res)));
-  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, SM_TRANSPORT_FEM, direction));
-  PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, &res));
-  if (res.percolates) {
-    PetscCall(sm_transport_fem_number(&c));
-    *unknowns = c.nglobal;
-  }
+  PetscCall(sm_transport_fem_check_setup(vol, conductivity, phase_label, direction, &c, unknowns));
   if (c.nglobal > 0) {
     PetscCall(sm_transport_fem_assemble(&c, &A, &b, &x));
     PetscCall(sm_transport_fem_matfree(&c, &S, &bs, &xs));
@@ -436,21 +447,11 @@ PetscErrorCode sm_transport_fem_edge_difference(SMVolume vol, const double condu
                                                 int direction, PetscBool hypre, int nvec, double *maxdiff,
                                                 double *maxval, int64_t *unknowns)
 {
-  SMTransportCtx    c;
-  SMTransportResult res;
-  SMGrid            grid;
+  SMTransportCtx c;
 
   PetscFunctionBeginUser;
   *maxdiff = *maxval = 0;
-  *unknowns          = 0;
-  PetscCall(sm_volume_get_grid(vol, &grid));
-  PetscCall(PetscMemzero(&res, sizeof(res)));
-  PetscCall(sm_transport_ctx_init(&c, vol, conductivity, SM_TRANSPORT_FEM, direction));
-  PetscCall(sm_transport_kept_set(&c, vol, grid, phase_label, &res));
-  if (res.percolates) {
-    PetscCall(sm_transport_fem_number(&c));
-    *unknowns = c.nglobal;
-  }
+  PetscCall(sm_transport_fem_check_setup(vol, conductivity, phase_label, direction, &c, unknowns));
   c.hypre_matrix = hypre;
 #if defined(PETSC_USE_64BIT_INDICES)
   c.hypre_matrix = PETSC_FALSE;
