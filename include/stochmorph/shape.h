@@ -71,8 +71,8 @@ typedef struct {
 
 /* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
-/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume (checked, messages name the
-   option). Collective. */
+/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume
+   (checked, messages name the option). Collective. */
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt);
 
 /* ---- real spherical harmonics (not collective) ---- */
@@ -150,9 +150,9 @@ double sm_shape_rasterize_bytes_per_voxel(int s);
 PetscErrorCode sm_shape_rasterize(const SMShapes *shapes, SMGrid grid, int s, SMVolume *vol);
 /* Largest |delta| of sm_shape_volume_offset, in units of the smallest voxel side. */
 #define SM_SHAPE_OFFSET_BAND 0.75
-/* The distance delta [um] (|delta| <= SM_SHAPE_OFFSET_BAND voxels) such that the union of the sub-particles with every radius function
-   lowered by delta (psi - delta) holds `target` voxel centres of grid: the phase's voxel count when the grid is the
-   source grid (raster.c). Collective; the same on every rank and at every rank count. */
+/* The distance delta [um] (|delta| <= SM_SHAPE_OFFSET_BAND voxels) such that the union of the sub-particles with every
+   radius function lowered by delta (psi - delta) holds `target` voxel centres of grid: the phase's voxel count when the
+   grid is the source grid (raster.c). Collective; the same on every rank and at every rank count. */
 PetscErrorCode sm_shape_volume_offset(const SMShapes *shapes, SMGrid grid, int64_t target, double *delta);
 
 /* ---- files and ownership ---- */

@@ -79,7 +79,8 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
     rmean += sh.coeffs[p * sh.ncoeffs] / sqrt(4 * PETSC_PI) * (double)sh.voxels[p];
   }
   {
-    int64_t nv = 0;
+    const double hmin = PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2]));
+    int64_t      nv   = 0;
     for (int64_t p = 0; p < sh.n; p++) nv += sh.voxels[p];
     PetscCall(
         PetscPrintf(comm,
@@ -104,10 +105,8 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                             "  every surface moved %s by %.4g um (%.3f voxel) so that the union has the %s volume "
                             "(-shape_match_volume)\n",
                             sh.radial_offset > 0 ? "inward" : "outward", fabs(sh.radial_offset),
-                            fabs(sh.radial_offset) / PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2])),
-                            phase));
-    if (fabs(sh.radial_offset) >=
-        SM_SHAPE_OFFSET_BAND * PetscMin(sh.source_h[0], PetscMin(sh.source_h[1], sh.source_h[2])) * (1 - 1e-9))
+                            fabs(sh.radial_offset) / hmin, phase));
+    if (fabs(sh.radial_offset) >= SM_SHAPE_OFFSET_BAND * hmin * (1 - 1e-9))
       PetscCall(PetscPrintf(comm,
                             "  warning: the move is at its bound of %g voxel, so the union's volume still differs "
                             "from the %s's (the fits are far from the voxels: check -sh_degree and the image)\n",

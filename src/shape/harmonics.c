@@ -26,6 +26,9 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
   PetscInt  L = opt->degree, nd = opt->ndirections;
   PetscReal h     = opt->marker_height;
   PetscBool split = opt->star_split, cover = opt->cover, match = opt->match_volume;
+  const char *match_help = "Move every sub-particle's surface inward (or outward) by one common distance, at most "
+                           PetscStringize(SM_SHAPE_OFFSET_BAND) " voxel, so that the union has the phase's volume (0: "
+                           "the fitted surfaces as they are, about 0.2 voxel outside the phase's on average)";
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, NULL, "Spherical-harmonic sub-particles", "SMShape");
@@ -45,12 +48,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
                              "Patch the voxels of the phase that the fitted sub-particles leave out (holes and cracks "
                              "where a fit undershoots) with more sub-particles (0: the fitted parts alone)",
                              "sm_shape_extract", cover, &cover, NULL));
-  PetscCall(
-      PetscOptionsBool("-shape_match_volume",
-                       "Move every sub-particle's surface inward (or outward) by one common distance, at most 1.5 "
-                       "voxels, so that the union has the phase's volume (0: the fitted surfaces as they are, "
-                       "about 0.2 voxel outside the phase's on average)",
-                       "sm_shape_extract", match, &match, NULL));
+  PetscCall(PetscOptionsBool("-shape_match_volume", match_help, "sm_shape_extract", match, &match, NULL));
   PetscOptionsEnd();
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-sh_degree must be between 0 and %d (got %d)", SM_SHAPE_MAX_DEGREE, (int)L);

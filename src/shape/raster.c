@@ -403,7 +403,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   float        *m;
   double        h[3], hmin, band, zlo, zhi, lo_d, hi_d;
   float         bandf;
-  int64_t       c_lo, c_hi;
+  int64_t       c_hi;
   SMRasterTable table;
 
   PetscFunctionBeginUser;
@@ -419,7 +419,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   PetscCall(raster_table_create(sh->degree, &table));
   for (int64_t p = 0; p < sh->n; p++) {
     const double *c = sh->centres + 3 * p, *cf = sh->coeffs + (size_t)p * sh->ncoeffs;
-    double        rmin, rmax, rin, rout, R;
+    double        rmin, rmax, rin, rout;
     int64_t       lo[3], hi[3];
     sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
     if (rmax + band <= 0 || c[2] + rmax + band <= zlo || c[2] - rmax - band >= zhi) continue;
@@ -441,8 +441,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
     raster_table_build(&table, cf, SM_OFFSET_ERR_FRACTION * hmin);
     rout = PetscMin(rmax, table.vmax + table.err);
     rin  = PetscMax(rmin, table.vmin) - table.err;
-    R    = rout + band;
-    if (R <= 0) continue;
+    if (rout + band <= 0) continue;
     for (int64_t k = lo[2]; k <= hi[2]; k++)
       for (int64_t j = lo[1]; j <= hi[1]; j++)
         for (int64_t i = lo[0]; i <= hi[0]; i++) {
@@ -464,16 +463,13 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
         }
   }
   PetscCall(raster_table_destroy(&table));
-  /* bisection: count(delta) = #{m >= delta} is non-increasing; keep count(lo_d) >= target > count(hi_d) */
+  /* bisection: count(delta) = #{m >= delta} is non-increasing; keep count(lo_d) >= target > count(hi_d). Every margin
+     is at least -band, so count(-band) is every voxel: a union too small even grown by the band ends at -band. */
   lo_d = -band;
   hi_d = band;
-  c_lo = offset_count(m, g.n_local, lo_d);
   c_hi = offset_count(m, g.n_local, hi_d);
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_lo, 1, MPI_INT64_T, MPI_SUM, comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c_hi, 1, MPI_INT64_T, MPI_SUM, comm));
-  if (c_lo < target)
-    *delta = -band; /* the union is too small even grown by the band: grow by the band */
-  else if (c_hi >= target)
+  if (c_hi >= target)
     *delta = band;
   else {
     for (int it = 0; it < 40 && hi_d - lo_d > 1e-6 * hmin; it++) {
