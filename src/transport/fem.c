@@ -217,6 +217,14 @@ PetscErrorCode sm_transport_fem_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec 
    voxel on every side (no bounds tests; this took 5 % of a FEM solve when each of the 24 voxels of a row was looked up
    with its own tests). */
 
+/* The weight of an edge along axis a per kept element around it, per unit conductivity: h_b h_c / (4 h_a). */
+static void fem_edge_weights(const PetscReal h[3], double wa[3])
+{
+  wa[0] = h[1] * h[2] / (4.0 * h[0]);
+  wa[1] = h[0] * h[2] / (4.0 * h[1]);
+  wa[2] = h[0] * h[1] / (4.0 * h[2]);
+}
+
 /* Conductivity of the kept voxels of ghosted voxel plane zi (0 where none), padded: cp[(y + 1) (nx + 2) + x + 1]. */
 static void fem_cond_plane(const SMTransportCtx *c, int64_t zi, double *cp)
 {
@@ -271,14 +279,13 @@ static inline int fem_edge_row(const SMTransportCtx *c, const double wa[3], cons
 /* The edge Laplacian on the unknowns of the FEM system (same rows), for the preconditioner. Collective. */
 PetscErrorCode sm_transport_fem_assemble_edge(SMTransportCtx *c, Mat *P)
 {
-  const int64_t    nx = c->g.n[0], ny = c->g.n[1], pad = (nx + 2) * (ny + 2);
-  const PetscReal *h     = c->g.h;
-  const double     wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
-  PetscInt        *dnnz, *onnz, cols[7];
-  PetscScalar      vals[7];
-  double          *cp;
+  const int64_t nx = c->g.n[0], ny = c->g.n[1], pad = (nx + 2) * (ny + 2);
+  PetscInt     *dnnz, *onnz, cols[7];
+  PetscScalar   vals[7];
+  double        wa[3], *cp;
 
   PetscFunctionBeginUser;
+  fem_edge_weights(c->g.h, wa);
   PetscCall(PetscMalloc2((size_t)c->nlocal + 1, &dnnz, (size_t)c->nlocal + 1, &onnz));
   PetscCall(PetscCalloc1((size_t)(2 * pad), &cp)); /* the padding stays 0 */
   for (int pass = 0; pass < 2; pass++) {
@@ -339,13 +346,12 @@ static PetscErrorCode fem_plane_above(SMTransportCtx *c, const PetscScalar *xa, 
 PetscErrorCode sm_transport_fem_edge_energy(SMTransportCtx *c, Vec x, double *energy)
 {
   const int64_t      nx = c->g.n[0], ny = c->g.n[1], nd = c->g.n[c->dir];
-  const PetscReal   *h     = c->g.h;
-  const double       wa[3] = {h[1] * h[2] / (4.0 * h[0]), h[0] * h[2] / (4.0 * h[1]), h[0] * h[1] / (4.0 * h[2])};
   const PetscScalar *xa;
-  double            *above, local = 0;
+  double             wa[3], *above, local = 0;
   Vec                sum;
 
   PetscFunctionBeginUser;
+  fem_edge_weights(c->g.h, wa);
   PetscCall(VecGetArrayRead(x, &xa));
   /* the values of the rank above's first node plane, for the upper nodes of this slab's last element plane */
   PetscCall(PetscMalloc1((size_t)c->pplane, &above));
