@@ -4,7 +4,8 @@
 # the same grid then `transport` of the written volume: at K = 1 (the source grid) and K = 2 (2n voxels of h / 2) the
 # M-factors are identical (same labels, same grid, same ranks: the same solve). A crop not at the origin (-crop counts
 # voxels of the source grid) gives the labels of the matching box of the K = 2 rasterisation and the same M at 1, 2
-# and 3 ranks; `analyze` reads the file too; bad input gives one message, exit 1 and no output.
+# and 3 ranks; `analyze` reads the file too, and so does `run -i` (a study of the image: its descriptors and M at
+# K = 2 equal those of the rasterised volume); bad input gives one message, exit 1 and no output.
 source "$(dirname "$0")/common.sh"
 
 fem="-phase solid -transport_method fem -transport_direction z"
@@ -25,6 +26,9 @@ for np in 1 2 3; do
 done
 run 2 analyze -i shapes.h5 -descriptors basic -o a_shapes.json || { fail "analyze of the sub-particle file"; cat run.log; }
 run 2 analyze -i r1.h5 -descriptors basic -o a_r1.json || { fail "analyze of the rasterised volume"; cat run.log; }
+run 2 analyze -i r2.h5 -descriptors basic -o a_r2.json || { fail "analyze of the rasterised volume at h/2"; cat run.log; }
+run 2 run -i shapes.h5 -raster_refine 2 -descriptors basic -transport_phases solid -transport_direction z -o study_k2 ||
+  { fail "run -i of the sub-particle file at K = 2"; cat run.log; }
 
 if "$SM_PYTHON" - <<'PY'
 import h5py, json, numpy as np
@@ -55,6 +59,15 @@ with h5py.File("m_crop_np2_potential.h5", "r") as f, h5py.File("r2.h5", "r") as 
 ea = json.load(open("a_shapes.json"))["phases"]["solid"]["volume_fraction"]
 eb = json.load(open("a_r1.json"))["phases"]["solid"]["volume_fraction"]
 check(ea == eb, "analyze: volume fraction %r from the sub-particle file, %r from the rasterised volume" % (ea, eb))
+# `run -i shapes.h5 -raster_refine 2`: the study's numbers are those of the volume rasterised at h/2 (same labels and
+# ranks: the same descriptors and the same solve), and its record names the refinement
+study = json.load(open("study_k2/study.json"))
+res, a2 = study["tasks"][0]["results"], json.load(open("a_r2.json"))["phases"]["solid"]
+check(res["transport.solid.z.M"] == transport_M("m_r2.json", "z"),
+      "run: M %r, transport of the volume at h/2: M %r" % (res["transport.solid.z.M"], transport_M("m_r2.json", "z")))
+for key in ("volume_fraction", "specific_surface_area"):
+    check(res["phases.solid." + key] == a2[key], "run: %s %r, analyze at h/2: %r" % (key, res["phases.solid." + key], a2[key]))
+check("raster_refine=2" in study["study"], "the study record does not name the refinement: %s" % study["study"])
 check.done()
 PY
 then ok; else fail "transport / analyze of the sub-particle file"; fi
