@@ -10,6 +10,7 @@
  *   - the halo exchange of ghost planes (sm_grid_halo_begin / _end), any element type and width, periodic or filled;
  *   - the transpose between the z-slab layout and a y-slab layout (sm_grid_transpose), with one y split;
  *   - the exchange of records addressed to ranks (sm_grid_exchange_records), e.g. to the owners of planes;
+ *   - the sorted union of the values held by the ranks (sm_grid_allgather_union), e.g. a global table of levels;
  *   - the plane-owner lookup (sm_grid_plane_owner) and the local voxel iterator with global coordinates.
  * All of them send with MPI_Isend / MPI_Irecv to the ranks that share data only, so PETSc's -log_view counts their
  * messages and bytes under the event of the kernel that called them. */
@@ -133,6 +134,11 @@ PetscErrorCode sm_grid_exchange_records(SMGrid grid, MPI_Datatype record, size_t
    reply can be sent back to each source with sm_grid_exchange_records(..., recv, rcount, ...). */
 PetscErrorCode sm_grid_exchange_records_counts(SMGrid grid, MPI_Datatype record, size_t rsize, const void *send,
                                                const int64_t *count, void **recv, int64_t *nrecv, int64_t *rcount);
+
+/* The sorted union of the values held by the ranks: mine[0 .. n-1] on this rank, in any order and with repeats. On
+   return every rank has the same table *all (PetscMalloc'd, free with PetscFree) of the *nall distinct values in
+   increasing order. NaN is not allowed. At most 2^31 - 1 values may be held in all (a clear error beyond). Collective. */
+PetscErrorCode sm_grid_allgather_union(SMGrid grid, const double *mine, int64_t n, double **all, int64_t *nall);
 
 /* The DMDA with the same z-slabs (dof 1, stencil width 1, box stencil, non-periodic), created on first
    use and owned by the grid. Collective on first call. Fails clearly when the grid exceeds 32-bit PetscInt. */

@@ -9,6 +9,7 @@
  * share is copied locally. PETSc's logging wraps MPI_Isend / MPI_Irecv, so -log_view reports the messages and bytes
  * of each kernel under its event (Mess, AvgLen columns). */
 #include "grid_impl.h"
+#include <limits.h>
 #include <string.h>
 
 enum { SM_TAG_HALO_UP = 101, SM_TAG_HALO_DOWN = 102, SM_TAG_TRANSPOSE = 201, SM_TAG_RECORDS = 301, SM_TAG_PLANES = 401 };
@@ -259,6 +260,42 @@ PetscErrorCode sm_grid_exchange_records_counts(SMGrid g, MPI_Datatype record, si
   if (rcount_out) PetscCall(PetscArraycpy(rcount_out, rcount, g->size));
   PetscCall(PetscFree(req));
   PetscCall(PetscFree3(rcount, sdispl, rdispl));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int sm_grid_double_compare(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+PetscErrorCode sm_grid_allgather_union(SMGrid g, const double *mine, int64_t n, double **all, int64_t *nall)
+{
+  PetscMPIInt *counts, *displs, nmine;
+  int64_t      total = 0, m = 0;
+  double      *v;
+
+  PetscFunctionBeginUser;
+  PetscCheck(n >= 0 && n <= INT_MAX, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "A rank holds %lld values, more than 2^31 - 1",
+             (long long)n);
+  nmine = (PetscMPIInt)n;
+  PetscCall(PetscMalloc2(g->size, &counts, (size_t)g->size + 1, &displs));
+  PetscCallMPI(MPI_Allgather(&nmine, 1, MPI_INT, counts, 1, MPI_INT, g->comm));
+  for (PetscMPIInt r = 0; r < g->size; r++) total += counts[r];
+  if (total > INT_MAX) {
+    PetscCall(PetscFree2(counts, displs));
+    SETERRQ(g->comm, PETSC_ERR_SUP, "The ranks hold %lld values in all, more than 2^31 - 1", (long long)total);
+  }
+  displs[0] = 0;
+  for (PetscMPIInt r = 0; r < g->size; r++) displs[r + 1] = displs[r] + counts[r];
+  PetscCall(PetscMalloc1((size_t)PetscMax(total, 1), &v));
+  PetscCallMPI(MPI_Allgatherv(mine, nmine, MPI_DOUBLE, v, counts, displs, MPI_DOUBLE, g->comm));
+  PetscCall(PetscFree2(counts, displs));
+  qsort(v, (size_t)total, sizeof(double), sm_grid_double_compare);
+  for (int64_t i = 0; i < total; i++)
+    if (!m || v[i] != v[m - 1]) v[m++] = v[i];
+  *all  = v;
+  *nall = m;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

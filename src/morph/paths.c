@@ -35,7 +35,7 @@
  * distinct positive value of f (an exact monotone bucket queue), processed from the top: relaxing a voxel of key k
  * gives min(k, f) <= k, in the current or a lower bucket, and a bucket's voxels are final when it is processed. When
  * all of f (over all ranks) has at most 65535 distinct positive values (an EDT has a few hundred to tens of
- * thousands), the search is packed: the sorted global table of values (local hash sets, MPI_Allgatherv, merge) turns
+ * thousands), the search is packed: the sorted global table of values (local hash sets, then the grid's sorted union) turns
  * f and the map into 16-bit ranks, one uint32 per voxel holds both, and it lives in the output array's own memory
  * (unpacked into doubles at the end): a quarter of the memory traffic and no search for a value's bucket. Otherwise
  * the values stay doubles, the table is this slab's distinct values plus the ghost values each pass brings in, found
@@ -531,8 +531,7 @@ static PetscErrorCode sm_bottleneck_global_keys(SMPathCtx *c, MPI_Comm comm, Pet
 {
   /* one MAX reduction: the largest local key count (a sampled table counts as too many) and minus the smallest slab */
   const int64_t mine[2] = {c->sampled ? (int64_t)1 << 40 : c->nbase, -c->n};
-  int64_t       all[2], total = 0, m = 0;
-  PetscMPIInt  *counts, *displs, nmine;
+  int64_t       all[2], m;
   double       *keys;
 
   PetscFunctionBeginUser;
@@ -540,18 +539,7 @@ static PetscErrorCode sm_bottleneck_global_keys(SMPathCtx *c, MPI_Comm comm, Pet
   PetscCallMPI(MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_MAX, comm));
   if (all[0] > SM_PACKED_KEYS || all[0] * size > PetscMin(PetscMax((int64_t)1 << 20, -all[1]), (int64_t)1 << 30))
     PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscMPIIntCast(c->nbase, &nmine));
-  PetscCall(PetscMalloc2(size, &counts, size + 1, &displs));
-  PetscCallMPI(MPI_Allgather(&nmine, 1, MPI_INT, counts, 1, MPI_INT, comm));
-  displs[0] = 0;
-  for (PetscMPIInt r = 0; r < size; r++) displs[r + 1] = displs[r] + counts[r]; /* < 2^31 by the check above */
-  total = displs[size];
-  PetscCall(PetscMalloc1((size_t)PetscMax(total, 1), &keys));
-  PetscCallMPI(MPI_Allgatherv(c->base, nmine, MPI_DOUBLE, keys, counts, displs, MPI_DOUBLE, comm));
-  qsort(keys, (size_t)total, sizeof(double), sm_double_compare);
-  for (int64_t i = 0; i < total; i++)
-    if (!m || keys[i] != keys[m - 1]) keys[m++] = keys[i];
-  PetscCall(PetscFree2(counts, displs));
+  PetscCall(sm_grid_allgather_union(c->grid, c->base, c->nbase, &keys, &m));
   if (m > SM_PACKED_KEYS) {
     PetscCall(PetscFree(keys));
     PetscFunctionReturn(PETSC_SUCCESS);

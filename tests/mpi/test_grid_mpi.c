@@ -178,6 +178,22 @@ static PetscErrorCode test_grid(MPI_Comm comm)
       PetscCall(PetscFree(send));
       PetscCall(PetscFree(recv));
     }
+    {
+      /* sorted union: rank r holds the halves 2, 1.5, ..., -(r % 4) / 2 in decreasing order, each twice, except rank 1,
+         which holds nothing; the union is the halves from -L / 2 up to 2, L the largest r % 4 of the other ranks */
+      const int nmine = rank == 1 ? 0 : 2 * (5 + rank % 4);
+      double    mine[16], *all = NULL;
+      int64_t   nall = 0, bad = 0;
+      int       lowest = 0; /* -2 times the smallest value held */
+      for (int i = 0; i < nmine; i++) mine[i] = 2.0 - 0.5 * (i / 2);
+      for (int r = 0; r < size; r++)
+        if (r != 1 && r % 4 > lowest) lowest = r % 4;
+      PetscCall(sm_grid_allgather_union(grid, mine, nmine, &all, &nall));
+      for (int64_t i = 0; i < nall; i++) bad += all[i] != -0.5 * lowest + 0.5 * (double)i;
+      SM_TEST_TRUE(bad == 0 && nall == 5 + lowest, "sorted union: %lld values (expected %d), %lld wrong", (long long)nall,
+                   5 + lowest, (long long)bad);
+      PetscCall(PetscFree(all));
+    }
     PetscCall(PetscFree2(slab, above));
     PetscCall(sm_grid_destroy(&grid));
     SM_TEST_TRUE(grid == NULL, "destroy nulls the handle");
