@@ -29,33 +29,38 @@ static inline int sm_set_has(const SMShapeVoxelSet *s, int64_t i, int64_t j, int
   return s->in[(k * s->n[1] + j) * s->n[0] + i] != 0;
 }
 
-/* Trilinear interpolation of the indicator from the voxel centres. */
+/* Trilinear interpolation of the indicator from the voxel centres. The weights are the products (w_x w_y) w_z and are
+   added in the corner order a = 0..7 (x fastest), a corner outside the set adding 0 (which leaves the sum as it is):
+   without a branch per corner, and the same value as adding only the positive weights of the set's corners. */
 static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
 {
-  int64_t i0[3], b[3];
-  double  f[3], v = 0;
+  const int64_t sy = s->n[0], sz = s->n[0] * s->n[1];
+  int64_t       b[3], o;
+  double        w[3][2], wxy[4], v = 0;
+  int           ok[3][2];
   for (int d = 0; d < 3; d++) {
-    const double u = p[d] / s->h[d] - 0.5;
-    i0[d]          = sm_shape_ifloor(u);
-    f[d]           = u - (double)i0[d];
-    b[d]           = i0[d] - s->lo[d];
+    const double  u  = p[d] / s->h[d] - 0.5;
+    const int64_t i0 = sm_shape_ifloor(u);
+    const double  f  = u - (double)i0;
+    b[d]             = i0 - s->lo[d];
+    w[d][0]          = 1 - f;
+    w[d][1]          = f;
+    ok[d][0]         = b[d] >= 0 && b[d] < s->n[d];
+    ok[d][1]         = b[d] + 1 >= 0 && b[d] + 1 < s->n[d];
   }
-  if (b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[0] + 1 < s->n[0] && b[1] + 1 < s->n[1] && b[2] + 1 < s->n[2]) {
-    /* the eight voxels are in the box (the radius samples of all but the outermost points): no test of each; the
-       same weights, added in the same order */
-    const int64_t  sy = s->n[0], sz = s->n[0] * s->n[1];
-    const uint8_t *in = s->in + b[2] * sz + b[1] * sy + b[0];
+  for (int a = 0; a < 4; a++) wxy[a] = w[0][a & 1] * w[1][a >> 1];
+  o = b[2] * sz + b[1] * sy + b[0];
+  if (ok[0][0] && ok[0][1] && ok[1][0] && ok[1][1] && ok[2][0] && ok[2][1]) {
+    /* the eight voxels are in the box (the radius samples of all but the outermost points) */
     for (int a = 0; a < 8; a++) {
-      const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
-      const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
-      if (w > 0 && in[az * sz + ay * sy + ax]) v += w;
+      const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
+      v += s->in[o + az * sz + ay * sy + ax] ? wxy[a & 3] * w[2][az] : 0.0;
     }
     return v;
   }
   for (int a = 0; a < 8; a++) {
-    const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
-    const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
-    if (w > 0 && sm_set_has(s, i0[0] + ax, i0[1] + ay, i0[2] + az)) v += w;
+    const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
+    if (ok[0][ax] && ok[1][ay] && ok[2][az] && s->in[o + az * sz + ay * sy + ax]) v += wxy[a & 3] * w[2][az];
   }
   return v;
 }
