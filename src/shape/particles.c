@@ -152,10 +152,18 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static int sm_set_in_ctx(const void *s, int64_t i)
+{
+  return ((const SMShapeVoxelSet *)s)->in[i] != 0;
+}
+
 PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
 {
   const double hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
   int64_t      blocked = 0;
+  /* the samples nearer to c than the set's clearance lie in it (sm_shape_clearance): not looked at, the answer is that
+     of testing every sample (the margin of 1e-6 of a voxel is far beyond the rounding of a sample) */
+  const double R = sm_shape_clearance(set->n, set->lo, set->h, c, sm_set_in_ctx, set) - 1e-6 * hmin;
 
   PetscFunctionBeginUser;
   for (int64_t k = 0; k < set->n[2]; k++)
@@ -163,7 +171,7 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
       for (int64_t i = 0; i < set->n[0]; i++) {
         const int64_t gi = set->lo[0] + i, gj = set->lo[1] + j, gk = set->lo[2] + k;
         double        x[3], len = 0;
-        int           ns;
+        int           ns, s0    = 0;
         if (!set->in[(k * set->n[1] + j) * set->n[0] + i]) continue;
         if (sm_set_has(set, gi - 1, gj, gk) && sm_set_has(set, gi + 1, gj, gk) && sm_set_has(set, gi, gj - 1, gk) &&
             sm_set_has(set, gi, gj + 1, gk) && sm_set_has(set, gi, gj, gk - 1) && sm_set_has(set, gi, gj, gk + 1))
@@ -172,8 +180,14 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
         x[1] = ((double)gj + 0.5) * set->h[1];
         x[2] = ((double)gk + 0.5) * set->h[2];
         for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
-        ns = (int)ceil(sqrt(len) / (0.25 * hmin));
-        for (int s = 0; s <= ns; s++) {
+        len = sqrt(len);
+        ns  = (int)ceil(len / (0.25 * hmin));
+        if (R > 0 && len > 0) {
+          const double y = R / len * ns; /* samples s < y lie nearer than the clearance */
+          if (y > ns) continue;
+          s0 = (int)floor(y);
+        }
+        for (int s = s0; s <= ns; s++) {
           const double t = ns ? (double)s / ns : 0;
           int64_t      v[3];
           for (int d = 0; d < 3; d++) v[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / set->h[d]);
