@@ -96,7 +96,7 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
                                      double *r)
 {
   const double dt   = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
-  double       tmax = 0, rs;
+  double       tmax = 0, rs, f0;
 
   PetscFunctionBeginUser;
   /* A point of a ray nearer to c than rs has the eight voxels of its interpolation (each within a voxel diagonal of it)
@@ -113,10 +113,12 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
     tmax = PetscMax(tmax, sqrt(s));
   }
   tmax += 2 * dt;
+  /* every ray starts at c: its indicator once for all of them */
+  f0 = sm_set_indicator(set, c);
   for (int j = 0; j < ndir; j++) {
     const double *u = dirs + 3 * j;
-    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi, flo, fhi;
-    if ((fhi = sm_set_indicator(set, p)) < 0.5) {
+    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi, flo, fhi = f0;
+    if (fhi < 0.5) {
       r[j] = 0;
       continue;
     }
