@@ -262,7 +262,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   SMStarBox    b;
   SMGrid       grid;
   PetscReal    hh[3];
-  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, left = 0;
+  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, left = 0;
   uint8_t     *mask, *reg;
   double      *d2, *adepth, *cen = NULL;
   int32_t     *atom, *ppart;
@@ -308,11 +308,16 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) aoff[atom[v] + 1]++;
   for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
-  PetscCall(PetscMalloc1(PetscMax(1, aoff[natoms]), &avox));
+  PetscCall(PetscMalloc2(PetscMax(1, aoff[natoms]), &avox, PetscMax(1, aoff[natoms]), &pv));
   PetscCall(PetscMalloc2(PetscMax(1, aoff[natoms]), &vis[0], PetscMax(1, aoff[natoms]), &vis[1]));
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) avox[aoff[atom[v]] + acnt[atom[v]]++] = v;
   left = aoff[natoms];
+  /* adepth: the depth of each atom's remaining voxels, kept up to date (only the seed atom loses voxels) */
+  for (int64_t a = 0; a < natoms; a++) {
+    adepth[a] = -1;
+    for (int64_t t = 0; t < acnt[a]; t++) adepth[a] = PetscMax(adepth[a], d2[avox[aoff[a] + t]]);
+  }
 
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
@@ -321,14 +326,12 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
     for (int64_t a = 0; a < natoms; a++)
-      for (int64_t t = 0; t < acnt[a]; t++) {
-        const int64_t v = avox[aoff[a] + t];
-        if (d2[v] > dbest) {
-          dbest = d2[v];
-          deep  = v;
-          seed  = a;
-        }
+      if (acnt[a] && adepth[a] > dbest) {
+        dbest = adepth[a];
+        seed  = a;
       }
+    for (int64_t t = 0; seed >= 0 && deep < 0; t++)
+      if (d2[avox[aoff[seed] + t]] == dbest) deep = avox[aoff[seed] + t];
     PetscAssert(seed >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "No seed atom with %lld voxels left", (long long)left);
     {
       /* centre: the centre of the deepest voxel or of the voxel holding the centroid of the atom's remaining voxels,
@@ -389,11 +392,13 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       for (int64_t t = 0; t < acnt[seed]; t++) {
         if (reg[vx[t]]) {
           ppart[vx[t]] = np;
-          npart++;
+          pv[npart++]  = vx[t];
         } else
           vx[keep++] = vx[t];
       }
-      acnt[seed] = keep;
+      acnt[seed]   = keep;
+      adepth[seed] = -1;
+      for (int64_t t = 0; t < keep; t++) adepth[seed] = PetscMax(adepth[seed], d2[vx[t]]);
     }
     PetscAssert(npart > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A part without voxels");
     /* grow by whole atoms, deepest first (depth of the remaining voxels; ties: smaller atom), in passes until no atom
@@ -404,8 +409,6 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       for (int64_t a = 0; a < natoms; a++) {
         int64_t j;
         if (!acnt[a]) continue;
-        adepth[a] = -1;
-        for (int64_t t = 0; t < acnt[a]; t++) adepth[a] = PetscMax(adepth[a], d2[avox[aoff[a] + t]]);
         for (j = no; j > 0 && adepth[order[j - 1]] < adepth[a]; j--) order[j] = order[j - 1];
         order[j] = a;
         no++;
@@ -423,7 +426,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
-              npart++;
+              pv[npart++]  = vx[t];
             } else
               reg[vx[t]] = 0;
           }
@@ -435,8 +438,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       }
     }
     left -= npart;
-    /* clear the region for the next part */
-    PetscCall(PetscArrayzero(reg, nb));
+    /* clear the region for the next part: it is the part's voxels */
+    for (int64_t t = 0; t < npart; t++) reg[pv[t]] = 0;
     if (np == cap) {
       double *nc;
       cap = cap ? 2 * cap : 8;
@@ -458,7 +461,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         part[(k * set->n[1] + j) * set->n[0] + i] = ppart[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1];
   *nparts  = np;
   *centres = cen;
-  PetscCall(PetscFree(avox));
+  PetscCall(PetscFree2(avox, pv));
   PetscCall(PetscFree2(vis[0], vis[1]));
   PetscCall(PetscFree4(aoff, acnt, order, adepth));
   PetscCall(PetscFree2(d2, atom));
