@@ -65,6 +65,19 @@ static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
   return v;
 }
 
+/* Is the cell of point p (the eight voxel centres around it) in the set? full[]: the cells of the box whose eight
+   voxels are all in the set, indexed by their lowest voxel. Then the indicator at p is 1 up to rounding (at least
+   1/2). */
+static inline int sm_set_full_cell(const SMShapeVoxelSet *s, const uint8_t *full, const double p[3])
+{
+  int64_t b[3];
+  for (int d = 0; d < 3; d++) {
+    b[d] = sm_shape_ifloor(p[d] / s->h[d] - 0.5) - s->lo[d];
+    if (b[d] < 0 || b[d] >= s->n[d] - 1) return 0;
+  }
+  return full[(b[2] * s->n[1] + b[1]) * s->n[0] + b[0]];
+}
+
 /* A lower bound of the distance from c to the centre of every voxel not in the set (inside its box or outside it). */
 static double sm_set_inner_radius(const SMShapeVoxelSet *s, const double c[3])
 {
@@ -95,10 +108,18 @@ static double sm_set_inner_radius(const SMShapeVoxelSet *s, const double c[3])
 PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[3], int ndir, const double *dirs,
                                      double *r)
 {
-  const double dt   = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
-  double       tmax = 0, rs, f0;
+  const double  dt = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  const int64_t sy = set->n[0], sz = set->n[0] * set->n[1], nbox = sz * set->n[2];
+  double        tmax = 0, rs, f0;
+  uint8_t      *full;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(nbox, &full));
+  for (int64_t k = 0; k + 1 < set->n[2]; k++)
+    for (int64_t j = 0; j + 1 < set->n[1]; j++)
+      for (int64_t i = 0, v = k * sz + j * sy; i + 1 < set->n[0]; i++, v++)
+        full[v] = set->in[v] && set->in[v + 1] && set->in[v + sy] && set->in[v + sy + 1] && set->in[v + sz] &&
+                  set->in[v + sz + 1] && set->in[v + sz + sy] && set->in[v + sz + sy + 1];
   /* A point of a ray nearer to c than rs has the eight voxels of its interpolation (each within a voxel diagonal of it)
      in the set, so its indicator is 1 and the march passes it: the march skips those points without evaluating them,
      stepping t by the same additions, so the radii are those of the full march bit for bit. */
@@ -127,11 +148,31 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
       for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
       fhi = sm_set_indicator(set, p);
     }
-    do {
-      flo = fhi;
+    /* the march: flo the indicator at the step before the crossing, fhi at the crossing (or flo when the march ran
+       out at tmax). A point whose cell is in the set (sm_set_full_cell) is passed without its indicator, which is
+       evaluated for the step before the crossing once the crossing is found: the same values as evaluating every
+       step. */
+    for (int known = 1;;) {
+      const double tp = t;
+      if (known) flo = fhi;
       t += dt;
       for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
-    } while (t < tmax && (fhi = sm_set_indicator(set, p)) >= 0.5);
+      if (t < tmax && sm_set_full_cell(set, full, p)) {
+        known = 0;
+        continue;
+      }
+      if (t < tmax && (fhi = sm_set_indicator(set, p)) >= 0.5) {
+        known = 1;
+        continue;
+      }
+      if (!known) {
+        double q[3];
+        for (int d = 0; d < 3; d++) q[d] = c[d] + tp * u[d];
+        flo = sm_set_indicator(set, q);
+      }
+      if (!(t < tmax)) fhi = flo;
+      break;
+    }
     lo = t - dt;
     hi = t;
     for (int it = 0; it < 7; it++) { /* a bracket of dt / 2^7 = 1 / 512 of a voxel */
@@ -151,6 +192,7 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
        ~2e-3 where a cell face (a kink) lies in the bracket, far below the fits' own error (a tenth of a voxel) */
     r[j] = fhi < 0.5 ? lo + (flo - 0.5) / (flo - fhi) * (hi - lo) : 0.5 * (lo + hi);
   }
+  PetscCall(PetscFree(full));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
