@@ -203,19 +203,30 @@ size_t sm_shape_sh_legendre_scratch(void)
   return SM_SH_PLM_MAX;
 }
 
-/* ---- least squares with one decomposition for many right-hand sides ---- */
+/* ---- least squares with one decomposition for many right-hand sides ----
+ *
+ * The directions are the same for every sub-particle, so the least-squares solution is one linear map of the radii:
+ * c = P r with P = X^+ (n x p design matrix X, p = (L + 1)^2). P is formed once, column by column, as GSL's SVD
+ * solution (gsl_multifit_linear_solve with lambda = 0) of the unit vectors; a fit is then c = P r and the residual
+ * r - X c, two passes over n p numbers written as sums of scaled columns (contiguous, so the compiler vectorises them
+ * without reordering any sum). Before, each fit ran GSL's solve: U^T r, U (U^T r) for the residual and Q w through the
+ * reference BLAS, about three times the instructions. The coefficients agree with the solve's to rounding (1e-15
+ * relative). */
 
 struct _SMShFitter {
-  int                            L, n, p;
-  gsl_matrix                    *X;
-  gsl_vector                    *y, *c;
-  gsl_multifit_linear_workspace *w;
+  int     L, n, p;
+  double *Pt; /* [n][p]: row i is column i of P = X^+ */
+  double *Xt; /* [p][n]: X transposed */
+  double *res;
 };
 
 PetscErrorCode sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitter *out)
 {
-  SMShFitter f;
-  int        p = (L + 1) * (L + 1);
+  SMShFitter                     f;
+  int                            p = (L + 1) * (L + 1), e = 0;
+  gsl_matrix                    *X;
+  gsl_vector                    *y, *c;
+  gsl_multifit_linear_workspace *w;
 
   PetscFunctionBeginUser;
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
@@ -225,39 +236,59 @@ PetscErrorCode sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitt
   f->L = L;
   f->n = n;
   f->p = p;
-  f->X = gsl_matrix_alloc((size_t)n, (size_t)p);
-  f->y = gsl_vector_alloc((size_t)n);
-  f->c = gsl_vector_alloc((size_t)p);
-  f->w = gsl_multifit_linear_alloc((size_t)n, (size_t)p);
-  PetscCheck(f->X && f->y && f->c && f->w, PETSC_COMM_SELF, PETSC_ERR_MEM, "GSL could not allocate a %d x %d fit", n,
-             p);
-  for (int i = 0; i < n; i++) sm_shape_sh_basis_unchecked(L, dirs + 3 * i, gsl_matrix_ptr(f->X, (size_t)i, 0));
-  /* the SVD of the design matrix, shared by every sub-particle (the directions are the same) */
+  PetscCall(PetscMalloc3((size_t)n * p, &f->Pt, (size_t)n * p, &f->Xt, n, &f->res));
+  X = gsl_matrix_alloc((size_t)n, (size_t)p);
+  y = gsl_vector_calloc((size_t)n);
+  c = gsl_vector_alloc((size_t)p);
+  w = gsl_multifit_linear_alloc((size_t)n, (size_t)p);
+  PetscCheck(X && y && c && w, PETSC_COMM_SELF, PETSC_ERR_MEM, "GSL could not allocate a %d x %d fit", n, p);
+  for (int i = 0; i < n; i++) {
+    sm_shape_sh_basis_unchecked(L, dirs + 3 * i, gsl_matrix_ptr(X, (size_t)i, 0));
+    for (int j = 0; j < p; j++) f->Xt[(size_t)j * n + i] = gsl_matrix_get(X, (size_t)i, (size_t)j);
+  }
   {
     gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int                  e   = gsl_multifit_linear_svd(f->X, f->w);
+    double               rnorm, snorm;
+    e = gsl_multifit_linear_svd(X, w);
+    for (int i = 0; i < n && !e; i++) {
+      gsl_vector_set(y, (size_t)i, 1.0);
+      e = gsl_multifit_linear_solve(0.0, X, y, c, &rnorm, &snorm, w);
+      gsl_vector_set(y, (size_t)i, 0.0);
+      for (int j = 0; j < p; j++) f->Pt[(size_t)i * p + j] = gsl_vector_get(c, (size_t)j);
+    }
     gsl_set_error_handler(old);
-    PetscCheck(!e, PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL: SVD of the design matrix failed (%s)", gsl_strerror(e));
   }
+  gsl_matrix_free(X);
+  gsl_vector_free(y);
+  gsl_vector_free(c);
+  gsl_multifit_linear_free(w);
+  PetscCheck(!e, PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL: SVD of the design matrix failed (%s)", gsl_strerror(e));
   *out = f;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode sm_shape_fitter_solve(SMShFitter f, const double *r, double *coeffs, double *rms)
 {
-  double rnorm, snorm;
+  const int n = f->n, p = f->p;
+  double    s = 0;
 
   PetscFunctionBeginUser;
-  for (int i = 0; i < f->n; i++) gsl_vector_set(f->y, (size_t)i, r[i]);
-  /* lambda = 0: the ordinary least-squares solution gsl_multifit_linear computes, from the stored SVD */
-  {
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int                  e   = gsl_multifit_linear_solve(0.0, f->X, f->y, f->c, &rnorm, &snorm, f->w);
-    gsl_set_error_handler(old);
-    PetscCheck(!e, PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL: least-squares solve failed (%s)", gsl_strerror(e));
+  for (int j = 0; j < p; j++) coeffs[j] = 0;
+  for (int i = 0; i < n; i++) {
+    const double  ri = r[i];
+    const double *pi = f->Pt + (size_t)i * p;
+    for (int j = 0; j < p; j++) coeffs[j] += ri * pi[j];
   }
-  for (int j = 0; j < f->p; j++) coeffs[j] = gsl_vector_get(f->c, (size_t)j);
-  if (rms) *rms = rnorm / sqrt((double)f->n);
+  if (rms) {
+    for (int i = 0; i < n; i++) f->res[i] = r[i];
+    for (int j = 0; j < p; j++) {
+      const double  cj = coeffs[j];
+      const double *xj = f->Xt + (size_t)j * n;
+      for (int i = 0; i < n; i++) f->res[i] -= cj * xj[i];
+    }
+    for (int i = 0; i < n; i++) s += f->res[i] * f->res[i];
+    *rms = sqrt(s / n);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -265,10 +296,7 @@ PetscErrorCode sm_shape_fitter_destroy(SMShFitter *f)
 {
   PetscFunctionBeginUser;
   if (!f || !*f) PetscFunctionReturn(PETSC_SUCCESS);
-  if ((*f)->X) gsl_matrix_free((*f)->X);
-  if ((*f)->y) gsl_vector_free((*f)->y);
-  if ((*f)->c) gsl_vector_free((*f)->c);
-  if ((*f)->w) gsl_multifit_linear_free((*f)->w);
+  PetscCall(PetscFree3((*f)->Pt, (*f)->Xt, (*f)->res));
   PetscCall(PetscFree(*f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -29,35 +29,53 @@ static inline int sm_set_has(const SMShapeVoxelSet *s, int64_t i, int64_t j, int
   return s->in[(k * s->n[1] + j) * s->n[0] + i] != 0;
 }
 
-/* Trilinear interpolation of the indicator from the voxel centres. */
+/* Trilinear interpolation of the indicator from the voxel centres. The weights are the products (w_x w_y) w_z and are
+   added in the corner order a = 0..7 (x fastest), a corner outside the set adding 0 (which leaves the sum as it is):
+   without a branch per corner, and the same value as adding only the positive weights of the set's corners. */
 static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
 {
-  int64_t i0[3], b[3];
-  double  f[3], v = 0;
+  const int64_t sy = s->n[0], sz = s->n[0] * s->n[1];
+  int64_t       b[3], o;
+  double        w[3][2], wxy[4], v = 0;
+  int           ok[3][2];
   for (int d = 0; d < 3; d++) {
-    const double u = p[d] / s->h[d] - 0.5;
-    i0[d]          = sm_shape_ifloor(u);
-    f[d]           = u - (double)i0[d];
-    b[d]           = i0[d] - s->lo[d];
+    const double  u  = p[d] / s->h[d] - 0.5;
+    const int64_t i0 = sm_shape_ifloor(u);
+    const double  f  = u - (double)i0;
+    b[d]             = i0 - s->lo[d];
+    w[d][0]          = 1 - f;
+    w[d][1]          = f;
+    ok[d][0]         = b[d] >= 0 && b[d] < s->n[d];
+    ok[d][1]         = b[d] + 1 >= 0 && b[d] + 1 < s->n[d];
   }
-  if (b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[0] + 1 < s->n[0] && b[1] + 1 < s->n[1] && b[2] + 1 < s->n[2]) {
-    /* the eight voxels are in the box (the radius samples of all but the outermost points): no test of each; the
-       same weights, added in the same order */
-    const int64_t  sy = s->n[0], sz = s->n[0] * s->n[1];
-    const uint8_t *in = s->in + b[2] * sz + b[1] * sy + b[0];
+  for (int a = 0; a < 4; a++) wxy[a] = w[0][a & 1] * w[1][a >> 1];
+  o = b[2] * sz + b[1] * sy + b[0];
+  if (ok[0][0] && ok[0][1] && ok[1][0] && ok[1][1] && ok[2][0] && ok[2][1]) {
+    /* the eight voxels are in the box (the radius samples of all but the outermost points) */
     for (int a = 0; a < 8; a++) {
-      const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
-      const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
-      if (w > 0 && in[az * sz + ay * sy + ax]) v += w;
+      const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
+      v += s->in[o + az * sz + ay * sy + ax] ? wxy[a & 3] * w[2][az] : 0.0;
     }
     return v;
   }
   for (int a = 0; a < 8; a++) {
-    const int    ax = a & 1, ay = (a >> 1) & 1, az = (a >> 2) & 1;
-    const double w = (ax ? f[0] : 1 - f[0]) * (ay ? f[1] : 1 - f[1]) * (az ? f[2] : 1 - f[2]);
-    if (w > 0 && sm_set_has(s, i0[0] + ax, i0[1] + ay, i0[2] + az)) v += w;
+    const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
+    if (ok[0][ax] && ok[1][ay] && ok[2][az] && s->in[o + az * sz + ay * sy + ax]) v += wxy[a & 3] * w[2][az];
   }
   return v;
+}
+
+/* Is the cell of point p (the eight voxel centres around it) in the set? full[]: the cells of the box whose eight
+   voxels are all in the set, indexed by their lowest voxel. Then the indicator at p is 1 up to rounding (at least
+   1/2). */
+static inline int sm_set_full_cell(const SMShapeVoxelSet *s, const uint8_t *full, const double p[3])
+{
+  int64_t b[3];
+  for (int d = 0; d < 3; d++) {
+    b[d] = sm_shape_ifloor(p[d] / s->h[d] - 0.5) - s->lo[d];
+    if (b[d] < 0 || b[d] >= s->n[d] - 1) return 0;
+  }
+  return full[(b[2] * s->n[1] + b[1]) * s->n[0] + b[0]];
 }
 
 /* A lower bound of the distance from c to the centre of every voxel not in the set (inside its box or outside it). */
@@ -90,10 +108,18 @@ static double sm_set_inner_radius(const SMShapeVoxelSet *s, const double c[3])
 PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[3], int ndir, const double *dirs,
                                      double *r)
 {
-  const double dt   = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
-  double       tmax = 0, rs;
+  const double  dt = 0.25 * PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  const int64_t sy = set->n[0], sz = set->n[0] * set->n[1], nbox = sz * set->n[2];
+  double        tmax = 0, rs, f0;
+  uint8_t      *full;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(nbox, &full));
+  for (int64_t k = 0; k + 1 < set->n[2]; k++)
+    for (int64_t j = 0; j + 1 < set->n[1]; j++)
+      for (int64_t i = 0, v = k * sz + j * sy; i + 1 < set->n[0]; i++, v++)
+        full[v] = set->in[v] && set->in[v + 1] && set->in[v + sy] && set->in[v + sy + 1] && set->in[v + sz] &&
+                  set->in[v + sz + 1] && set->in[v + sz + sy] && set->in[v + sz + sy + 1];
   /* A point of a ray nearer to c than rs has the eight voxels of its interpolation (each within a voxel diagonal of it)
      in the set, so its indicator is 1 and the march passes it: the march skips those points without evaluating them,
      stepping t by the same additions, so the radii are those of the full march bit for bit. */
@@ -108,10 +134,12 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
     tmax = PetscMax(tmax, sqrt(s));
   }
   tmax += 2 * dt;
+  /* every ray starts at c: its indicator once for all of them */
+  f0 = sm_set_indicator(set, c);
   for (int j = 0; j < ndir; j++) {
     const double *u = dirs + 3 * j;
-    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi, flo, fhi;
-    if ((fhi = sm_set_indicator(set, p)) < 0.5) {
+    double        t = 0, p[3] = {c[0], c[1], c[2]}, lo, hi, flo, fhi = f0;
+    if (fhi < 0.5) {
       r[j] = 0;
       continue;
     }
@@ -120,11 +148,31 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
       for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
       fhi = sm_set_indicator(set, p);
     }
-    do {
-      flo = fhi;
+    /* the march: flo the indicator at the step before the crossing, fhi at the crossing (or flo when the march ran
+       out at tmax). A point whose cell is in the set (sm_set_full_cell) is passed without its indicator, which is
+       evaluated for the step before the crossing once the crossing is found: the same values as evaluating every
+       step. */
+    for (int known = 1;;) {
+      const double tp = t;
+      if (known) flo = fhi;
       t += dt;
       for (int d = 0; d < 3; d++) p[d] = c[d] + t * u[d];
-    } while (t < tmax && (fhi = sm_set_indicator(set, p)) >= 0.5);
+      if (t < tmax && sm_set_full_cell(set, full, p)) {
+        known = 0;
+        continue;
+      }
+      if (t < tmax && (fhi = sm_set_indicator(set, p)) >= 0.5) {
+        known = 1;
+        continue;
+      }
+      if (!known) {
+        double q[3];
+        for (int d = 0; d < 3; d++) q[d] = c[d] + tp * u[d];
+        flo = sm_set_indicator(set, q);
+      }
+      if (!(t < tmax)) fhi = flo;
+      break;
+    }
     lo = t - dt;
     hi = t;
     for (int it = 0; it < 7; it++) { /* a bracket of dt / 2^7 = 1 / 512 of a voxel */
@@ -144,13 +192,22 @@ PetscErrorCode sm_shape_sample_radii(const SMShapeVoxelSet *set, const double c[
        ~2e-3 where a cell face (a kink) lies in the bracket, far below the fits' own error (a tenth of a voxel) */
     r[j] = fhi < 0.5 ? lo + (flo - 0.5) / (flo - fhi) * (hi - lo) : 0.5 * (lo + hi);
   }
+  PetscCall(PetscFree(full));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int sm_set_in_ctx(const void *s, int64_t i)
+{
+  return ((const SMShapeVoxelSet *)s)->in[i] != 0;
 }
 
 PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
 {
   const double hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
   int64_t      blocked = 0;
+  /* the samples nearer to c than the set's clearance lie in it (sm_shape_clearance): not looked at, the answer is that
+     of testing every sample (the margin of 1e-6 of a voxel is far beyond the rounding of a sample) */
+  const double R = sm_shape_clearance(set->n, set->lo, set->h, c, sm_set_in_ctx, set) - 1e-6 * hmin;
 
   PetscFunctionBeginUser;
   for (int64_t k = 0; k < set->n[2]; k++)
@@ -158,7 +215,7 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
       for (int64_t i = 0; i < set->n[0]; i++) {
         const int64_t gi = set->lo[0] + i, gj = set->lo[1] + j, gk = set->lo[2] + k;
         double        x[3], len = 0;
-        int           ns;
+        int           ns, s0    = 0;
         if (!set->in[(k * set->n[1] + j) * set->n[0] + i]) continue;
         if (sm_set_has(set, gi - 1, gj, gk) && sm_set_has(set, gi + 1, gj, gk) && sm_set_has(set, gi, gj - 1, gk) &&
             sm_set_has(set, gi, gj + 1, gk) && sm_set_has(set, gi, gj, gk - 1) && sm_set_has(set, gi, gj, gk + 1))
@@ -167,8 +224,14 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
         x[1] = ((double)gj + 0.5) * set->h[1];
         x[2] = ((double)gk + 0.5) * set->h[2];
         for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
-        ns = (int)ceil(sqrt(len) / (0.25 * hmin));
-        for (int s = 0; s <= ns; s++) {
+        len = sqrt(len);
+        ns  = (int)ceil(len / (0.25 * hmin));
+        if (R > 0 && len > 0) {
+          const double y = R / len * ns; /* samples s < y lie nearer than the clearance */
+          if (y > ns) continue;
+          s0 = (int)floor(y);
+        }
+        for (int s = s0; s <= ns; s++) {
           const double t = ns ? (double)s / ns : 0;
           int64_t      v[3];
           for (int d = 0; d < 3; d++) v[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / set->h[d]);

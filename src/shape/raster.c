@@ -341,7 +341,9 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
             full[v] = 1;
             continue;
           }
-          if (r0 > 0 && raster_table_box(&table, b0, b1, &pmin, &pmax)) {
+          /* with one point per voxel (s = 1) the box is that point, and the table's bound of the box costs more
+             (nine angles) than the point's own test (two) */
+          if (npts > 1 && r0 > 0 && raster_table_box(&table, b0, b1, &pmin, &pmax)) {
             if (r0 > pmax) continue;
             if (r1 <= pmin && r1 <= rmax) {
               full[v] = 1;

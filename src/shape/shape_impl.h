@@ -12,6 +12,15 @@ static inline int64_t sm_shape_ifloor(double x)
   return i - (int64_t)(x < (double)i);
 }
 
+/* Clearance of a region of a box around c: a lower bound R of the distance from c to every voxel (as a cube) outside
+   the region (voxels beyond the box included), found by growing shells of voxels around the voxel of c until the
+   shells lie farther than the nearest voxel found outside. Every point nearer to c than R lies in a voxel of the
+   region, so a visibility walk (the star test) need not look at the samples there; for a region that only grows
+   afterwards R stays a lower bound. n, lo, h: the box's voxel counts, the global index of its voxel 0, the voxel size;
+   in(ctx, i): is box voxel i (x fastest) in the region. Cost: about (2 R / hmin)^3 calls of in. */
+double sm_shape_clearance(const int64_t n[3], const int64_t lo[3], const double h[3], const double c[3],
+                          int (*in)(const void *ctx, int64_t i), const void *ctx);
+
 /* Y at the direction of the non-zero vector u, without argument checks (hot loops). */
 void sm_shape_sh_basis_unchecked(int L, const double u[3], double *Y);
 

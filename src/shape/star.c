@@ -66,16 +66,63 @@ static inline int sm_star_in(const SMStarRegion *r, int64_t i)
   return r->part ? r->part[i] == r->pa || r->part[i] == r->pb : r->reg[i] != 0;
 }
 
-/* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check. */
-static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], int64_t v)
+double sm_shape_clearance(const int64_t n[3], const int64_t lo[3], const double h[3], const double c[3],
+                          int (*in)(const void *ctx, int64_t i), const void *ctx)
+{
+  const double hmin = PetscMin(h[0], PetscMin(h[1], h[2]));
+  int64_t      cv[3];
+  double       best = PETSC_MAX_REAL;
+
+  for (int d = 0; d < 3; d++) cv[d] = sm_shape_ifloor(c[d] / h[d]) - lo[d];
+  /* a voxel k shells out from the voxel of c lies at least (k - 1) hmin from c */
+  for (int64_t k = 0; (double)(k - 1) * hmin < best; k++)
+    for (int64_t dz = -k; dz <= k; dz++)
+      for (int64_t dy = -k; dy <= k; dy++)
+        for (int64_t dx = -k; dx <= k; dx += (dz == -k || dz == k || dy == -k || dy == k) ? 1 : 2 * k) {
+          const int64_t w[3] = {cv[0] + dx, cv[1] + dy, cv[2] + dz};
+          double        s    = 0;
+          if (w[0] >= 0 && w[1] >= 0 && w[2] >= 0 && w[0] < n[0] && w[1] < n[1] && w[2] < n[2] &&
+              in(ctx, (w[2] * n[1] + w[1]) * n[0] + w[0]))
+            continue;
+          for (int d = 0; d < 3; d++) {
+            const double a = (double)(lo[d] + w[d]) * h[d],
+                         e = c[d] < a ? a - c[d] : (c[d] > a + h[d] ? c[d] - a - h[d] : 0);
+            s += e * e;
+          }
+          best = PetscMin(best, sqrt(s));
+        }
+  return best;
+}
+
+static int sm_star_in_ctx(const void *r, int64_t i)
+{
+  return sm_star_in((const SMStarRegion *)r, i);
+}
+
+/* The region's clearance around c (sm_shape_clearance). */
+static double sm_star_clearance(const SMStarBox *b, const SMStarRegion *r, const double c[3])
+{
+  return sm_shape_clearance(b->n, b->lo, b->h, c, sm_star_in_ctx, r);
+}
+
+/* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check. The
+   samples nearer to c than the region's clearance R (sm_star_clearance; 0 for none) lie in it and are not looked at:
+   the answer is that of testing every sample (the margin of 1e-6 hmin is far beyond the rounding of a sample). */
+static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
   double x[3], len = 0;
-  int    ns;
+  int    ns, s0    = 0;
 
   sm_star_voxel_centre(b, v, x);
   for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
-  ns = (int)ceil(sqrt(len) / b->q);
-  for (int s = 0; s <= ns; s++) {
+  len = sqrt(len);
+  ns  = (int)ceil(len / b->q);
+  if (R > 4e-6 * b->q && len > 0) {
+    const double y = (R - 4e-6 * b->q) / len * ns; /* samples s < y lie nearer than the clearance */
+    if (y > ns) return 1;
+    s0 = (int)floor(y);
+  }
+  for (int s = s0; s <= ns; s++) {
     const double t = ns ? (double)s / ns : 0;
     int64_t      w[3];
     for (int d = 0; d < 3; d++) {
@@ -105,13 +152,16 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
   const int64_t nb = b->n[0] * b->n[1] * b->n[2];
   int64_t      *head, *tail, *next, *size, *contact;
   int32_t      *order, *alias, *cand;
+  double       *clr;
   int           n = *np, merged = 1, alive;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc4(n, &head, n, &tail, n, &size, n, &contact));
   PetscCall(PetscMalloc3(n, &order, n, &alias, n, &cand));
   PetscCall(PetscMalloc1(nb, &next));
+  PetscCall(PetscMalloc1(n, &clr));
   for (int k = 0; k < n; k++) {
+    clr[k]  = -1; /* clearance of part k around its centre, computed when first needed (parts only grow) */
     head[k] = tail[k] = -1;
     size[k]           = 0;
     contact[k]        = 0;
@@ -170,7 +220,11 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
         const int32_t      q    = cand[a];
         const SMStarRegion both = {NULL, part, q, p};
         int                fits = 1;
-        for (int64_t v = head[p]; v >= 0 && fits; v = next[v]) fits = sm_star_visible(b, &both, cen + 3 * q, v);
+        if (clr[q] < 0) {
+          const SMStarRegion own = {NULL, part, q, q};
+          clr[q]                 = sm_star_clearance(b, &own, cen + 3 * q);
+        }
+        for (int64_t v = head[p]; v >= 0 && fits; v = next[v]) fits = sm_star_visible(b, &both, cen + 3 * q, clr[q], v);
         if (!fits) continue;
         for (int64_t v = head[p]; v >= 0; v = next[v]) part[v] = q;
         next[tail[q]] = head[p];
@@ -197,6 +251,7 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
     if (part[v] >= 0) part[v] = alias[part[v]];
   *np = alive;
   PetscCall(PetscFree(next));
+  PetscCall(PetscFree(clr));
   PetscCall(PetscFree3(order, alias, cand));
   PetscCall(PetscFree4(head, tail, size, contact));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -207,7 +262,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   SMStarBox    b;
   SMGrid       grid;
   PetscReal    hh[3];
-  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, left = 0;
+  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, left = 0;
   uint8_t     *mask, *reg;
   double      *d2, *adepth, *cen = NULL;
   int32_t     *atom, *ppart;
@@ -253,11 +308,16 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) aoff[atom[v] + 1]++;
   for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
-  PetscCall(PetscMalloc1(PetscMax(1, aoff[natoms]), &avox));
+  PetscCall(PetscMalloc2(PetscMax(1, aoff[natoms]), &avox, PetscMax(1, aoff[natoms]), &pv));
   PetscCall(PetscMalloc2(PetscMax(1, aoff[natoms]), &vis[0], PetscMax(1, aoff[natoms]), &vis[1]));
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) avox[aoff[atom[v]] + acnt[atom[v]]++] = v;
   left = aoff[natoms];
+  /* adepth: the depth of each atom's remaining voxels, kept up to date (only the seed atom loses voxels) */
+  for (int64_t a = 0; a < natoms; a++) {
+    adepth[a] = -1;
+    for (int64_t t = 0; t < acnt[a]; t++) adepth[a] = PetscMax(adepth[a], d2[avox[aoff[a] + t]]);
+  }
 
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
@@ -266,14 +326,12 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
     for (int64_t a = 0; a < natoms; a++)
-      for (int64_t t = 0; t < acnt[a]; t++) {
-        const int64_t v = avox[aoff[a] + t];
-        if (d2[v] > dbest) {
-          dbest = d2[v];
-          deep  = v;
-          seed  = a;
-        }
+      if (acnt[a] && adepth[a] > dbest) {
+        dbest = adepth[a];
+        seed  = a;
       }
+    for (int64_t t = 0; seed >= 0 && deep < 0; t++)
+      if (d2[avox[aoff[seed] + t]] == dbest) deep = avox[aoff[seed] + t];
     PetscAssert(seed >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "No seed atom with %lld voxels left", (long long)left);
     {
       /* centre: the centre of the deepest voxel or of the voxel holding the centroid of the atom's remaining voxels,
@@ -299,25 +357,28 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
       /* vis[k][t]: 1 if voxel t of the atom is on the region's boundary and seen from candidate k, 2 if on it and not
          seen, 0 if inside */
-      for (int k = 0; k < ncand; k++)
+      for (int k = 0; k < ncand; k++) {
+        const double R = sm_star_clearance(&b, &in, cand[k]);
         for (int64_t t = 0; t < m; t++) {
           vis[k][t] = 0;
           if (sm_star_boundary(&b, reg, vx[t])) {
-            const int sv = sm_star_visible(&b, &in, cand[k], vx[t]);
+            const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]);
             vis[k][t]    = sv ? 1 : 2;
             seen[k] += sv;
           }
         }
+      }
       kc = ncand == 2 && seen[1] > seen[0] ? 1 : 0;
       for (int d = 0; d < 3; d++) c[d] = cand[kc][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept; the first sweep sees
          the region of the candidates' count (voxels dropped in a sweep still count as inside until it ends), so it
          takes their answers for the chosen centre */
       for (int sweep = 0; changed; sweep++) {
-        changed = 0;
+        const double R = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
+        changed        = 0;
         for (int64_t t = 0; t < m; t++)
           if (reg[vx[t]] == 1 &&
-              (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, vx[t]) : vis[kc][t] == 2)) {
+              (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, R, vx[t]) : vis[kc][t] == 2)) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }
@@ -331,22 +392,23 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       for (int64_t t = 0; t < acnt[seed]; t++) {
         if (reg[vx[t]]) {
           ppart[vx[t]] = np;
-          npart++;
+          pv[npart++]  = vx[t];
         } else
           vx[keep++] = vx[t];
       }
-      acnt[seed] = keep;
+      acnt[seed]   = keep;
+      adepth[seed] = -1;
+      for (int64_t t = 0; t < keep; t++) adepth[seed] = PetscMax(adepth[seed], d2[vx[t]]);
     }
     PetscAssert(npart > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A part without voxels");
     /* grow by whole atoms, deepest first (depth of the remaining voxels; ties: smaller atom), in passes until no atom
        fits; a stable insertion sort, the atoms of one basin being few */
     {
-      int64_t no = 0;
+      const double R  = sm_star_clearance(&b, &in, c); /* of the part; the region tested only grows from it */
+      int64_t      no = 0;
       for (int64_t a = 0; a < natoms; a++) {
         int64_t j;
         if (!acnt[a]) continue;
-        adepth[a] = -1;
-        for (int64_t t = 0; t < acnt[a]; t++) adepth[a] = PetscMax(adepth[a], d2[avox[aoff[a] + t]]);
         for (j = no; j > 0 && adepth[order[j - 1]] < adepth[a]; j--) order[j] = order[j - 1];
         order[j] = a;
         no++;
@@ -360,11 +422,11 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           if (!acnt[a]) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
           for (int64_t t = 0; t < acnt[a] && fits; t++)
-            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, &in, c, vx[t]);
+            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, &in, c, R, vx[t]);
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
-              npart++;
+              pv[npart++]  = vx[t];
             } else
               reg[vx[t]] = 0;
           }
@@ -376,8 +438,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       }
     }
     left -= npart;
-    /* clear the region for the next part */
-    PetscCall(PetscArrayzero(reg, nb));
+    /* clear the region for the next part: it is the part's voxels */
+    for (int64_t t = 0; t < npart; t++) reg[pv[t]] = 0;
     if (np == cap) {
       double *nc;
       cap = cap ? 2 * cap : 8;
@@ -399,7 +461,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         part[(k * set->n[1] + j) * set->n[0] + i] = ppart[((k + 1) * b.n[1] + j + 1) * b.n[0] + i + 1];
   *nparts  = np;
   *centres = cen;
-  PetscCall(PetscFree(avox));
+  PetscCall(PetscFree2(avox, pv));
   PetscCall(PetscFree2(vis[0], vis[1]));
   PetscCall(PetscFree4(aoff, acnt, order, adepth));
   PetscCall(PetscFree2(d2, atom));
