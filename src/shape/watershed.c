@@ -435,12 +435,6 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static int sm_ws_double_compare(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Index of x in the sorted array L[n] (x must be there, or the index of the first larger element). */
 static uint32_t sm_ws_find(const double *L, uint32_t n, double x)
 {
@@ -484,7 +478,7 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const uint8_t *mask, const 
   uint32_t      *lev;
   size_t         cap = 4096, nk = 0;
   double        *loc, *all, *L;
-  int           *cnt, *disp, nloc, ntot = 0;
+  int64_t        ntot;
   uint32_t       n;
   const int64_t  nl = c->nz * c->np;
 
@@ -517,26 +511,20 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const uint8_t *mask, const 
       cap *= 2;
     }
   }
-  PetscCall(sm_int64_to_int((int64_t)nk, &nloc));
-  PetscCall(PetscMalloc1(PetscMax(nloc, 1), &loc));
+  PetscCall(PetscMalloc1(PetscMax(nk, 1), &loc));
   nk = 0;
   for (size_t t = 0; t < cap; t++)
     if (key[t] != empty) memcpy(&loc[nk++], &key[t], sizeof(double));
-  PetscCall(PetscMalloc2(c->size, &cnt, c->size, &disp));
-  PetscCallMPI(MPI_Allgather(&nloc, 1, MPI_INT, cnt, 1, MPI_INT, c->comm));
-  for (int r = 0; r < c->size; r++) {
-    disp[r] = ntot;
-    PetscCheck(cnt[r] <= INT_MAX / 2 - 2 - ntot, c->comm, PETSC_ERR_SUP, "Too many distinct distances for the watershed");
-    ntot += cnt[r];
-  }
-  PetscCall(PetscMalloc2(2 * ntot + 2, &all, 2 * ntot + 2, &L));
-  PetscCallMPI(MPI_Allgatherv(loc, nloc, MPI_DOUBLE, all, cnt, disp, MPI_DOUBLE, c->comm));
-  for (int i = 0; i < ntot; i++) all[ntot + i] = all[i] - h;
-  qsort(all, (size_t)(2 * ntot), sizeof(double), sm_ws_double_compare);
+  PetscCall(sm_grid_allgather_union(c->grid, loc, (int64_t)nk, &all, &ntot));
+  PetscCheck(ntot <= INT_MAX / 2 - 2, c->comm, PETSC_ERR_SUP, "Too many distinct distances for the watershed");
+  PetscCall(PetscMalloc1(2 * ntot + 2, &L));
+  /* L: the union of the distances U and of U - h, both increasing, merged without repeats between -inf and +inf */
   n      = 0;
   L[n++] = -INFINITY;
-  for (int i = 0; i < 2 * ntot; i++)
-    if (all[i] != L[n - 1]) L[n++] = all[i];
+  for (int64_t i = 0, j = 0; i < ntot || j < ntot;) {
+    const double x = (j >= ntot || (i < ntot && all[i] <= all[j] - h)) ? all[i++] : all[j++] - h;
+    if (x != L[n - 1]) L[n++] = x;
+  }
   L[n++] = INFINITY;
   for (size_t t = 0; t < cap; t++)
     if (key[t] != empty) {
@@ -559,8 +547,8 @@ static PetscErrorCode sm_ws_levels(const SMWsCtx *c, const uint8_t *mask, const 
   PetscCall(PetscMalloc1(n, minus_h));
   for (uint32_t l = 0; l < n; l++) (*minus_h)[l] = (l == 0 || l == n - 1) ? l : sm_ws_find(L, n, L[l] - h);
   *nlev = n;
-  PetscCall(PetscFree2(all, L));
-  PetscCall(PetscFree2(cnt, disp));
+  PetscCall(PetscFree(all));
+  PetscCall(PetscFree(L));
   PetscCall(PetscFree(loc));
   PetscCall(PetscFree2(key, lev));
   PetscFunctionReturn(PETSC_SUCCESS);
