@@ -96,18 +96,18 @@ PetscErrorCode sm_transport_fv_assemble(SMTransportCtx *c, Mat *A, Vec *b, Vec *
   PetscFunctionBeginUser;
   fv_face_factors(c->g.h, ga);
   PetscCall(PetscMalloc2((size_t)c->nlocal + 1, &dnnz, (size_t)c->nlocal + 1, &onnz));
+  /* entries per row: the voxel and its kept face neighbours; only a z neighbour in a ghost plane (another rank's slab)
+     is an off-rank column, as the ranks own whole z-slabs */
   for (int64_t z = 0; z < c->g.z_local; z++)
     for (int64_t y = 0; y < ny; y++)
       for (int64_t xx = 0; xx < nx; xx++) {
-        const PetscInt q = c->num[(z + 1) * c->pplane + y * nx + xx];
-        int            n;
+        const int64_t  p = (z + 1) * c->g.n_plane + y * nx + xx;
+        const uint8_t *kl = c->klab + p;
+        const PetscInt q  = c->num[p];
         if (q < 0) continue;
-        n                  = fv_row(c, ga, xx, y, z, cols, vals, &rhs);
-        dnnz[q - c->first] = onnz[q - c->first] = 0;
-        for (int t = 0; t < n; t++) {
-          if (cols[t] >= c->first && cols[t] < c->first + c->nlocal) dnnz[q - c->first]++;
-          else onnz[q - c->first]++;
-        }
+        dnnz[q - c->first] = 1 + (xx > 0 && kl[-1]) + (xx < nx - 1 && kl[1]) + (y > 0 && kl[-nx]) + (y < ny - 1 && kl[nx]) +
+                             (z > 0 && kl[-c->g.n_plane]) + (z < c->g.z_local - 1 && kl[c->g.n_plane]);
+        onnz[q - c->first] = (z == 0 && kl[-c->g.n_plane]) + (z == c->g.z_local - 1 && kl[c->g.n_plane]);
       }
   /* with c->hypre_matrix CG multiplies with the same matrix BoomerAMG uses */
   PetscCall(sm_transport_create_matrix(c, dnnz, onnz, A));
