@@ -19,13 +19,24 @@ const char *const sm_transport_pc_matrix_names[] = {"edge", "stiffness", NULL};
    row, aggressive coarsening on the first level (measurements in transport.c), and a strong threshold per method
    (third column: the method it is for, "" for both): 0.5 (the usual 3D choice) for the FEM edge Laplacian, 0.25 for the
    FV 7-point matrix, where it took 9 instead of 11 CG iterations on the 200^3 twin for the same memory and about the
-   same setup time (bench/RESULTS.md, issue 14). */
-static const char *const sm_transport_solver_defaults[][3] = {{"pc_hypre_boomeramg_coarsen_type", "PMIS", ""},
-                                                              {"pc_hypre_boomeramg_interp_type", "ext+i-cc", ""},
-                                                              {"pc_hypre_boomeramg_P_max", "4", ""},
-                                                              {"pc_hypre_boomeramg_strong_threshold", "0.5", "fem"},
-                                                              {"pc_hypre_boomeramg_strong_threshold", "0.25", "fv"},
-                                                              {"pc_hypre_boomeramg_agg_nl", "1", ""}};
+   same setup time (bench/RESULTS.md, issue 14).
+   Smoothing: one forward hybrid Gauss-Seidel sweep on the way down and one backward sweep on the way up, in the natural
+   order of the rows (no C/F ordering), instead of PCHYPRE's symmetric sweep (forward and backward) in C/F order on both
+   ways: half the sweeps per V-cycle, and the cycle stays symmetric (the backward sweep is the forward one's adjoint,
+   also across ranks, where both treat off-rank values as Jacobi does), as CG and the M rule's Ritz estimate need.
+   Measured (callgrind, 96^3 twin, solid, z, 1 rank): FEM 8.43e9 -> 7.36e9 instructions for 10 -> 11 iterations, FV
+   6.23e9 -> 5.43e9 for 8 -> 9; at 200^3 58 -> 64 iterations for the six FEM solves of the main job (2 ranks), 9 -> 9
+   for FV (bench/RESULTS.md, issue 14). */
+static const char *const sm_transport_solver_defaults[][3] = {
+    {"pc_hypre_boomeramg_coarsen_type", "PMIS", ""},
+    {"pc_hypre_boomeramg_interp_type", "ext+i-cc", ""},
+    {"pc_hypre_boomeramg_P_max", "4", ""},
+    {"pc_hypre_boomeramg_strong_threshold", "0.5", "fem"},
+    {"pc_hypre_boomeramg_strong_threshold", "0.25", "fv"},
+    {"pc_hypre_boomeramg_agg_nl", "1", ""},
+    {"pc_hypre_boomeramg_relax_type_down", "SOR/Jacobi", ""},
+    {"pc_hypre_boomeramg_relax_type_up", "backward-SOR/Jacobi", ""},
+    {"pc_hypre_boomeramg_no_CF", "true", ""}};
 
 PetscErrorCode sm_transport_create(MPI_Comm comm, SMTransport *t)
 {

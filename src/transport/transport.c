@@ -136,8 +136,8 @@ static PetscErrorCode sm_transport_kept_set(SMTransportCtx *c, SMVolume vol, SMG
    - CG: the matrix is symmetric positive definite once the Dirichlet columns are on the right-hand side.
    - hypre BoomerAMG with PMIS coarsening (HMIS before issue 14: its Ruge-Stueben first pass was 9 % of a 128^3 FEM
      solve's profile; PMIS cut the hierarchy setup by about 25 % for one more iteration, bench/RESULTS.md), extended+i
-     interpolation (-cc variant) truncated to 4 entries per row, strong threshold 0.5 (the usual 3D choice; 0.25 for FV, solver.c) and
-     aggressive coarsening on the first level. Measured (with HMIS) on the 128^3 chi2 twin (F850,
+     interpolation (-cc variant) truncated to 4 entries per row, strong threshold 0.5 (the usual 3D choice; 0.25 for FV, solver.c),
+     aggressive coarsening on the first level, and one forward Gauss-Seidel sweep down, one backward sweep up (solver.c). Measured (with HMIS) on the 128^3 chi2 twin (F850,
      solid, FEM, 1.1e6 unknowns) and the 200^3 twin (FV, 3.6e6 unknowns), against GAMG (smoothed aggregation): the
      same iteration counts (21-22 FEM, 14-16 FV), a setup 2x faster, and on two ranks 360 instead of 610 MB per rank
      at the peak (GAMG's parallel coarsening keeps about 2.4x the data of its serial one). -transport_pc_type gamg gives GAMG
