@@ -4,6 +4,7 @@
 #include "app_shape.h"
 #include <stochmorph/log.h>
 #include <stochmorph/version.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,10 +54,19 @@ int main(int argc, char **argv)
   char      **cargv   = argc > 1 ? argv + 1 : argv;
   PetscLogStage stage;
 
-  int version = command && (!strcmp(command, "--version") || !strcmp(command, "-version"));
+  int version = command && (!strcmp(command, "--version") || !strcmp(command, "-version")), no_handler = 0;
 
   if (version) cargc = 1; /* PETSc's own -version would print its banner instead of ours */
+  /* A reader that closes the pipe (`stochmorph run -help | head -1`) must end the process quietly, as it ends any Unix
+     tool, not through PETSc's signal handler (error 59 and an abort). PETSc prints -help in PetscInitialize, so its
+     handler must not be there yet: PETSc starts without it, and it is pushed right after for every signal but SIGPIPE
+     (unless the user asked for -no_signal_handler). */
+  for (int i = 1; i < cargc; i++)
+    if (!strcmp(cargv[i], "-no_signal_handler")) no_handler = 1;
+  if (PetscOptionsSetValue(NULL, "-no_signal_handler", NULL)) return 1;
   PetscCall(PetscInitialize(&cargc, &cargv, NULL, help));
+  if (!no_handler) PetscCall(PetscPushSignalHandler(PetscSignalHandlerDefault, NULL));
+  signal(SIGPIPE, SIG_DFL);
   if (version) {
     PetscCall(sm_version_print(PETSC_COMM_WORLD, PETSC_STDOUT));
     PetscCall(PetscFinalize());

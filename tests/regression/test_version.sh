@@ -2,7 +2,7 @@
 # stochmorph --version / -version: the build block, checked against what CMake found at configure time (PETSc
 # version and PetscInt size, MPI standard version, HDF5, GSL, FFTW and libtiff versions); the same block in the provenance of
 # the output files (HDF5 root attributes build.*, the "build" object of JSON files); usage and exit status without a
-# command (stderr, 2) and with -help (stdout, 0).
+# command (stderr, 2) and with -help (stdout, 0); a closed pipe ends a command quietly.
 source "$(dirname "$0")/common.sh"
 : "${SM_EXPECT_PETSC_VERSION:?}" "${SM_EXPECT_PETSC_INT_BYTES:?}"
 
@@ -39,6 +39,13 @@ done
 for flag in -help --help; do
   "$SM_EXE" $flag > out.txt 2> err.txt; st=$?
   if [ $st -eq 0 ] && grep -q '^stochmorph <command>' out.txt; then ok; else fail "$flag: status $st"; fi
+done
+
+# a reader that closes the pipe early ends every command quietly: killed by SIGPIPE (141) or done (0), nothing on stderr
+for c in generate analyze transport fit run shape; do
+  { "$SM_EXE" $c -help 2> err.txt; echo $? > st.txt; } | head -1 > /dev/null; st=$(cat st.txt)
+  if { [ "$st" = 141 ] || [ "$st" = 0 ]; } && [ ! -s err.txt ]; then ok
+  else fail "'stochmorph $c -help | head -1': status $st (want 141 or 0), stderr: $(head -c 300 err.txt)"; fi
 done
 
 # the build block in the files: a volume, its sub-particle shapes (HDF5), its analysis, transport and fit (JSON), a study
