@@ -541,7 +541,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
       for (int d = 0; d < 3; d++)
         loc.centres[3 * j + d] = pl->centre[3 * (from + j) + d] - (double)set->lo[d] * set->h[d];
       PetscCall(PetscArraycpy(loc.coeffs + j * loc.ncoeffs, pl->coeffs + (from + j) * pl->nc, pl->nc));
-      loc.coeffs[j * loc.ncoeffs] -= margin * sqrt(4.0 * PETSC_PI);
+      sm_shape_sh_shift(loc.coeffs + j * loc.ncoeffs, margin);
     }
     from = pl->n;
     PetscCall(sm_grid_create(PETSC_COMM_SELF, set->n, hh, &grid));
@@ -887,7 +887,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     PetscCall(PetscLogEventBegin(SM_EVENT_ShapeOffset, 0, 0, 0, 0));
     PetscCall(sm_shape_volume_offset(shapes, grid, count, &delta));
     for (int64_t j = 0; j < shapes->n; j++) {
-      shapes->coeffs[j * shapes->ncoeffs] -= delta * sqrt(4.0 * PETSC_PI);
+      sm_shape_sh_shift(shapes->coeffs + j * shapes->ncoeffs, delta);
       shapes->rmax[j] -= delta;
     }
     shapes->radial_offset = delta;

@@ -21,6 +21,12 @@ static inline int64_t sm_shape_ifloor(double x)
 double sm_shape_clearance(const int64_t n[3], const int64_t lo[3], const double h[3], const double c[3],
                           int (*in)(const void *ctx, int64_t i), const void *ctx);
 
+/* Lower the radius function psi = sum c_lm Y_lm by d everywhere: c_00 -= d sqrt(4 pi), as Y_00 = 1 / sqrt(4 pi). */
+static inline void sm_shape_sh_shift(double *c, double d)
+{
+  c[0] -= d * sqrt(4.0 * PETSC_PI);
+}
+
 /* Y at the direction of the non-zero vector u, without argument checks (hot loops). */
 void sm_shape_sh_basis_unchecked(int L, const double u[3], double *Y);
 
