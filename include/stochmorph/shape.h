@@ -67,11 +67,14 @@ typedef struct {
   PetscBool cover;         /* patch the voxels that the fitted sub-particles leave out (default; particles.c) */
   PetscBool match_volume;  /* move every surface by one common distance so that the union has the phase's volume
                               (default; sm_shape_volume_offset) */
+  PetscBool adaptive_degree; /* fit each sub-particle at the degree its size resolves, min(L, max(2, ceil(pi r / h))),
+                                r its farthest voxel's distance from its centre (particles.c); higher coefficients 0 */
 } SMShapeOptions;
 
 /* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
-/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume
+/* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume,
+   -shape_adaptive_degree
    (checked, messages name the option). Collective. */
 PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *opt);
 

@@ -18,6 +18,7 @@ PetscErrorCode sm_shape_options_default(SMShapeOptions *opt)
   opt->star_split    = PETSC_TRUE;
   opt->cover         = PETSC_TRUE;
   opt->match_volume  = PETSC_TRUE;
+  opt->adaptive_degree = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -25,7 +26,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
 {
   PetscInt  L = opt->degree, nd = opt->ndirections;
   PetscReal h     = opt->marker_height;
-  PetscBool split = opt->star_split, cover = opt->cover, match = opt->match_volume;
+  PetscBool split = opt->star_split, cover = opt->cover, match = opt->match_volume, adapt = opt->adaptive_degree;
   const char *match_help = "Move every sub-particle's surface inward (or outward) by one common distance, at most "
                            PetscStringize(SM_SHAPE_OFFSET_BAND) " voxel, so that the union has the phase's volume (0: "
                            "the fitted surfaces as they are, about 0.2 voxel outside the phase's on average)";
@@ -49,6 +50,12 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
                              "where a fit undershoots) with more sub-particles (0: the fitted parts alone)",
                              "sm_shape_extract", cover, &cover, NULL));
   PetscCall(PetscOptionsBool("-shape_match_volume", match_help, "sm_shape_extract", match, &match, NULL));
+  PetscCall(PetscOptionsBool("-shape_adaptive_degree",
+                             "Fit each sub-particle at the degree its size resolves, min(L, max(2, ceil(pi r / h))) "
+                             "with r its farthest voxel's distance from its centre and h the voxel side (no harmonic "
+                             "finer than a voxel), from 4 (L_p + 1)^2 rays; the coefficients above it are stored as 0 "
+                             "(0: every sub-particle at degree L)",
+                             "sm_shape_extract", adapt, &adapt, NULL));
   PetscOptionsEnd();
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-sh_degree must be between 0 and %d (got %d)", SM_SHAPE_MAX_DEGREE, (int)L);
@@ -64,6 +71,7 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
   opt->star_split    = split;
   opt->cover         = cover;
   opt->match_volume  = match;
+  opt->adaptive_degree = adapt;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -196,6 +204,14 @@ void sm_shape_sh_fourier(int L, const double *c, double ct, double *plm, double 
     a[2 * m - 1] = ac;
     a[2 * m]     = as;
   }
+}
+
+int sm_shape_sh_top_degree(int L, const double *c)
+{
+  for (int l = L; l > 0; l--)
+    for (int i = l * l; i < (l + 1) * (l + 1); i++)
+      if (c[i] != 0) return l;
+  return 0;
 }
 
 size_t sm_shape_sh_legendre_scratch(void)

@@ -360,24 +360,107 @@ static PetscErrorCode sm_part_list_free(SMPartList *pl)
    not count a voxel twice). */
 enum { SM_PART_NOT_STAR = 0, SM_PART_STAR = 1, SM_PART_PATCH = 2 };
 
+/* The fits of one rank: per degree l, the rays (4 (l + 1)^2 of them, or -sh_directions at the full degree) and the
+   fitter of that degree, made when a sub-particle first needs it (the same on every rank, so the fits do not depend
+   on the rank count), and the radii's scratch.
+ *
+ * The degree of a sub-particle (-shape_adaptive_degree). A degree-l harmonic has l half-wavelengths along a meridian,
+ * so on a surface at distance r from the centre the finest feature that degree L can draw is about pi r / L long (the
+ * angular resolution of a band-limited function on the sphere: J. R. Driscoll and D. M. Healy, "Computing Fourier
+ * transforms and convolutions on the 2-sphere", Adv. Appl. Math. 15 (1994) 202-250, whose sampling theorem needs
+ * about 2L points per great semicircle for degree L). Details shorter than a voxel h are not in the voxel data, so
+ * the harmonics of degrees l > pi r / h only fit the staircase of the voxels (and the jumps of the radius function).
+ * The degree of a part is therefore L_p = min(L, max(2, ceil(pi r_far / h_min))), r_far the distance from the centre
+ * to the farthest point of the part's own voxels (their centres' largest distance plus half a voxel), i.e. the
+ * resolution pi r / L_p <= h_min holds on the whole surface of the part, its farthest side included (an elongated
+ * speck keeps the degree of its length, not that of its volume). The one-voxel ring around the part (the overlap with
+ * its neighbours) is sampled but does not count: it is there for the overlap, not for detail. This gives L_p = 2 for
+ * a single voxel, 4 for two, 5 for a 2^3 cube, 8 for a 3^3 cube and the full L = 10 from a ball of about 3 voxels'
+ * radius (~100 voxels) up; the 70 % of the sub-particles of the NMC twins that are specks of fewer than 10 voxels
+ * (shadows of the cut, patches) are fitted at degrees 2..7 from 36..256 rays instead of 121 coefficients from 484
+ * rays. Coefficients above L_p are stored as zeros (the file keeps one degree L); the rasteriser evaluates each
+ * sub-particle up to its highest nonzero degree (sm_shape_sh_top_degree). */
+typedef struct {
+  int        L, nfull; /* the requested degree, its rays */
+  PetscBool  adaptive;
+  int        ndir[SM_SHAPE_MAX_DEGREE + 1];
+  double    *dirs[SM_SHAPE_MAX_DEGREE + 1];
+  SMShFitter fitter[SM_SHAPE_MAX_DEGREE + 1];
+  double    *r; /* [nfull] radii */
+} SMFitters;
+
+static PetscErrorCode sm_fitters_get(SMFitters *F, int l, SMShFitter *fitter, int *ndir, const double **dirs)
+{
+  PetscFunctionBeginUser;
+  if (!F->fitter[l]) {
+    F->ndir[l] = l == F->L ? F->nfull : PetscMin(F->nfull, 4 * (l + 1) * (l + 1)); /* >= 2 (l + 1)^2 */
+    PetscCall(PetscMalloc1(3 * F->ndir[l], &F->dirs[l]));
+    PetscCall(sm_shape_directions(F->ndir[l], F->dirs[l]));
+    PetscCall(sm_shape_fitter_create(l, F->ndir[l], F->dirs[l], &F->fitter[l]));
+  }
+  *fitter = F->fitter[l];
+  *ndir   = F->ndir[l];
+  *dirs   = F->dirs[l];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode sm_fitters_destroy(SMFitters *F)
+{
+  PetscFunctionBeginUser;
+  for (int l = 0; l <= SM_SHAPE_MAX_DEGREE; l++) {
+    PetscCall(sm_shape_fitter_destroy(&F->fitter[l]));
+    PetscCall(PetscFree(F->dirs[l]));
+  }
+  PetscCall(PetscFree(F->r));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The degree of the part marked 1 in set->in (the ring, marked 2, does not count), centre c: see SMFitters. */
+static int sm_part_degree(const SMFitters *F, const SMShapeVoxelSet *set, const double c[3])
+{
+  const double hmin = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  double       d2 = 0, rfar;
+  int          l;
+  if (!F->adaptive || F->L <= 2) return F->L;
+  for (int64_t k = 0, v = 0; k < set->n[2]; k++) {
+    const double z = ((double)(set->lo[2] + k) + 0.5) * set->h[2] - c[2];
+    for (int64_t j = 0; j < set->n[1]; j++) {
+      const double y = ((double)(set->lo[1] + j) + 0.5) * set->h[1] - c[1], yz = y * y + z * z;
+      for (int64_t i = 0; i < set->n[0]; i++, v++)
+        if (set->in[v] == 1) {
+          const double x = ((double)(set->lo[0] + i) + 0.5) * set->h[0] - c[0];
+          d2             = PetscMax(d2, x * x + yz);
+        }
+    }
+  }
+  rfar = sqrt(d2) + 0.5 * hmin;
+  l    = (int)PetscMin((double)F->L, ceil(PETSC_PI * rfar / hmin));
+  return PetscMax(2, l);
+}
+
 /* Radii of the voxel set `set` from c, fit and bound, appended to pl. */
 static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3], int64_t basin, int64_t voxels,
-                                  uint8_t kind, SMShFitter fitter, int ndir, const double *dirs, double *r, int L,
-                                  SMPartList *pl)
+                                  uint8_t kind, SMFitters *F, SMPartList *pl)
 {
-  int64_t *nv     = NULL;
-  uint8_t *st     = NULL;
-  double  *centre = NULL, *coeffs = NULL, *fe = NULL, *rmax = NULL;
+  int64_t      *nv     = NULL;
+  uint8_t      *st     = NULL;
+  double       *centre = NULL, *coeffs = NULL, *fe = NULL, *rmax = NULL;
+  const int     l      = sm_part_degree(F, set, c);
+  SMShFitter    fitter = NULL;
+  int           ndir   = 0;
+  const double *dirs   = NULL;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(SM_EVENT_ShapeFit, 0, 0, 0, 0));
+  PetscCall(sm_fitters_get(F, l, &fitter, &ndir, &dirs));
   PetscCall(sm_part_list_append(pl, basin, &nv, &st, &centre, &coeffs, &fe, &rmax));
   for (int d = 0; d < 3; d++) centre[d] = c[d];
   *nv = voxels;
   *st = kind;
-  PetscCall(sm_shape_sample_radii(set, centre, ndir, dirs, r));
-  PetscCall(sm_shape_fitter_solve(fitter, r, coeffs, fe));
-  sm_shape_sh_bounds(L, coeffs, NULL, rmax, NULL);
+  PetscCall(sm_shape_sample_radii(set, centre, ndir, dirs, F->r));
+  PetscCall(sm_shape_fitter_solve(fitter, F->r, coeffs, fe));
+  for (int j = sm_shape_ncoeffs(l); j < pl->nc; j++) coeffs[j] = 0;
+  sm_shape_sh_bounds(l, coeffs, NULL, rmax, NULL);
   PetscCall(PetscLogEventEnd(SM_EVENT_ShapeFit, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -389,8 +472,7 @@ static PetscErrorCode sm_part_fit(const SMShapeVoxelSet *set, const double c[3],
    along their common faces; the star check looks at the part's own voxels. kind: SM_PART_STAR for the parts of a cut
    (recorded as SM_PART_NOT_STAR if the check fails), SM_PART_PATCH for patches. */
 static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *part, int np, const double *cen,
-                                   int64_t p, uint8_t kind, SMShFitter fitter, int ndir, const double *dirs, double *r,
-                                   int L, SMPartList *pl)
+                                   int64_t p, uint8_t kind, SMFitters *F, SMPartList *pl)
 {
   const int64_t nbox = set->n[0] * set->n[1] * set->n[2];
   int64_t(*box)[6];
@@ -450,7 +532,7 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
           if (touch) pb[(z * bn[1] + y) * bn[0] + x] = 2;
         }
     PetscCall(sm_part_fit(&ps, cen + 3 * k, p, kind == SM_PART_PATCH ? 0 : count, pstar ? kind : SM_PART_NOT_STAR,
-                          fitter, ndir, dirs, r, L, pl));
+                          F, pl));
     PetscCall(PetscFree(pb));
   }
   PetscCall(PetscFree(box));
@@ -509,8 +591,7 @@ static int sm_box_on_surface(const SMShapeVoxelSet *set, const int64_t nvol[3], 
 }
 
 static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *own, const int64_t nvol[3],
-                                     int64_t first, int64_t p, SMShFitter fitter, int ndir, const double *dirs,
-                                     double *r, int L, SMPartList *pl, int64_t *npatch, int64_t *nleft)
+                                     int64_t first, int64_t p, SMFitters *F, SMPartList *pl, int64_t *npatch, int64_t *nleft)
 {
   const int64_t nbox = set->n[0] * set->n[1] * set->n[2];
   uint8_t      *covered, *unc;
@@ -536,7 +617,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
     int64_t         nu = 0;
     /* the sub-particles made since the last pass, in the box's coordinates (origin at its low corner) */
     PetscCall(PetscMemzero(&loc, sizeof(loc)));
-    PetscCall(sm_shapes_alloc(&loc, L, pl->n - from));
+    PetscCall(sm_shapes_alloc(&loc, F->L, pl->n - from));
     for (int64_t j = 0; j < loc.n; j++) {
       for (int d = 0; d < 3; d++)
         loc.centres[3 * j + d] = pl->centre[3 * (from + j) + d] - (double)set->lo[d] * set->h[d];
@@ -561,7 +642,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
     }
     us.in = unc;
     PetscCall(sm_shape_star_split(&us, part, &np, &cen));
-    PetscCall(sm_parts_fit(set, part, np, cen, p, SM_PART_PATCH, fitter, ndir, dirs, r, L, pl));
+    PetscCall(sm_parts_fit(set, part, np, cen, p, SM_PART_PATCH, F, pl));
     PetscCall(PetscFree(cen));
     *npatch += np;
   }
@@ -575,8 +656,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
    (sm_parts_fit); with cover, the patches of what they leave out (sm_basin_cover). */
 static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npairs, const int64_t n[3],
                                         const double h[3], const int64_t sums[4], int64_t argmax, int64_t p,
-                                        PetscBool split, PetscBool cover, SMShFitter fitter, int ndir,
-                                        const double *dirs, double *r, int L, SMPartList *pl, int *moved,
+                                        PetscBool split, PetscBool cover, SMFitters *F, SMPartList *pl, int *moved,
                                         int *was_split, int64_t *npatch, int64_t *nleft)
 {
   SMShapeVoxelSet set, own;
@@ -634,7 +714,7 @@ static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npair
   }
   if (star || !split)
     PetscCall(
-        sm_part_fit(&set, centre, p, sums[0], star ? SM_PART_STAR : SM_PART_NOT_STAR, fitter, ndir, dirs, r, L, pl));
+        sm_part_fit(&set, centre, p, sums[0], star ? SM_PART_STAR : SM_PART_NOT_STAR, F, pl));
   else {
     int32_t *part;
     double  *cen;
@@ -642,11 +722,11 @@ static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npair
     PetscCall(PetscMalloc1(nbox, &part));
     PetscCall(sm_shape_star_split(&own, part, &np, &cen));
     *was_split = 1;
-    PetscCall(sm_parts_fit(&set, part, np, cen, p, SM_PART_STAR, fitter, ndir, dirs, r, L, pl));
+    PetscCall(sm_parts_fit(&set, part, np, cen, p, SM_PART_STAR, F, pl));
     PetscCall(PetscFree(cen));
     PetscCall(PetscFree(part));
   }
-  if (cover) PetscCall(sm_basin_cover(&set, ob, n, first, p, fitter, ndir, dirs, r, L, pl, npatch, nleft));
+  if (cover) PetscCall(sm_basin_cover(&set, ob, n, first, p, F, pl, npatch, nleft));
   PetscCall(PetscFree2(lab, ob));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -658,13 +738,13 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   MPI_Comm           comm;
   uint8_t           *labels, *mask;
   int64_t           *ws, np = 0, count = 0, *sums, *argmax, (*sendbuf)[2] = NULL, (*recvbuf)[2] = NULL, nrecv = 0;
-  double            *d2, *dmax, *dirs, *r, hmark;
+  double            *d2, *dmax, hmark;
   int64_t           *flags;
   SMPartList         pl = {0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   int64_t           *scount;
   int                nphases, ndir, L = opt->degree, n1, n4;
   const char *const *names;
-  SMShFitter         fitter = NULL;
+  SMFitters          F;
 
   PetscFunctionBeginUser;
   PetscCall(sm_volume_get_grid(vol, &grid));
@@ -791,10 +871,12 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   qsort(recvbuf, (size_t)nrecv, sizeof(recvbuf[0]), sm_pair_compare);
 
   /* the sub-particles of the owned basins */
-  PetscCall(PetscMalloc2(3 * ndir, &dirs, ndir, &r));
   PetscCall(PetscCalloc1(5 * np, &flags));
-  PetscCall(sm_shape_directions(ndir, dirs));
-  PetscCall(sm_shape_fitter_create(L, ndir, dirs, &fitter));
+  PetscCall(PetscMemzero(&F, sizeof(F)));
+  F.L        = L;
+  F.nfull    = ndir;
+  F.adaptive = opt->adaptive_degree;
+  PetscCall(PetscMalloc1(ndir, &F.r));
   pl.nc = sm_shape_ncoeffs(L);
   PetscCall(PetscLogEventBegin(SM_EVENT_Shape, 0, 0, 0, 0));
   for (int64_t q0 = 0; q0 < nrecv;) {
@@ -813,7 +895,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     }
     PetscCall(sm_basin_geometry((const int64_t(*)[2])(recvbuf + q0), q1 - q0, g.n,
                                 (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], p, opt->star_split,
-                                opt->cover, fitter, ndir, dirs, r, L, &pl, &moved, &was_split, &npatch, &nleft));
+                                opt->cover, &F, &pl, &moved, &was_split, &npatch, &nleft));
     flags[5 * p]     = moved;
     flags[5 * p + 1] = was_split;
     flags[5 * p + 2] = pl.n - first;
@@ -822,9 +904,8 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     q0               = q1;
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_Shape, 0, 0, 0, 0));
-  PetscCall(sm_shape_fitter_destroy(&fitter));
+  PetscCall(sm_fitters_destroy(&F));
   PetscCall(PetscFree(recvbuf));
-  PetscCall(PetscFree2(dirs, r));
   /* number the sub-particles basin by basin (the parts of basin p follow those of basins < p), whatever rank made
      them; one rank holds each sub-particle, the others zeros, so the sums are exact */
   {

@@ -46,7 +46,7 @@
 #define SM_RASTER_MAX_SCAN 256
 
 typedef struct {
-  int     L, nt, np;
+  int     L, Le, nt, np; /* the file's degree, the particle's (highest nonzero) degree, the table's cells */
   double  dt, dp, idt, idp;
   double  err;        /* |psi as evaluated - bilinear interpolant| <= err at every direction */
   double  vmin, vmax; /* min and max node values */
@@ -72,10 +72,12 @@ static PetscErrorCode raster_table_destroy(SMRasterTable *t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Tabulate psi of coefficients cf so that the interpolation bound is about target [um]. */
+/* Tabulate psi of coefficients cf so that the interpolation bound is about target [um]. The series is summed up to the
+   particle's highest nonzero degree (a sub-particle fitted at a lower degree stores zeros above it): the same sums as
+   to t->L, without the zero terms. */
 static void raster_table_build(SMRasterTable *t, const double *cf, double target)
 {
-  const int L = t->L;
+  const int L = sm_shape_sh_top_degree(t->L, cf);
   double    mag, g1, harc, hphi, a;
   int       nt, np;
 
@@ -89,6 +91,7 @@ static void raster_table_build(SMRasterTable *t, const double *cf, double target
          ((nt + 1) * (2 * nt + 1) > SM_RASTER_MAX_NODES || 2 * nt * 2 * L > SM_RASTER_MAX_NODES))
     nt--;
   np     = 2 * nt;
+  t->Le  = L;
   t->nt  = nt;
   t->np  = np;
   t->dt  = PETSC_PI / nt;
@@ -289,15 +292,16 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
   PetscCall(raster_table_create(sh->degree, &table));
   for (int64_t p = 0; p < sh->n; p++) {
     const double    *c = sh->centres + 3 * p, *cf = sh->coeffs + (size_t)p * sh->ncoeffs;
+    const int        Le = sm_shape_sh_top_degree(sh->degree, cf);
     double           rmin, rmax, R, cmag = 0;
     int64_t          lo[3], hi[3];
     SMRasterParticle P;
-    sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
+    sm_shape_sh_bounds(Le, cf, &rmin, &rmax, NULL);
     if (rmax <= 0 || c[2] + rmax <= zlo || c[2] - rmax >= zhi) continue;
     raster_table_build(
         &table, cf, (s == 1 ? SM_RASTER_ERR_ONE : SM_RASTER_ERR_FRACTION / s) * PetscMin(h[0], PetscMin(h[1], h[2])));
     for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
-    P.L    = sh->degree;
+    P.L    = Le;
     P.npts = npts;
     P.c    = c;
     P.cf   = cf;
@@ -421,9 +425,10 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
   PetscCall(raster_table_create(sh->degree, &table));
   for (int64_t p = 0; p < sh->n; p++) {
     const double *c = sh->centres + 3 * p, *cf = sh->coeffs + (size_t)p * sh->ncoeffs;
+    const int     Le = sm_shape_sh_top_degree(sh->degree, cf);
     double        rmin, rmax, rin, rout;
     int64_t       lo[3], hi[3];
-    sm_shape_sh_bounds(sh->degree, cf, &rmin, &rmax, NULL);
+    sm_shape_sh_bounds(Le, cf, &rmin, &rmax, NULL);
     if (rmax + band <= 0 || c[2] + rmax + band <= zlo || c[2] - rmax - band >= zhi) continue;
     for (int d = 0; d < 3; d++) {
       lo[d] = PetscMax((int64_t)floor((c[d] - rmax - band) / h[d] - 0.5), 0);
@@ -455,7 +460,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
           if (ry + band <= rin)
             mv = band;
           else if (ry == 0)
-            mv = sm_shape_sh_eval(sh->degree, cf, (const double[3]){0, 0, 1});
+            mv = sm_shape_sh_eval(Le, cf, (const double[3]){0, 0, 1});
           else
             mv = raster_table_interp(&table, y) - ry;
           if (mv >= band)

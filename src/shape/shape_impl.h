@@ -40,6 +40,9 @@ void sm_shape_sh_derivative_bounds(int L, const double *c, double *mag, double *
    sm_shape_sh_legendre_scratch() doubles. */
 void   sm_shape_sh_fourier(int L, const double *c, double ct, double *plm, double *a);
 size_t sm_shape_sh_legendre_scratch(void);
+/* The highest degree l <= L with a nonzero coefficient of c (0 if none): the degree to evaluate psi at, the same
+   function as degree L (sub-particles fitted at a lower degree store zeros above it, -shape_adaptive_degree). */
+int sm_shape_sh_top_degree(int L, const double *c);
 
 /* Least squares for many radius vectors sampled along the same directions: the design matrix is decomposed once. */
 typedef struct _SMShFitter *SMShFitter;

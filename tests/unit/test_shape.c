@@ -759,6 +759,69 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -shape_adaptive_degree: a ball of radius 6 voxels keeps the full degree, a lone voxel gets degree 2 and a 2^3 cube
+   degree 5 (SMFitters in particles.c: ceil(pi r_far / h), r_far the farthest voxel centre's distance plus half a
+   voxel); the coefficients above a part's degree are zero and sm_shape_sh_top_degree finds the degree; the shapes
+   rasterise like the zero-padded series of the file's degree. Without the option every part has degree L. */
+static PetscErrorCode check_adaptive_degree(MPI_Comm comm)
+{
+  const int64_t   n = 24, nn[3] = {24, 24, 24};
+  const PetscReal hh[3]    = {0.1, 0.1, 0.1};
+  const char     *names[2] = {"pore", "solid"};
+  SMGrid          grid;
+  SMVolume        vol;
+  uint8_t        *lab;
+
+  PetscFunctionBeginUser;
+  (void)comm;
+  PetscCall(sm_grid_create(PETSC_COMM_SELF, nn, hh, &grid));
+  PetscCall(sm_volume_create(grid, 2, names, &vol));
+  PetscCall(sm_volume_get_labels(vol, &lab));
+  for (int64_t v = 0; v < n * n * n; v++) {
+    const double x = v % n - 8.5, y = (v / n) % n - 11.5, z = v / (n * n) - 11.5;
+    lab[v] = x * x + y * y + z * z <= 36;
+  }
+  lab[(20 * n + 20) * n + 20] = 1; /* a lone voxel */
+  for (int a = 0; a < 8; a++) lab[((3 + (a >> 2)) * n + 3 + ((a >> 1) & 1)) * n + 19 + (a & 1)] = 1; /* a 2^3 cube */
+  for (int adapt = 0; adapt < 2; adapt++) {
+    SMShapes       sh;
+    SMShapeOptions opt;
+    int            nfound[3] = {0, 0, 0};
+    PetscCall(PetscMemzero(&sh, sizeof(sh)));
+    PetscCall(sm_shape_options_default(&opt));
+    opt.adaptive_degree = adapt ? PETSC_TRUE : PETSC_FALSE;
+    opt.cover           = PETSC_FALSE;
+    opt.match_volume    = PETSC_FALSE;
+    PetscCall(sm_shape_extract(vol, 1, &opt, &sh));
+    SM_TEST_TRUE(sh.n == 3 && sh.degree == 10, "%lld sub-particles of degree %d, expected 3 of 10", (long long)sh.n,
+                 sh.degree);
+    for (int64_t p = 0; p < sh.n; p++) {
+      const int top = sm_shape_sh_top_degree(sh.degree, sh.coeffs + p * sh.ncoeffs);
+      const int want = !adapt || sh.voxels[p] > 8 ? 10 : (sh.voxels[p] == 1 ? 2 : 5);
+      SM_TEST_TRUE(top == want, "adaptive %d: a part of %lld voxels has degree %d, expected %d", adapt,
+                   (long long)sh.voxels[p], top, want);
+      nfound[sh.voxels[p] == 1 ? 0 : (sh.voxels[p] == 8 ? 1 : 2)]++;
+    }
+    SM_TEST_TRUE(nfound[0] == 1 && nfound[1] == 1 && nfound[2] == 1, "parts of 1, 8 and many voxels: %d %d %d",
+                 nfound[0], nfound[1], nfound[2]);
+    if (adapt) {
+      /* the speck and the cube are there in the representation (their voxel centres; a lone voxel's fit is a blob of
+         radius 0.35 to 0.5 voxel, at any degree, that more sub-samples leave out) */
+      SMVolume rep;
+      uint8_t *rl;
+      PetscCall(sm_shape_rasterize(&sh, grid, 1, &rep));
+      PetscCall(sm_volume_get_labels(rep, &rl));
+      SM_TEST_TRUE(rl[(20 * n + 20) * n + 20] == 1, "the lone voxel is not in the representation");
+      SM_TEST_TRUE(rl[(3 * n + 3) * n + 19] == 1 && rl[(4 * n + 4) * n + 20] == 1, "the cube is not represented");
+      PetscCall(sm_volume_destroy(&rep));
+    }
+    PetscCall(sm_shapes_free(&sh));
+  }
+  PetscCall(sm_volume_destroy(&vol));
+  PetscCall(sm_grid_destroy(&grid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
 {
   PetscFunctionBeginUser;
@@ -772,4 +835,5 @@ SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orth
              {"analytic fits", check_analytic_fits}, {"voxel fits", check_voxel_fits},
              {"moved centre", check_moved_centre}, {"star-shaped parts", check_star_split},
              {"raster convergence", check_raster_convergence}, {"derivative bounds", check_derivative_bounds},
-             {"raster against brute force", check_raster_brute_force}, {"volume offset", check_volume_offset})
+             {"raster against brute force", check_raster_brute_force}, {"volume offset", check_volume_offset},
+             {"adaptive degree", check_adaptive_degree})
