@@ -68,10 +68,12 @@ typedef struct {
   PetscBool match_volume;  /* move every surface by one common distance so that the union has the phase's volume
                               (default; sm_shape_volume_offset) */
   PetscBool adaptive_degree; /* fit each sub-particle at the degree its size resolves, min(L, max(2, ceil(pi r / h))),
-                                r its farthest voxel's distance from its centre (particles.c); higher coefficients 0 */
+                                r its farthest voxel's distance from its centre (default; particles.c); the
+                                coefficients above it are 0 */
 } SMShapeOptions;
 
-/* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting on. Not collective. */
+/* Defaults: L = 10, 4 (L+1)^2 rays, h = half a voxel, star splitting, patches, volume match and the adaptive degree on.
+   Not collective. */
 PetscErrorCode sm_shape_options_default(SMShapeOptions *opt);
 /* Read -sh_degree, -sh_directions, -shape_marker_height, -shape_star_split, -shape_cover, -shape_match_volume,
    -shape_adaptive_degree

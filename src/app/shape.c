@@ -94,6 +94,19 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                     (long long)sh.n, (long long)sh.basins, sh.marker_height, (long long)sh.split, sh.ndirections,
                     rmean / (double)nv, emean / (double)nv, emax, (long long)sh.moved, (long long)sh.not_star,
                     sh.star_volume_fraction, phase));
+    if (opt.adaptive_degree && sh.degree > 2) {
+      /* the sub-particles fitted below degree L store zeros at degree L (-shape_adaptive_degree) */
+      int64_t nlow = 0;
+      for (int64_t p = 0; p < sh.n; p++) {
+        int top = 0;
+        for (int i = sh.degree * sh.degree; i < sh.ncoeffs && !top; i++) top = sh.coeffs[p * sh.ncoeffs + i] != 0;
+        nlow += !top;
+      }
+      PetscCall(PetscPrintf(comm,
+                            "  %lld sub-particles (%.1f %%) fitted below degree %d, at the degree their size resolves "
+                            "(-shape_adaptive_degree), from 4 (L_p + 1)^2 rays\n",
+                            (long long)nlow, sh.n ? 100.0 * (double)nlow / (double)sh.n : 0.0, sh.degree));
+    }
     if (sh.uncovered >= 0)
       PetscCall(PetscPrintf(comm,
                             "  %lld patches cover the voxels the fitted sub-particles left out; %lld voxels (%.2e of "

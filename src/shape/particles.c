@@ -396,7 +396,12 @@ static PetscErrorCode sm_fitters_get(SMFitters *F, int l, SMShFitter *fitter, in
     F->ndir[l] = l == F->L ? F->nfull : PetscMin(F->nfull, 4 * (l + 1) * (l + 1)); /* >= 2 (l + 1)^2 */
     PetscCall(PetscMalloc1(3 * F->ndir[l], &F->dirs[l]));
     PetscCall(sm_shape_directions(F->ndir[l], F->dirs[l]));
-    PetscCall(sm_shape_fitter_create(l, F->ndir[l], F->dirs[l], &F->fitter[l]));
+    /* degree L by the SVD (its fits are those without the option, bit for bit); the lower ones from the normal
+       equations, O(n p^2) (harmonics.c) */
+    if (l == F->L)
+      PetscCall(sm_shape_fitter_create(l, F->ndir[l], F->dirs[l], &F->fitter[l]));
+    else
+      PetscCall(sm_shape_fitter_create_normal(l, F->ndir[l], F->dirs[l], &F->fitter[l]));
   }
   *fitter = F->fitter[l];
   *ndir   = F->ndir[l];
@@ -419,7 +424,7 @@ static PetscErrorCode sm_fitters_destroy(SMFitters *F)
 static int sm_part_degree(const SMFitters *F, const SMShapeVoxelSet *set, const double c[3])
 {
   const double hmin = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
-  double       d2 = 0, rfar;
+  double       d2   = 0, rfar;
   int          l;
   if (!F->adaptive || F->L <= 2) return F->L;
   for (int64_t k = 0, v = 0; k < set->n[2]; k++) {
@@ -531,8 +536,8 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
               }
           if (touch) pb[(z * bn[1] + y) * bn[0] + x] = 2;
         }
-    PetscCall(sm_part_fit(&ps, cen + 3 * k, p, kind == SM_PART_PATCH ? 0 : count, pstar ? kind : SM_PART_NOT_STAR,
-                          F, pl));
+    PetscCall(
+        sm_part_fit(&ps, cen + 3 * k, p, kind == SM_PART_PATCH ? 0 : count, pstar ? kind : SM_PART_NOT_STAR, F, pl));
     PetscCall(PetscFree(pb));
   }
   PetscCall(PetscFree(box));
@@ -591,7 +596,8 @@ static int sm_box_on_surface(const SMShapeVoxelSet *set, const int64_t nvol[3], 
 }
 
 static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *own, const int64_t nvol[3],
-                                     int64_t first, int64_t p, SMFitters *F, SMPartList *pl, int64_t *npatch, int64_t *nleft)
+                                     int64_t first, int64_t p, SMFitters *F, SMPartList *pl, int64_t *npatch,
+                                     int64_t *nleft)
 {
   const int64_t nbox = set->n[0] * set->n[1] * set->n[2];
   uint8_t      *covered, *unc;
@@ -713,8 +719,7 @@ static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npair
     }
   }
   if (star || !split)
-    PetscCall(
-        sm_part_fit(&set, centre, p, sums[0], star ? SM_PART_STAR : SM_PART_NOT_STAR, F, pl));
+    PetscCall(sm_part_fit(&set, centre, p, sums[0], star ? SM_PART_STAR : SM_PART_NOT_STAR, F, pl));
   else {
     int32_t *part;
     double  *cen;

@@ -47,6 +47,7 @@ int sm_shape_sh_top_degree(int L, const double *c);
 /* Least squares for many radius vectors sampled along the same directions: the design matrix is decomposed once. */
 typedef struct _SMShFitter *SMShFitter;
 PetscErrorCode              sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitter *f);
+PetscErrorCode              sm_shape_fitter_create_normal(int L, int n, const double *dirs, SMShFitter *f);
 PetscErrorCode              sm_shape_fitter_solve(SMShFitter f, const double *r, double *coeffs, double *rms);
 PetscErrorCode              sm_shape_fitter_destroy(SMShFitter *f);
 

@@ -759,6 +759,38 @@ static PetscErrorCode check_volume_offset(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The normal-equation fitter (lower degrees of -shape_adaptive_degree) against the SVD one: the same coefficients to
+   rounding, for degrees 0..10 at 4 (L+1)^2 directions and a radius function with all degrees present. */
+static PetscErrorCode check_fitter_normal(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  (void)comm;
+  for (int L = 0; L <= 10; L++) {
+    const int  n = 4 * (L + 1) * (L + 1), p = (L + 1) * (L + 1);
+    double    *dirs, *r, a[121], b[121], ra, rb, worst = 0, scale = 0;
+    SMShFitter fs, fn;
+    PetscCall(PetscMalloc2(3 * n, &dirs, n, &r));
+    PetscCall(sm_shape_directions(n, dirs));
+    for (int i = 0; i < n; i++) /* a bumpy radius: all degrees and a jump */
+      r[i] = 1 + 0.3 * dirs[3 * i] * dirs[3 * i + 1] + 0.2 * sin(7 * dirs[3 * i + 2]) + (dirs[3 * i] > 0.3 ? 0.1 : 0);
+    PetscCall(sm_shape_fitter_create(L, n, dirs, &fs));
+    PetscCall(sm_shape_fitter_create_normal(L, n, dirs, &fn));
+    PetscCall(sm_shape_fitter_solve(fs, r, a, &ra));
+    PetscCall(sm_shape_fitter_solve(fn, r, b, &rb));
+    for (int j = 0; j < p; j++) {
+      worst = PetscMax(worst, fabs(a[j] - b[j]));
+      scale = PetscMax(scale, fabs(a[j]));
+    }
+    SM_TEST_TRUE(worst <= 1e-12 * scale, "degree %d: normal equations differ from the SVD by %.3g (of %.3g)", L, worst,
+                 scale);
+    SM_TEST_TRUE(fabs(ra - rb) <= 1e-10, "degree %d: residual %.12g and %.12g", L, ra, rb);
+    PetscCall(sm_shape_fitter_destroy(&fs));
+    PetscCall(sm_shape_fitter_destroy(&fn));
+    PetscCall(PetscFree2(dirs, r));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* -shape_adaptive_degree: a ball of radius 6 voxels keeps the full degree, a lone voxel gets degree 2 and a 2^3 cube
    degree 5 (SMFitters in particles.c: ceil(pi r_far / h), r_far the farthest voxel centre's distance plus half a
    voxel); the coefficients above a part's degree are zero and sm_shape_sh_top_degree finds the degree; the shapes
@@ -781,7 +813,7 @@ static PetscErrorCode check_adaptive_degree(MPI_Comm comm)
     const double x = v % n - 8.5, y = (v / n) % n - 11.5, z = v / (n * n) - 11.5;
     lab[v] = x * x + y * y + z * z <= 36;
   }
-  lab[(20 * n + 20) * n + 20] = 1; /* a lone voxel */
+  lab[(20 * n + 20) * n + 20] = 1;                                                                   /* a lone voxel */
   for (int a = 0; a < 8; a++) lab[((3 + (a >> 2)) * n + 3 + ((a >> 1) & 1)) * n + 19 + (a & 1)] = 1; /* a 2^3 cube */
   for (int adapt = 0; adapt < 2; adapt++) {
     SMShapes       sh;
@@ -796,7 +828,7 @@ static PetscErrorCode check_adaptive_degree(MPI_Comm comm)
     SM_TEST_TRUE(sh.n == 3 && sh.degree == 10, "%lld sub-particles of degree %d, expected 3 of 10", (long long)sh.n,
                  sh.degree);
     for (int64_t p = 0; p < sh.n; p++) {
-      const int top = sm_shape_sh_top_degree(sh.degree, sh.coeffs + p * sh.ncoeffs);
+      const int top  = sm_shape_sh_top_degree(sh.degree, sh.coeffs + p * sh.ncoeffs);
       const int want = !adapt || sh.voxels[p] > 8 ? 10 : (sh.voxels[p] == 1 ? 2 : 5);
       SM_TEST_TRUE(top == want, "adaptive %d: a part of %lld voxels has degree %d, expected %d", adapt,
                    (long long)sh.voxels[p], top, want);
@@ -836,4 +868,4 @@ SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orth
              {"moved centre", check_moved_centre}, {"star-shaped parts", check_star_split},
              {"raster convergence", check_raster_convergence}, {"derivative bounds", check_derivative_bounds},
              {"raster against brute force", check_raster_brute_force}, {"volume offset", check_volume_offset},
-             {"adaptive degree", check_adaptive_degree})
+             {"adaptive degree", check_adaptive_degree}, {"normal-equation fitter", check_fitter_normal})
