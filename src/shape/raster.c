@@ -38,9 +38,9 @@
    but a larger table (nodes grow as 1 / fraction); 1/16 balances the two on chi2 twins at L = 10. */
 #define SM_RASTER_ERR_FRACTION 0.0625
 /* With one sub-sample (the voxel centres; the patches' check in particles.c) each table serves 64 times fewer points:
-   a bound of a quarter voxel costs 8 % fewer instructions (C850 80^3 `shape`: 0.0625 / 0.125 / 0.25 / 0.5 -> 27.5 /
+   a bound of half a voxel costs 9 % fewer instructions (C850 80^3 `shape`: 0.0625 / 0.125 / 0.25 / 0.5 -> 27.5 /
    25.9 / 25.2 / 24.9 G; the labels do not depend on it). */
-#define SM_RASTER_ERR_ONE 0.25
+#define SM_RASTER_ERR_ONE 0.5
 /* A voxel's directions are bounded from the table only if they cover at most this many cells (else its points are
    tested one by one: voxels near the particle centre). */
 #define SM_RASTER_MAX_SCAN 256
