@@ -293,6 +293,49 @@ static int sm_pair_compare(const void *a, const void *b)
   return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* Sort the gathered pairs (basin, key) by basin, then key (the order sm_pair_compare defines; every pair is distinct,
+   so the order is unique): a stable counting sort by basin, then each basin's run into key order. The runs arrive
+   nearly sorted (ranks in order, each rank's voxels in increasing index: keys >= 0 increasing, keys < 0 decreasing),
+   so a run is put in order by moving its negative keys in front, reversed, and checked; a run that is still out of
+   order (none is, as the pairs are built today) is sorted by qsort. Linear in the pairs instead of n log n. */
+static PetscErrorCode sm_pairs_sort(int64_t np, int64_t n, int64_t (**pairs)[2])
+{
+  int64_t(*in)[2] = *pairs, (*out)[2], *start;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(np + 1, &start));
+  PetscCall(PetscMalloc1((size_t)PetscMax(n, 1), &out));
+  for (int64_t q = 0; q < n; q++) start[in[q][0] + 1]++;
+  for (int64_t p = 0; p < np; p++) start[p + 1] += start[p];
+  {
+    /* basin p's pairs: its keys < 0 fill the front of its block from the back, its keys >= 0 the rest in order */
+    int64_t *neg, *pos;
+    PetscCall(PetscMalloc2(np, &neg, np, &pos));
+    for (int64_t p = 0; p < np; p++) neg[p] = pos[p] = 0;
+    for (int64_t q = 0; q < n; q++) neg[in[q][0]] += in[q][1] < 0;
+    for (int64_t p = 0; p < np; p++) {
+      pos[p] = start[p] + neg[p]; /* next slot of a key >= 0 */
+      neg[p] = start[p] + neg[p]; /* one past the next slot of a key < 0, filled downwards */
+    }
+    for (int64_t q = 0; q < n; q++) {
+      const int64_t p = in[q][0];
+      const int64_t j = in[q][1] < 0 ? --neg[p] : pos[p]++;
+      out[j][0]       = p;
+      out[j][1]       = in[q][1];
+    }
+    PetscCall(PetscFree2(neg, pos));
+  }
+  for (int64_t p = 0; p < np; p++) {
+    int sorted = 1;
+    for (int64_t q = start[p] + 1; q < start[p + 1] && sorted; q++) sorted = out[q - 1][1] < out[q][1];
+    if (!sorted) qsort(out + start[p], (size_t)(start[p + 1] - start[p]), sizeof(out[0]), sm_pair_compare);
+  }
+  PetscCall(PetscFree(start));
+  PetscCall(PetscFree(in));
+  *pairs = out;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The sub-particles computed on this rank, appended basin by basin (the parts of a basin are consecutive). */
 typedef struct {
   int64_t  n, cap;
@@ -873,7 +916,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   }
   PetscCall(PetscFree(sendbuf));
   PetscCall(PetscFree(scount));
-  qsort(recvbuf, (size_t)nrecv, sizeof(recvbuf[0]), sm_pair_compare);
+  PetscCall(sm_pairs_sort(np, nrecv, &recvbuf));
 
   /* the sub-particles of the owned basins */
   PetscCall(PetscCalloc1(5 * np, &flags));

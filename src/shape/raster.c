@@ -38,9 +38,9 @@
    but a larger table (nodes grow as 1 / fraction); 1/16 balances the two on chi2 twins at L = 10. */
 #define SM_RASTER_ERR_FRACTION 0.0625
 /* With one sub-sample (the voxel centres; the patches' check in particles.c) each table serves 64 times fewer points:
-   a bound of a quarter voxel costs 8 % fewer instructions (C850 80^3 `shape`: 0.0625 / 0.125 / 0.25 / 0.5 -> 27.5 /
+   a bound of half a voxel costs 9 % fewer instructions (C850 80^3 `shape`: 0.0625 / 0.125 / 0.25 / 0.5 -> 27.5 /
    25.9 / 25.2 / 24.9 G; the labels do not depend on it). */
-#define SM_RASTER_ERR_ONE 0.25
+#define SM_RASTER_ERR_ONE 0.5
 /* A voxel's directions are bounded from the table only if they cover at most this many cells (else its points are
    tested one by one: voxels near the particle centre). */
 #define SM_RASTER_MAX_SCAN 256
@@ -389,11 +389,13 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
  * How. At every voxel centre y of the rank's slab the margin m(y) = max_p (psi_p(y - c_p) - |y - c_p|) is recorded,
  * clipped to [-band, band]: y lies in the union shrunk by delta exactly when m(y) >= delta (for |delta| < band). The
  * number of such voxels falls as delta grows; delta is found by bisection so that it equals `target` (the phase's
- * voxel count). psi comes from each particle's bilinear table (the rasteriser's, at a coarser bound of 0.15 voxel:
+ * voxel count). psi comes from each particle's bilinear table (the rasteriser's, at a coarser bound of 0.3 voxel:
  * the errors of the margins largely cancel in the count; against a bound of 0.05 voxel, delta moved by at most 0.0015
- * voxel on C850 twins at 48^3 to 128^3, and the tables' cost fell from 15 % to 6 % of `shape`). The counts are exact
+ * voxel at 0.15 on C850 twins at 48^3 to 128^3, and the tables' cost fell from 15 % to 6 % of `shape`; from 0.15 to
+ * 0.3 / 0.5 voxel delta moves by 0.001 / 0.002 voxel on C850 80^3 and C900 64^3, and `shape` of C900 64^3 on one
+ * rank takes 17.30 / 16.43 / 16.07 G instructions). The counts are exact
  * integers and m depends on the voxel alone, so delta does not depend on the rank count. Memory: 4 bytes per voxel. */
-#define SM_OFFSET_ERR_FRACTION 0.15 /* of the smallest voxel side */
+#define SM_OFFSET_ERR_FRACTION 0.3 /* of the smallest voxel side */
 
 static int64_t offset_count(const float *m, int64_t n, double delta)
 {
