@@ -614,11 +614,14 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v = z * c.np + y * c.nx + x;
+        const int64_t v     = z * c.np + y * c.nx + x;
+        const int     inner = x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1;
         if (!R[v]) continue;
         for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          if (!inner) {
+            const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          }
           if (R[v + c.off[q]] > R[v]) {
             Q[v] = R[v];
             break;
@@ -631,12 +634,15 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v = z * c.np + y * c.nx + x;
-        uint32_t      m = 0;
+        const int64_t v     = z * c.np + y * c.nx + x;
+        const int     inner = x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1;
+        uint32_t      m     = 0;
         if (!R[v] || Q[v]) continue;
-        for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || zz < 1 || zz > c.nz) continue;
+        for (int q = 0; q < 26; q++) { /* Q is 0 on the ghost planes: only the box's sides need a test */
+          if (!inner) {
+            const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          }
           m = PetscMax(m, Q[v + c.off[q]]);
         }
         if (m > R[v]) m = R[v];
@@ -679,35 +685,35 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v    = z * c.np + y * c.nx + x;
-        int64_t       best = INT64_MAX;
-        int           bq   = -1;
+        const int64_t v     = z * c.np + y * c.nx + x;
+        const int     inner = x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1;
+        int           bq    = -1;
         uint32_t      bb = 0, bd = 0;
         int32_t       bk = 0;
         const SMWsVox sv = st[v];
         if (!sv.d || marker[v]) continue;
         for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-          SMWsVox       su;
-          uint32_t      cb;
-          int32_t       ck;
-          int64_t       gi;
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
-          su = st[v + c.off[q]];
-          if (!su.b) continue;
-          cb = PetscMin(su.b, sv.d);
-          ck = cb == su.b ? su.k + 1 : 0;
+          const SMWsVox *su;
+          uint32_t       cb;
+          int32_t        ck;
+          if (!inner) {
+            const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          }
+          su = &st[v + c.off[q]];
+          if (!su->b) continue;
+          cb = PetscMin(su->b, sv.d);
+          ck = cb == su->b ? su->k + 1 : 0;
           if (cb != sv.b || ck != sv.k) continue;
-          gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
           /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a
-             step up the distance map), then the smallest global index */
-          if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
-              (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
-            best = gi;
+             step up the distance map), then the smallest global index. The global index of neighbour q is v's plus
+             c.off[q] (the ghost planes are the neighbours' planes), which increases with q: of equal candidates the
+             first one met has the smallest index, so the last test needs no index. */
+          if (bq < 0 || sm_ws_better(su->b, su->k, bb, bk) || (su->b == bb && su->k == bk && su->d > bd)) {
             bq   = q;
-            bb   = su.b;
-            bk   = su.k;
-            bd   = su.d;
+            bb   = su->b;
+            bk   = su->k;
+            bd   = su->d;
           }
         }
         if (bq < 0)
