@@ -253,6 +253,7 @@ static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, 
     y   = rem / nx;
     x   = rem - y * nx;
     if (x > 0 && y > 0 && x < nx - 1 && y < ny - 1 && z > 1 && z < nz) {
+#pragma GCC unroll 26
       for (int q = 0; q < 26; q++) {
         SMWsVox       *w  = (SMWsVox *)(pv + ob[q]);
         const uint32_t wd = w->d;
