@@ -230,41 +230,108 @@ typedef struct {
 } SMWsVox;
 
 /* sm_ws_run for step 4, on the voxels' states. The markers need no test: their b, the level of +inf, is above every
-   d, so no candidate ever reaches it. */
+   d, so no candidate ever reaches it. The neighbours are reached by byte offsets kept in registers' reach (a local
+   copy the pushes cannot alias), and the voxels away from the box's sides and the slab's first and last planes (all
+   but a thin shell) take a loop without range tests. */
 static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, PetscBool *changed)
 {
+  ptrdiff_t     ob[26];
+  const int64_t nx = c->nx, ny = c->ny, nz = c->nz, np = c->np;
+  PetscBool     ch = PETSC_FALSE;
+
   PetscFunctionBeginUser;
+  for (int q = 0; q < 26; q++) ob[q] = (ptrdiff_t)(c->off[q] * (int64_t)sizeof(SMWsVox));
   while (h->n) {
     uint32_t       eb;
-    const SMWsNode e = sm_ws_pop(h, &eb);
+    const SMWsNode e  = sm_ws_pop(h, &eb);
+    char          *pv = (char *)(s + e.v);
+    const int32_t  k1 = e.k + 1;
     int64_t        x, y, z, rem;
-    int            inner;
-    if (eb != s[e.v].b || e.k != s[e.v].k) continue; /* stale entry */
-    z     = e.v / c->np;
-    rem   = e.v - z * c->np;
-    y     = rem / c->nx;
-    x     = rem - y * c->nx;
-    inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1 && z > 1 && z < c->nz;
+    if (eb != ((SMWsVox *)pv)->b || e.k != ((SMWsVox *)pv)->k) continue; /* stale entry */
+    z   = e.v / np;
+    rem = e.v - z * np;
+    y   = rem / nx;
+    x   = rem - y * nx;
+    if (x > 0 && y > 0 && x < nx - 1 && y < ny - 1 && z > 1 && z < nz) {
+#pragma GCC unroll 26
+      for (int q = 0; q < 26; q++) {
+        SMWsVox       *w  = (SMWsVox *)(pv + ob[q]);
+        const uint32_t wd = w->d;
+        uint32_t       cb;
+        int32_t        ck;
+        if (!wd) continue;
+        cb = wd < eb ? wd : eb;
+        ck = wd < eb ? 0 : k1;
+        if (cb > w->b || (cb == w->b && ck < w->k)) {
+          w->b = cb;
+          w->k = ck;
+          ch   = PETSC_TRUE;
+          PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
+        }
+      }
+      continue;
+    }
     for (int q = 0; q < 26; q++) {
-      SMWsVox *w = s + e.v + c->off[q];
+      SMWsVox *w = (SMWsVox *)(pv + ob[q]);
       uint32_t cb;
       int32_t  ck;
-      if (!inner) {
+      {
         const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
-        if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny || zz < 1 || zz > c->nz) continue;
+        if (xx < 0 || yy < 0 || xx >= nx || yy >= ny || zz < 1 || zz > nz) continue;
       }
       if (!w->d) continue;
       cb = PetscMin(eb, w->d);
-      ck = cb == eb ? e.k + 1 : 0;
+      ck = cb == eb ? k1 : 0;
       if (cb > w->b || (cb == w->b && ck < w->k)) {
-        w->b     = cb;
-        w->k     = ck;
-        *changed = PETSC_TRUE;
+        w->b = cb;
+        w->k = ck;
+        ch   = PETSC_TRUE;
         PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
       }
     }
   }
+  if (ch) *changed = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Step 5's parent of a voxel sv (set, not a marker): the code q of the neighbour Meyer's flood labels it from (see
+   the header), -1 if none attains its key. inner: sv is away from the box's sides (x, y), so all 26 neighbours are in
+   the ext array (the ghost planes hold the neighbours' states); ob: the byte offsets of the neighbours. A neighbour
+   below sv's level (or unreached) cannot attain it: the candidate's level is at most the neighbour's. */
+static inline int sm_ws_parent_of(const SMWsCtx *c, const SMWsVox *sv, const ptrdiff_t *ob, int inner, int64_t x,
+                                  int64_t y)
+{
+  const char    *pv = (const char *)sv;
+  const uint32_t lo = sv->b ? sv->b : 1, svd = sv->d, svb = sv->b;
+  const int32_t  svk = sv->k;
+  int            bq  = -1;
+  uint32_t       bb = 0, bd = 0;
+  int32_t        bk = 0;
+
+  for (int q = 0; q < 26; q++) {
+    const SMWsVox *su = (const SMWsVox *)(pv + ob[q]);
+    uint32_t       cb;
+    int32_t        ck;
+    if (!inner) {
+      const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1];
+      if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny) continue;
+    }
+    if (su->b < lo) continue;
+    cb = PetscMin(su->b, svd);
+    ck = cb == su->b ? su->k + 1 : 0;
+    if (cb != svb || ck != svk) continue;
+    /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a step up
+       the distance map), then the smallest global index. The global index of neighbour q is v's plus c->off[q] (the
+       ghost planes are the neighbours' planes), which increases with q: of equal candidates the first one met has the
+       smallest index, so the last test needs no index. */
+    if (bq < 0 || sm_ws_better(su->b, su->k, bb, bk) || (su->b == bb && su->k == bk && su->d > bd)) {
+      bq = q;
+      bb = su->b;
+      bk = su->k;
+      bd = su->d;
+    }
+  }
+  return bq;
 }
 
 /* sm_ws_solve for step 4 (vt: the MPI type of an SMWsVox). */
@@ -579,6 +646,7 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
   int32_t       *lab;
   SMWsVox       *st;
+  ptrdiff_t      ob[26];
   MPI_Datatype   vt;
   uint8_t       *marker, *parent, *mslab;
   int64_t       *comp, missing = 0, nset = 0;
@@ -614,11 +682,14 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v = z * c.np + y * c.nx + x;
+        const int64_t v     = z * c.np + y * c.nx + x;
+        const int     inner = x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1;
         if (!R[v]) continue;
         for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          if (!inner) {
+            const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          }
           if (R[v + c.off[q]] > R[v]) {
             Q[v] = R[v];
             break;
@@ -631,12 +702,15 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v = z * c.np + y * c.nx + x;
-        uint32_t      m = 0;
+        const int64_t v     = z * c.np + y * c.nx + x;
+        const int     inner = x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1;
+        uint32_t      m     = 0;
         if (!R[v] || Q[v]) continue;
-        for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny || zz < 1 || zz > c.nz) continue;
+        for (int q = 0; q < 26; q++) { /* Q is 0 on the ghost planes: only the box's sides need a test */
+          if (!inner) {
+            const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
+          }
           m = PetscMax(m, Q[v + c.off[q]]);
         }
         if (m > R[v]) m = R[v];
@@ -676,40 +750,17 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCallMPI(MPI_Type_free(&vt));
 
   /* 5. parents and labels */
+  for (int q = 0; q < 26; q++) ob[q] = (ptrdiff_t)(c.off[q] * (int64_t)sizeof(SMWsVox));
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
-        const int64_t v    = z * c.np + y * c.nx + x;
-        int64_t       best = INT64_MAX;
-        int           bq   = -1;
-        uint32_t      bb = 0, bd = 0;
-        int32_t       bk = 0;
-        const SMWsVox sv = st[v];
-        if (!sv.d || marker[v]) continue;
-        for (int q = 0; q < 26; q++) {
-          const int64_t xx = x + c.d[q][0], yy = y + c.d[q][1], zz = z + c.d[q][2];
-          SMWsVox       su;
-          uint32_t      cb;
-          int32_t       ck;
-          int64_t       gi;
-          if (xx < 0 || yy < 0 || xx >= c.nx || yy >= c.ny) continue;
-          su = st[v + c.off[q]];
-          if (!su.b) continue;
-          cb = PetscMin(su.b, sv.d);
-          ck = cb == su.b ? su.k + 1 : 0;
-          if (cb != sv.b || ck != sv.k) continue;
-          gi = ((c.z_start + zz - 1) * c.ny + yy) * c.nx + xx;
-          /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a
-             step up the distance map), then the smallest global index */
-          if (bq < 0 || sm_ws_better(su.b, su.k, bb, bk) ||
-              (su.b == bb && su.k == bk && (su.d > bd || (su.d == bd && gi < best)))) {
-            best = gi;
-            bq   = q;
-            bb   = su.b;
-            bk   = su.k;
-            bd   = su.d;
-          }
-        }
+        const int64_t v = z * c.np + y * c.nx + x;
+        int           bq;
+        if (!st[v].d || marker[v]) continue;
+        if (x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1)
+          bq = sm_ws_parent_of(&c, st + v, ob, 1, x, y);
+        else
+          bq = sm_ws_parent_of(&c, st + v, ob, 0, x, y);
         if (bq < 0)
           missing++;
         else
