@@ -201,8 +201,15 @@ static int sm_set_in_ctx(const void *s, int64_t i)
   return ((const SMShapeVoxelSet *)s)->in[i] != 0;
 }
 
+/* Is the voxel of global index w in the set? (sm_shape_segment_in) */
+static inline int sm_set_walk_in(const void *s, const int64_t w[3])
+{
+  return sm_set_has((const SMShapeVoxelSet *)s, w[0], w[1], w[2]);
+}
+
 PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
 {
+  const int64_t zero[3] = {0, 0, 0};
   const double hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
   int64_t      blocked = 0;
   /* the samples nearer to c than the set's clearance lie in it (sm_shape_clearance): not looked at, the answer is that
@@ -231,15 +238,7 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
           if (y > ns) continue;
           s0 = (int)floor(y);
         }
-        for (int s = s0; s <= ns; s++) {
-          const double t = ns ? (double)s / ns : 0;
-          int64_t      v[3];
-          for (int d = 0; d < 3; d++) v[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / set->h[d]);
-          if (!sm_set_has(set, v[0], v[1], v[2])) {
-            blocked++;
-            break;
-          }
-        }
+        if (!sm_shape_segment_in(c, x, set->h, zero, ns, s0, sm_set_walk_in, set)) blocked++;
       }
   *star = blocked ? PETSC_FALSE : PETSC_TRUE;
   if (nblocked) *nblocked = blocked;

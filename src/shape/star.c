@@ -105,9 +105,24 @@ static double sm_star_clearance(const SMStarBox *b, const SMStarRegion *r, const
   return sm_shape_clearance(b->n, b->lo, b->h, c, sm_star_in_ctx, r);
 }
 
+typedef struct {
+  const SMStarBox    *b;
+  const SMStarRegion *r;
+} SMStarWalk;
+
+/* Is padded voxel w in the box and in the region? */
+static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
+{
+  const SMStarWalk *k = (const SMStarWalk *)ctx;
+  for (int d = 0; d < 3; d++)
+    if (w[d] < 0 || w[d] >= k->b->n[d]) return 0;
+  return sm_star_in(k->r, (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0]);
+}
+
 /* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check. The
    samples nearer to c than the region's clearance R (sm_star_clearance; 0 for none) lie in it and are not looked at:
-   the answer is that of testing every sample (the margin of 1e-6 hmin is far beyond the rounding of a sample). */
+   the answer is that of testing every sample (the margin of 1e-6 hmin is far beyond the rounding of a sample). The
+   samples from there on are walked voxel by voxel (sm_shape_segment_in). */
 static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
   double x[3], len = 0;
@@ -122,16 +137,10 @@ static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const doub
     if (y > ns) return 1;
     s0 = (int)floor(y);
   }
-  for (int s = s0; s <= ns; s++) {
-    const double t = ns ? (double)s / ns : 0;
-    int64_t      w[3];
-    for (int d = 0; d < 3; d++) {
-      w[d] = sm_shape_ifloor((c[d] + t * (x[d] - c[d])) / b->h[d]) - b->lo[d];
-      if (w[d] < 0 || w[d] >= b->n[d]) return 0;
-    }
-    if (!sm_star_in(r, (w[2] * b->n[1] + w[1]) * b->n[0] + w[0])) return 0;
+  {
+    const SMStarWalk k = {b, r};
+    return sm_shape_segment_in(c, x, b->h, b->lo, ns, s0, sm_star_walk_in, &k);
   }
-  return 1;
 }
 
 /* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
