@@ -854,6 +854,78 @@ static PetscErrorCode check_adaptive_degree(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The sampled-segment walk (sm_shape_segment_in) against the definition it replaces: every sample s = s0..ns in turn,
+   its voxel by sm_shape_sample_index, the region asked once per run of samples in one voxel. Random segments between
+   voxel centres and from arbitrary points, 0-20 voxels long, near the origin and 1e5 voxels away, cubic and unequal
+   voxel sides; the walk must ask about the same voxels in the same order, and stop where the region first says no. */
+typedef struct {
+  int64_t log[512][3];
+  int     n, fail_at;
+} WalkLog;
+
+static int walk_in(const void *ctx, const int64_t w[3])
+{
+  WalkLog *k = (WalkLog *)ctx;
+  if (k->n < 512)
+    for (int d = 0; d < 3; d++) k->log[k->n][d] = w[d];
+  k->n++;
+  return k->n != k->fail_at;
+}
+
+static PetscErrorCode check_segment_walk(MPI_Comm comm)
+{
+  const int64_t lo[3] = {-1, -1, -1};
+  uint64_t      st    = 88172645463325252ull; /* xorshift64 (G. Marsaglia, J. Stat. Softw. 8 (2003) 14) */
+  int64_t       bad = 0, runs = 0;
+
+  PetscFunctionBeginUser;
+  (void)comm;
+  for (int it = 0; it < 40000; it++) {
+    double  h[3], c[3], x[3], len = 0, q;
+    int64_t ref[512][3];
+    int     nref = 0, ns, s0, r, expect;
+    WalkLog k;
+#define RND() (st ^= st << 13, st ^= st >> 7, st ^= st << 17, st)
+    for (int d = 0; d < 3; d++) h[d] = it % 3 == 1 ? (d == 0 ? 0.37 : (d == 1 ? 1.0 / 3 : 0.013)) : 0.01;
+    q = 0.25 * PetscMin(h[0], PetscMin(h[1], h[2]));
+    for (int d = 0; d < 3; d++) {
+      const int64_t ic = (int64_t)(RND() % 64) + (it % 11 == 0 ? 100000 : 0),
+                    ix = ic + (it % 5 == 0 ? (int64_t)(RND() % 3) - 1 : (int64_t)(RND() % 41) - 20);
+      c[d] = it % 7 == 0 ? ((double)ic + (double)(RND() % 1000003) / 1000003.0) * h[d] : ((double)ic + 0.5) * h[d];
+      x[d] = ((double)ix + 0.5) * h[d];
+      len += (x[d] - c[d]) * (x[d] - c[d]);
+    }
+    len = sqrt(len);
+    ns  = (int)ceil(len / q);
+    s0  = it % 2 || !ns ? 0 : (int)(RND() % (uint64_t)(ns + 1));
+    for (int s = s0; s <= ns; s++) {
+      int64_t w[3];
+      for (int d = 0; d < 3; d++) w[d] = sm_shape_sample_index(c, x, h, lo, d, ns, s);
+      if (nref && w[0] == ref[nref - 1][0] && w[1] == ref[nref - 1][1] && w[2] == ref[nref - 1][2]) continue;
+      for (int d = 0; d < 3; d++) ref[nref][d] = w[d];
+      nref++;
+    }
+    /* every third segment: the region refuses the voxel in the middle of the run */
+    k.n       = 0;
+    k.fail_at = it % 3 == 0 ? nref / 2 + 1 : -1;
+    expect    = k.fail_at < 0;
+    r         = sm_shape_segment_in(c, x, h, lo, ns, s0, walk_in, &k);
+    runs += nref;
+    if (r != expect || k.n != (expect ? nref : k.fail_at)) bad++;
+    else
+      for (int i = 0; i < k.n; i++)
+        if (ref[i][0] != k.log[i][0] || ref[i][1] != k.log[i][1] || ref[i][2] != k.log[i][2]) {
+          bad++;
+          break;
+        }
+#undef RND
+  }
+  SM_TEST_TRUE(bad == 0, "segment walk: %lld of 40000 segments ask about other voxels than the per-sample loop",
+               (long long)bad);
+  SM_TEST_TRUE(runs > 200000, "test setup: only %lld voxel runs", (long long)runs);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode check_orthonormality_all(MPI_Comm comm)
 {
   PetscFunctionBeginUser;
@@ -868,4 +940,5 @@ SM_TEST_MAIN({"closed forms", check_closed_forms}, {"orthonormality", check_orth
              {"moved centre", check_moved_centre}, {"star-shaped parts", check_star_split},
              {"raster convergence", check_raster_convergence}, {"derivative bounds", check_derivative_bounds},
              {"raster against brute force", check_raster_brute_force}, {"volume offset", check_volume_offset},
-             {"adaptive degree", check_adaptive_degree}, {"normal-equation fitter", check_fitter_normal})
+             {"adaptive degree", check_adaptive_degree}, {"normal-equation fitter", check_fitter_normal},
+             {"segment walk", check_segment_walk})
