@@ -237,13 +237,11 @@ struct _SMShFitter {
   double *res;
 };
 
-PetscErrorCode sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitter *out)
+/* A fitter of degree L for n rays, its maps not yet filled. */
+static PetscErrorCode sm_shape_fitter_alloc(int L, int n, SMShFitter *out)
 {
-  SMShFitter                     f;
-  int                            p = (L + 1) * (L + 1), e = 0;
-  gsl_matrix                    *X;
-  gsl_vector                    *y, *c;
-  gsl_multifit_linear_workspace *w;
+  SMShFitter f;
+  const int  p = (L + 1) * (L + 1);
 
   PetscFunctionBeginUser;
   PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
@@ -254,6 +252,20 @@ PetscErrorCode sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitt
   f->n = n;
   f->p = p;
   PetscCall(PetscMalloc3((size_t)n * p, &f->Pt, (size_t)n * p, &f->Xt, n, &f->res));
+  *out = f;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_fitter_create(int L, int n, const double *dirs, SMShFitter *out)
+{
+  SMShFitter                     f;
+  int                            p = (L + 1) * (L + 1), e = 0;
+  gsl_matrix                    *X;
+  gsl_vector                    *y, *c;
+  gsl_multifit_linear_workspace *w;
+
+  PetscFunctionBeginUser;
+  PetscCall(sm_shape_fitter_alloc(L, n, &f));
   X = gsl_matrix_alloc((size_t)n, (size_t)p);
   y = gsl_vector_calloc((size_t)n);
   c = gsl_vector_alloc((size_t)p);
@@ -298,14 +310,7 @@ PetscErrorCode sm_shape_fitter_create_normal(int L, int n, const double *dirs, S
   gsl_vector *b;
 
   PetscFunctionBeginUser;
-  PetscCheck(L >= 0 && L <= SM_SHAPE_MAX_DEGREE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "Spherical-harmonic degree %d is outside 0..%d", L, SM_SHAPE_MAX_DEGREE);
-  PetscCheck(n >= p, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%d samples cannot determine %d coefficients", n, p);
-  PetscCall(PetscNew(&f));
-  f->L = L;
-  f->n = n;
-  f->p = p;
-  PetscCall(PetscMalloc3((size_t)n * p, &f->Pt, (size_t)n * p, &f->Xt, n, &f->res));
+  PetscCall(sm_shape_fitter_alloc(L, n, &f));
   G = gsl_matrix_calloc((size_t)p, (size_t)p);
   b = gsl_vector_alloc((size_t)p);
   PetscCheck(G && b, PETSC_COMM_SELF, PETSC_ERR_MEM, "GSL could not allocate a %d x %d fit", n, p);
