@@ -68,6 +68,7 @@ typedef struct {
   PetscMPIInt rank, size;
   int64_t     nx, ny, nz, np, next, z_start; /* nz: local planes; next: (nz + 2) np, the array with ghost planes */
   int64_t     off[26];
+  ptrdiff_t   ob[26]; /* off[] in bytes of a step-4 record (SMWsVox; steps 4 and 5) */
   int         d[26][3];
 } SMWsCtx;
 
@@ -229,6 +230,28 @@ typedef struct {
   int32_t  k;
 } SMWsVox;
 
+/* Step 4's relaxation of neighbour w (of the states s) from a popped voxel of level eb and step count k1 - 1: the
+   candidate is (min(eb, d_w), k1 if it stays at eb, else 0); a better one than w's is taken and queued. A voxel
+   outside the set (d_w = 0) is never reached. */
+static inline PetscErrorCode sm_ws_relax(SMWsQueue *h, SMWsVox *s, SMWsVox *w, uint32_t eb, int32_t k1, PetscBool *ch)
+{
+  const uint32_t wd = w->d;
+  uint32_t       cb;
+  int32_t        ck;
+
+  PetscFunctionBeginUser;
+  if (!wd) PetscFunctionReturn(PETSC_SUCCESS);
+  cb = wd < eb ? wd : eb;
+  ck = wd < eb ? 0 : k1;
+  if (cb > w->b || (cb == w->b && ck < w->k)) {
+    w->b = cb;
+    w->k = ck;
+    *ch  = PETSC_TRUE;
+    PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* sm_ws_run for step 4, on the voxels' states. The markers need no test: their b, the level of +inf, is above every
    d, so no candidate ever reaches it. The neighbours are reached by byte offsets kept in registers' reach (a local
    copy the pushes cannot alias), and the voxels away from the box's sides and the slab's first and last planes (all
@@ -240,7 +263,7 @@ static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, 
   PetscBool     ch = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  for (int q = 0; q < 26; q++) ob[q] = (ptrdiff_t)(c->off[q] * (int64_t)sizeof(SMWsVox));
+  PetscCall(PetscArraycpy(ob, c->ob, 26));
   while (h->n) {
     uint32_t       eb;
     const SMWsNode e  = sm_ws_pop(h, &eb);
@@ -254,40 +277,13 @@ static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, 
     x   = rem - y * nx;
     if (x > 0 && y > 0 && x < nx - 1 && y < ny - 1 && z > 1 && z < nz) {
 #pragma GCC unroll 26
-      for (int q = 0; q < 26; q++) {
-        SMWsVox       *w  = (SMWsVox *)(pv + ob[q]);
-        const uint32_t wd = w->d;
-        uint32_t       cb;
-        int32_t        ck;
-        if (!wd) continue;
-        cb = wd < eb ? wd : eb;
-        ck = wd < eb ? 0 : k1;
-        if (cb > w->b || (cb == w->b && ck < w->k)) {
-          w->b = cb;
-          w->k = ck;
-          ch   = PETSC_TRUE;
-          PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
-        }
-      }
+      for (int q = 0; q < 26; q++) PetscCall(sm_ws_relax(h, s, (SMWsVox *)(pv + ob[q]), eb, k1, &ch));
       continue;
     }
     for (int q = 0; q < 26; q++) {
-      SMWsVox *w = (SMWsVox *)(pv + ob[q]);
-      uint32_t cb;
-      int32_t  ck;
-      {
-        const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
-        if (xx < 0 || yy < 0 || xx >= nx || yy >= ny || zz < 1 || zz > nz) continue;
-      }
-      if (!w->d) continue;
-      cb = PetscMin(eb, w->d);
-      ck = cb == eb ? k1 : 0;
-      if (cb > w->b || (cb == w->b && ck < w->k)) {
-        w->b = cb;
-        w->k = ck;
-        ch   = PETSC_TRUE;
-        PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
-      }
+      const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+      if (xx < 0 || yy < 0 || xx >= nx || yy >= ny || zz < 1 || zz > nz) continue;
+      PetscCall(sm_ws_relax(h, s, (SMWsVox *)(pv + ob[q]), eb, k1, &ch));
     }
   }
   if (ch) *changed = PETSC_TRUE;
@@ -296,10 +292,9 @@ static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, 
 
 /* Step 5's parent of a voxel sv (set, not a marker): the code q of the neighbour Meyer's flood labels it from (see
    the header), -1 if none attains its key. inner: sv is away from the box's sides (x, y), so all 26 neighbours are in
-   the ext array (the ghost planes hold the neighbours' states); ob: the byte offsets of the neighbours. A neighbour
+   the ext array (the ghost planes hold the neighbours' states); c->ob: the byte offsets of the neighbours. A neighbour
    below sv's level (or unreached) cannot attain it: the candidate's level is at most the neighbour's. */
-static inline int sm_ws_parent_of(const SMWsCtx *c, const SMWsVox *sv, const ptrdiff_t *ob, int inner, int64_t x,
-                                  int64_t y)
+static inline int sm_ws_parent_of(const SMWsCtx *c, const SMWsVox *sv, int inner, int64_t x, int64_t y)
 {
   const char    *pv = (const char *)sv;
   const uint32_t lo = sv->b ? sv->b : 1, svd = sv->d, svb = sv->b;
@@ -309,7 +304,7 @@ static inline int sm_ws_parent_of(const SMWsCtx *c, const SMWsVox *sv, const ptr
   int32_t        bk = 0;
 
   for (int q = 0; q < 26; q++) {
-    const SMWsVox *su = (const SMWsVox *)(pv + ob[q]);
+    const SMWsVox *su = (const SMWsVox *)(pv + c->ob[q]);
     uint32_t       cb;
     int32_t        ck;
     if (!inner) {
@@ -433,6 +428,7 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
         c->d[q][1] = dy;
         c->d[q][2] = dz;
         c->off[q]  = dz * c->np + dy * c->nx + dx;
+        c->ob[q]   = (ptrdiff_t)(c->off[q] * (int64_t)sizeof(SMWsVox));
         q++;
       }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -646,7 +642,6 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
   int32_t       *lab;
   SMWsVox       *st;
-  ptrdiff_t      ob[26];
   MPI_Datatype   vt;
   uint8_t       *marker, *parent, *mslab;
   int64_t       *comp, missing = 0, nset = 0;
@@ -750,7 +745,6 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCallMPI(MPI_Type_free(&vt));
 
   /* 5. parents and labels */
-  for (int q = 0; q < 26; q++) ob[q] = (ptrdiff_t)(c.off[q] * (int64_t)sizeof(SMWsVox));
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
@@ -758,9 +752,9 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
         int           bq;
         if (!st[v].d || marker[v]) continue;
         if (x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1)
-          bq = sm_ws_parent_of(&c, st + v, ob, 1, x, y);
+          bq = sm_ws_parent_of(&c, st + v, 1, x, y);
         else
-          bq = sm_ws_parent_of(&c, st + v, ob, 0, x, y);
+          bq = sm_ws_parent_of(&c, st + v, 0, x, y);
         if (bq < 0)
           missing++;
         else
