@@ -86,6 +86,9 @@ PetscErrorCode sm_shape_options_set_from_options(MPI_Comm comm, SMShapeOptions *
 PetscErrorCode sm_shape_sh_basis(int L, const double u[3], double *Y);
 /* psi(u) = sum c_lm Y_lm(u). */
 double sm_shape_sh_eval(int L, const double *coeffs, const double u[3]);
+/* The highest degree l <= L with a nonzero coefficient of c (0 if none): the degree to evaluate psi at, the same
+   function as degree L (sub-particles fitted at a lower degree store zeros above it, -shape_adaptive_degree). */
+int sm_shape_sh_top_degree(int L, const double *c);
 /* n unit vectors (Fibonacci sphere: nearly uniform, deterministic) into dirs[n][3]. */
 PetscErrorCode sm_shape_directions(int n, double *dirs);
 /* Rigorous bounds over the whole sphere from the coefficients (addition theorem and Cauchy-Schwarz per degree):

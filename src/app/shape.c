@@ -97,11 +97,7 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
     if (opt.adaptive_degree && sh.degree > 2) {
       /* the sub-particles fitted below degree L store zeros at degree L (-shape_adaptive_degree) */
       int64_t nlow = 0;
-      for (int64_t p = 0; p < sh.n; p++) {
-        int top = 0;
-        for (int i = sh.degree * sh.degree; i < sh.ncoeffs && !top; i++) top = sh.coeffs[p * sh.ncoeffs + i] != 0;
-        nlow += !top;
-      }
+      for (int64_t p = 0; p < sh.n; p++) nlow += sm_shape_sh_top_degree(sh.degree, sh.coeffs + p * sh.ncoeffs) < sh.degree;
       PetscCall(PetscPrintf(comm,
                             "  %lld sub-particles (%.1f %%) fitted below degree %d, at the degree their size resolves "
                             "(-shape_adaptive_degree), from 4 (L_p + 1)^2 rays\n",

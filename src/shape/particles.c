@@ -210,19 +210,17 @@ static inline int sm_set_walk_in(const void *s, const int64_t w[3])
 PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
 {
   const int64_t zero[3] = {0, 0, 0};
-  const double hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
-  int64_t      blocked = 0;
-  /* the samples nearer to c than the set's clearance lie in it (sm_shape_clearance): not looked at, the answer is that
-     of testing every sample (the margin of 1e-6 of a voxel is far beyond the rounding of a sample) */
-  const double R = sm_shape_clearance(set->n, set->lo, set->h, c, sm_set_in_ctx, set) - 1e-6 * hmin;
+  const double  hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
+  int64_t       blocked = 0;
+  /* the samples nearer to c than the set's clearance lie in it: not looked at (sm_shape_segment_visible) */
+  const double R = sm_shape_clearance(set->n, set->lo, set->h, c, sm_set_in_ctx, set);
 
   PetscFunctionBeginUser;
   for (int64_t k = 0; k < set->n[2]; k++)
     for (int64_t j = 0; j < set->n[1]; j++)
       for (int64_t i = 0; i < set->n[0]; i++) {
         const int64_t gi = set->lo[0] + i, gj = set->lo[1] + j, gk = set->lo[2] + k;
-        double        x[3], len = 0;
-        int           ns, s0    = 0;
+        double        x[3];
         if (!set->in[(k * set->n[1] + j) * set->n[0] + i]) continue;
         if (sm_set_has(set, gi - 1, gj, gk) && sm_set_has(set, gi + 1, gj, gk) && sm_set_has(set, gi, gj - 1, gk) &&
             sm_set_has(set, gi, gj + 1, gk) && sm_set_has(set, gi, gj, gk - 1) && sm_set_has(set, gi, gj, gk + 1))
@@ -230,15 +228,7 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
         x[0] = ((double)gi + 0.5) * set->h[0];
         x[1] = ((double)gj + 0.5) * set->h[1];
         x[2] = ((double)gk + 0.5) * set->h[2];
-        for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
-        len = sqrt(len);
-        ns  = (int)ceil(len / (0.25 * hmin));
-        if (R > 0 && len > 0) {
-          const double y = R / len * ns; /* samples s < y lie nearer than the clearance */
-          if (y > ns) continue;
-          s0 = (int)floor(y);
-        }
-        if (!sm_shape_segment_in(c, x, set->h, zero, ns, s0, sm_set_walk_in, set)) blocked++;
+        if (!sm_shape_segment_visible(c, x, set->h, zero, 0.25 * hmin, R, sm_set_walk_in, set)) blocked++;
       }
   *star = blocked ? PETSC_FALSE : PETSC_TRUE;
   if (nblocked) *nblocked = blocked;
@@ -309,8 +299,7 @@ static PetscErrorCode sm_pairs_sort(int64_t np, int64_t n, int64_t (**pairs)[2])
   {
     /* basin p's pairs: its keys < 0 fill the front of its block from the back, its keys >= 0 the rest in order */
     int64_t *neg, *pos;
-    PetscCall(PetscMalloc2(np, &neg, np, &pos));
-    for (int64_t p = 0; p < np; p++) neg[p] = pos[p] = 0;
+    PetscCall(PetscCalloc2(np, &neg, np, &pos));
     for (int64_t q = 0; q < n; q++) neg[in[q][0]] += in[q][1] < 0;
     for (int64_t p = 0; p < np; p++) {
       pos[p] = start[p] + neg[p]; /* next slot of a key >= 0 */

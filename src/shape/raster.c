@@ -46,7 +46,7 @@
 #define SM_RASTER_MAX_SCAN 256
 
 typedef struct {
-  int     L, Le, nt, np; /* the file's degree, the particle's (highest nonzero) degree, the table's cells */
+  int     L, nt, np; /* the largest degree the table serves (its scratch), the table's cells */
   double  dt, dp, idt, idp;
   double  err;        /* |psi as evaluated - bilinear interpolant| <= err at every direction */
   double  vmin, vmax; /* min and max node values */
@@ -72,12 +72,11 @@ static PetscErrorCode raster_table_destroy(SMRasterTable *t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Tabulate psi of coefficients cf so that the interpolation bound is about target [um]. The series is summed up to the
-   particle's highest nonzero degree (a sub-particle fitted at a lower degree stores zeros above it): the same sums as
-   to t->L, without the zero terms. */
-static void raster_table_build(SMRasterTable *t, const double *cf, double target)
+/* Tabulate psi of coefficients cf, summed to degree L <= t->L (the particle's highest nonzero degree,
+   sm_shape_sh_top_degree: the same sums as to t->L, without the zero terms), so that the interpolation bound is about
+   target [um]. */
+static void raster_table_build(SMRasterTable *t, int L, const double *cf, double target)
 {
-  const int L = sm_shape_sh_top_degree(t->L, cf);
   double    mag, g1, harc, hphi, a;
   int       nt, np;
 
@@ -91,7 +90,6 @@ static void raster_table_build(SMRasterTable *t, const double *cf, double target
          ((nt + 1) * (2 * nt + 1) > SM_RASTER_MAX_NODES || 2 * nt * 2 * L > SM_RASTER_MAX_NODES))
     nt--;
   np     = 2 * nt;
-  t->Le  = L;
   t->nt  = nt;
   t->np  = np;
   t->dt  = PETSC_PI / nt;
@@ -299,7 +297,7 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
     sm_shape_sh_bounds(Le, cf, &rmin, &rmax, NULL);
     if (rmax <= 0 || c[2] + rmax <= zlo || c[2] - rmax >= zhi) continue;
     raster_table_build(
-        &table, cf, (s == 1 ? SM_RASTER_ERR_ONE : SM_RASTER_ERR_FRACTION / s) * PetscMin(h[0], PetscMin(h[1], h[2])));
+        &table, Le, cf, (s == 1 ? SM_RASTER_ERR_ONE : SM_RASTER_ERR_FRACTION / s) * PetscMin(h[0], PetscMin(h[1], h[2])));
     for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
     P.L    = Le;
     P.npts = npts;
@@ -447,7 +445,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
             work = m[((k - g.z_start) * g.n[1] + j) * g.n[0] + i] < bandf;
       if (!work) continue;
     }
-    raster_table_build(&table, cf, SM_OFFSET_ERR_FRACTION * hmin);
+    raster_table_build(&table, Le, cf, SM_OFFSET_ERR_FRACTION * hmin);
     rout = PetscMin(rmax, table.vmax + table.err);
     rin  = PetscMax(rmin, table.vmin) - table.err;
     if (rout + band <= 0) continue;

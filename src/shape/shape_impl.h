@@ -128,6 +128,27 @@ static inline int sm_shape_segment_in(const double c[3], const double x[3], cons
   }
 }
 
+/* Is the segment from c to x inside the region (in, ctx: as for sm_shape_segment_in), sampled every q (a quarter of the
+   smallest voxel side)? The samples nearer to c than the region's clearance R (sm_shape_clearance; 0 for none) lie in
+   it and are not looked at: the answer is that of testing every sample (the margin of 4e-6 q, 1e-6 of a voxel, is far
+   beyond the rounding of a sample). The star check (sm_shape_star_check) and the cut's visibility (star.c). */
+static inline int sm_shape_segment_visible(const double c[3], const double x[3], const double h[3],
+                                           const int64_t lo[3], double q, double R,
+                                           int (*in)(const void *ctx, const int64_t w[3]), const void *ctx)
+{
+  double len = 0;
+  int    ns, s0 = 0;
+  for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
+  len = sqrt(len);
+  ns  = (int)ceil(len / q);
+  if (R > 4e-6 * q && len > 0) {
+    const double y = (R - 4e-6 * q) / len * ns; /* samples s < y lie nearer than the clearance */
+    if (y > ns) return 1;
+    s0 = (int)floor(y);
+  }
+  return sm_shape_segment_in(c, x, h, lo, ns, s0, in, ctx);
+}
+
 /* Clearance of a region of a box around c: a lower bound R of the distance from c to every voxel (as a cube) outside
    the region (voxels beyond the box included), found by growing shells of voxels around the voxel of c until the
    shells lie farther than the nearest voxel found outside. Every point nearer to c than R lies in a voxel of the
@@ -156,9 +177,6 @@ void sm_shape_sh_derivative_bounds(int L, const double *c, double *mag, double *
    sm_shape_sh_legendre_scratch() doubles. */
 void   sm_shape_sh_fourier(int L, const double *c, double ct, double *plm, double *a);
 size_t sm_shape_sh_legendre_scratch(void);
-/* The highest degree l <= L with a nonzero coefficient of c (0 if none): the degree to evaluate psi at, the same
-   function as degree L (sub-particles fitted at a lower degree store zeros above it, -shape_adaptive_degree). */
-int sm_shape_sh_top_degree(int L, const double *c);
 
 /* Least squares for many radius vectors sampled along the same directions: the design matrix is decomposed once. */
 typedef struct _SMShFitter *SMShFitter;

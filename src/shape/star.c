@@ -119,28 +119,15 @@ static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
   return sm_star_in(k->r, (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0]);
 }
 
-/* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check. The
-   samples nearer to c than the region's clearance R (sm_star_clearance; 0 for none) lie in it and are not looked at:
-   the answer is that of testing every sample (the margin of 1e-6 hmin is far beyond the rounding of a sample). The
-   samples from there on are walked voxel by voxel (sm_shape_segment_in). */
+/* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check; R: the
+   region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. */
 static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
-  double x[3], len = 0;
-  int    ns, s0    = 0;
+  const SMStarWalk k = {b, r};
+  double           x[3];
 
   sm_star_voxel_centre(b, v, x);
-  for (int d = 0; d < 3; d++) len += (x[d] - c[d]) * (x[d] - c[d]);
-  len = sqrt(len);
-  ns  = (int)ceil(len / b->q);
-  if (R > 4e-6 * b->q && len > 0) {
-    const double y = (R - 4e-6 * b->q) / len * ns; /* samples s < y lie nearer than the clearance */
-    if (y > ns) return 1;
-    s0 = (int)floor(y);
-  }
-  {
-    const SMStarWalk k = {b, r};
-    return sm_shape_segment_in(c, x, b->h, b->lo, ns, s0, sm_star_walk_in, &k);
-  }
+  return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k);
 }
 
 /* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
