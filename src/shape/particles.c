@@ -592,7 +592,8 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
  * of about a voxel either way is the representation's own (the issue's tolerance is for it), and patching only its
  * dents would bias the volume up; a convex body, whose fit leaves at most surface voxels out, stays one sub-particle.
  * How. The parts fitted so far, with every surface moved SM_COVER_MARGIN voxels inward, are rasterised on the basin's
- * box at the source voxel size by their voxel centres (sm_shape_rasterize with one sub-sample); the inner voxels they
+ * box at the source voxel size by their voxel centres (sm_shape_rasterize_where with one sub-sample, deciding only the
+ * inner voxels not covered by an earlier pass: the rest of the box cannot change the answer); the inner voxels they
  * leave out are cut into
  * star-shaped parts (sm_shape_star_split) and fitted like any part (grown by the one-voxel ring into the covered voxels
  * around them, so that they overlap their surroundings). This is a greedy cover of the residual, the same heuristic as
@@ -606,7 +607,7 @@ static PetscErrorCode sm_parts_fit(const SMShapeVoxelSet *set, const int32_t *pa
  * margin 0.25 with 4^3 sub-samples 27 / 83 and 16.3 s, with 3^3 43 / 163 and 12.4 s, with one sub-sample 69 / 189 and
  * 11.3 s, margin 0.35 with one sub-sample 13 / 32 and 9.5 s (the default). The result depends on the basin alone, hence
  * not on the rank count. Cost: one more rasterisation of the basin's parts, plus those of the patches; memory per voxel
- * of the basin's box: the rasterisation's 3 bytes, 2 of coverage, 4 of part numbers, then the cut's (star.c). */
+ * of the basin's box: the rasterisation's 3 bytes, 1 of coverage, 4 of part numbers, then the cut's (star.c). */
 #define SM_COVER_PASSES 3
 #define SM_COVER_SUBSAMPLES 1
 /* The coverage is that of the sub-particles with every surface moved inward by SM_COVER_MARGIN voxels (see above). */
@@ -631,7 +632,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
                                      int64_t *nleft)
 {
   const int64_t nbox = set->n[0] * set->n[1] * set->n[2];
-  uint8_t      *covered, *unc;
+  uint8_t      *unc;
   int32_t      *part;
   PetscReal     hh[3];
   int64_t       from = first;
@@ -641,8 +642,10 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
   PetscFunctionBeginUser;
   *npatch = *nleft = 0;
   for (int d = 0; d < 3; d++) hh[d] = (PetscReal)set->h[d];
-  PetscCall(PetscCalloc2(nbox, &covered, nbox, &unc));
+  PetscCall(PetscMalloc1(nbox, &unc));
   PetscCall(PetscMalloc1(nbox, &part));
+  /* the voxels the check is about, the basin's own not on the phase's surface, as long as no pass covered them */
+  for (int64_t i = 0; i < nbox; i++) unc[i] = own[i] && !sm_box_on_surface(set, nvol, i);
   for (int pass = 0;; pass++) {
     SMShapes        loc;
     SMGrid          grid;
@@ -663,11 +666,11 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
     }
     from = pl->n;
     PetscCall(sm_grid_create(PETSC_COMM_SELF, set->n, hh, &grid));
-    PetscCall(sm_shape_rasterize(&loc, grid, SM_COVER_SUBSAMPLES, &vol));
+    /* only the voxels not covered yet are rasterised: the others' labels would not change unc */
+    PetscCall(sm_shape_rasterize_where(&loc, grid, SM_COVER_SUBSAMPLES, unc, &vol));
     PetscCall(sm_volume_get_labels(vol, &lab));
     for (int64_t i = 0; i < nbox; i++) {
-      covered[i] |= lab[i];
-      unc[i] = own[i] && !covered[i] && !sm_box_on_surface(set, nvol, i);
+      unc[i] = unc[i] && !lab[i];
       nu += unc[i];
     }
     PetscCall(sm_volume_destroy(&vol));
@@ -684,7 +687,7 @@ static PetscErrorCode sm_basin_cover(const SMShapeVoxelSet *set, const uint8_t *
     *npatch += np;
   }
   PetscCall(PetscFree(part));
-  PetscCall(PetscFree2(covered, unc));
+  PetscCall(PetscFree(unc));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

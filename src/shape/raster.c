@@ -259,6 +259,13 @@ static void raster_points(const SMRasterParticle *P, int64_t i, int64_t j, int64
 
 PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolume *vol)
 {
+  PetscFunctionBeginUser;
+  PetscCall(sm_shape_rasterize_where(sh, grid, s, NULL, vol));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_rasterize_where(const SMShapes *sh, SMGrid grid, int s, const uint8_t *need, SMVolume *vol)
+{
   static const char *const names[2] = {"pore", "solid"};
   SMGridInfo               g;
   MPI_Comm                 comm = sm_grid_comm(grid);
@@ -296,6 +303,23 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
     SMRasterParticle P;
     sm_shape_sh_bounds(Le, cf, &rmin, &rmax, NULL);
     if (rmax <= 0 || c[2] + rmax <= zlo || c[2] - rmax >= zhi) continue;
+    if (need) {
+      /* no table for a particle whose box (of its bound rmax) holds no voxel still to decide */
+      int work = 0;
+      for (int d = 0; d < 3; d++) {
+        lo[d] = PetscMax((int64_t)floor((c[d] - rmax) / h[d]) - 1, 0);
+        hi[d] = PetscMin((int64_t)floor((c[d] + rmax) / h[d]) + 1, g.n[d] - 1);
+      }
+      lo[2] = PetscMax(lo[2], g.z_start);
+      hi[2] = PetscMin(hi[2], g.z_start + g.z_local - 1);
+      for (int64_t k = lo[2]; k <= hi[2] && !work; k++)
+        for (int64_t j = lo[1]; j <= hi[1] && !work; j++)
+          for (int64_t i = lo[0]; i <= hi[0] && !work; i++) {
+            const int64_t v = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
+            work            = need[v] && !full[v];
+          }
+      if (!work) continue;
+    }
     raster_table_build(
         &table, Le, cf, (s == 1 ? SM_RASTER_ERR_ONE : SM_RASTER_ERR_FRACTION / s) * PetscMin(h[0], PetscMin(h[1], h[2])));
     for (int d = 0; d < 3; d++) cmag = PetscMax(cmag, fabs(c[d]));
@@ -329,7 +353,7 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
           const int64_t v = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
           uint8_t      *b = bits + v * nb;
           double        b0[3], b1[3], r0, r1, pmin, pmax;
-          if (full[v]) continue;
+          if (full[v] || (need && !need[v])) continue;
           /* whole voxel: its points' box against the particle's radius range, then against the table */
           b0[0] = i * h[0] + off[0] - c[0] - P.eps;
           b0[1] = j * h[1] + off[1] - c[1] - P.eps;
@@ -361,6 +385,10 @@ PetscErrorCode sm_shape_rasterize(const SMShapes *sh, SMGrid grid, int s, SMVolu
   PetscCall(sm_volume_get_labels(*vol, &labels));
   for (int64_t v = 0; v < g.n_local; v++) {
     int cnt = 0;
+    if (need && !need[v]) {
+      labels[v] = 0;
+      continue;
+    }
     if (!full[v])
       for (int q = 0; q < nb; q++) cnt += __builtin_popcount(bits[v * nb + q]);
     if (!full[v] && 2 * cnt == npts) {

@@ -185,6 +185,11 @@ PetscErrorCode              sm_shape_fitter_create_normal(int L, int n, const do
 PetscErrorCode              sm_shape_fitter_solve(SMShFitter f, const double *r, double *coeffs, double *rms);
 PetscErrorCode              sm_shape_fitter_destroy(SMShFitter *f);
 
+/* sm_shape_rasterize deciding only the voxels with need[v] != 0 (need: one byte per voxel of the rank's slab, or NULL
+   for all); the others are labelled 0 without a test, and a particle whose box holds no voxel to decide costs no table.
+   The labels of the voxels decided are those of sm_shape_rasterize. */
+PetscErrorCode sm_shape_rasterize_where(const SMShapes *shapes, SMGrid grid, int s, const uint8_t *need, SMVolume *vol);
+
 /* ext[(z_local + 2) * n_plane]: the slab's int64 labels with the planes below and above from the neighbouring ranks
    (-1 beyond the box). Collective. */
 PetscErrorCode sm_shape_ghost_labels(SMGrid grid, const int64_t *slab, int64_t *ext);
