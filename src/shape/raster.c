@@ -51,7 +51,7 @@ typedef struct {
   double  err;        /* |psi as evaluated - bilinear interpolant| <= err at every direction */
   double  vmin, vmax; /* min and max node values */
   double *val;        /* [(nt + 1) * (np + 1)]: psi at (theta, phi) = (i dt, j dp); column np repeats column 0 */
-  double *cs;         /* [np * L]: cos(m phi_j), sin(m phi_j) for m = 1..L, interleaved (scratch of the build) */
+  double *cs;         /* [2 L * np]: cos(m phi_j), sin(m phi_j) for m = 1..L (scratch of the build) */
   double *fa, *plm;   /* Fourier coefficients of a row, Legendre scratch */
 } SMRasterTable;
 
@@ -98,29 +98,34 @@ static void raster_table_build(SMRasterTable *t, int L, const double *cf, double
   t->idp = np / (2 * PETSC_PI);
   /* interpolation bound + rounding margin (see the file comment) */
   t->err = (harc * t->dt * t->dt + hphi * t->dp * t->dp) / 8 + 1e-10 * mag + 1e-7 * g1;
+  /* cs[(2 (m - 1) + s) np + j]: cos (s = 0) and sin (s = 1) of m phi_j, a row of np values per term, so that a row of
+     the table is summed term by term over all its nodes at once (the loop over j vectorises; each node still adds
+     its terms in the order a0, a1 cos, b1 sin, a2 cos, ...) */
   for (int j = 0; j < np; j++) {
     const double p = j * t->dp, c1 = cos(p), s1 = sin(p);
     double       c = 1, s = 0;
     for (int m = 1; m <= L; m++) {
       const double cn = c * c1 - s * s1, sn = s * c1 + c * s1;
-      c                                      = cn;
-      s                                      = sn;
-      t->cs[2 * ((size_t)j * L + m - 1)]     = c;
-      t->cs[2 * ((size_t)j * L + m - 1) + 1] = s;
+      c                                        = cn;
+      s                                        = sn;
+      t->cs[(size_t)(2 * (m - 1)) * np + j]     = c;
+      t->cs[(size_t)(2 * (m - 1) + 1) * np + j] = s;
     }
   }
   t->vmin = PETSC_MAX_REAL;
   t->vmax = -PETSC_MAX_REAL;
   for (int i = 0; i <= nt; i++) {
-    double *row = t->val + (size_t)i * (np + 1);
+    double *restrict row = t->val + (size_t)i * (np + 1);
     sm_shape_sh_fourier(L, cf, i == nt ? -1.0 : (i == 0 ? 1.0 : cos(i * t->dt)), t->plm, t->fa);
+    for (int j = 0; j < np; j++) row[j] = t->fa[0];
+    for (int m = 0; m < 2 * L; m++) {
+      const double                a  = t->fa[m + 1];
+      const double *restrict cs = t->cs + (size_t)m * np;
+      for (int j = 0; j < np; j++) row[j] += a * cs[j];
+    }
     for (int j = 0; j < np; j++) {
-      const double *cs = t->cs + 2 * (size_t)j * L;
-      double        v  = t->fa[0];
-      for (int m = 0; m < 2 * L; m++) v += t->fa[m + 1] * cs[m];
-      row[j]  = v;
-      t->vmin = PetscMin(t->vmin, v);
-      t->vmax = PetscMax(t->vmax, v);
+      t->vmin = PetscMin(t->vmin, row[j]);
+      t->vmax = PetscMax(t->vmax, row[j]);
     }
     row[np] = row[0];
   }
@@ -478,13 +483,24 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
     rin  = PetscMax(rmin, table.vmin) - table.err;
     if (rout + band <= 0) continue;
     for (int64_t k = lo[2]; k <= hi[2]; k++)
-      for (int64_t j = lo[1]; j <= hi[1]; j++)
-        for (int64_t i = lo[0]; i <= hi[0]; i++) {
-          const int64_t v    = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
-          const double  y[3] = {(i + 0.5) * h[0] - c[0], (j + 0.5) * h[1] - c[1], (k + 0.5) * h[2] - c[2]};
-          const double  ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
-          double        mv;
-          if (m[v] >= bandf || ry - band >= rout) continue;
+      for (int64_t j = lo[1]; j <= hi[1]; j++) {
+        /* the voxels of the row that can pass the test ry - band < rout below: |x| <= X, with a relative slack of
+           1e-9 and a voxel on each side far beyond the rounding of ry (the test itself still decides) */
+        const double yj = (j + 0.5) * h[1] - c[1], zk = (k + 0.5) * h[2] - c[2], R2 = (rout + band) * (rout + band);
+        const double X2 = R2 * (1 + 1e-9) - (yj * yj + zk * zk);
+        int64_t      i0, i1;
+        if (X2 < 0) continue;
+        i0 = PetscMax(lo[0], (int64_t)floor((c[0] - sqrt(X2)) / h[0] - 0.5) - 1);
+        i1 = PetscMin(hi[0], (int64_t)ceil((c[0] + sqrt(X2)) / h[0] - 0.5) + 1);
+        for (int64_t i = i0; i <= i1; i++) {
+          const int64_t v = ((k - g.z_start) * g.n[1] + j) * g.n[0] + i;
+          double        y[3], ry, mv;
+          if (m[v] >= bandf) continue;
+          y[0] = (i + 0.5) * h[0] - c[0];
+          y[1] = yj;
+          y[2] = zk;
+          ry   = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
+          if (ry - band >= rout) continue;
           if (ry + band <= rin)
             mv = band;
           else if (ry == 0)
@@ -496,6 +512,7 @@ PetscErrorCode sm_shape_volume_offset(const SMShapes *sh, SMGrid grid, int64_t t
           else if (mv > m[v])
             m[v] = (float)mv;
         }
+      }
   }
   PetscCall(raster_table_destroy(&table));
   /* bisection: count(delta) = #{m >= delta} is non-increasing; keep count(lo_d) >= target > count(hi_d). Every margin
