@@ -37,7 +37,7 @@ static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
   const int64_t sy = s->n[0], sz = s->n[0] * s->n[1];
   int64_t       b[3], o;
   double        w[3][2], wxy[4], v = 0;
-  int           ok[3][2];
+  unsigned      ok[3]; /* bit e: corner b[d] + e is in the box along d */
   for (int d = 0; d < 3; d++) {
     const double  u  = p[d] / s->h[d] - 0.5;
     const int64_t i0 = sm_shape_ifloor(u);
@@ -45,12 +45,11 @@ static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
     b[d]             = i0 - s->lo[d];
     w[d][0]          = 1 - f;
     w[d][1]          = f;
-    ok[d][0]         = b[d] >= 0 && b[d] < s->n[d];
-    ok[d][1]         = b[d] + 1 >= 0 && b[d] + 1 < s->n[d];
+    ok[d]            = ((uint64_t)b[d] < (uint64_t)s->n[d]) | (((uint64_t)(b[d] + 1) < (uint64_t)s->n[d]) << 1);
   }
   for (int a = 0; a < 4; a++) wxy[a] = w[0][a & 1] * w[1][a >> 1];
   o = b[2] * sz + b[1] * sy + b[0];
-  if (ok[0][0] && ok[0][1] && ok[1][0] && ok[1][1] && ok[2][0] && ok[2][1]) {
+  if ((ok[0] & ok[1] & ok[2]) == 3) {
     /* the eight voxels are in the box (the radius samples of all but the outermost points) */
     for (int a = 0; a < 8; a++) {
       const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
@@ -58,9 +57,14 @@ static double sm_set_indicator(const SMShapeVoxelSet *s, const double p[3])
     }
     return v;
   }
-  for (int a = 0; a < 8; a++) {
-    const int ax = a & 1, ay = (a >> 1) & 1, az = a >> 2;
-    if (ok[0][ax] && ok[1][ay] && ok[2][az] && s->in[o + az * sz + ay * sy + ax]) v += wxy[a & 3] * w[2][az];
+  /* the corners in the box, in the same order a = ax + 2 ay + 4 az */
+  for (int az = 0; az < 2; az++) {
+    if (!((ok[2] >> az) & 1)) continue;
+    for (int ay = 0; ay < 2; ay++) {
+      if (!((ok[1] >> ay) & 1)) continue;
+      for (int ax = 0; ax < 2; ax++)
+        if (((ok[0] >> ax) & 1) && s->in[o + az * sz + ay * sy + ax]) v += wxy[2 * ay + ax] * w[2][az];
+    }
   }
   return v;
 }
