@@ -211,7 +211,9 @@ static inline int sm_set_walk_in(const void *s, const int64_t w[3])
   return sm_set_has((const SMShapeVoxelSet *)s, w[0], w[1], w[2]);
 }
 
-PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
+/* sm_shape_star_check, but counting the blocked voxels only up to limit (the count stops there) */
+static PetscErrorCode sm_set_star_check(const SMShapeVoxelSet *set, const double c[3], int64_t limit, PetscBool *star,
+                                        int64_t *nblocked)
 {
   const int64_t zero[3] = {0, 0, 0};
   const double  hmin    = PetscMin(set->h[0], PetscMin(set->h[1], set->h[2]));
@@ -220,9 +222,9 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
   const double R = sm_shape_clearance(set->n, set->lo, set->h, c, sm_set_in_ctx, set);
 
   PetscFunctionBeginUser;
-  for (int64_t k = 0; k < set->n[2]; k++)
-    for (int64_t j = 0; j < set->n[1]; j++)
-      for (int64_t i = 0; i < set->n[0]; i++) {
+  for (int64_t k = 0; k < set->n[2] && blocked < limit; k++)
+    for (int64_t j = 0; j < set->n[1] && blocked < limit; j++)
+      for (int64_t i = 0; i < set->n[0] && blocked < limit; i++) {
         const int64_t gi = set->lo[0] + i, gj = set->lo[1] + j, gk = set->lo[2] + k;
         double        x[3];
         if (!set->in[(k * set->n[1] + j) * set->n[0] + i]) continue;
@@ -236,6 +238,13 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
       }
   *star = blocked ? PETSC_FALSE : PETSC_TRUE;
   if (nblocked) *nblocked = blocked;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3], PetscBool *star, int64_t *nblocked)
+{
+  PetscFunctionBeginUser;
+  PetscCall(sm_set_star_check(set, c, nblocked ? INT64_MAX : 1, star, nblocked));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -749,7 +758,7 @@ static PetscErrorCode sm_basin_geometry(const int64_t (*pairs)[2], int64_t npair
     int64_t       blocked1;
     PetscBool     star1;
     for (int d = 0; d < 3; d++) deep[d] = ((double)v[d] + 0.5) * h[d];
-    PetscCall(sm_shape_star_check(&own, deep, &star1, &blocked1));
+    PetscCall(sm_set_star_check(&own, deep, blocked0, &star1, &blocked1)); /* only whether it sees more */
     if (blocked1 < blocked0) {
       for (int d = 0; d < 3; d++) centre[d] = deep[d];
       *moved = 1;
