@@ -108,26 +108,36 @@ static double sm_star_clearance(const SMStarBox *b, const SMStarRegion *r, const
 typedef struct {
   const SMStarBox    *b;
   const SMStarRegion *r;
+  int64_t            *miss; /* set to the voxel where a walk left the region (-1: the box) */
 } SMStarWalk;
 
 /* Is padded voxel w in the box and in the region? */
 static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
 {
   const SMStarWalk *k = (const SMStarWalk *)ctx;
+  int64_t           i;
   for (int d = 0; d < 3; d++)
-    if (w[d] < 0 || w[d] >= k->b->n[d]) return 0;
-  return sm_star_in(k->r, (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0]);
+    if (w[d] < 0 || w[d] >= k->b->n[d]) {
+      *k->miss = -1;
+      return 0;
+    }
+  i = (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0];
+  if (sm_star_in(k->r, i)) return 1;
+  *k->miss = i;
+  return 0;
 }
 
 /* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check; R: the
-   region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. */
-static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
+   region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. Returns -2 if it is, else
+   the first voxel of the walk outside the region (-1: outside the box). */
+static int64_t sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
-  const SMStarWalk k = {b, r};
+  int64_t          miss = -2;
+  const SMStarWalk k    = {b, r, &miss};
   double           x[3];
 
   sm_star_voxel_centre(b, v, x);
-  return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k);
+  return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k) ? -2 : miss;
 }
 
 /* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
@@ -135,6 +145,20 @@ static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64
 {
   const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
   return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
+}
+
+/* The first 6-neighbour of voxel v outside {reg != 0}, in sm_star_boundary's order, or -1 when v is not a boundary
+   voxel. */
+static inline int64_t sm_star_outside(const SMStarBox *b, const uint8_t *reg, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
+  return !reg[v - 1]    ? v - 1
+         : !reg[v + 1]  ? v + 1
+         : !reg[v - sy] ? v - sy
+         : !reg[v + sy] ? v + sy
+         : !reg[v - sz] ? v - sz
+         : !reg[v + sz] ? v + sz
+                        : -1;
 }
 
 /* 3. Merge parts into larger neighbours where that keeps the neighbour star-shaped from its centre: every voxel of the
@@ -220,7 +244,8 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
           const SMStarRegion own = {NULL, part, q, q};
           clr[q]                 = sm_star_clearance(b, &own, cen + 3 * q);
         }
-        for (int64_t v = head[p]; v >= 0 && fits; v = next[v]) fits = sm_star_visible(b, &both, cen + 3 * q, clr[q], v);
+        for (int64_t v = head[p]; v >= 0 && fits; v = next[v])
+          fits = sm_star_visible(b, &both, cen + 3 * q, clr[q], v) == -2;
         if (!fits) continue;
         for (int64_t v = head[p]; v >= 0; v = next[v]) part[v] = q;
         next[tail[q]] = head[p];
@@ -258,7 +283,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   SMStarBox    b;
   SMGrid       grid;
   PetscReal    hh[3];
-  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, left = 0;
+  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, *blk, left = 0;
   uint8_t     *mask, *reg;
   double      *d2, *adepth, *cen = NULL;
   int32_t     *atom, *ppart;
@@ -301,6 +326,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
   /* voxels of each atom, in increasing index (counting sort); acnt = voxels still unassigned, kept at the front */
   PetscCall(PetscCalloc4(natoms + 1, &aoff, natoms, &acnt, natoms, &order, natoms, &adepth));
+  PetscCall(PetscMalloc1(2 * PetscMax(1, natoms), &blk));
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) aoff[atom[v] + 1]++;
   for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
@@ -358,7 +384,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         for (int64_t t = 0; t < m; t++) {
           vis[k][t] = 0;
           if (sm_star_boundary(&b, reg, vx[t])) {
-            const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]);
+            const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]) == -2;
             vis[k][t]    = sv ? 1 : 2;
             seen[k] += sv;
           }
@@ -374,7 +400,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         changed        = 0;
         for (int64_t t = 0; t < m; t++)
           if (reg[vx[t]] == 1 &&
-              (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, R, vx[t]) : vis[kc][t] == 2)) {
+              (sweep ? sm_star_boundary(&b, reg, vx[t]) && sm_star_visible(&b, &in, c, R, vx[t]) != -2
+                     : vis[kc][t] == 2)) {
             reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
             changed    = 1;
           }
@@ -409,6 +436,12 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         order[j] = a;
         no++;
       }
+      /* An atom that failed fails again as long as neither blk[2a] nor blk[2a + 1] joined the part: its voxel t that
+         failed had the 6-neighbour blk[2a] outside the part and the atom, so t is still a boundary voxel, and the walk
+         of t's segment (the same samples, R fixed) met blk[2a + 1] as its first voxel outside them (-1: outside the
+         box), so it still leaves the region there, the voxels walked before it being still in the region, which
+         only grows. */
+      for (int64_t i = 0; i < no; i++) blk[2 * order[i]] = -1;
       changed = 1;
       while (changed) {
         changed = 0;
@@ -416,9 +449,15 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           const int64_t a = order[i], *vx = avox + aoff[a];
           int           fits = 1;
           if (!acnt[a]) continue;
+          if (blk[2 * a] >= 0 && !reg[blk[2 * a]] && (blk[2 * a + 1] < 0 || !reg[blk[2 * a + 1]])) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
-          for (int64_t t = 0; t < acnt[a] && fits; t++)
-            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, &in, c, R, vx[t]);
+          for (int64_t t = 0; t < acnt[a] && fits; t++) {
+            const int64_t nv = sm_star_outside(&b, reg, vx[t]);
+            if (nv >= 0 && (blk[2 * a + 1] = sm_star_visible(&b, &in, c, R, vx[t])) != -2) {
+              fits       = 0;
+              blk[2 * a] = nv;
+            }
+          }
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
@@ -460,6 +499,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   PetscCall(PetscFree2(avox, pv));
   PetscCall(PetscFree2(vis[0], vis[1]));
   PetscCall(PetscFree4(aoff, acnt, order, adepth));
+  PetscCall(PetscFree(blk));
   PetscCall(PetscFree2(d2, atom));
   PetscCall(PetscFree3(mask, reg, ppart));
   PetscFunctionReturn(PETSC_SUCCESS);
