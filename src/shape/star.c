@@ -173,9 +173,15 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
   int64_t      *head, *tail, *next, *size, *contact;
   int32_t      *order, *alias, *cand;
   double       *clr;
-  int           n = *np, merged = 1, alive;
+  int64_t       off[26];
+  int           n = *np, merged = 1, alive, ne = 0;
 
   PetscFunctionBeginUser;
+  /* the 26 neighbours' offsets: the parts' voxels are never on the padded box's faces */
+  for (int dz = -1; dz <= 1; dz++)
+    for (int dy = -1; dy <= 1; dy++)
+      for (int dx = -1; dx <= 1; dx++)
+        if (dx || dy || dz) off[ne++] = (dz * b->n[1] + dy) * b->n[0] + dx;
   PetscCall(PetscMalloc4(n, &head, n, &tail, n, &size, n, &contact));
   PetscCall(PetscMalloc3(n, &order, n, &alias, n, &cand));
   PetscCall(PetscMalloc1(nb, &next));
@@ -213,20 +219,13 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
       int           nc = 0;
       if (!size[p]) continue;
       /* neighbours that are larger (size, then number), with their contacts */
-      for (int64_t v = head[p]; v >= 0; v = next[v]) {
-        const int64_t x = v % b->n[0], y = (v / b->n[0]) % b->n[1], z = v / (b->n[0] * b->n[1]);
-        for (int dz = -1; dz <= 1; dz++)
-          for (int dy = -1; dy <= 1; dy++)
-            for (int dx = -1; dx <= 1; dx++) {
-              int32_t q;
-              if (x + dx < 0 || y + dy < 0 || z + dz < 0 || x + dx >= b->n[0] || y + dy >= b->n[1] || z + dz >= b->n[2])
-                continue;
-              q = part[v + (dz * b->n[1] + dy) * b->n[0] + dx];
-              if (q < 0 || q == p || size[q] < size[p] || (size[q] == size[p] && q < p)) continue;
-              if (!contact[q]) cand[nc++] = q;
-              contact[q]++;
-            }
-      }
+      for (int64_t v = head[p]; v >= 0; v = next[v])
+        for (int e = 0; e < 26; e++) {
+          const int32_t q = part[v + off[e]];
+          if (q < 0 || q == p || size[q] < size[p] || (size[q] == size[p] && q < p)) continue;
+          if (!contact[q]) cand[nc++] = q;
+          contact[q]++;
+        }
       for (int a = 1; a < nc; a++) {
         const int32_t q = cand[a];
         int           j;
