@@ -375,21 +375,36 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         cv[d]      = (int64_t)floor(s[d] / (double)m + 0.5);
         cand[1][d] = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
       }
-      if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
+      /* (the centroid's voxel being the deepest one, the second candidate is the first) */
+      if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]] && (cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0] != deep)
+        ncand = 2;
       /* vis[k][t]: 1 if voxel t of the atom is on the region's boundary and seen from candidate k, 2 if on it and not
-         seen, 0 if inside */
+         seen, 0 if inside. The second candidate's count stops once it cannot exceed the first's (then its vis is not
+         used); nb0: the boundary voxels not yet looked at */
+      kc = 0;
       for (int k = 0; k < ncand; k++) {
-        const double R = sm_star_clearance(&b, &in, cand[k]);
+        int64_t nb0 = 0;
+        double  R;
+        if (k) {
+          for (int64_t t = 0; t < m; t++) nb0 += vis[0][t] != 0;
+          if (nb0 <= seen[0]) break; /* the first candidate sees every boundary voxel */
+          kc = 1;
+        }
+        R = sm_star_clearance(&b, &in, cand[k]);
         for (int64_t t = 0; t < m; t++) {
           vis[k][t] = 0;
-          if (sm_star_boundary(&b, reg, vx[t])) {
+          if (k ? vis[0][t] != 0 : sm_star_boundary(&b, reg, vx[t])) {
             const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]) == -2;
             vis[k][t]    = sv ? 1 : 2;
             seen[k] += sv;
+            if (k && seen[1] + --nb0 <= seen[0]) {
+              kc = 0;
+              break;
+            }
           }
         }
       }
-      kc = ncand == 2 && seen[1] > seen[0] ? 1 : 0;
+      if (kc && seen[1] <= seen[0]) kc = 0;
       for (int d = 0; d < 3; d++) c[d] = cand[kc][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept; the first sweep sees
          the region of the candidates' count (voxels dropped in a sweep still count as inside until it ends), so it
