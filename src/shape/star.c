@@ -342,7 +342,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
-    double  c[3], dbest = -1;
+    double  c[3], dbest = -1, Rk = -1, dmin = PETSC_MAX_REAL;
     int     changed = 1, kc;
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
@@ -408,19 +408,54 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       for (int d = 0; d < 3; d++) c[d] = cand[kc][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept; the first sweep sees
          the region of the candidates' count (voxels dropped in a sweep still count as inside until it ends), so it
-         takes their answers for the chosen centre */
+         takes their answers for the chosen centre. A voxel seen in the previous sweep (vis[kc][t] == 1) is seen again
+         when its centre is nearer to c than every voxel dropped since (dmin, to the nearest point of their cubes):
+         the segment's samples lie no farther from c than its end, so none is in a dropped voxel (the margin of 1e-6
+         of a voxel is far beyond the rounding of a sample), and the rest of the region is unchanged. */
       for (int sweep = 0; changed; sweep++) {
-        const double R = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
-        changed        = 0;
-        for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 &&
-              (sweep ? sm_star_boundary(&b, reg, vx[t]) && sm_star_visible(&b, &in, c, R, vx[t]) != -2
-                     : vis[kc][t] == 2)) {
-            reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
-            changed    = 1;
+        const double R    = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
+        const double near = dmin - 4e-6 * b.q;
+        uint8_t     *pvis = vis[kc];
+        changed           = 0;
+        for (int64_t t = 0; t < m; t++) {
+          if (reg[vx[t]] != 1) continue;
+          if (!sweep) {
+            if (pvis[t] == 2) {
+              reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
+              changed    = 1;
+            }
+          } else if (!sm_star_boundary(&b, reg, vx[t]))
+            pvis[t] = 0;
+          else {
+            int sv = 0;
+            if (pvis[t] == 1 && near > 0) {
+              double x[3], l2 = 0;
+              sm_star_voxel_centre(&b, vx[t], x);
+              for (int d = 0; d < 3; d++) l2 += (x[d] - c[d]) * (x[d] - c[d]);
+              sv = sqrt(l2) < near;
+            }
+            if (!sv) sv = sm_star_visible(&b, &in, c, R, vx[t]) == -2;
+            pvis[t] = sv ? 1 : 2;
+            if (!sv) {
+              reg[vx[t]] = 2;
+              changed    = 1;
+            }
           }
+        }
+        if (sweep) Rk = R;
+        dmin = PETSC_MAX_REAL;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 2) reg[vx[t]] = 0;
+          if (reg[vx[t]] == 2) {
+            const int64_t iv[3] = {vx[t] % b.n[0], (vx[t] / b.n[0]) % b.n[1], vx[t] / (b.n[0] * b.n[1])};
+            double        s2    = 0;
+            reg[vx[t]]          = 0;
+            for (int d = 0; d < 3; d++) {
+              const double a = (double)(b.lo[d] + iv[d]) * b.h[d],
+                           e = c[d] < a ? a - c[d] : (c[d] > a + b.h[d] ? c[d] - a - b.h[d] : 0);
+              s2 += e * e;
+            }
+            dmin = PetscMin(dmin, sqrt(s2));
+          }
       }
     }
     /* take the kept voxels into the part; the rest stay in the seed atom */
@@ -441,7 +476,9 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     /* grow by whole atoms, deepest first (depth of the remaining voxels; ties: smaller atom), in passes until no atom
        fits; a stable insertion sort, the atoms of one basin being few */
     {
-      const double R  = sm_star_clearance(&b, &in, c); /* of the part; the region tested only grows from it */
+      /* of the part (the last sweep's, when it had one: the region is the same); the region tested only grows from it
+       */
+      const double R  = Rk >= 0 ? Rk : sm_star_clearance(&b, &in, c);
       int64_t      no = 0;
       for (int64_t a = 0; a < natoms; a++) {
         int64_t j;
