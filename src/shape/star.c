@@ -108,20 +108,16 @@ static double sm_star_clearance(const SMStarBox *b, const SMStarRegion *r, const
 typedef struct {
   const SMStarBox    *b;
   const SMStarRegion *r;
-  int64_t            *miss; /* set to the voxel where a walk left the region (-1: the box) */
+  int64_t            *miss; /* set to the voxel where a walk left the region */
 } SMStarWalk;
 
-/* Is padded voxel w in the box and in the region? */
+/* Is padded voxel w in the region? A walk's samples lie between two centres of voxels inside the padded box's faces
+   (the basin's and the centres'), so w is in the box: the samples are rounded to within far less than a voxel from the
+   segment, and its ends are a voxel and a half from the box's faces. */
 static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
 {
   const SMStarWalk *k = (const SMStarWalk *)ctx;
-  int64_t           i;
-  for (int d = 0; d < 3; d++)
-    if (w[d] < 0 || w[d] >= k->b->n[d]) {
-      *k->miss = -1;
-      return 0;
-    }
-  i = (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0];
+  const int64_t     i = (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0];
   if (sm_star_in(k->r, i)) return 1;
   *k->miss = i;
   return 0;
@@ -129,7 +125,7 @@ static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
 
 /* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check; R: the
    region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. Returns -2 if it is, else
-   the first voxel of the walk outside the region (-1: outside the box). */
+   the first voxel of the walk outside the region. */
 static int64_t sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
   int64_t          miss = -2;
@@ -489,9 +485,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
       }
       /* An atom that failed fails again as long as neither blk[2a] nor blk[2a + 1] joined the part: its voxel t that
          failed had the 6-neighbour blk[2a] outside the part and the atom, so t is still a boundary voxel, and the walk
-         of t's segment (the same samples, R fixed) met blk[2a + 1] as its first voxel outside them (-1: outside the
-         box), so it still leaves the region there, the voxels walked before it being still in the region, which
-         only grows. */
+         of t's segment (the same samples, R fixed) met blk[2a + 1] as its first voxel outside them, so it still leaves
+         the region there, the voxels walked before it being still in the region, which only grows. */
       for (int64_t i = 0; i < no; i++) blk[2 * order[i]] = -1;
       changed = 1;
       while (changed) {
@@ -500,7 +495,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           const int64_t a = order[i], *vx = avox + aoff[a];
           int           fits = 1;
           if (!acnt[a]) continue;
-          if (blk[2 * a] >= 0 && !reg[blk[2 * a]] && (blk[2 * a + 1] < 0 || !reg[blk[2 * a + 1]])) continue;
+          if (blk[2 * a] >= 0 && !reg[blk[2 * a]] && !reg[blk[2 * a + 1]]) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
           for (int64_t t = 0; t < acnt[a] && fits; t++) {
             const int64_t nv = sm_star_outside(&b, reg, vx[t]);
