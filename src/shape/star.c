@@ -41,6 +41,8 @@
 #include <stochmorph/log.h>
 #include <math.h>
 
+#define SM_STAR_NDROP 16 /* shrink sweeps: the dropped voxels a segment is checked against (below) */
+
 typedef struct {
   int64_t n[3];    /* padded box */
   int64_t lo[3];   /* global index of padded voxel (0, 0, 0) */
@@ -338,7 +340,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
-    double  c[3], dbest = -1, Rk = -1, dmin = PETSC_MAX_REAL;
+    double  c[3], dbest = -1, Rk = -1, dmin = PETSC_MAX_REAL, dc[SM_STAR_NDROP][3];
+    int64_t nd      = SM_STAR_NDROP + 1; /* voxels dropped in the last sweep, the centres of the first SM_STAR_NDROP */
     int     changed = 1, kc;
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
@@ -407,11 +410,14 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
          takes their answers for the chosen centre. A voxel seen in the previous sweep (vis[kc][t] == 1) is seen again
          when its centre is nearer to c than every voxel dropped since (dmin, to the nearest point of their cubes):
          the segment's samples lie no farther from c than its end, so none is in a dropped voxel (the margin of 1e-6
-         of a voxel is far beyond the rounding of a sample), and the rest of the region is unchanged. */
+         of a voxel is far beyond the rounding of a sample), and the rest of the region is unchanged; so is it when
+         the segment passes farther than the half diagonal (and the margin) from the centre of each of the few dropped
+         voxels. */
       for (int sweep = 0; changed; sweep++) {
         const double R    = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
-        const double near = dmin - 4e-6 * b.q;
-        uint8_t     *pvis = vis[kc];
+        const double near = dmin - 4e-6 * b.q,
+                     rho  = 0.5 * sqrt(b.h[0] * b.h[0] + b.h[1] * b.h[1] + b.h[2] * b.h[2]) + 4e-6 * b.q;
+        uint8_t *pvis     = vis[kc];
         changed           = 0;
         for (int64_t t = 0; t < m; t++) {
           if (reg[vx[t]] != 1) continue;
@@ -425,10 +431,25 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           else {
             int sv = 0;
             if (pvis[t] == 1 && near > 0) {
-              double x[3], l2 = 0;
+              double x[3], u[3], l2 = 0;
               sm_star_voxel_centre(&b, vx[t], x);
-              for (int d = 0; d < 3; d++) l2 += (x[d] - c[d]) * (x[d] - c[d]);
+              for (int d = 0; d < 3; d++) {
+                u[d] = x[d] - c[d];
+                l2 += u[d] * u[d];
+              }
               sv = sqrt(l2) < near;
+              /* or: the segment passes every dropped voxel farther than its half diagonal from its centre */
+              for (int j = 0; !sv && nd <= SM_STAR_NDROP && j < nd; j++) {
+                double y[3], f = 0, e2 = 0;
+                for (int d = 0; d < 3; d++) {
+                  y[d] = dc[j][d] - c[d];
+                  f += y[d] * u[d];
+                }
+                f = f <= 0 ? 0 : (f >= l2 ? 1 : f / l2);
+                for (int d = 0; d < 3; d++) e2 += (y[d] - f * u[d]) * (y[d] - f * u[d]);
+                if (sqrt(e2) <= rho) break;
+                if (j == nd - 1) sv = 1;
+              }
             }
             if (!sv) sv = sm_star_visible(&b, &in, c, R, vx[t]) == -2;
             pvis[t] = sv ? 1 : 2;
@@ -440,11 +461,14 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         }
         if (sweep) Rk = R;
         dmin = PETSC_MAX_REAL;
+        nd   = 0;
         for (int64_t t = 0; t < m; t++)
           if (reg[vx[t]] == 2) {
             const int64_t iv[3] = {vx[t] % b.n[0], (vx[t] / b.n[0]) % b.n[1], vx[t] / (b.n[0] * b.n[1])};
             double        s2    = 0;
             reg[vx[t]]          = 0;
+            if (nd < SM_STAR_NDROP) sm_star_voxel_centre(&b, vx[t], dc[nd]);
+            nd++;
             for (int d = 0; d < 3; d++) {
               const double a = (double)(b.lo[d] + iv[d]) * b.h[d],
                            e = c[d] < a ? a - c[d] : (c[d] > a + b.h[d] ? c[d] - a - b.h[d] : 0);
