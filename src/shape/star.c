@@ -41,6 +41,8 @@
 #include <stochmorph/log.h>
 #include <math.h>
 
+#define SM_STAR_NDROP 16 /* shrink sweeps: the dropped voxels a segment is checked against (below) */
+
 typedef struct {
   int64_t n[3];    /* padded box */
   int64_t lo[3];   /* global index of padded voxel (0, 0, 0) */
@@ -108,26 +110,32 @@ static double sm_star_clearance(const SMStarBox *b, const SMStarRegion *r, const
 typedef struct {
   const SMStarBox    *b;
   const SMStarRegion *r;
+  int64_t            *miss; /* set to the voxel where a walk left the region */
 } SMStarWalk;
 
-/* Is padded voxel w in the box and in the region? */
+/* Is padded voxel w in the region? A walk's samples lie between two centres of voxels inside the padded box's faces
+   (the basin's and the centres'), so w is in the box: the samples are rounded to within far less than a voxel from the
+   segment, and its ends are a voxel and a half from the box's faces. */
 static inline int sm_star_walk_in(const void *ctx, const int64_t w[3])
 {
   const SMStarWalk *k = (const SMStarWalk *)ctx;
-  for (int d = 0; d < 3; d++)
-    if (w[d] < 0 || w[d] >= k->b->n[d]) return 0;
-  return sm_star_in(k->r, (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0]);
+  const int64_t     i = (w[2] * k->b->n[1] + w[1]) * k->b->n[0] + w[0];
+  if (sm_star_in(k->r, i)) return 1;
+  *k->miss = i;
+  return 0;
 }
 
 /* Is the segment from c to the centre of padded voxel v inside the region? Samples as in sm_shape_star_check; R: the
-   region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. */
-static int sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
+   region's clearance around c (sm_star_clearance; 0 for none), see sm_shape_segment_visible. Returns -2 if it is, else
+   the first voxel of the walk outside the region. */
+static int64_t sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const double c[3], double R, int64_t v)
 {
-  const SMStarWalk k = {b, r};
+  int64_t          miss = -2;
+  const SMStarWalk k    = {b, r, &miss};
   double           x[3];
 
   sm_star_voxel_centre(b, v, x);
-  return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k);
+  return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k) ? -2 : miss;
 }
 
 /* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
@@ -135,6 +143,20 @@ static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64
 {
   const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
   return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
+}
+
+/* The first 6-neighbour of voxel v outside {reg != 0}, in sm_star_boundary's order, or -1 when v is not a boundary
+   voxel. */
+static inline int64_t sm_star_outside(const SMStarBox *b, const uint8_t *reg, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
+  return !reg[v - 1]    ? v - 1
+         : !reg[v + 1]  ? v + 1
+         : !reg[v - sy] ? v - sy
+         : !reg[v + sy] ? v + sy
+         : !reg[v - sz] ? v - sz
+         : !reg[v + sz] ? v + sz
+                        : -1;
 }
 
 /* 3. Merge parts into larger neighbours where that keeps the neighbour star-shaped from its centre: every voxel of the
@@ -149,9 +171,15 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
   int64_t      *head, *tail, *next, *size, *contact;
   int32_t      *order, *alias, *cand;
   double       *clr;
-  int           n = *np, merged = 1, alive;
+  int64_t       off[26];
+  int           n = *np, merged = 1, alive, ne = 0;
 
   PetscFunctionBeginUser;
+  /* the 26 neighbours' offsets: the parts' voxels are never on the padded box's faces */
+  for (int dz = -1; dz <= 1; dz++)
+    for (int dy = -1; dy <= 1; dy++)
+      for (int dx = -1; dx <= 1; dx++)
+        if (dx || dy || dz) off[ne++] = (dz * b->n[1] + dy) * b->n[0] + dx;
   PetscCall(PetscMalloc4(n, &head, n, &tail, n, &size, n, &contact));
   PetscCall(PetscMalloc3(n, &order, n, &alias, n, &cand));
   PetscCall(PetscMalloc1(nb, &next));
@@ -189,20 +217,13 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
       int           nc = 0;
       if (!size[p]) continue;
       /* neighbours that are larger (size, then number), with their contacts */
-      for (int64_t v = head[p]; v >= 0; v = next[v]) {
-        const int64_t x = v % b->n[0], y = (v / b->n[0]) % b->n[1], z = v / (b->n[0] * b->n[1]);
-        for (int dz = -1; dz <= 1; dz++)
-          for (int dy = -1; dy <= 1; dy++)
-            for (int dx = -1; dx <= 1; dx++) {
-              int32_t q;
-              if (x + dx < 0 || y + dy < 0 || z + dz < 0 || x + dx >= b->n[0] || y + dy >= b->n[1] || z + dz >= b->n[2])
-                continue;
-              q = part[v + (dz * b->n[1] + dy) * b->n[0] + dx];
-              if (q < 0 || q == p || size[q] < size[p] || (size[q] == size[p] && q < p)) continue;
-              if (!contact[q]) cand[nc++] = q;
-              contact[q]++;
-            }
-      }
+      for (int64_t v = head[p]; v >= 0; v = next[v])
+        for (int e = 0; e < 26; e++) {
+          const int32_t q = part[v + off[e]];
+          if (q < 0 || q == p || size[q] < size[p] || (size[q] == size[p] && q < p)) continue;
+          if (!contact[q]) cand[nc++] = q;
+          contact[q]++;
+        }
       for (int a = 1; a < nc; a++) {
         const int32_t q = cand[a];
         int           j;
@@ -220,7 +241,8 @@ static PetscErrorCode sm_star_merge(const SMStarBox *b, int32_t *part, int *np, 
           const SMStarRegion own = {NULL, part, q, q};
           clr[q]                 = sm_star_clearance(b, &own, cen + 3 * q);
         }
-        for (int64_t v = head[p]; v >= 0 && fits; v = next[v]) fits = sm_star_visible(b, &both, cen + 3 * q, clr[q], v);
+        for (int64_t v = head[p]; v >= 0 && fits; v = next[v])
+          fits = sm_star_visible(b, &both, cen + 3 * q, clr[q], v) == -2;
         if (!fits) continue;
         for (int64_t v = head[p]; v >= 0; v = next[v]) part[v] = q;
         next[tail[q]] = head[p];
@@ -258,7 +280,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   SMStarBox    b;
   SMGrid       grid;
   PetscReal    hh[3];
-  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, left = 0;
+  int64_t      nb, natoms = 0, *wsl, *aoff, *avox, *acnt, *order, *pv, *blk, left = 0;
   uint8_t     *mask, *reg;
   double      *d2, *adepth, *cen = NULL;
   int32_t     *atom, *ppart;
@@ -301,6 +323,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
   /* voxels of each atom, in increasing index (counting sort); acnt = voxels still unassigned, kept at the front */
   PetscCall(PetscCalloc4(natoms + 1, &aoff, natoms, &acnt, natoms, &order, natoms, &adepth));
+  PetscCall(PetscMalloc1(2 * PetscMax(1, natoms), &blk));
   for (int64_t v = 0; v < nb; v++)
     if (atom[v] >= 0) aoff[atom[v] + 1]++;
   for (int64_t a = 0; a < natoms; a++) aoff[a + 1] += aoff[a];
@@ -317,7 +340,8 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
 
   while (left > 0) {
     int64_t seed = -1, deep = -1, npart = 0;
-    double  c[3], dbest = -1;
+    double  c[3], dbest = -1, Rk = -1, dmin = PETSC_MAX_REAL, dc[SM_STAR_NDROP][3];
+    int64_t nd      = SM_STAR_NDROP + 1; /* voxels dropped in the last sweep, the centres of the first SM_STAR_NDROP */
     int     changed = 1, kc;
 
     /* the seed: the unassigned atom with the deepest remaining voxel (ties: smaller atom, smaller voxel) */
@@ -350,36 +374,108 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         cv[d]      = (int64_t)floor(s[d] / (double)m + 0.5);
         cand[1][d] = ((double)(b.lo[d] + cv[d]) + 0.5) * b.h[d];
       }
-      if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]]) ncand = 2;
+      /* (the centroid's voxel being the deepest one, the second candidate is the first) */
+      if (reg[(cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0]] && (cv[2] * b.n[1] + cv[1]) * b.n[0] + cv[0] != deep)
+        ncand = 2;
       /* vis[k][t]: 1 if voxel t of the atom is on the region's boundary and seen from candidate k, 2 if on it and not
-         seen, 0 if inside */
+         seen, 0 if inside. The second candidate's count stops once it cannot exceed the first's (then its vis is not
+         used); nb0: the boundary voxels not yet looked at */
+      kc = 0;
       for (int k = 0; k < ncand; k++) {
-        const double R = sm_star_clearance(&b, &in, cand[k]);
+        int64_t nb0 = 0;
+        double  R;
+        if (k) {
+          for (int64_t t = 0; t < m; t++) nb0 += vis[0][t] != 0;
+          if (nb0 <= seen[0]) break; /* the first candidate sees every boundary voxel */
+          kc = 1;
+        }
+        R = sm_star_clearance(&b, &in, cand[k]);
         for (int64_t t = 0; t < m; t++) {
           vis[k][t] = 0;
-          if (sm_star_boundary(&b, reg, vx[t])) {
-            const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]);
+          if (k ? vis[0][t] != 0 : sm_star_boundary(&b, reg, vx[t])) {
+            const int sv = sm_star_visible(&b, &in, cand[k], R, vx[t]) == -2;
             vis[k][t]    = sv ? 1 : 2;
             seen[k] += sv;
+            if (k && seen[1] + --nb0 <= seen[0]) {
+              kc = 0;
+              break;
+            }
           }
         }
       }
-      kc = ncand == 2 && seen[1] > seen[0] ? 1 : 0;
+      if (kc && seen[1] <= seen[0]) kc = 0;
       for (int d = 0; d < 3; d++) c[d] = cand[kc][d];
       /* the visible voxels of the atom, shrunk until each one's segment lies in the voxels kept; the first sweep sees
          the region of the candidates' count (voxels dropped in a sweep still count as inside until it ends), so it
-         takes their answers for the chosen centre */
+         takes their answers for the chosen centre. A voxel seen in the previous sweep (vis[kc][t] == 1) is seen again
+         when its centre is nearer to c than every voxel dropped since (dmin, to the nearest point of their cubes):
+         the segment's samples lie no farther from c than its end, so none is in a dropped voxel (the margin of 1e-6
+         of a voxel is far beyond the rounding of a sample), and the rest of the region is unchanged; so is it when
+         the segment passes farther than the half diagonal (and the margin) from the centre of each of the few dropped
+         voxels. */
       for (int sweep = 0; changed; sweep++) {
-        const double R = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
-        changed        = 0;
-        for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 1 &&
-              (sweep ? sm_star_boundary(&b, reg, vx[t]) && !sm_star_visible(&b, &in, c, R, vx[t]) : vis[kc][t] == 2)) {
-            reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
-            changed    = 1;
+        const double R    = sweep ? sm_star_clearance(&b, &in, c) : 0; /* the region does not change within a sweep */
+        const double near = dmin - 4e-6 * b.q,
+                     rho  = 0.5 * sqrt(b.h[0] * b.h[0] + b.h[1] * b.h[1] + b.h[2] * b.h[2]) + 4e-6 * b.q;
+        uint8_t *pvis     = vis[kc];
+        changed           = 0;
+        for (int64_t t = 0; t < m; t++) {
+          if (reg[vx[t]] != 1) continue;
+          if (!sweep) {
+            if (pvis[t] == 2) {
+              reg[vx[t]] = 2; /* dropped in this sweep: still counted as inside until the sweep ends */
+              changed    = 1;
+            }
+          } else if (!sm_star_boundary(&b, reg, vx[t]))
+            pvis[t] = 0;
+          else {
+            int sv = 0;
+            if (pvis[t] == 1 && near > 0) {
+              double x[3], u[3], l2 = 0;
+              sm_star_voxel_centre(&b, vx[t], x);
+              for (int d = 0; d < 3; d++) {
+                u[d] = x[d] - c[d];
+                l2 += u[d] * u[d];
+              }
+              sv = sqrt(l2) < near;
+              /* or: the segment passes every dropped voxel farther than its half diagonal from its centre */
+              for (int j = 0; !sv && nd <= SM_STAR_NDROP && j < nd; j++) {
+                double y[3], f = 0, e2 = 0;
+                for (int d = 0; d < 3; d++) {
+                  y[d] = dc[j][d] - c[d];
+                  f += y[d] * u[d];
+                }
+                f = f <= 0 ? 0 : (f >= l2 ? 1 : f / l2);
+                for (int d = 0; d < 3; d++) e2 += (y[d] - f * u[d]) * (y[d] - f * u[d]);
+                if (sqrt(e2) <= rho) break;
+                if (j == nd - 1) sv = 1;
+              }
+            }
+            if (!sv) sv = sm_star_visible(&b, &in, c, R, vx[t]) == -2;
+            pvis[t] = sv ? 1 : 2;
+            if (!sv) {
+              reg[vx[t]] = 2;
+              changed    = 1;
+            }
           }
+        }
+        if (sweep) Rk = R;
+        dmin = PETSC_MAX_REAL;
+        nd   = 0;
         for (int64_t t = 0; t < m; t++)
-          if (reg[vx[t]] == 2) reg[vx[t]] = 0;
+          if (reg[vx[t]] == 2) {
+            const int64_t iv[3] = {vx[t] % b.n[0], (vx[t] / b.n[0]) % b.n[1], vx[t] / (b.n[0] * b.n[1])};
+            double        s2    = 0;
+            reg[vx[t]]          = 0;
+            if (nd < SM_STAR_NDROP) sm_star_voxel_centre(&b, vx[t], dc[nd]);
+            nd++;
+            for (int d = 0; d < 3; d++) {
+              const double a = (double)(b.lo[d] + iv[d]) * b.h[d],
+                           e = c[d] < a ? a - c[d] : (c[d] > a + b.h[d] ? c[d] - a - b.h[d] : 0);
+              s2 += e * e;
+            }
+            dmin = PetscMin(dmin, sqrt(s2));
+          }
       }
     }
     /* take the kept voxels into the part; the rest stay in the seed atom */
@@ -400,7 +496,9 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
     /* grow by whole atoms, deepest first (depth of the remaining voxels; ties: smaller atom), in passes until no atom
        fits; a stable insertion sort, the atoms of one basin being few */
     {
-      const double R  = sm_star_clearance(&b, &in, c); /* of the part; the region tested only grows from it */
+      /* of the part (the last sweep's, when it had one: the region is the same); the region tested only grows from it
+       */
+      const double R  = Rk >= 0 ? Rk : sm_star_clearance(&b, &in, c);
       int64_t      no = 0;
       for (int64_t a = 0; a < natoms; a++) {
         int64_t j;
@@ -409,6 +507,11 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         order[j] = a;
         no++;
       }
+      /* An atom that failed fails again as long as neither blk[2a] nor blk[2a + 1] joined the part: its voxel t that
+         failed had the 6-neighbour blk[2a] outside the part and the atom, so t is still a boundary voxel, and the walk
+         of t's segment (the same samples, R fixed) met blk[2a + 1] as its first voxel outside them, so it still leaves
+         the region there, the voxels walked before it being still in the region, which only grows. */
+      for (int64_t i = 0; i < no; i++) blk[2 * order[i]] = -1;
       changed = 1;
       while (changed) {
         changed = 0;
@@ -416,9 +519,15 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
           const int64_t a = order[i], *vx = avox + aoff[a];
           int           fits = 1;
           if (!acnt[a]) continue;
+          if (blk[2 * a] >= 0 && !reg[blk[2 * a]] && !reg[blk[2 * a + 1]]) continue;
           for (int64_t t = 0; t < acnt[a]; t++) reg[vx[t]] = 1;
-          for (int64_t t = 0; t < acnt[a] && fits; t++)
-            fits = !sm_star_boundary(&b, reg, vx[t]) || sm_star_visible(&b, &in, c, R, vx[t]);
+          for (int64_t t = 0; t < acnt[a] && fits; t++) {
+            const int64_t nv = sm_star_outside(&b, reg, vx[t]);
+            if (nv >= 0 && (blk[2 * a + 1] = sm_star_visible(&b, &in, c, R, vx[t])) != -2) {
+              fits       = 0;
+              blk[2 * a] = nv;
+            }
+          }
           for (int64_t t = 0; t < acnt[a]; t++) {
             if (fits) {
               ppart[vx[t]] = np;
@@ -460,6 +569,7 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
   PetscCall(PetscFree2(avox, pv));
   PetscCall(PetscFree2(vis[0], vis[1]));
   PetscCall(PetscFree4(aoff, acnt, order, adepth));
+  PetscCall(PetscFree(blk));
   PetscCall(PetscFree2(d2, atom));
   PetscCall(PetscFree3(mask, reg, ppart));
   PetscFunctionReturn(PETSC_SUCCESS);
