@@ -33,8 +33,9 @@
  *        breadth-first distance inside the plateaus of b from their k = 0 voxels (every plateau reached from a marker
  *        has one: on a best path to it, the voxel after the last higher one): a raster pass finds the k = 0 voxels, a
  *        second queues the unset voxels next to one of their plateau with k = 1, and a FIFO search sets the others
- *        (sm_ws_steps; across slabs, rounds of ghost exchange as for the floods). A voxel of the set that no marker
- *        reaches keeps b = 0, and step 5 reports it.
+ *        (sm_ws_steps; across slabs, rounds of ghost exchange as for the floods). A component of the set without a
+ *        marker (there is none: its highest plateau of R is a regional maximum) would leave its highest plateau of b
+ *        with k unset, and step 5 reports those voxels as not reached.
  *   5. Parent of a voxel: among the neighbours through which it attains its key, the one Meyer's flood would have
  *      processed first (best key; then the largest d, a step up the distance map; then the smallest global index);
  *      its label is the label of its parent (markers: the marker number). Parents precede their children in key
@@ -276,11 +277,11 @@ static PetscErrorCode sm_ws_run_steps(const SMWsCtx *c, SMWsQueue *h, const uint
 }
 
 /* Step 4's k given b (see the header), with current ghost planes of b: k = 0 on the markers, on the voxels outside the
-   set or not reached (b = 0) and on the voxels with a neighbour of a higher b; the others start unset (INT32_MAX),
-   those with a neighbour of k = 0 in their plateau get k = 1 and are queued, and the breadth-first search runs from
-   them; across slabs the ghost planes of k are exchanged, their voxels with 0 < k < unset pushed as sources (those
-   with k = 0 acted before the first search), and the local search resumed, until no rank changes a value (k only
-   decreases). The ghost planes of k are current on return. Collective. */
+   set (b = 0) and on the voxels with a neighbour of a higher b; the others start unset (INT32_MAX), those with a
+   neighbour of k = 0 in their plateau get k = 1 and are queued, and the breadth-first search runs from them; across
+   slabs the ghost planes of k are exchanged, their voxels with 0 < k < unset pushed as sources (those with k = 0 acted
+   before the first search), and the local search resumed, until no rank changes a value (k only decreases). The ghost
+   planes of k are current on return. Collective. */
 static PetscErrorCode sm_ws_steps(const SMWsCtx *c, SMWsQueue *h, const uint32_t *b, const uint8_t *marker, int32_t *k)
 {
   const int32_t unset = INT32_MAX, zero = 0;
@@ -800,6 +801,10 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
         const int64_t v = z * c.np + y * c.nx + x;
         int           bq;
         if (!d[v] || marker[v]) continue;
+        if (k[v] == INT32_MAX) { /* unset: no path from a marker (and no neighbour of equal b has a finite k) */
+          missing++;
+          continue;
+        }
         if (x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1)
           bq = sm_ws_parent_of(&c, d, b, k, v, 1, x, y);
         else
