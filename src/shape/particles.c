@@ -253,11 +253,13 @@ PetscErrorCode sm_shape_star_check(const SMShapeVoxelSet *set, const double c[3]
 double sm_shape_extract_bytes_per_voxel(void)
 {
   /* labels (1) + mask (1) + watershed labels (8) + the EDT (8, kept through the watershed for the deepest voxels) +
-     the watershed's peak (about 30 at a solid fraction of 0.6, at most 16 + 16 for a full phase, see watershed.c);
-     afterwards the labels with ghost planes (8) and the gathered voxel pairs (16 per voxel of the phase and per
-     touching neighbour basin, sent and received), then one basin at a time the cut's work space (about 100 bytes per
-     voxel of the basin's box, star.c), small beside the slab unless one basin spans most of the box */
-  return 1 + 1 + 8 + 40;
+     the watershed's peak (about 24 whatever the solid fraction, see watershed.c): 42; afterwards the labels with
+     ghost planes (8) and the gathered voxel pairs (16 per voxel of the phase and per touching neighbour basin, sent
+     and received, then received and sorted into a copy: 32 per pair), then one basin at a time the cut's work space
+     (about 100 bytes per voxel of the basin's box, star.c), small beside the slab unless one basin spans most of the
+     box. The larger stage is now the gathering for a dense phase: 1 + 32 (1 + t) for a full phase with t touching
+     neighbour basins per voxel, within 50 up to t = 1/2 */
+  return 50;
 }
 
 static int sm_pair_compare(const void *a, const void *b);

@@ -33,7 +33,7 @@
  * the staircase surface that no neighbouring centre sees; each is a (tiny) star-shaped sub-particle of its own.
  *
  * Cost: per visibility test, the segment length over a quarter voxel, and only boundary voxels are tested; a part test
- * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~30
+ * stops at the first hidden voxel. Memory per box voxel (box padded by one voxel): the one-rank watershed's ~24
  * bytes, the distance map (8), the atom and part numbers (8) and the region byte. Boxes are those of single basins,
  * small beside the slab. */
 #include "shape_impl.h"

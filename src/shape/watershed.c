@@ -1,8 +1,8 @@
 /* Marker-controlled watershed of a set on its distance map, distributed over the z-slabs (SPEC 7, step 1).
  *
- * Every step is a "flood": a maximum-bottleneck search, value(v) = the largest, over 26-paths from a source u to v, of
- * min(value(u), smallest f on the path after u). Inside a slab it is Dijkstra's algorithm (a valid greedy order because
- * extending a path by one voxel never raises its value) on a bucket queue; across slabs the two ghost planes
+ * Steps 2 to 4 rest on "floods": a maximum-bottleneck search, value(v) = the largest, over 26-paths from a source u to
+ * v, of min(value(u), smallest f on the path after u). Inside a slab it is Dijkstra's algorithm (a valid greedy order
+ * because extending a path by one voxel never raises its value) on a bucket queue; across slabs the two ghost planes
  * are exchanged, their voxels pushed as sources, and the local search resumed, until no rank changes a value (the
  * values only increase, so this terminates; each round costs two plane exchanges and an Allreduce, and the number of
  * rounds is the number of slab crossings of the longest chain of improvements, a few in practice). The fixed point is
@@ -19,8 +19,23 @@
  *      The exits are not queued: the other voxels take their first values from their neighbours and are queued.
  *   4. Watershed flood from the markers (value +inf there) over d with the lexicographic key (b, k): b the bottleneck
  *      as above, k the number of steps since the path last went down to the level b (fewer is better). This is the
- *      order in which Meyer's priority flood (a FIFO queue per level) reaches the voxels; extending a path never
- *      improves its key, so the Dijkstra search is again exact.
+ *      order in which Meyer's priority flood (a FIFO queue per level) reaches the voxels. Extending a path never
+ *      improves its key, so the key is the unique fixed point of the relaxation from the neighbours u of v,
+ *      (b, k)(v) = the best over u of (min(b_u, d_v), d_v < b_u ? 0 : k_u + 1), the markers keeping (+inf, 0). It is
+ *      found without the flood's order (which visits the whole slab once per level, missing the caches at every pop):
+ *      - b, maximised first, is the flood's value alone: the reconstruction by dilation of the markers under d
+ *        (L. Vincent 1993, see sm_ws_scans). It lies between R and d (sm_ws_raise), so, as in Vincent's hybrid
+ *        algorithm but starting from R instead of raster scans, one raster pass lets the few voxels with R < d (none
+ *        when h = 0) take their values from their neighbours, queues those that rose, and the flood goes on from
+ *        them. The markers, above d, never change and give their neighbours d.
+ *      - k given b: k(v) = 0 if a neighbour has a higher b (then b_v = d_v; every neighbour of a marker), else 1 + the
+ *        smallest k of its neighbours of equal b (one with b_u = d_v gives k_u + 1, not 0). So k is the
+ *        breadth-first distance inside the plateaus of b from their k = 0 voxels (every plateau reached from a marker
+ *        has one: on a best path to it, the voxel after the last higher one): a raster pass finds the k = 0 voxels, a
+ *        second queues the unset voxels next to one of their plateau with k = 1, and a FIFO search sets the others
+ *        (sm_ws_steps; across slabs, rounds of ghost exchange as for the floods). A component of the set without a
+ *        marker (there is none: its highest plateau of R is a regional maximum) would leave its highest plateau of b
+ *        with k unset, and step 5 reports those voxels as not reached.
  *   5. Parent of a voxel: among the neighbours through which it attains its key, the one Meyer's flood would have
  *      processed first (best key; then the largest d, a step up the distance map; then the smallest global index);
  *      its label is the label of its parent (markers: the marker number). Parents precede their children in key
@@ -31,15 +46,17 @@
  * volume (every rank gathers the distinct distances of all slabs: a few thousand for cubic voxels, the square roots of
  * sums of three squares), 0 for -inf and the last level for +inf. Comparisons of levels are those of the values, so
  * the result is the one of the floods on doubles, bit for bit, in 4 bytes instead of 8. The queue is a FIFO per level
- * (Meyer's hierarchical queue): pops come from the highest non-empty level, in O(1). Within a level a FIFO pops the
- * smaller k first whenever the pushes follow the greedy order; the sources pushed again from the ghost planes may not,
- * and then a voxel is simply improved again later (the stale-entry test and the strict improvement rule make every
- * flood a label-correcting search with the same unique fixed point).
- * Memory, per voxel of the slab (with two ghost planes): d, R and Q/label as 32-bit levels or labels (12 bytes; in
- * step 4 d, b and k side by side, 12, replace d and R), marker and parent bytes (2), the components' int64 labels (8,
- * freed before step 4) and the queue (16 bytes per queued voxel: steps 2 and 3 queue a few per cent of the set, step
- * 4's front holds about a quarter of it); the caller's squared distances (8) are read in step 1: about 30 bytes per
- * voxel at the peak for a solid fraction of 0.6 (64 with doubles and a binary heap). */
+ * (Meyer's hierarchical queue): pops come from the highest non-empty level, in O(1); step 4's search for k uses level 0
+ * alone, a FIFO that pops the smaller k first as long as the pushes come in the order of k. The sources pushed again
+ * from the ghost planes may break the greedy order, and then a voxel is simply improved again later (the stale-entry
+ * test and the strict improvement rule make every search label-correcting, with the same unique fixed point).
+ * Memory, per voxel of the slab (with two ghost planes): d, R and Q/label as 32-bit levels or labels (12 bytes; step
+ * 4's b takes R's place, its k adds 4 once the components' labels are freed), marker and parent bytes (2) and the
+ * markers of the slab (1), the components' int64 labels (8) and the queue (16 bytes per queued voxel, its pool kept
+ * from step to step: under 1 % of the set at its largest on the 80^3-96^3 test twins); the caller's squared distances
+ * (8) are read in step 1: about 24 bytes per voxel at the peak (the components), whatever the solid fraction (30 at a
+ * solid fraction of 0.6 with step 4's priority flood on interleaved (d, b, k) records, 64 with doubles and a binary
+ * heap). */
 #include "shape_impl.h"
 #include <stochmorph/morph.h>
 #include <stochmorph/log.h>
@@ -68,7 +85,6 @@ typedef struct {
   PetscMPIInt rank, size;
   int64_t     nx, ny, nz, np, next, z_start; /* nz: local planes; next: (nz + 2) np, the array with ghost planes */
   int64_t     off[26];
-  ptrdiff_t   ob[26]; /* off[] in bytes of a step-4 record (SMWsVox; steps 4 and 5) */
   int         d[26][3];
 } SMWsCtx;
 
@@ -222,137 +238,145 @@ static PetscErrorCode sm_ws_solve(const SMWsCtx *c, SMWsQueue *h, const uint32_t
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Step 4's state of a voxel: its distance level d, its key (b, k). The flood reads all three of each of the 26
-   neighbours of every voxel it pops, in the order of the levels, i.e. all over the slab: kept together they share a
-   cache line instead of taking one in each of three arrays. */
-typedef struct {
-  uint32_t d, b;
-  int32_t  k;
-} SMWsVox;
-
-/* Step 4's relaxation of neighbour w (of the states s) from a popped voxel of level eb and step count k1 - 1: the
-   candidate is (min(eb, d_w), k1 if it stays at eb, else 0); a better one than w's is taken and queued. A voxel
-   outside the set (d_w = 0) is never reached. */
-static inline PetscErrorCode sm_ws_relax(SMWsQueue *h, SMWsVox *s, SMWsVox *w, uint32_t eb, int32_t k1, PetscBool *ch)
+/* Step 4's k on the local planes: a breadth-first search from the queued voxels (all in level 0 of the queue, a FIFO)
+   inside the plateaus of b, i.e. between 26-neighbours of equal b. Targets are voxels of the slab's own planes whose
+   k is larger than the candidate's; the first pushes (all with k = 1) keep the FIFO in the order of k, so on one rank
+   every voxel is set once, at its final k; sources pushed again from the ghost planes may break that order, and then a
+   voxel is simply improved again later (label-correcting, with the stale-entry test). */
+static PetscErrorCode sm_ws_run_steps(const SMWsCtx *c, SMWsQueue *h, const uint32_t *b, int32_t *k, PetscBool *changed)
 {
-  const uint32_t wd = w->d;
-  uint32_t       cb;
-  int32_t        ck;
-
-  PetscFunctionBeginUser;
-  if (!wd) PetscFunctionReturn(PETSC_SUCCESS);
-  cb = wd < eb ? wd : eb;
-  ck = wd < eb ? 0 : k1;
-  if (cb > w->b || (cb == w->b && ck < w->k)) {
-    w->b = cb;
-    w->k = ck;
-    *ch  = PETSC_TRUE;
-    PetscCall(sm_ws_push(h, cb, ck, (int64_t)(w - s)));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* sm_ws_run for step 4, on the voxels' states. The markers need no test: their b, the level of +inf, is above every
-   d, so no candidate ever reaches it. The neighbours are reached by byte offsets kept in registers' reach (a local
-   copy the pushes cannot alias), and the voxels away from the box's sides and the slab's first and last planes (all
-   but a thin shell) take a loop without range tests. */
-static PetscErrorCode sm_ws_run_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, PetscBool *changed)
-{
-  ptrdiff_t     ob[26];
   const int64_t nx = c->nx, ny = c->ny, nz = c->nz, np = c->np;
-  PetscBool     ch = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscArraycpy(ob, c->ob, 26));
   while (h->n) {
-    uint32_t       eb;
-    const SMWsNode e  = sm_ws_pop(h, &eb);
-    char          *pv = (char *)(s + e.v);
+    uint32_t       el;
+    const SMWsNode e  = sm_ws_pop(h, &el);
+    const uint32_t eb = b[e.v];
     const int32_t  k1 = e.k + 1;
     int64_t        x, y, z, rem;
-    if (eb != ((SMWsVox *)pv)->b || e.k != ((SMWsVox *)pv)->k) continue; /* stale entry */
-    z   = e.v / np;
-    rem = e.v - z * np;
-    y   = rem / nx;
-    x   = rem - y * nx;
-    if (x > 0 && y > 0 && x < nx - 1 && y < ny - 1 && z > 1 && z < nz) {
-#pragma GCC unroll 26
-      for (int q = 0; q < 26; q++) PetscCall(sm_ws_relax(h, s, (SMWsVox *)(pv + ob[q]), eb, k1, &ch));
-      continue;
-    }
+    int            inner;
+    if (e.k != k[e.v]) continue; /* stale entry */
+    z     = e.v / np;
+    rem   = e.v - z * np;
+    y     = rem / nx;
+    x     = rem - y * nx;
+    inner = x > 0 && y > 0 && x < nx - 1 && y < ny - 1 && z > 1 && z < nz;
     for (int q = 0; q < 26; q++) {
-      const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
-      if (xx < 0 || yy < 0 || xx >= nx || yy >= ny || zz < 1 || zz > nz) continue;
-      PetscCall(sm_ws_relax(h, s, (SMWsVox *)(pv + ob[q]), eb, k1, &ch));
+      const int64_t w = e.v + c->off[q];
+      if (!inner) {
+        const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1], zz = z + c->d[q][2];
+        if (xx < 0 || yy < 0 || xx >= nx || yy >= ny || zz < 1 || zz > nz) continue;
+      }
+      if (b[w] == eb && k[w] > k1) {
+        k[w]     = k1;
+        *changed = PETSC_TRUE;
+        PetscCall(sm_ws_push(h, 0, k1, w));
+      }
     }
   }
-  if (ch) *changed = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Step 5's parent of a voxel sv (set, not a marker): the code q of the neighbour Meyer's flood labels it from (see
-   the header), -1 if none attains its key. inner: sv is away from the box's sides (x, y), so all 26 neighbours are in
-   the ext array (the ghost planes hold the neighbours' states); c->ob: the byte offsets of the neighbours. A neighbour
-   below sv's level (or unreached) cannot attain it: the candidate's level is at most the neighbour's. */
-static inline int sm_ws_parent_of(const SMWsCtx *c, const SMWsVox *sv, int inner, int64_t x, int64_t y)
+/* Step 4's k given b (see the header), with current ghost planes of b: k = 0 on the markers, on the voxels outside the
+   set (b = 0) and on the voxels with a neighbour of a higher b; the others start unset (INT32_MAX), those with a
+   neighbour of k = 0 in their plateau get k = 1 and are queued, and the breadth-first search runs from them; across
+   slabs the ghost planes of k are exchanged, their voxels with 0 < k < unset pushed as sources (those with k = 0 acted
+   before the first search), and the local search resumed, until no rank changes a value (k only decreases). The ghost
+   planes of k are current on return. Collective. */
+static PetscErrorCode sm_ws_steps(const SMWsCtx *c, SMWsQueue *h, const uint32_t *b, const uint8_t *marker, int32_t *k)
 {
-  const char    *pv = (const char *)sv;
-  const uint32_t lo = sv->b ? sv->b : 1, svd = sv->d, svb = sv->b;
-  const int32_t  svk = sv->k;
+  const int32_t unset = INT32_MAX, zero = 0;
+  PetscBool     changed = PETSC_FALSE;
+  int           any     = 1;
+
+  PetscFunctionBeginUser;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass) PetscCall(sm_ws_exchange(c, k, MPI_INT32_T, sizeof(int32_t), &zero));
+    for (int64_t z = 1; z <= c->nz; z++)
+      for (int64_t y = 0; y < c->ny; y++)
+        for (int64_t x = 0; x < c->nx; x++) {
+          const int64_t  v     = z * c->np + y * c->nx + x;
+          const int      inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1;
+          const uint32_t bv    = b[v];
+          if (!pass) {
+            k[v] = 0;
+            if (!bv || marker[v]) continue;
+            k[v] = unset;
+          } else if (k[v] != unset)
+            continue;
+          for (int q = 0; q < 26; q++) { /* the ghost planes hold the neighbours' b and k: only the box's sides */
+            const int64_t u = v + c->off[q];
+            if (!inner) {
+              const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1];
+              if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny) continue;
+            }
+            if (!pass && b[u] > bv) {
+              k[v] = 0;
+              break;
+            }
+            if (pass && b[u] == bv && !k[u]) {
+              k[v] = 1;
+              PetscCall(sm_ws_push(h, 0, 1, v));
+              break;
+            }
+          }
+        }
+  }
+  PetscCall(sm_ws_run_steps(c, h, b, k, &changed));
+  while (any) {
+    int mine;
+    PetscCall(sm_ws_exchange(c, k, MPI_INT32_T, sizeof(int32_t), &zero));
+    if (c->size == 1) break;
+    for (int g = 0; g < 2; g++) {
+      const int64_t base = g ? (c->nz + 1) * c->np : 0;
+      for (int64_t i = 0; i < c->np; i++)
+        if (b[base + i] && k[base + i] > 0 && k[base + i] < unset) PetscCall(sm_ws_push(h, 0, k[base + i], base + i));
+    }
+    changed = PETSC_FALSE;
+    PetscCall(sm_ws_run_steps(c, h, b, k, &changed));
+    mine = changed ? 1 : 0;
+    PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Step 5's parent of voxel v (set, not a marker): the code q of the neighbour Meyer's flood labels it from (see the
+   header), -1 if none attains its key. inner: v is away from the box's sides (x, y), so all 26 neighbours are in the
+   ext arrays (the ghost planes hold the neighbours' d, b and k). A neighbour below v's level (or unreached) cannot
+   attain it: the candidate's level is at most the neighbour's. */
+static inline int sm_ws_parent_of(const SMWsCtx *c, const uint32_t *d, const uint32_t *b, const int32_t *k, int64_t v,
+                                  int inner, int64_t x, int64_t y)
+{
+  const uint32_t lo = b[v] ? b[v] : 1, svd = d[v], svb = b[v];
+  const int32_t  svk = k[v];
   int            bq  = -1;
   uint32_t       bb = 0, bd = 0;
   int32_t        bk = 0;
 
   for (int q = 0; q < 26; q++) {
-    const SMWsVox *su = (const SMWsVox *)(pv + c->ob[q]);
-    uint32_t       cb;
-    int32_t        ck;
+    const int64_t u = v + c->off[q];
+    uint32_t      cb;
+    int32_t       ck;
     if (!inner) {
       const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1];
       if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny) continue;
     }
-    if (su->b < lo) continue;
-    cb = PetscMin(su->b, svd);
-    ck = cb == su->b ? su->k + 1 : 0;
+    if (b[u] < lo) continue;
+    cb = PetscMin(b[u], svd);
+    ck = cb == b[u] ? k[u] + 1 : 0;
     if (cb != svb || ck != svk) continue;
     /* Meyer's flood labels v from the neighbour that was processed first: the best (b, k), then the deepest (a step up
        the distance map), then the smallest global index. The global index of neighbour q is v's plus c->off[q] (the
        ghost planes are the neighbours' planes), which increases with q: of equal candidates the first one met has the
        smallest index, so the last test needs no index. */
-    if (bq < 0 || sm_ws_better(su->b, su->k, bb, bk) || (su->b == bb && su->k == bk && su->d > bd)) {
+    if (bq < 0 || sm_ws_better(b[u], k[u], bb, bk) || (b[u] == bb && k[u] == bk && d[u] > bd)) {
       bq = q;
-      bb = su->b;
-      bk = su->k;
-      bd = su->d;
+      bb = b[u];
+      bk = k[u];
+      bd = d[u];
     }
   }
   return bq;
-}
-
-/* sm_ws_solve for step 4 (vt: the MPI type of an SMWsVox). */
-static PetscErrorCode sm_ws_solve_key(const SMWsCtx *c, SMWsQueue *h, SMWsVox *s, MPI_Datatype vt)
-{
-  const SMWsVox none    = {0, 0, 0};
-  PetscBool     changed = PETSC_FALSE;
-  int           any     = 1;
-
-  PetscFunctionBeginUser;
-  PetscCall(sm_ws_run_key(c, h, s, &changed));
-  while (any) {
-    int mine;
-    PetscCall(sm_ws_exchange(c, s, vt, sizeof(SMWsVox), &none));
-    if (c->size == 1) break;
-    for (int g = 0; g < 2; g++) {
-      const int64_t base = g ? (c->nz + 1) * c->np : 0;
-      for (int64_t i = 0; i < c->np; i++)
-        if (s[base + i].b) PetscCall(sm_ws_push(h, s[base + i].b, s[base + i].k, base + i));
-    }
-    changed = PETSC_FALSE;
-    PetscCall(sm_ws_run_key(c, h, s, &changed));
-    mine = changed ? 1 : 0;
-    PetscCallMPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, c->comm));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Step 2 before its flood: the two raster scans of L. Vincent's hybrid reconstruction ("Morphological grayscale
@@ -403,6 +427,40 @@ static PetscErrorCode sm_ws_scans(const SMWsCtx *c, SMWsQueue *h, const uint32_t
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Step 4's b before its flood. The flood from the markers alone gives b; started from R (step 2) with the markers set
+   to +inf it gives b too, because R <= b <= d: b <= d off the markers, and for any voxel v the 26-component of
+   {R >= R(v)} holding v contains a regional maximum of R (its highest plateau), i.e. a marker, joined to v by a path
+   on which d >= R >= R(v); and every source value R(u) <= b(u) only offers its neighbours what b(u) offers them. So
+   only the voxels with b < d can still rise (those within h of the top of a suppressed maximum or of a marker: none
+   when h = 0, where R = d); each takes its value from its neighbours (the same relaxation their pops would make;
+   ghost values are lower bounds, raised later by sm_ws_solve's rounds) and is queued if it rose. One raster pass
+   over d and b instead of the flood's visits of the whole slab, or of the two raster scans of step 2. */
+static PetscErrorCode sm_ws_raise(const SMWsCtx *c, SMWsQueue *h, const uint32_t *f, uint32_t *val)
+{
+  PetscFunctionBeginUser;
+  for (int64_t z = 1; z <= c->nz; z++)
+    for (int64_t y = 0; y < c->ny; y++)
+      for (int64_t x = 0; x < c->nx; x++) {
+        const int64_t v     = z * c->np + y * c->nx + x;
+        const int     inner = x > 0 && y > 0 && x < c->nx - 1 && y < c->ny - 1;
+        uint32_t      m     = 0;
+        if (val[v] >= f[v]) continue; /* outside the set (both 0), a marker, or final (val = f) */
+        for (int q = 0; q < 26; q++) {
+          if (!inner) {
+            const int64_t xx = x + c->d[q][0], yy = y + c->d[q][1];
+            if (xx < 0 || yy < 0 || xx >= c->nx || yy >= c->ny) continue;
+          }
+          m = PetscMax(m, val[v + c->off[q]]);
+        }
+        if (m > f[v]) m = f[v];
+        if (m > val[v]) {
+          val[v] = m;
+          PetscCall(sm_ws_push(h, m, 0, v));
+        }
+      }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
 {
   SMGridInfo g;
@@ -428,7 +486,6 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
         c->d[q][1] = dy;
         c->d[q][2] = dz;
         c->off[q]  = dz * c->np + dy * c->nx + dx;
-        c->ob[q]   = (ptrdiff_t)(c->off[q] * (int64_t)sizeof(SMWsVox));
         q++;
       }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -437,7 +494,7 @@ static PetscErrorCode sm_ws_ctx_init(SMGrid grid, SMWsCtx *c)
 /* Label propagation along the parents (see the header). parent[v]: bits 0-4 the neighbour code, bit 6 set when the
    chain of parents of v leaves the slab (only those labels can change after the first pass, which resolves every other
    voxel from a marker of the slab, so later passes walk only them), bit 7 the epoch of the last pass that resolved v */
-static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const uint8_t *marker, uint8_t *parent,
+static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const uint32_t *d, const uint8_t *marker, uint8_t *parent,
                                       int32_t *label)
 {
   const int32_t minus1 = -1;
@@ -456,7 +513,7 @@ static PetscErrorCode sm_ws_propagate(const SMWsCtx *c, const SMWsVox *s, const 
       int32_t L;
       uint8_t out;
       if (pass > 1 && !(parent[v] & 0x40)) continue;
-      if (!s[v].d || marker[v] || (parent[v] & 0x80) == ep) continue;
+      if (!d[v] || marker[v] || (parent[v] & 0x80) == ep) continue;
       for (;;) {
         int64_t p;
         if (n == cap) {
@@ -639,12 +696,10 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   SMGridInfo     g;
   SMWsQueue      heap;
   SMComponents   cc = {0};
-  uint32_t      *d, *R, *Q, *minus_h, nlev = 0;
-  int32_t       *lab;
-  SMWsVox       *st;
-  MPI_Datatype   vt;
+  uint32_t      *d, *R, *Q, *b, *minus_h, nlev = 0;
+  int32_t       *lab, *k;
   uint8_t       *marker, *parent, *mslab;
-  int64_t       *comp, missing = 0, nset = 0;
+  int64_t       *comp, missing = 0;
   const uint32_t ninf = 0;
 
   PetscFunctionBeginUser;
@@ -654,7 +709,6 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCall(sm_grid_get_info(grid, &g));
 
   /* 1. distances, as levels */
-  for (int64_t i = 0; i < g.n_local; i++) nset += mask[i] != 0;
   PetscCall(PetscMalloc1(c.next, &d));
   PetscCall(sm_ws_levels(&c, mask, d2, marker_height, d, &nlev, &minus_h));
   PetscCall(sm_ws_exchange(&c, d, MPI_UINT32_T, sizeof(uint32_t), &ninf));
@@ -720,41 +774,42 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCall(PetscArrayzero(parent, c.next));
   for (int64_t i = 0; i < g.n_local; i++)
     mslab[i] = marker[c.np + i] = (uint8_t)(d[c.np + i] && Q[c.np + i] < R[c.np + i]);
-  PetscCall(PetscFree(R));
-  PetscCall(PetscMalloc1(c.next, &st));
-  for (int64_t v = 0; v < c.next; v++) st[v] = (SMWsVox){d[v], 0, 0};
-  PetscCall(PetscFree(d));
   PetscCall(PetscMalloc1(g.n_local, &comp));
   PetscCall(sm_morph_components(grid, mslab, 26, comp, &cc));
   PetscCheck(cc.ncomponents < INT32_MAX, c.comm, PETSC_ERR_SUP, "%lld watershed markers: at most %d are supported",
              (long long)cc.ncomponents, INT32_MAX - 1);
 
-  /* 4. the watershed flood on the states (d, b, k); Q becomes the labels */
+  /* 4. the key (b, k) of the watershed flood: b the reconstruction of the markers (level of +inf) under d, from R in
+     its place (see sm_ws_raise); then k. Q becomes the labels. */
+  b   = R;
   lab = (int32_t *)Q;
   for (int64_t v = 0; v < c.next; v++) lab[v] = -1;
   for (int64_t i = 0; i < g.n_local; i++)
     if (mslab[i]) {
-      st[c.np + i].b = nlev - 1;
-      lab[c.np + i]  = (int32_t)comp[i];
-      PetscCall(sm_ws_push(&heap, nlev - 1, 0, c.np + i));
+      b[c.np + i]   = nlev - 1;
+      lab[c.np + i] = (int32_t)comp[i];
     }
   PetscCall(PetscFree(comp));
-  PetscCallMPI(MPI_Type_contiguous(3, MPI_UINT32_T, &vt));
-  PetscCallMPI(MPI_Type_commit(&vt));
-  PetscCall(sm_ws_solve_key(&c, &heap, st, vt));
-  PetscCallMPI(MPI_Type_free(&vt));
+  PetscCall(sm_ws_raise(&c, &heap, d, b));
+  PetscCall(sm_ws_solve(&c, &heap, d, b));
+  PetscCall(PetscMalloc1(c.next, &k));
+  PetscCall(sm_ws_steps(&c, &heap, b, marker, k));
 
-  /* 5. parents and labels */
+  /* 5. parents and labels (the ghost planes of d, b and k are current) */
   for (int64_t z = 1; z <= c.nz; z++)
     for (int64_t y = 0; y < c.ny; y++)
       for (int64_t x = 0; x < c.nx; x++) {
         const int64_t v = z * c.np + y * c.nx + x;
         int           bq;
-        if (!st[v].d || marker[v]) continue;
+        if (!d[v] || marker[v]) continue;
+        if (k[v] == INT32_MAX) { /* unset: no path from a marker (and no neighbour of equal b has a finite k) */
+          missing++;
+          continue;
+        }
         if (x > 0 && y > 0 && x < c.nx - 1 && y < c.ny - 1)
-          bq = sm_ws_parent_of(&c, st + v, 1, x, y);
+          bq = sm_ws_parent_of(&c, d, b, k, v, 1, x, y);
         else
-          bq = sm_ws_parent_of(&c, st + v, 0, x, y);
+          bq = sm_ws_parent_of(&c, d, b, k, v, 0, x, y);
         if (bq < 0)
           missing++;
         else
@@ -763,8 +818,10 @@ PetscErrorCode sm_shape_watershed_d2(SMGrid grid, const uint8_t *mask, const dou
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPI_INT64_T, MPI_SUM, c.comm));
   PetscCheck(!missing, c.comm, PETSC_ERR_PLIB, "Watershed: %lld voxels were not reached from any marker",
              (long long)missing);
-  PetscCall(sm_ws_propagate(&c, st, marker, parent, lab));
-  PetscCall(PetscFree(st));
+  PetscCall(PetscFree(k));
+  PetscCall(PetscFree(R));
+  PetscCall(sm_ws_propagate(&c, d, marker, parent, lab));
+  PetscCall(PetscFree(d));
   for (int64_t i = 0; i < g.n_local; i++) {
     label[i] = lab[c.np + i];
     if (mask[i] && label[i] < 0) missing++;
