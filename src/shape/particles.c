@@ -242,7 +242,8 @@ double sm_shape_extract_bytes_per_voxel(void)
   /* labels (1) + mask (1) + watershed labels (8) + the EDT (8, kept through the watershed for the deepest voxels) +
      the watershed's peak (about 30 at a solid fraction of 0.6, at most 16 + 16 for a full phase, see watershed.c);
      afterwards the labels with ghost planes (8) and the gathered voxel pairs (16 per voxel of the phase and per
-     touching neighbour basin, sent and received), then one basin at a time the cut's work space (about 100 bytes per
+     touching neighbour basin, sent and received; on more than one rank the received pairs are then moved into the task
+     pool's window, again two copies for a moment), then one basin at a time the cut's work space (about 100 bytes per
      voxel of the basin's box, star.c), small beside the slab unless one basin spans most of the box */
   return 1 + 1 + 8 + 40;
 }
