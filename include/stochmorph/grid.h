@@ -11,9 +11,11 @@
  *   - the transpose between the z-slab layout and a y-slab layout (sm_grid_transpose), with one y split;
  *   - the exchange of records addressed to ranks (sm_grid_exchange_records), e.g. to the owners of planes;
  *   - the sorted union of the values held by the ranks (sm_grid_allgather_union), e.g. a global table of levels;
- *   - the plane-owner lookup (sm_grid_plane_owner) and the local voxel iterator with global coordinates.
- * All of them send with MPI_Isend / MPI_Irecv to the ranks that share data only, so PETSc's -log_view counts their
- * messages and bytes under the event of the kernel that called them. */
+ *   - the plane-owner lookup (sm_grid_plane_owner) and the local voxel iterator with global coordinates;
+ *   - the sharing of independent tasks between ranks (SMTaskPool: a rank that runs out of its own takes another's).
+ * All of them except the task pool send with MPI_Isend / MPI_Irecv to the ranks that share data only, so PETSc's
+ * -log_view counts their messages and bytes under the event of the kernel that called them; the task pool reads
+ * other ranks' memory with MPI-3 one-sided calls (its remote takes are logged as the event SMTaskSteal). */
 #ifndef STOCHMORPH_GRID_H
 #define STOCHMORPH_GRID_H
 
@@ -152,5 +154,52 @@ PetscErrorCode sm_grid_get_plane_above_u8(SMGrid grid, const uint8_t *slab, Pets
 /* Move a [z][y][x] uint8 slab array of grid src into grid dst (distributed differently), embedding it at the
    origin of the (at least as large) dst grid and filling the rest with zeros. Collective. Used for padded FFTs. */
 PetscErrorCode sm_grid_redistribute_u8(SMGrid src, const uint8_t *in, SMGrid dst, uint8_t *out);
+
+/* Task pool: dynamic sharing of independent tasks between the ranks (load balance when a static split of the work
+   is only a rough estimate of its cost, or when the ranks do not run at the same speed).
+
+   Each rank registers its own ordered list of tasks, each with the caller's name for it (id), an estimated cost and
+   the byte range of its data in the rank's data buffer. sm_task_pool_next() hands out tasks one at a time: the rank's
+   own tasks first, in its order; when those are gone, the next task of the rank with the most remaining cost, whose
+   data is copied in. Every task is handed out exactly once, on exactly one rank; which rank runs which task depends
+   on timing, so results must not depend on it (e.g. number them by id and reduce over the ranks).
+
+   Algorithm (work sharing by atomic counters, after the work stealing of R. D. Blumofe and C. E. Leiserson,
+   "Scheduling multithreaded computations by work stealing", J. ACM 46 (1999) 720-748, with a thief's choice of
+   victim by remaining cost instead of at random). Every rank exposes one MPI-3 window (MPI_Win_allocate, locked with
+   MPI_Win_lock_all for the pool's life): a counter, its tasks' records (id, offset, bytes, and the cost of this task
+   and of all after it in the list) and its data. Owner and thieves take the next task of a list with
+   MPI_Fetch_and_op(+1) on its counter (the value returned is the task taken; a value at or beyond the list's length
+   means the list is empty), so a task is taken once although owner and thieves race. A thief keeps for every rank an
+   upper bound of its remaining cost (at first the list's total, from one MPI_Allgather; counters only grow, so an
+   old reading stays an upper bound). To choose a victim it takes the rank with the largest bound, refreshes it (the
+   counter, then the remaining cost of that task's record) and repeats until the largest bound is a fresh one: the
+   rank with the most remaining cost, found with a few reads instead of one per rank. It then takes that rank's next
+   task and MPI_Get's its record and data. Memory: O(size) numbers per rank besides the rank's own data, no copy of
+   other ranks' tasks. On one rank there is no window: the list is handed out in order.
+   Progress: the pool never waits for another rank, but MPI implementations without hardware atomics or shared
+   memory may complete a remote access only when the target calls MPI; the owner calls sm_task_pool_next() between
+   its tasks, so a thief waits at most for one task of its victim. */
+typedef struct {
+  int64_t id;     /* the caller's name of the task (>= 0), returned by sm_task_pool_next */
+  double  cost;   /* estimated cost (>= 0), in any unit common to all ranks */
+  int64_t offset; /* first byte of the task's data in the rank's data buffer */
+  int64_t bytes;  /* bytes of data (>= 0) */
+} SMTask;
+typedef struct _p_SMTaskPool *SMTaskPool;
+
+/* Create a pool on comm from this rank's n tasks (handed out in the order given; decreasing cost is best, so that
+   the small tasks are left to share at the end) and its data buffer *data of data_bytes bytes, PetscMalloc'd: the
+   pool takes it over (frees it, or keeps it until sm_task_pool_destroy) and sets *data to NULL. Collective. */
+PetscErrorCode sm_task_pool_create(MPI_Comm comm, int64_t n, const SMTask tasks[], void **data, size_t data_bytes,
+                                   SMTaskPool *pool);
+
+/* The next task for this rank: its id (*id = -1 when no rank has any task left), its data (bytes bytes, valid until
+   the next call; read only) and the rank whose list it came from (from != this rank: it was taken from another rank).
+   Not collective: ranks call it as they become free. */
+PetscErrorCode sm_task_pool_next(SMTaskPool pool, int64_t *id, const void **data, int64_t *bytes, PetscMPIInt *from);
+
+/* Destroy; accepts NULL and nulls the handle. Collective (frees the window): call it after *id = -1. */
+PetscErrorCode sm_task_pool_destroy(SMTaskPool *pool);
 
 #endif

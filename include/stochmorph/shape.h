@@ -56,6 +56,8 @@ typedef struct {
                                           checked */
   double radial_offset;                /* delta [um] taken off every radius function so that the union has the
                                           phase's volume (opt->match_volume; in coeffs already); 0: none */
+  int64_t taken;                       /* basins computed on another rank than the one that gathered their voxels
+                                          (work sharing, grid.h's task pool); not stored, 0 when read */
 } SMShapes;
 
 /* Options of sm_shape_extract. */

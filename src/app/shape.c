@@ -121,6 +121,10 @@ PetscErrorCode sm_cmd_shape(MPI_Comm comm)
                             "from the %s's (the fits are far from the voxels: check -sh_degree and the image)\n",
                             SM_SHAPE_OFFSET_BAND, phase));
   }
+  if (g.size > 1)
+    PetscCall(PetscPrintf(comm,
+                          "  %lld of the %lld basins were computed on another rank than their owner (work sharing)\n",
+                          (long long)sh.taken, (long long)sh.basins));
   PetscCall(PetscPrintf(comm, "  wrote %s in %.2f s\n", out, sm_sys_wtime() - t0));
   PetscCall(sm_app_report_peak_memory(comm, g.n_total));
   PetscCall(sm_shapes_free(&sh));

@@ -4,7 +4,7 @@ PetscLogEvent SM_EVENT_Covariance, SM_EVENT_FFT, SM_EVENT_Noise, SM_EVENT_Thresh
   SM_EVENT_Surface, SM_EVENT_TwoPoint, SM_EVENT_EDT, SM_EVENT_Components, SM_EVENT_Paths, SM_EVENT_MaxBall,
   SM_EVENT_TransportSetup, SM_EVENT_TransportSolve, SM_EVENT_TransportKept, SM_EVENT_TransportAssemble, SM_EVENT_ImageRead, SM_EVENT_Fit,
   SM_EVENT_Shape, SM_EVENT_Raster, SM_EVENT_Watershed, SM_EVENT_StarAtoms, SM_EVENT_StarCover, SM_EVENT_StarMerge,
-  SM_EVENT_ShapeFit, SM_EVENT_ShapeOffset;
+  SM_EVENT_ShapeFit, SM_EVENT_ShapeOffset, SM_EVENT_TaskSteal;
 
 PetscErrorCode sm_log_register(void)
 {
@@ -41,5 +41,6 @@ PetscErrorCode sm_log_register(void)
   PetscCall(PetscLogEventRegister("SMStarMerge", cid, &SM_EVENT_StarMerge));
   PetscCall(PetscLogEventRegister("SMShapeFit", cid, &SM_EVENT_ShapeFit));
   PetscCall(PetscLogEventRegister("SMShapeOffset", cid, &SM_EVENT_ShapeOffset));
+  PetscCall(PetscLogEventRegister("SMTaskSteal", cid, &SM_EVENT_TaskSteal));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -255,7 +255,8 @@ double sm_shape_extract_bytes_per_voxel(void)
   /* labels (1) + mask (1) + watershed labels (8) + the EDT (8, kept through the watershed for the deepest voxels) +
      the watershed's peak (about 24 whatever the solid fraction, see watershed.c): 42; afterwards the labels with
      ghost planes (8) and the gathered voxel pairs (16 per voxel of the phase and per touching neighbour basin, sent
-     and received, then received and sorted into a copy: 32 per pair), then one basin at a time the cut's work space
+     and received, then received and sorted into a copy: 32 per pair; on more than one rank the sorted pairs are then
+     moved into the task pool's window, again two copies for a moment), then one basin at a time the cut's work space
      (about 100 bytes per voxel of the basin's box, star.c), small beside the slab unless one basin spans most of the
      box. The larger stage is now the gathering for a dense phase: 1 + 32 (1 + t) for a full phase with t touching
      neighbour basins per voxel, within 50 up to t = 1/2 */
@@ -288,6 +289,14 @@ static PetscErrorCode sm_basin_owners(int64_t np, const int64_t *sums, PetscMPII
   PetscCall(PetscFree(load));
   PetscCall(PetscFree(key));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Tasks by decreasing cost, ties by increasing id. */
+static int sm_task_compare(const void *a, const void *b)
+{
+  const SMTask *x = (const SMTask *)a, *y = (const SMTask *)b;
+  if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
 }
 
 static int sm_pair_compare(const void *a, const void *b)
@@ -793,7 +802,8 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   uint8_t           *labels, *mask;
   int64_t           *ws, np = 0, count = 0, *sums, *argmax, (*sendbuf)[2] = NULL, (*recvbuf)[2] = NULL, nrecv = 0;
   double            *d2, *dmax, hmark;
-  int64_t           *flags;
+  int64_t           *flags, taken = 0;
+  SMTaskPool         pool;
   SMPartList         pl = {0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   int64_t           *scount;
   int                nphases, ndir, L = opt->degree, n1, n4;
@@ -924,7 +934,24 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   PetscCall(PetscFree(scount));
   PetscCall(sm_pairs_sort(np, nrecv, &recvbuf));
 
-  /* the sub-particles of the owned basins */
+  /* the sub-particles of the basins: each rank's own basins, largest first, then basins not yet started on other
+     ranks (the task pool of grid.h shares them: a rank that is through with its own takes the next basin of the rank
+     with the most voxels left, with its pairs). The parts of a basin are made on one rank, one after the other, so
+     they stay consecutive in pl wherever the basin is computed, and flags[] of a basin is set on that rank alone. */
+  {
+    SMTask *task;
+    int64_t nt = 0;
+    PetscCall(PetscMalloc1(PetscMax(np, 1), &task));
+    for (int64_t q0 = 0, q1; q0 < nrecv; q0 = q1) {
+      const int64_t p = recvbuf[q0][0];
+      for (q1 = q0; q1 < nrecv && recvbuf[q1][0] == p;) q1++;
+      task[nt++] = (SMTask){p, (double)sums[4 * p], q0 * (int64_t)sizeof(recvbuf[0]),
+                            (q1 - q0) * (int64_t)sizeof(recvbuf[0])};
+    }
+    qsort(task, (size_t)nt, sizeof(task[0]), sm_task_compare);
+    PetscCall(sm_task_pool_create(comm, nt, task, (void **)&recvbuf, (size_t)nrecv * sizeof(recvbuf[0]), &pool));
+    PetscCall(PetscFree(task));
+  }
   PetscCall(PetscCalloc1(5 * np, &flags));
   PetscCall(PetscMemzero(&F, sizeof(F)));
   F.L        = L;
@@ -933,33 +960,30 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
   PetscCall(PetscMalloc1(ndir, &F.r));
   pl.nc = sm_shape_ncoeffs(L);
   PetscCall(PetscLogEventBegin(SM_EVENT_Shape, 0, 0, 0, 0));
-  for (int64_t q0 = 0; q0 < nrecv;) {
-    const int64_t p     = recvbuf[q0][0];
+  for (;;) {
     const int64_t first = pl.n;
-    int64_t       q1    = q0;
-    int           moved = 0, was_split = 0;
-    int64_t       npatch = 0, nleft = 0;
-    while (q1 < nrecv && recvbuf[q1][0] == p) q1++;
-    {
-      int64_t own = 0;
-      for (int64_t q = q0; q < q1; q++) own += recvbuf[q][1] >= 0;
-      PetscCheck(own == sums[4 * p], PETSC_COMM_SELF, PETSC_ERR_PLIB,
-                 "Particle %lld: %lld voxels gathered, %lld counted", (long long)p, (long long)own,
-                 (long long)sums[4 * p]);
-    }
-    PetscCall(sm_basin_geometry((const int64_t(*)[2])(recvbuf + q0), q1 - q0, g.n,
-                                (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], p, opt->star_split,
-                                opt->cover, &F, &pl, &moved, &was_split, &npatch, &nleft));
+    const int64_t(*rec)[2];
+    int64_t     p, bytes, nrec, npatch = 0, nleft = 0, own = 0;
+    int         moved = 0, was_split = 0;
+    PetscMPIInt from;
+    PetscCall(sm_task_pool_next(pool, &p, (const void **)&rec, &bytes, &from));
+    if (p < 0) break;
+    nrec = bytes / (int64_t)sizeof(rec[0]);
+    taken += from != g.rank;
+    for (int64_t q = 0; q < nrec; q++) own += rec[q][1] >= 0;
+    PetscCheck(own == sums[4 * p], PETSC_COMM_SELF, PETSC_ERR_PLIB, "Particle %lld: %lld voxels gathered, %lld counted",
+               (long long)p, (long long)own, (long long)sums[4 * p]);
+    PetscCall(sm_basin_geometry(rec, nrec, g.n, (const double[3]){g.h[0], g.h[1], g.h[2]}, sums + 4 * p, argmax[p], p,
+                                opt->star_split, opt->cover, &F, &pl, &moved, &was_split, &npatch, &nleft));
     flags[5 * p]     = moved;
     flags[5 * p + 1] = was_split;
     flags[5 * p + 2] = pl.n - first;
     flags[5 * p + 3] = npatch;
     flags[5 * p + 4] = nleft;
-    q0               = q1;
   }
   PetscCall(PetscLogEventEnd(SM_EVENT_Shape, 0, 0, 0, 0));
+  PetscCall(sm_task_pool_destroy(&pool));
   PetscCall(sm_fitters_destroy(&F));
-  PetscCall(PetscFree(recvbuf));
   /* number the sub-particles basin by basin (the parts of basin p follow those of basins < p), whatever rank made
      them; one rank holds each sub-particle, the others zeros, so the sums are exact */
   {
@@ -1010,6 +1034,7 @@ PetscErrorCode sm_shape_extract(SMVolume vol, int phase, const SMShapeOptions *o
     }
     if (!opt->cover) shapes->uncovered = -1;
     shapes->basins               = np;
+    PetscCallMPI(MPI_Allreduce(&taken, &shapes->taken, 1, MPI_INT64_T, MPI_SUM, comm));
     shapes->star_volume_fraction = (double)nstar / (double)count;
     PetscCall(PetscFree(ivals));
     PetscCall(PetscFree(first));
