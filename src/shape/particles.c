@@ -6,9 +6,11 @@
  * A basin can span several slabs, so its voxels (global indices) are sent to one owner rank (an all-to-all exchange
  * moving every voxel of the phase once, 16 bytes each). Owners are chosen by the longest-processing-time rule on the
  * basins' voxel counts (largest basin first, to the rank with the fewest voxels so far), the same on every rank; the
- * cost of a basin grows with its size, and a few large basins dealt out by number left one rank idle. The owner builds
- * the basin's bounding-box bitmap (one byte per box voxel) and does all the geometry on it, the cut included, so the
- * cut needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
+ * cost of a basin grows with its size, and a few large basins dealt out by number left one rank idle. The size is only
+ * a rough cost, so the basins are then shared at run time (grid.h's task pool): each rank works through its own,
+ * largest first, and a rank that is through takes the next unstarted basin of the rank with the most voxels left,
+ * with its voxels. Whichever rank computes a basin builds its bounding-box bitmap (one byte per box voxel) and does all
+ * the geometry on it, the cut included, so the cut needs no communication. The sub-particles are numbered basin by basin (the parts of basin p follow those of the
  * basins before it, in the order the cut made them), whatever rank made them; results are summed over the ranks (one
  * rank contributes each sub-particle, the others zeros), so they are bitwise independent of the rank count. Per-basin
  * sums are integer (counts, index sums), hence exact. */
