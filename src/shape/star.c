@@ -68,6 +68,17 @@ static inline int sm_star_in(const SMStarRegion *r, int64_t i)
   return r->part ? r->part[i] == r->pa || r->part[i] == r->pb : r->reg[i] != 0;
 }
 
+/* Distance from c to the cube of the voxel of global index g (voxel size h): the clearance's and the shrink sweeps'. */
+static inline double sm_star_cube_distance(const int64_t g[3], const double h[3], const double c[3])
+{
+  double s = 0;
+  for (int d = 0; d < 3; d++) {
+    const double a = (double)g[d] * h[d], e = c[d] < a ? a - c[d] : (c[d] > a + h[d] ? c[d] - a - h[d] : 0);
+    s += e * e;
+  }
+  return sqrt(s);
+}
+
 double sm_shape_clearance(const int64_t n[3], const int64_t lo[3], const double h[3], const double c[3],
                           int (*in)(const void *ctx, int64_t i), const void *ctx)
 {
@@ -82,16 +93,11 @@ double sm_shape_clearance(const int64_t n[3], const int64_t lo[3], const double 
       for (int64_t dy = -k; dy <= k; dy++)
         for (int64_t dx = -k; dx <= k; dx += (dz == -k || dz == k || dy == -k || dy == k) ? 1 : 2 * k) {
           const int64_t w[3] = {cv[0] + dx, cv[1] + dy, cv[2] + dz};
-          double        s    = 0;
           if (w[0] >= 0 && w[1] >= 0 && w[2] >= 0 && w[0] < n[0] && w[1] < n[1] && w[2] < n[2] &&
               in(ctx, (w[2] * n[1] + w[1]) * n[0] + w[0]))
             continue;
-          for (int d = 0; d < 3; d++) {
-            const double a = (double)(lo[d] + w[d]) * h[d],
-                         e = c[d] < a ? a - c[d] : (c[d] > a + h[d] ? c[d] - a - h[d] : 0);
-            s += e * e;
-          }
-          best = PetscMin(best, sqrt(s));
+          best =
+              PetscMin(best, sm_star_cube_distance((const int64_t[3]){lo[0] + w[0], lo[1] + w[1], lo[2] + w[2]}, h, c));
         }
   return best;
 }
@@ -138,15 +144,8 @@ static int64_t sm_star_visible(const SMStarBox *b, const SMStarRegion *r, const 
   return sm_shape_segment_visible(c, x, b->h, b->lo, b->q, R, sm_star_walk_in, &k) ? -2 : miss;
 }
 
-/* Has voxel v a 6-neighbour outside {reg != 0}? (v is never on the padded box's faces) */
-static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64_t v)
-{
-  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
-  return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
-}
-
-/* The first 6-neighbour of voxel v outside {reg != 0}, in sm_star_boundary's order, or -1 when v is not a boundary
-   voxel. */
+/* The first 6-neighbour of voxel v outside {reg != 0} (in the order -x, +x, -y, +y, -z, +z), or -1 when v is not a
+   boundary voxel (v is never on the padded box's faces). */
 static inline int64_t sm_star_outside(const SMStarBox *b, const uint8_t *reg, int64_t v)
 {
   const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
@@ -157,6 +156,13 @@ static inline int64_t sm_star_outside(const SMStarBox *b, const uint8_t *reg, in
          : !reg[v - sz] ? v - sz
          : !reg[v + sz] ? v + sz
                         : -1;
+}
+
+/* Has voxel v a 6-neighbour outside {reg != 0}? (sm_star_outside >= 0, without forming the index: the hot test) */
+static inline int sm_star_boundary(const SMStarBox *b, const uint8_t *reg, int64_t v)
+{
+  const int64_t sy = b->n[0], sz = b->n[0] * b->n[1];
+  return !reg[v - 1] || !reg[v + 1] || !reg[v - sy] || !reg[v + sy] || !reg[v - sz] || !reg[v + sz];
 }
 
 /* 3. Merge parts into larger neighbours where that keeps the neighbour star-shaped from its centre: every voxel of the
@@ -464,17 +470,12 @@ PetscErrorCode sm_shape_star_split(const SMShapeVoxelSet *set, int32_t *part, in
         nd   = 0;
         for (int64_t t = 0; t < m; t++)
           if (reg[vx[t]] == 2) {
-            const int64_t iv[3] = {vx[t] % b.n[0], (vx[t] / b.n[0]) % b.n[1], vx[t] / (b.n[0] * b.n[1])};
-            double        s2    = 0;
-            reg[vx[t]]          = 0;
+            const int64_t g[3] = {b.lo[0] + vx[t] % b.n[0], b.lo[1] + (vx[t] / b.n[0]) % b.n[1],
+                                  b.lo[2] + vx[t] / (b.n[0] * b.n[1])};
+            reg[vx[t]]         = 0;
             if (nd < SM_STAR_NDROP) sm_star_voxel_centre(&b, vx[t], dc[nd]);
             nd++;
-            for (int d = 0; d < 3; d++) {
-              const double a = (double)(b.lo[d] + iv[d]) * b.h[d],
-                           e = c[d] < a ? a - c[d] : (c[d] > a + b.h[d] ? c[d] - a - b.h[d] : 0);
-              s2 += e * e;
-            }
-            dmin = PetscMin(dmin, sqrt(s2));
+            dmin = PetscMin(dmin, sm_star_cube_distance(g, b.h, c));
           }
       }
     }
